@@ -1,0 +1,95 @@
+//! The one error shape every client of the dashboard sees: the SPA (through server
+//! functions), the JSON API (wrapped as `{"error": …}`) and the CLI.
+
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use std::fmt;
+
+/// What kind of failure this is; the server maps each to one HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The input broke a rule; `fields` names which (422).
+    Validation,
+    /// No such agent (404).
+    NotFound,
+    /// The agent's health check failed, so nothing was stored (502).
+    HealthCheckFailed,
+    /// The request itself was malformed: bad JSON, wrong content type (400).
+    BadRequest,
+    /// The dashboard could not be reached or answered garbage (client side only).
+    Unavailable,
+    /// A fault on our side; details are in the server log, not here (500).
+    Internal,
+}
+
+/// A rule one input field broke, named so a form can show it beside the field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self { field: field.to_owned(), message: message.into() }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+    /// For `health_check_failed`: the precise reason alone (e.g. "connection refused").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), fields: Vec::new(), reason: None }
+    }
+
+    /// A validation error carrying every field that failed; the message lists them.
+    pub fn validation(fields: Vec<FieldError>) -> Self {
+        let message = fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self { code: ErrorCode::Validation, message, fields, reason: None }
+    }
+
+    pub fn not_found(agent_id: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("no agent with ID '{agent_id}' is registered"))
+    }
+
+    /// The message for one field, if this error names it.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|f| f.field == name).map(|f| f.message.as_str())
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    /// Transport-level failures (network down, server gone, undecodable answer).
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        let message = match value {
+            ServerFnErrorErr::Request(e) => format!("could not reach the dashboard server: {e}"),
+            other => format!("the dashboard server answered unexpectedly: {other}"),
+        };
+        Self::new(ErrorCode::Unavailable, message)
+    }
+}

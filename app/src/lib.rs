@@ -1,0 +1,68 @@
+//! configurable-agents' UI and contract: the Leptos app, its server functions, and the
+//! types and validation rules the browser and the server share.
+#![recursion_limit = "256"]
+
+pub mod api;
+mod components;
+pub mod error;
+pub mod model;
+mod pages;
+pub mod time;
+pub mod validation;
+
+use components::header::Header;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Redirect, Route, Router, Routes},
+    path,
+};
+use pages::{not_found::NotFound, orchestrator::OrchestratorPage, workflows::WorkflowsPage};
+
+/// The HTML document around the app, rendered by the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    components::clock::provide_clock();
+
+    // Tests (and curious people) can tell when the page has become interactive.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/configurable_agents.css"/>
+        <Title text="configurable-agents"/>
+        <Router>
+            <Header/>
+            <main class="page">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/orchestrator"/> }/>
+                    <Route path=path!("/orchestrator") view=OrchestratorPage/>
+                    <Route path=path!("/workflows") view=WorkflowsPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,130 @@
+//! The serde types both sides share. Their JSON is also the REST API's (docs/api.md).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// How an agent came to be known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentSource {
+    Manual,
+    SelfRegistered,
+    Discovered,
+}
+
+impl AgentSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "manual",
+            Self::SelfRegistered => "self_registered",
+            Self::Discovered => "discovered",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "manual" => Some(Self::Manual),
+            "self_registered" => Some(Self::SelfRegistered),
+            "discovered" => Some(Self::Discovered),
+            _ => None,
+        }
+    }
+}
+
+/// The probed health of an agent, as the dashboard last saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthState {
+    Healthy,
+    Unhealthy,
+    /// Never checked yet.
+    Unknown,
+}
+
+impl HealthState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Unhealthy => "unhealthy",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "healthy" => Some(Self::Healthy),
+            "unhealthy" => Some(Self::Unhealthy),
+            "unknown" => Some(Self::Unknown),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthView {
+    pub state: HealthState,
+    /// Why it is unhealthy ("connection refused", "HTTP 503 Service Unavailable", …).
+    pub reason: Option<String>,
+    pub latency_ms: Option<u64>,
+    /// RFC 3339, UTC.
+    pub checked_at: Option<String>,
+    pub consecutive_failures: u32,
+}
+
+/// An agent as the API and the page show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentView {
+    pub agent_id: String,
+    pub agent_name: String,
+    /// The whole base URL: scheme, host, port and any path prefix.
+    pub agent_url: String,
+    pub source: AgentSource,
+    /// Always a JSON object; plain text arrives as `{"description": text}`.
+    pub metadata: Map<String, Value>,
+    /// RFC 3339, UTC.
+    pub registered_at: String,
+    pub updated_at: String,
+    pub health: HealthView,
+}
+
+impl AgentView {
+    pub fn description(&self) -> Option<&str> {
+        self.metadata.get("description").and_then(Value::as_str)
+    }
+}
+
+/// A registration request, from the form or the API. `metadata` is what the caller sent:
+/// an object, text (kept as a description, or parsed when it holds a JSON object), or null.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegisterAgent {
+    pub agent_id: String,
+    pub agent_name: String,
+    pub agent_url: String,
+    #[serde(default)]
+    pub metadata: Value,
+    /// Store the agent even when its health check fails (as unhealthy, with the reason).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// What a registration did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Registration {
+    pub agent: AgentView,
+    /// True when the ID was new, false when an existing agent was updated.
+    pub created: bool,
+}
+
+/// Filters for listing agents.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentQuery {
+    pub q: Option<String>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentPage {
+    pub agents: Vec<AgentView>,
+    pub total: u64,
+}

@@ -1,0 +1,3 @@
+pub mod not_found;
+pub mod orchestrator;
+pub mod workflows;

@@ -1,0 +1,205 @@
+//! The registration form. The browser checks every field with the server's own rules
+//! before sending; the server checks again and names any field it refuses.
+
+use super::store::AgentStore;
+use crate::api::register_agent;
+use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::model::{RegisterAgent, Registration};
+use crate::validation::validate_registration;
+use leptos::prelude::*;
+
+#[derive(Clone)]
+struct Submission {
+    input: RegisterAgent,
+    metadata_text: String,
+}
+
+/// What the form says after a submission.
+#[derive(Clone, PartialEq)]
+enum Outcome {
+    Saved { message: String },
+    Refused(ApiError),
+}
+
+#[component]
+pub fn RegisterForm(store: AgentStore) -> impl IntoView {
+    let agent_id = RwSignal::new(String::new());
+    let agent_name = RwSignal::new(String::new());
+    let agent_url = RwSignal::new(String::new());
+    let metadata = RwSignal::new(String::new());
+    let field_errors = RwSignal::new(Vec::<FieldError>::new());
+    let outcome = RwSignal::new(None::<Outcome>);
+    // The last refused submission, kept so "Register anyway" sends exactly that.
+    let last_refused = StoredValue::new(None::<Submission>);
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    let submit = Action::new(move |s: &Submission| {
+        let s = s.clone();
+        async move {
+            let r = register_agent(
+                s.input.agent_id.clone(),
+                s.input.agent_name.clone(),
+                s.input.agent_url.clone(),
+                s.metadata_text.clone(),
+                s.input.force,
+            )
+            .await;
+            (s, r)
+        }
+    });
+
+    // Apply each answer once it arrives.
+    Effect::new(move |_| {
+        let Some((sent, result)) = submit.value().get() else { return };
+        match result {
+            Ok(Registration { agent, created }) => {
+                let verb = if created { "Registered" } else { "Updated" };
+                let health = if agent.health.state == crate::model::HealthState::Healthy {
+                    "healthy".to_owned()
+                } else {
+                    format!("stored as unhealthy: {}", agent.health.reason.clone().unwrap_or_default())
+                };
+                let message = format!("{verb} agent '{}' ({health}).", agent.agent_id);
+                store.upsert(agent);
+                agent_id.set(String::new());
+                agent_name.set(String::new());
+                agent_url.set(String::new());
+                metadata.set(String::new());
+                field_errors.set(Vec::new());
+                last_refused.set_value(None);
+                outcome.set(Some(Outcome::Saved { message }));
+            }
+            Err(error) => {
+                field_errors.set(error.fields.clone());
+                last_refused.set_value(Some(sent));
+                outcome.set(Some(Outcome::Refused(error)));
+            }
+        }
+    });
+
+    let send = move |force: bool| {
+        let metadata_text = metadata.get_untracked();
+        let input = RegisterAgent {
+            agent_id: agent_id.get_untracked(),
+            agent_name: agent_name.get_untracked(),
+            agent_url: agent_url.get_untracked(),
+            metadata: serde_json::Value::String(metadata_text.clone()),
+            force,
+        };
+        if let Err(errors) = validate_registration(&input) {
+            field_errors.set(errors);
+            outcome.set(None);
+            return;
+        }
+        field_errors.set(Vec::new());
+        outcome.set(None);
+        submit.dispatch(Submission { input, metadata_text });
+    };
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        send(false);
+    };
+    let register_anyway = move |_| {
+        if let Some(mut s) = last_refused.get_value() {
+            s.input.force = true;
+            field_errors.set(Vec::new());
+            outcome.set(None);
+            submit.dispatch(s);
+        }
+    };
+    let clear = move |_| {
+        agent_id.set(String::new());
+        agent_name.set(String::new());
+        agent_url.set(String::new());
+        metadata.set(String::new());
+        field_errors.set(Vec::new());
+        outcome.set(None);
+        last_refused.set_value(None);
+    };
+
+    let error_for = move |field: &'static str| {
+        move || field_errors.with(|errs| errs.iter().find(|e| e.field == field).map(|e| e.message.clone()))
+    };
+    let pending = submit.pending();
+
+    view! {
+        <section class="card register" aria-labelledby="register-title">
+            <h2 id="register-title">"Register an agent"</h2>
+            <form on:submit=on_submit data-testid="register-form">
+                <Field label="Agent ID" name="agent_id" value=agent_id error=Signal::derive(error_for("agent_id"))
+                    placeholder="test-agent" hint="Letters, digits and . _ : @ ~ - (up to 128)"
+                    pattern=Some(r"[A-Za-z0-9._:@~\-]{1,128}") required=true input_type="text"/>
+                <Field label="Agent Name" name="agent_name" value=agent_name error=Signal::derive(error_for("agent_name"))
+                    placeholder="Test Agent" hint="" pattern=None required=true input_type="text"/>
+                <Field label="Agent URL" name="agent_url" value=agent_url error=Signal::derive(error_for("agent_url"))
+                    placeholder="http://127.0.0.1:8002" hint="The whole base URL: http(s), host, port and any path"
+                    pattern=Some(r"https?://.+") required=true input_type="url"/>
+                <div class="field">
+                    <label for="metadata">"Description or metadata " <span class="muted">"(optional)"</span></label>
+                    <textarea id="metadata" name="metadata" rows="3"
+                        placeholder=r#"Plain text, or a JSON object like {"team": "research"}"#
+                        aria-invalid=move || error_for("metadata")().is_some().then_some("true")
+                        prop:value=move || metadata.get()
+                        on:input=move |ev| metadata.set(event_target_value(&ev))></textarea>
+                    {move || error_for("metadata")().map(|m| view! { <p class="field-error" id="metadata-error">{m}</p> })}
+                </div>
+                <div class="actions">
+                    <button type="submit" class="primary" disabled=move || !hydrated.get() || pending.get()>
+                        {move || if pending.get() { "Checking health…" } else { "Register" }}
+                    </button>
+                    <button type="button" on:click=clear disabled=move || !hydrated.get()>"Clear"</button>
+                </div>
+            </form>
+            {move || outcome.get().map(|o| match o {
+                Outcome::Saved { message } => view! {
+                    <p class="notice success" role="status" data-testid="form-message">{message}</p>
+                }.into_any(),
+                Outcome::Refused(error) => {
+                    let offer_force = error.code == ErrorCode::HealthCheckFailed;
+                    view! {
+                        <div class="notice error" role="alert" data-testid="form-message">
+                            <p>{error.message.clone()}</p>
+                            {offer_force.then(|| view! {
+                                <p>
+                                    <button type="button" class="warning" on:click=register_anyway
+                                        disabled=move || pending.get()>"Register anyway"</button>
+                                    <span class="muted">" It will be stored as unhealthy and checked again."</span>
+                                </p>
+                            })}
+                        </div>
+                    }.into_any()
+                }
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn Field(
+    label: &'static str,
+    name: &'static str,
+    value: RwSignal<String>,
+    error: Signal<Option<String>>,
+    placeholder: &'static str,
+    hint: &'static str,
+    pattern: Option<&'static str>,
+    required: bool,
+    input_type: &'static str,
+) -> impl IntoView {
+    let error_id = format!("{name}-error");
+    view! {
+        <div class="field">
+            <label for=name>{label}</label>
+            <input id=name name=name type=input_type placeholder=placeholder required=required
+                pattern=pattern autocomplete="off" spellcheck="false"
+                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-describedby=error_id.clone()
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))/>
+            {(!hint.is_empty()).then(|| view! { <p class="hint">{hint}</p> })}
+            {move || error.get().map(|m| view! { <p class="field-error" id=error_id.clone()>{m}</p> })}
+        </div>
+    }
+}

@@ -1,0 +1,101 @@
+//! The page's agents as fine-grained signals: one signal per agent, keyed by ID, so a
+//! refresh touches only the rows whose data changed and the list only when membership
+//! or order changed.
+
+use crate::model::AgentView;
+use leptos::prelude::*;
+use std::collections::HashMap;
+
+#[derive(Clone, Copy)]
+pub struct AgentRow {
+    pub id: StoredValue<String>,
+    pub data: RwSignal<AgentView>,
+}
+
+#[derive(Clone, Copy)]
+pub struct AgentStore {
+    rows: RwSignal<Vec<AgentRow>>,
+    /// Set once the first list has arrived (so the empty state is not shown too early).
+    loaded: RwSignal<bool>,
+    /// Why the last refresh failed; cleared by the next success.
+    refresh_error: RwSignal<Option<String>>,
+}
+
+impl AgentStore {
+    pub fn new() -> Self {
+        Self {
+            rows: RwSignal::new(Vec::new()),
+            loaded: RwSignal::new(false),
+            refresh_error: RwSignal::new(None),
+        }
+    }
+
+    pub fn rows(&self) -> RwSignal<Vec<AgentRow>> {
+        self.rows
+    }
+
+    pub fn loaded(&self) -> bool {
+        self.loaded.get()
+    }
+
+    pub fn refresh_error(&self) -> Option<String> {
+        self.refresh_error.get()
+    }
+
+    pub fn set_refresh_error(&self, error: Option<String>) {
+        if self.refresh_error.get_untracked() != error {
+            self.refresh_error.set(error);
+        }
+    }
+
+    /// Replaces the list with `fresh` (the server's order), writing only what changed.
+    pub fn apply(&self, fresh: Vec<AgentView>) {
+        let current = self.rows.get_untracked();
+        let mut by_id: HashMap<String, AgentRow> =
+            current.iter().map(|r| (r.id.get_value(), *r)).collect();
+        let mut membership_changed = fresh.len() != current.len();
+        let mut next = Vec::with_capacity(fresh.len());
+        for (i, agent) in fresh.into_iter().enumerate() {
+            let row = match by_id.remove(&agent.agent_id) {
+                Some(row) => {
+                    if row.data.with_untracked(|d| d != &agent) {
+                        row.data.set(agent);
+                    }
+                    row
+                }
+                None => AgentRow {
+                    id: StoredValue::new(agent.agent_id.clone()),
+                    data: RwSignal::new(agent),
+                },
+            };
+            if current.get(i).map(|r| r.id.get_value()) != Some(row.id.get_value()) {
+                membership_changed = true;
+            }
+            next.push(row);
+        }
+        if membership_changed {
+            self.rows.set(next);
+        }
+        if !self.loaded.get_untracked() {
+            self.loaded.set(true);
+        }
+    }
+
+    /// Adds or updates one agent at once (after a registration), keeping name order.
+    pub fn upsert(&self, agent: AgentView) {
+        let mut list: Vec<AgentView> =
+            self.rows.with_untracked(|rows| rows.iter().map(|r| r.data.get_untracked()).collect());
+        match list.iter_mut().find(|a| a.agent_id == agent.agent_id) {
+            Some(existing) => *existing = agent,
+            None => list.push(agent),
+        }
+        list.sort_by(|a, b| {
+            a.agent_name.to_lowercase().cmp(&b.agent_name.to_lowercase()).then(a.agent_id.cmp(&b.agent_id))
+        });
+        self.apply(list);
+    }
+
+    pub fn remove(&self, agent_id: &str) {
+        self.rows.update(|rows| rows.retain(|r| r.id.get_value() != agent_id));
+    }
+}

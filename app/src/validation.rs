@@ -1,0 +1,249 @@
+//! Input rules for agents, compiled into the browser and the server alike so the form and
+//! the API judge an input with the same code ("parse, don't validate": a parsed value
+//! carries its guarantee).
+
+use crate::error::FieldError;
+use crate::model::RegisterAgent;
+use serde_json::{Map, Value};
+
+pub const MAX_ID_LEN: usize = 128;
+pub const MAX_NAME_LEN: usize = 200;
+pub const MAX_URL_LEN: usize = 2048;
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+
+/// An agent ID: 1–128 of `A-Z a-z 0-9 . _ : @ ~ -`, and not `.`, `..` or `register`
+/// (they would collide with path segments of the API, old agents' included).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AgentId(String);
+
+impl AgentId {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let id = raw.trim();
+        if id.is_empty() {
+            return Err("Agent ID is required".into());
+        }
+        if id.chars().count() > MAX_ID_LEN {
+            return Err(format!("Agent ID must be at most {MAX_ID_LEN} characters"));
+        }
+        if let Some(bad) = id.chars().find(|c| !is_id_char(*c)) {
+            return Err(format!(
+                "Agent ID may only contain letters, digits and . _ : @ ~ - (found {bad:?})"
+            ));
+        }
+        if matches!(id, "." | ".." | "register") {
+            return Err(format!("Agent ID cannot be \"{id}\" (reserved)"));
+        }
+        Ok(Self(id.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '@' | '~' | '-')
+}
+
+/// A display name: trimmed, 1–200 characters, no control characters.
+pub fn parse_agent_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err("Agent name is required".into());
+    }
+    if name.chars().count() > MAX_NAME_LEN {
+        return Err(format!("Agent name must be at most {MAX_NAME_LEN} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("Agent name cannot contain control characters".into());
+    }
+    Ok(name.to_owned())
+}
+
+/// An agent's base URL, kept whole (scheme, host, port, path prefix); the agent's
+/// endpoints are this plus `/health`, `/schema`, `/run`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentUrl(String);
+
+impl AgentUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("Agent URL is required".into());
+        }
+        if raw.len() > MAX_URL_LEN {
+            return Err(format!("Agent URL must be at most {MAX_URL_LEN} characters"));
+        }
+        let url = url::Url::parse(raw).map_err(|e| match e {
+            url::ParseError::RelativeUrlWithoutBase => {
+                "Agent URL must start with http:// or https://".to_owned()
+            }
+            e => format!("Agent URL is not a valid URL ({e})"),
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "Agent URL must use http or https, not {}:",
+                url.scheme()
+            ));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("Agent URL must name a host".into());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("Agent URL must not contain a user name or password".into());
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("Agent URL must be a base URL without ?query or #fragment".into());
+        }
+        // The normalised form, without a trailing slash, so `{base}/health` is well formed.
+        let text = url.as_str().trim_end_matches('/').to_owned();
+        Ok(Self(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `{base}/{endpoint}` — the path prefix kept.
+    pub fn endpoint(&self, endpoint: &str) -> String {
+        format!("{}/{}", self.0, endpoint.trim_start_matches('/'))
+    }
+}
+
+/// Metadata is always stored as a JSON object. Text that holds a JSON object is parsed
+/// (old agents send metadata as a JSON string); other text is kept as a description.
+pub fn parse_metadata(raw: &Value) -> Result<Map<String, Value>, String> {
+    let map = match raw {
+        Value::Null => Map::new(),
+        Value::Object(map) => map.clone(),
+        Value::String(text) => parse_metadata_text(text)?,
+        _ => return Err("Metadata must be a JSON object or text".into()),
+    };
+    let size = serde_json::to_string(&map).map(|s| s.len()).unwrap_or(usize::MAX);
+    if size > MAX_METADATA_BYTES {
+        return Err(format!(
+            "Metadata must be at most {} KiB (got {} bytes)",
+            MAX_METADATA_BYTES / 1024,
+            size
+        ));
+    }
+    Ok(map)
+}
+
+fn parse_metadata_text(text: &str) -> Result<Map<String, Value>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Map::new());
+    }
+    if text.starts_with('{') {
+        // Looks like JSON: storing a typo as a description would hide the mistake.
+        return match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err("Metadata must be a JSON object".into()),
+            Err(e) => Err(format!("Metadata looks like JSON but does not parse: {e}")),
+        };
+    }
+    let mut map = Map::new();
+    map.insert("description".into(), Value::String(text.to_owned()));
+    Ok(map)
+}
+
+/// A registration whose every field passed its rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidRegistration {
+    pub agent_id: AgentId,
+    pub agent_name: String,
+    pub agent_url: AgentUrl,
+    pub metadata: Map<String, Value>,
+    pub force: bool,
+}
+
+/// Checks every field and reports all that fail, each by its API name.
+pub fn validate_registration(input: &RegisterAgent) -> Result<ValidRegistration, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let agent_id = AgentId::parse(&input.agent_id)
+        .map_err(|m| errors.push(FieldError::new("agent_id", m)))
+        .ok();
+    let agent_name = parse_agent_name(&input.agent_name)
+        .map_err(|m| errors.push(FieldError::new("agent_name", m)))
+        .ok();
+    let agent_url = AgentUrl::parse(&input.agent_url)
+        .map_err(|m| errors.push(FieldError::new("agent_url", m)))
+        .ok();
+    let metadata = parse_metadata(&input.metadata)
+        .map_err(|m| errors.push(FieldError::new("metadata", m)))
+        .ok();
+    match (agent_id, agent_name, agent_url, metadata) {
+        (Some(agent_id), Some(agent_name), Some(agent_url), Some(metadata)) if errors.is_empty() => {
+            Ok(ValidRegistration { agent_id, agent_name, agent_url, metadata, force: input.force })
+        }
+        _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids_follow_the_old_clients_alphabet() {
+        for ok in ["a", "test-agent", "a.b_c:d@e~f", &"x".repeat(128)] {
+            assert!(AgentId::parse(ok).is_ok(), "{ok} should pass");
+        }
+        for bad in ["", " ", ".", "..", "register", "a/b", "a b", "é", &"x".repeat(129)] {
+            assert!(AgentId::parse(bad).is_err(), "{bad:?} should fail");
+        }
+        assert_eq!(AgentId::parse("  spaced  ").unwrap().as_str(), "spaced");
+    }
+
+    #[test]
+    fn urls_are_kept_whole_and_must_be_http() {
+        let u = AgentUrl::parse("https://example.org/agents/writer/").unwrap();
+        assert_eq!(u.as_str(), "https://example.org/agents/writer");
+        assert_eq!(u.endpoint("health"), "https://example.org/agents/writer/health");
+        assert_eq!(AgentUrl::parse("http://127.0.0.1:8002").unwrap().as_str(), "http://127.0.0.1:8002");
+        assert!(AgentUrl::parse("ftp://x").unwrap_err().contains("http or https"));
+        assert!(AgentUrl::parse("localhost:8002").is_err());
+        assert!(AgentUrl::parse("example.org").unwrap_err().contains("http://"));
+        assert!(AgentUrl::parse("http://u:p@h").unwrap_err().contains("password"));
+        assert!(AgentUrl::parse("http://h/?q=1").is_err());
+        assert!(AgentUrl::parse("").is_err());
+    }
+
+    #[test]
+    fn metadata_is_always_an_object() {
+        assert_eq!(parse_metadata(&Value::Null).unwrap(), Map::new());
+        assert_eq!(parse_metadata(&json!("")).unwrap(), Map::new());
+        assert_eq!(
+            parse_metadata(&json!("writes poems")).unwrap(),
+            json!({"description": "writes poems"}).as_object().unwrap().clone()
+        );
+        assert_eq!(
+            parse_metadata(&json!("{\"team\": \"a\"}")).unwrap(),
+            json!({"team": "a"}).as_object().unwrap().clone()
+        );
+        assert_eq!(parse_metadata(&json!({"k": 1})).unwrap()["k"], 1);
+        assert!(parse_metadata(&json!("{broken")).unwrap_err().contains("does not parse"));
+        assert!(parse_metadata(&json!([1])).is_err());
+        assert!(parse_metadata(&json!("x".repeat(MAX_METADATA_BYTES + 1))).is_err());
+    }
+
+    #[test]
+    fn registration_reports_every_bad_field() {
+        let errs = validate_registration(&RegisterAgent {
+            agent_id: "..".into(),
+            agent_name: "".into(),
+            agent_url: "ftp://x".into(),
+            metadata: json!(5),
+            force: false,
+        })
+        .unwrap_err();
+        let names: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(names, ["agent_id", "agent_name", "agent_url", "metadata"]);
+    }
+}

@@ -1,0 +1,89 @@
+//! `/api/v1/agents`: list, register, get, remove.
+
+use super::error::{bad_request, HttpError};
+use crate::registry::Registry;
+use app::error::{ApiError, FieldError};
+use app::model::{AgentQuery, AgentView, RegisterAgent};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+
+pub fn router() -> Router<Registry> {
+    Router::new()
+        .route("/agents", get(list).post(register))
+        .route("/agents/{agent_id}", get(show).delete(remove))
+}
+
+async fn list(
+    State(registry): State<Registry>,
+    query: Result<Query<AgentQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, HttpError> {
+    let Query(query) = query?;
+    let page = registry.list(query).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from(page.total));
+    Ok((headers, Json(page.agents)))
+}
+
+/// The body is read field by field so that a missing or mistyped field is named.
+async fn register(
+    State(registry): State<Registry>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<impl IntoResponse, HttpError> {
+    let Json(body) = body?;
+    let request = registration_from_json(body)?;
+    let registration = registry.register(request).await?;
+    let status = if registration.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(registration.agent)))
+}
+
+fn registration_from_json(body: Value) -> Result<RegisterAgent, HttpError> {
+    let Value::Object(mut body) = body else {
+        return Err(bad_request("the body must be a JSON object"));
+    };
+    let mut errors = Vec::new();
+    let mut text = |name: &str| match body.remove(name) {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s,
+        Some(_) => {
+            errors.push(FieldError::new(name, format!("{name} must be a string")));
+            String::new()
+        }
+    };
+    let agent_id = text("agent_id");
+    let agent_name = text("agent_name");
+    let agent_url = text("agent_url");
+    let force = match body.remove("force") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(_) => {
+            errors.push(FieldError::new("force", "force must be true or false"));
+            false
+        }
+    };
+    let metadata = body.remove("metadata").unwrap_or(Value::Null);
+    let request = RegisterAgent { agent_id, agent_name, agent_url, metadata, force };
+    // Report type errors together with the rule checks of the other fields.
+    if !errors.is_empty() {
+        if let Err(more) = app::validation::validate_registration(&request) {
+            let more: Vec<_> =
+                more.into_iter().filter(|m| !errors.iter().any(|e| e.field == m.field)).collect();
+            errors.extend(more);
+        }
+        return Err(HttpError(ApiError::validation(errors)));
+    }
+    Ok(request)
+}
+
+async fn show(State(registry): State<Registry>, Path(agent_id): Path<String>) -> Result<Json<AgentView>, HttpError> {
+    Ok(Json(registry.get(&agent_id).await?))
+}
+
+async fn remove(State(registry): State<Registry>, Path(agent_id): Path<String>) -> Result<Json<Value>, HttpError> {
+    registry.remove(&agent_id).await?;
+    Ok(Json(serde_json::json!({ "status": "deleted", "agent_id": agent_id })))
+}

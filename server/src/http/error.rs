@@ -1,0 +1,68 @@
+//! The one mapping from errors to HTTP: `{"error": {"code", "message", "fields"?}}` with a
+//! fitting status.
+
+use app::error::{ApiError, ErrorCode, FieldError};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+#[derive(Debug)]
+pub struct HttpError(pub ApiError);
+
+impl From<ApiError> for HttpError {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<crate::registry::RegistryError> for HttpError {
+    fn from(e: crate::registry::RegistryError) -> Self {
+        Self(e.into())
+    }
+}
+
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::Validation => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::HealthCheckFailed => StatusCode::BAD_GATEWAY,
+        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let status = status_of(self.0.code);
+        (status, Json(serde_json::json!({ "error": self.0 }))).into_response()
+    }
+}
+
+pub fn bad_request(message: impl Into<String>) -> HttpError {
+    HttpError(ApiError::new(ErrorCode::BadRequest, message))
+}
+
+impl From<JsonRejection> for HttpError {
+    fn from(rejection: JsonRejection) -> Self {
+        bad_request(match rejection {
+            JsonRejection::MissingJsonContentType(_) => {
+                "send the body as JSON with Content-Type: application/json".to_owned()
+            }
+            other => format!("the body is not valid JSON: {}", other.body_text()),
+        })
+    }
+}
+
+impl From<QueryRejection> for HttpError {
+    fn from(rejection: QueryRejection) -> Self {
+        let text = rejection.body_text();
+        let field = ["limit", "offset", "q"].into_iter().find(|f| text.contains(f)).unwrap_or("query");
+        HttpError(ApiError::validation(vec![FieldError::new(field, text)]))
+    }
+}
+
+pub async fn unknown_endpoint(uri: Uri) -> HttpError {
+    HttpError(ApiError::new(ErrorCode::NotFound, format!("no API endpoint at {}", uri.path())))
+}

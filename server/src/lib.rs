@@ -1,0 +1,18 @@
+//! The configurable-agents server: the dashboard (Leptos SSR + server functions), the JSON
+//! API, the health monitor, the database, and the reference test agent.
+#![recursion_limit = "256"]
+
+pub mod agent_client;
+pub mod backend;
+pub mod cli;
+pub mod db;
+pub mod entities;
+pub mod health;
+pub mod http;
+pub mod registry;
+pub mod startup;
+pub mod telemetry;
+pub mod test_agent;
+
+/// Errors that stop a command before or while it serves.
+pub type StartError = Box<dyn std::error::Error + Send + Sync>;

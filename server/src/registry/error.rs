@@ -1,0 +1,43 @@
+use app::error::{ApiError, ErrorCode, FieldError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("no agent with ID '{0}' is registered")]
+    NotFound(String),
+    #[error("health check of {agent_url} failed: {reason}")]
+    HealthCheckFailed { agent_url: String, reason: String },
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+impl RegistryError {
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(error: RegistryError) -> Self {
+        match error {
+            RegistryError::Invalid(fields) => ApiError::validation(fields),
+            RegistryError::NotFound(id) => ApiError::not_found(&id),
+            RegistryError::HealthCheckFailed { agent_url, reason } => ApiError {
+                code: ErrorCode::HealthCheckFailed,
+                message: format!(
+                    "The agent did not pass its health check ({reason}) at {agent_url}/health. \
+                     Nothing was stored; check that the agent runs and the URL is right, \
+                     or register it anyway."
+                ),
+                fields: Vec::new(),
+                reason: Some(reason),
+            },
+            RegistryError::Database(e) => {
+                // Logged here, not leaked: the details may name tables or credentials.
+                tracing::error!(error = %e, "database error");
+                ApiError::new(ErrorCode::Internal, "The dashboard could not reach its database; see its log.")
+            }
+        }
+    }
+}

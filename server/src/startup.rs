@@ -1,0 +1,152 @@
+//! Builds the dashboard: database, services, health monitor and routes, bound to a
+//! listener (port 0 in tests), then serves until shut down.
+
+use crate::agent_client::AgentClient;
+use crate::cli::UiSettings;
+use crate::health::HealthMonitor;
+use crate::registry::Registry;
+use crate::{db, http, StartError};
+use app::api::backend::BackendHandle;
+use app::{shell, App};
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body the dashboard accepts (API and server functions).
+const MAX_BODY: usize = 256 * 1024;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    monitor: HealthMonitor,
+    registry: Registry,
+}
+
+impl Application {
+    pub async fn build(settings: UiSettings) -> Result<Self, StartError> {
+        if !settings.host.is_loopback() {
+            return Err(format!(
+                "refusing to listen on {}: the dashboard has no access control yet, so it only \
+                 listens on loopback (e.g. --host 127.0.0.1); reach it remotely through an SSH \
+                 tunnel or an authenticating reverse proxy",
+                settings.host
+            )
+            .into());
+        }
+        let database = db::connect(&settings.database_url).await?;
+        let client = AgentClient::new(settings.health_timeout)?;
+        let registry = Registry::new(database.clone(), client.clone());
+        let monitor = HealthMonitor::new(
+            database,
+            client,
+            settings.health_interval,
+            settings.health_concurrency.into(),
+        );
+
+        let addr = SocketAddr::new(settings.host, settings.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e} (is another dashboard running? try --port)"))?;
+        let mut options = leptos_options(&settings)?;
+        options.site_addr = listener.local_addr()?;
+
+        let router = routes(options, registry.clone());
+        Ok(Self { listener, router, monitor, registry })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Serves until `shutdown` completes; the health monitor stops with it.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let monitor = tokio::spawn(self.monitor.run(stop_rx));
+        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        let _ = stop_tx.send(true);
+        let _ = monitor.await;
+        result
+    }
+}
+
+fn routes(options: LeptosOptions, registry: Registry) -> Router {
+    let backend = BackendHandle(Arc::new(registry.clone()));
+    let context = move || provide_context(backend.clone());
+    let leptos_routes = generate_route_list(App);
+    let site = Router::new()
+        .leptos_routes_with_context(&options, leptos_routes, context.clone(), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(file_and_error_handler_with_context(context, shell))
+        .with_state(options);
+    http::api_router(registry)
+        .merge(site)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Leptos.toml when present (LEPTOS_* variables override it), else built-in defaults;
+/// `--site-root` wins over both.
+fn leptos_options(settings: &UiSettings) -> Result<LeptosOptions, StartError> {
+    let mut options = if settings.leptos_config.exists() {
+        let path = settings.leptos_config.to_string_lossy().into_owned();
+        get_configuration(Some(&path))
+            .map_err(|e| format!("cannot read {path}: {e}"))?
+            .leptos_options
+    } else {
+        LeptosOptions::builder().output_name("configurable_agents").site_root("target/site").build()
+    };
+    if let Some(root) = &settings.site_root {
+        options.site_root = root.to_string_lossy().into_owned().into();
+    }
+    let wasm = std::path::Path::new(&*options.site_root)
+        .join(&*options.site_pkg_dir)
+        .join(format!("{}.wasm", options.output_name));
+    if !wasm.exists() {
+        tracing::warn!(
+            path = %wasm.display(),
+            "the browser bundle is missing: pages will render but not become interactive; build it with ./dev build"
+        );
+    }
+    Ok(options)
+}
+
+/// `configurable-agents ui`: serve until Ctrl-C or SIGTERM.
+pub async fn serve(settings: UiSettings) -> Result<(), StartError> {
+    let database = db::redact(&db::normalize_url(&settings.database_url)?);
+    let app = Application::build(settings.clone()).await?;
+    tracing::info!(%database, "database ready");
+    println!("configurable-agents dashboard: http://{}:{}/orchestrator", settings.host, app.port());
+    app.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

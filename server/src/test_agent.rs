@@ -1,0 +1,142 @@
+//! The reference agent, wire-compatible with the original project's `test_agent.py`:
+//! `/health` says `alive`, `/schema` asks for a topic (tone and length optional), `/run`
+//! works 100–500 ms and writes a short article.
+
+use crate::cli::TestAgentSettings;
+use crate::StartError;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const VERSION: &str = "1.0.0";
+
+struct AgentInfo {
+    agent_id: String,
+}
+
+pub fn router(agent_id: &str) -> Router {
+    Router::new()
+        .route("/", get(describe))
+        .route("/health", get(health))
+        .route("/schema", get(schema))
+        .route("/run", post(run))
+        .route("/status/{job_id}", get(status))
+        .with_state(Arc::new(AgentInfo { agent_id: agent_id.to_owned() }))
+}
+
+pub async fn serve(settings: TestAgentSettings) -> Result<(), StartError> {
+    let addr = SocketAddr::new(settings.host, settings.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e} (try --port)"))?;
+    println!("test agent '{}' listening on http://{}", settings.agent_id, listener.local_addr()?);
+    axum::serve(listener, router(&settings.agent_id))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+async fn describe(State(info): State<Arc<AgentInfo>>) -> Json<Value> {
+    Json(json!({
+        "name": "Test Agent",
+        "agent_id": info.agent_id,
+        "version": VERSION,
+        "description": "Reference agent for configurable-agents: writes a short article on a topic.",
+        "endpoints": ["/health", "/schema", "/run", "/status/{job_id}"],
+        "capabilities": ["article_writer"],
+    }))
+}
+
+async fn health(State(info): State<Arc<AgentInfo>>) -> Json<Value> {
+    Json(json!({ "status": "alive", "timestamp": now(), "version": VERSION, "agent_id": info.agent_id }))
+}
+
+async fn schema() -> Json<Value> {
+    Json(json!({
+        "workflow": "article_writer",
+        "inputs": {
+            "topic": { "type": "str", "required": true, "description": "What the article is about" },
+            "tone": { "type": "str", "required": false, "default": "professional",
+                      "description": "professional, casual or enthusiastic" },
+            "length": { "type": "str", "required": false, "default": "medium",
+                        "description": "short, medium or long" }
+        },
+        "outputs": ["result", "summary", "word_count", "tone_used", "length_setting"]
+    }))
+}
+
+/// FastAPI's shape for a validation error, as the original agents answer.
+fn unprocessable(loc: &[&str], msg: &str, kind: &str) -> axum::response::Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({ "detail": [{ "loc": loc, "msg": msg, "type": kind }] })),
+    )
+        .into_response()
+}
+
+async fn run(body: Option<Json<Value>>) -> axum::response::Response {
+    let started = Instant::now();
+    let Some(Json(Value::Object(inputs))) = body else {
+        return unprocessable(&["body"], "Input should be a valid dictionary", "dict_type");
+    };
+    let topic = match inputs.get("topic") {
+        Some(Value::String(t)) if !t.trim().is_empty() => t.trim().to_owned(),
+        Some(Value::String(_)) | None => return unprocessable(&["body", "topic"], "Field required", "missing"),
+        Some(_) => return unprocessable(&["body", "topic"], "Input should be a valid string", "string_type"),
+    };
+    let text_or = |key: &str, default: &str| {
+        inputs.get(key).and_then(Value::as_str).filter(|s| !s.trim().is_empty()).unwrap_or(default).to_owned()
+    };
+    let tone = text_or("tone", "professional");
+    let length = text_or("length", "medium");
+
+    // Simulated work, as the original: 100–500 ms.
+    tokio::time::sleep(Duration::from_millis(fastrand::u64(100..=500))).await;
+
+    let paragraphs = match length.as_str() {
+        "short" => 1,
+        "long" => 4,
+        _ => 2,
+    };
+    let opener = match tone.as_str() {
+        "casual" => format!("So, let's talk about {topic}."),
+        "enthusiastic" => format!("{topic} is amazing, and here is why!"),
+        _ => format!("This article examines {topic}."),
+    };
+    let body_text = (0..paragraphs)
+        .map(|i| format!("{opener} Point {} considers {topic} from another angle.", i + 1))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let word_count = body_text.split_whitespace().count();
+    let execution_time_ms = started.elapsed().as_millis() as u64;
+    Json(json!({
+        "status": "success",
+        "outputs": {
+            "result": body_text,
+            "summary": format!("A {length}, {tone} article about {topic}."),
+            "word_count": word_count,
+            "tone_used": tone,
+            "length_setting": length,
+        },
+        "execution_time_ms": execution_time_ms,
+        "message": "Workflow executed successfully",
+    }))
+    .into_response()
+}
+
+async fn status(Path(job_id): Path<String>) -> impl IntoResponse {
+    // This agent answers synchronously, so it never has jobs.
+    (StatusCode::NOT_FOUND, Json(json!({ "detail": format!("Job {job_id} not found") })))
+}
