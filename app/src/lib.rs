@@ -15,7 +15,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 use pages::{not_found::NotFound, orchestrator::OrchestratorPage, workflows::WorkflowsPage};
 
@@ -59,7 +59,8 @@ pub fn App() -> impl IntoView {
             <main class="page">
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=|| view! { <Redirect path="/orchestrator"/> }/>
-                    <Route path=path!("/orchestrator") view=OrchestratorPage/>
+                    // Async: the page arrives complete, agents included (one quick query).
+                    <Route path=path!("/orchestrator") view=OrchestratorPage ssr=SsrMode::Async/>
                     <Route path=path!("/workflows") view=WorkflowsPage/>
                 </Routes>
             </main>

@@ -158,12 +158,10 @@ pub async fn list(
     }
     let total = select.clone().count(db).await?;
     let by_name: SimpleExpr = Func::lower(Expr::col(agents::Column::AgentName)).into();
-    let mut select = select
-        .order_by_asc(by_name)
-        .order_by_asc(agents::Column::AgentId)
-        .offset(offset);
-    if let Some(limit) = limit {
-        select = select.limit(limit);
+    let mut select = select.order_by_asc(by_name).order_by_asc(agents::Column::AgentId);
+    if limit.is_some() || offset > 0 {
+        // SQLite accepts OFFSET only after a LIMIT.
+        select = select.limit(limit.unwrap_or(i64::MAX as u64)).offset(offset);
     }
     Ok((select.all(db).await?, total))
 }

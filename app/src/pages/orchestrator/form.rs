@@ -174,6 +174,7 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
             })}
         </section>
     }
+    .into_any()
 }
 
 #[component]

@@ -61,37 +61,47 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
                         }
                         Err(e) => store.set_refresh_error(Some(e.message)),
                     }
+                    view! { <AgentTable store/> }
                 })}
             </Suspense>
-            <Show when=move || store.loaded() && store.rows().with(Vec::is_empty)>
-                <div class="empty" data-testid="agents-empty">
-                    <p><strong>"No agents registered yet."</strong></p>
-                    <p class="muted">
-                        "Start the reference agent with " <code>"configurable-agents test-agent"</code>
-                        " and register it at " <code>"http://127.0.0.1:8002"</code> "."
-                    </p>
-                </div>
-            </Show>
-            <Show when=move || store.rows().with(|r| !r.is_empty())>
-                <table class="agent-table" data-testid="agent-table">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Health"</th>
-                            <th scope="col">"Agent"</th>
-                            <th scope="col">"URL"</th>
-                            <th scope="col">"Last checked"</th>
-                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        <For each=move || store.rows().get() key=|row| row.id.get_value() let:row>
-                            <AgentRowView row store/>
-                        </For>
-                    </tbody>
-                </table>
-            </Show>
         </section>
     }
+    .into_any()
+}
+
+/// The table, or the empty state; rendered once the first list is in the store.
+#[component]
+fn AgentTable(store: AgentStore) -> impl IntoView {
+    view! {
+        <Show when=move || store.rows().with(Vec::is_empty) && store.refresh_error().is_none()>
+            <div class="empty" data-testid="agents-empty">
+                <p><strong>"No agents registered yet."</strong></p>
+                <p class="muted">
+                    "Start the reference agent with " <code>"configurable-agents test-agent"</code>
+                    " and register it at " <code>"http://127.0.0.1:8002"</code> "."
+                </p>
+            </div>
+        </Show>
+        <Show when=move || store.rows().with(|r| !r.is_empty())>
+            <table class="agent-table" data-testid="agent-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Health"</th>
+                        <th scope="col">"Agent"</th>
+                        <th scope="col">"URL"</th>
+                        <th scope="col">"Last checked"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=move || store.rows().get() key=|row| row.id.get_value() let:row>
+                        <AgentRowView row store/>
+                    </For>
+                </tbody>
+            </table>
+        </Show>
+    }
+    .into_any()
 }
 
 #[component]

@@ -15,8 +15,6 @@ pub struct AgentRow {
 #[derive(Clone, Copy)]
 pub struct AgentStore {
     rows: RwSignal<Vec<AgentRow>>,
-    /// Set once the first list has arrived (so the empty state is not shown too early).
-    loaded: RwSignal<bool>,
     /// Why the last refresh failed; cleared by the next success.
     refresh_error: RwSignal<Option<String>>,
 }
@@ -25,17 +23,12 @@ impl AgentStore {
     pub fn new() -> Self {
         Self {
             rows: RwSignal::new(Vec::new()),
-            loaded: RwSignal::new(false),
             refresh_error: RwSignal::new(None),
         }
     }
 
     pub fn rows(&self) -> RwSignal<Vec<AgentRow>> {
         self.rows
-    }
-
-    pub fn loaded(&self) -> bool {
-        self.loaded.get()
     }
 
     pub fn refresh_error(&self) -> Option<String> {
@@ -75,9 +68,6 @@ impl AgentStore {
         }
         if membership_changed {
             self.rows.set(next);
-        }
-        if !self.loaded.get_untracked() {
-            self.loaded.set(true);
         }
     }
 

@@ -1,0 +1,47 @@
+// End-to-end tests: the real dashboard binary, a real Chromium (Debian's, never a
+// downloaded one), one worker. Build first: `./dev test` does it all.
+import { defineConfig } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const DASHBOARD_PORT = Number(process.env.E2E_DASHBOARD_PORT ?? 18001);
+export const BIN = path.resolve(__dirname, process.env.CA_BIN ?? '../target/debug/configurable-agents');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-e2e-'));
+
+export default defineConfig({
+  testDir: './tests',
+  workers: 1,
+  fullyParallel: false,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${DASHBOARD_PORT}`,
+    browserName: 'chromium',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ],
+    },
+    screenshot: 'only-on-failure',
+    trace: 'retain-on-failure',
+  },
+  webServer: {
+    // A 1 s health interval so "agent stopped → unhealthy" shows within one page refresh.
+    command: [
+      JSON.stringify(BIN), 'ui', '--port', String(DASHBOARD_PORT),
+      '--database-url', JSON.stringify(`sqlite://${path.join(dataDir, 'e2e.db')}`),
+      '--health-interval', '1s', '--health-timeout', '2s',
+      '--site-root', JSON.stringify(path.resolve(__dirname, '../target/site')),
+      '--leptos-config', JSON.stringify(path.resolve(__dirname, '../Leptos.toml')),
+    ].join(' '),
+    url: `http://127.0.0.1:${DASHBOARD_PORT}/orchestrator`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+  },
+});

@@ -1,0 +1,182 @@
+// The seed's manual test plan for the orchestrator page, automated.
+import { test, expect, Page } from '@playwright/test';
+import { ChildProcess } from 'node:child_process';
+import { open, watchErrors, startTestAgent, stop, fillForm } from './support';
+
+const AGENT_PORT = Number(process.env.E2E_AGENT_PORT ?? 18002);
+const AGENT_URL = `http://127.0.0.1:${AGENT_PORT}`;
+const NOBODY_URL = 'http://127.0.0.1:18009'; // nothing listens here
+
+test.describe.configure({ mode: 'serial' });
+
+let agent: ChildProcess | undefined;
+let errors: string[] = [];
+let page: Page;
+
+test.beforeEach(async ({ page: p }) => {
+  page = p;
+  errors = watchErrors(page);
+});
+
+test.afterEach(async () => {
+  expect(errors, 'no console errors or uncaught exceptions').toEqual([]);
+});
+
+test.afterAll(async () => {
+  if (agent) await stop(agent);
+});
+
+const registerCalls = (p: Page) => {
+  const calls: string[] = [];
+  p.on('request', (r) => {
+    if (r.url().includes('/api/register_agent')) calls.push(r.url());
+  });
+  return calls;
+};
+
+test('the page loads with its form, the empty state and the navigation', async () => {
+  await open(page, '/');
+  await expect(page).toHaveURL(/\/orchestrator$/);
+  await expect(page.getByRole('heading', { name: 'Orchestrator' })).toBeVisible();
+  await expect(page.getByLabel('Agent ID')).toBeVisible();
+  await expect(page.getByLabel('Agent Name')).toBeVisible();
+  await expect(page.getByLabel('Agent URL')).toBeVisible();
+  await expect(page.getByLabel(/Description or metadata/)).toBeVisible();
+  await expect(page.getByTestId('agents-empty')).toContainText('No agents registered yet');
+  await expect(page.getByRole('link', { name: 'Orchestrator' })).toHaveAttribute('aria-current', 'page');
+  await expect(page.getByRole('link', { name: 'Workflows' })).not.toHaveAttribute('aria-current', 'page');
+  await page.screenshot({ path: 'test-results/01-empty.png', fullPage: true });
+});
+
+test('an empty form and a bad URL are blocked in the browser', async () => {
+  await open(page, '/orchestrator');
+  const calls = registerCalls(page);
+
+  await page.getByRole('button', { name: 'Register', exact: true }).click();
+  expect(await page.getByLabel('Agent ID').evaluate((e: HTMLInputElement) => e.validity.valueMissing)).toBe(true);
+
+  await fillForm(page, 'bad-url', 'Bad URL', 'ftp://example.org');
+  await page.getByRole('button', { name: 'Register', exact: true }).click();
+  expect(await page.getByLabel('Agent URL').evaluate((e: HTMLInputElement) => e.validity.valid)).toBe(false);
+
+  // A rule the browser's pattern cannot express is caught by the shared validator.
+  await fillForm(page, 'register', 'Reserved', AGENT_URL);
+  await page.getByRole('button', { name: 'Register', exact: true }).click();
+  await expect(page.locator('#agent_id-error')).toContainText('reserved');
+  await expect(page.getByLabel('Agent ID')).toHaveAttribute('aria-invalid', 'true');
+
+  expect(calls, 'nothing was sent to the server').toEqual([]);
+  await expect(page.getByTestId('agents-empty')).toBeVisible();
+});
+
+test('an unreachable agent shows its error, is not added, and Clear resets the form', async () => {
+  await open(page, '/orchestrator');
+  await fillForm(page, 'nobody', 'Nobody', NOBODY_URL, 'never runs');
+  await page.getByRole('button', { name: 'Register', exact: true }).click();
+
+  const message = page.getByTestId('form-message');
+  await expect(message).toContainText('connection refused');
+  await expect(message.getByRole('button', { name: 'Register anyway' })).toBeVisible();
+  await expect(page.getByTestId('agents-empty')).toBeVisible();
+  await page.screenshot({ path: 'test-results/02-refused.png', fullPage: true });
+
+  await page.getByRole('button', { name: 'Clear' }).click();
+  for (const label of ['Agent ID', 'Agent Name', 'Agent URL']) {
+    await expect(page.getByLabel(label)).toHaveValue('');
+  }
+  await expect(page.getByLabel(/Description or metadata/)).toHaveValue('');
+  await expect(message).toHaveCount(0);
+
+  const api = await page.request.get('/api/v1/agents/nobody');
+  expect(api.status()).toBe(404);
+});
+
+test('the test agent registers and shows healthy without a reload', async () => {
+  agent = await startTestAgent(AGENT_PORT);
+  await open(page, '/orchestrator');
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+
+  await fillForm(page, 'test-agent', 'Test Agent', AGENT_URL, 'writes short articles');
+  await page.getByRole('button', { name: 'Register', exact: true }).click();
+
+  await expect(page.getByTestId('form-message')).toContainText("Registered agent 'test-agent'");
+  const row = page.locator('tr[data-agent-id="test-agent"]');
+  await expect(row).toHaveAttribute('data-health', 'healthy');
+  await expect(row).toContainText('Test Agent');
+  await expect(row).toContainText(AGENT_URL);
+  await expect(row).toContainText('writes short articles');
+  await expect(row.locator('time')).toHaveText(/just now|\d+ s ago/);
+  await expect(page.getByTestId('agents-empty')).toHaveCount(0);
+  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+  await expect(page.getByLabel('Agent ID')).toHaveValue('');
+
+  // Registering the same ID again updates it and says so.
+  await fillForm(page, 'test-agent', 'Test Agent v2', AGENT_URL);
+  await page.getByRole('button', { name: 'Register', exact: true }).click();
+  await expect(page.getByTestId('form-message')).toContainText("Updated agent 'test-agent'");
+  await expect(row).toContainText('Test Agent v2');
+  await expect(page.locator('tr[data-agent-id]')).toHaveCount(1);
+  await page.screenshot({ path: 'test-results/03-healthy.png', fullPage: true });
+});
+
+test('refreshes keep what is typed, and a stopped agent turns unhealthy', async () => {
+  await open(page, '/orchestrator');
+  const row = page.locator('tr[data-agent-id="test-agent"]');
+  await expect(row).toHaveAttribute('data-health', 'healthy');
+  const rowHandle = await row.elementHandle();
+
+  await page.getByLabel('Agent Name').fill('half-typed name');
+  await stop(agent!);
+  agent = undefined;
+
+  // The server notices within 1 s, the page within its 5 s refresh.
+  await expect(row).toHaveAttribute('data-health', 'unhealthy', { timeout: 9_000 });
+  await expect(row.getByTestId('health-reason')).toContainText('connection refused');
+  await expect(page.getByLabel('Agent Name')).toHaveValue('half-typed name');
+  // Keyed rows: the refresh updated the row in place instead of rebuilding it.
+  expect(await rowHandle!.evaluate((e) => e.isConnected)).toBe(true);
+  await page.screenshot({ path: 'test-results/04-unhealthy.png', fullPage: true });
+});
+
+test('register anyway stores an unreachable agent as unhealthy', async () => {
+  await open(page, '/orchestrator');
+  await fillForm(page, 'nobody', 'Nobody', NOBODY_URL);
+  await page.getByRole('button', { name: 'Register', exact: true }).click();
+  await page.getByRole('button', { name: 'Register anyway' }).click();
+  await expect(page.getByTestId('form-message')).toContainText("Registered agent 'nobody'");
+  const row = page.locator('tr[data-agent-id="nobody"]');
+  await expect(row).toHaveAttribute('data-health', 'unhealthy');
+  await expect(row.getByTestId('health-reason')).toContainText('connection refused');
+});
+
+test('Remove asks for confirmation, then the agent is gone', async () => {
+  await open(page, '/orchestrator');
+  const row = page.locator('tr[data-agent-id="nobody"]');
+  await row.getByRole('button', { name: 'Remove' }).click();
+  await expect(row).toContainText('Remove this agent?');
+  await row.getByRole('button', { name: 'Cancel' }).click();
+  await expect(row).toBeVisible();
+
+  await row.getByRole('button', { name: 'Remove' }).click();
+  await row.getByRole('button', { name: 'Confirm remove' }).click();
+  await expect(row).toHaveCount(0);
+  expect((await page.request.get('/api/v1/agents/nobody')).status()).toBe(404);
+
+  await page.reload();
+  await expect(page.locator('tr[data-agent-id="nobody"]')).toHaveCount(0);
+  await expect(page.locator('tr[data-agent-id="test-agent"]')).toBeVisible();
+});
+
+test('navigation between Orchestrator and Workflows marks the current page', async () => {
+  await open(page, '/orchestrator');
+  await page.getByRole('link', { name: 'Workflows' }).click();
+  await expect(page).toHaveURL(/\/workflows$/);
+  await expect(page.getByRole('heading', { name: 'Workflows' })).toBeVisible();
+  await expect(page.getByTestId('runs-empty')).toContainText('No runs yet');
+  await expect(page.getByRole('link', { name: 'Workflows' })).toHaveAttribute('aria-current', 'page');
+
+  await page.getByRole('link', { name: 'Orchestrator' }).click();
+  await expect(page).toHaveURL(/\/orchestrator$/);
+  await expect(page.getByRole('link', { name: 'Orchestrator' })).toHaveAttribute('aria-current', 'page');
+  await expect(page.locator('tr[data-agent-id="test-agent"]')).toBeVisible();
+});

@@ -1,0 +1,188 @@
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use server::cli::UiSettings;
+use server::startup::Application;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The health-check timeout the test dashboards use (short, so "slow" tests stay fast).
+pub const HEALTH_TIMEOUT: Duration = Duration::from_millis(600);
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    _database: TestDatabase,
+}
+
+enum TestDatabase {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Duration::from_secs(3600)).await
+}
+
+/// A dashboard whose health monitor sweeps every `health_interval`.
+pub async fn spawn_app_with(health_interval: Duration) -> TestApp {
+    let (database_url, database) = test_database().await;
+    let settings = UiSettings {
+        host: "127.0.0.1".parse().unwrap(),
+        port: 0,
+        database_url,
+        leptos_config: "does-not-exist.toml".into(),
+        site_root: None,
+        health_interval,
+        health_timeout: HEALTH_TIMEOUT,
+        health_concurrency: 8,
+    };
+    let app = Application::build(settings).await.expect("the dashboard builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp { address, http: reqwest::Client::new(), _database: database }
+}
+
+async fn test_database() -> (String, TestDatabase) {
+    if std::env::var_os("CA_TEST_POSTGRES").is_some() {
+        let admin = std::env::var("TEST_DATABASE_URL")
+            .expect("CA_TEST_POSTGRES is set, so TEST_DATABASE_URL must name a PostgreSQL database");
+        (fresh_postgres_database(&admin).await, TestDatabase::Postgres)
+    } else {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        (url, TestDatabase::Sqlite(dir))
+    }
+}
+
+/// A new, empty database per test, so tests run in parallel without seeing each other.
+async fn fresh_postgres_database(admin_url: &str) -> String {
+    use sea_orm::{ConnectionTrait, Database};
+    let name = format!("ca_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(admin_url).await.expect("TEST_DATABASE_URL accepts connections");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("CREATE DATABASE is allowed for the test user");
+    let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post_agent(&self, body: &Value) -> reqwest::Response {
+        self.http.post(self.url("/api/v1/agents")).json(body).send().await.expect("request sent")
+    }
+
+    pub async fn list_agents(&self, query: &str) -> reqwest::Response {
+        self.http.get(self.url(&format!("/api/v1/agents{query}"))).send().await.expect("request sent")
+    }
+
+    pub async fn get_agent(&self, id: &str) -> reqwest::Response {
+        self.http.get(self.url(&format!("/api/v1/agents/{id}"))).send().await.expect("request sent")
+    }
+
+    pub async fn delete_agent(&self, id: &str) -> reqwest::Response {
+        self.http.delete(self.url(&format!("/api/v1/agents/{id}"))).send().await.expect("request sent")
+    }
+
+    /// Registers an agent and asserts it was accepted; returns the stored agent.
+    pub async fn register(&self, id: &str, url: &str) -> Value {
+        let response = self
+            .post_agent(&json!({ "agent_id": id, "agent_name": format!("Agent {id}"), "agent_url": url }))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "registering {id} at {url}");
+        response.json().await.unwrap()
+    }
+}
+
+/// Serves `router` on a random loopback port; returns its base URL.
+pub async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    address
+}
+
+/// The reference agent (`status: "alive"`).
+pub async fn alive_agent() -> String {
+    serve(server::test_agent::router("mock-alive")).await
+}
+
+/// An agent as the original deploy command generates it (`status: "healthy"`).
+pub async fn healthy_agent() -> String {
+    serve(Router::new().route(
+        "/health",
+        get(|| async { Json(json!({ "status": "healthy", "timestamp": "2026-11-21T00:00:00Z" })) }),
+    ))
+    .await
+}
+
+pub async fn agent_answering(status: StatusCode, body: &'static str) -> String {
+    serve(Router::new().route("/health", get(move || async move { (status, body) }))).await
+}
+
+/// An agent that answers /health only after `delay`.
+pub async fn slow_agent(delay: Duration) -> String {
+    serve(Router::new().route(
+        "/health",
+        get(move || async move {
+            tokio::time::sleep(delay).await;
+            Json(json!({ "status": "alive" }))
+        }),
+    ))
+    .await
+}
+
+/// A URL on which nothing listens.
+pub async fn refused_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// An agent whose health a test can switch: 200 `alive` when up, 503 when down.
+pub async fn switchable_agent() -> (String, Arc<AtomicBool>) {
+    let up = Arc::new(AtomicBool::new(true));
+    let flag = up.clone();
+    let url = serve(Router::new().route(
+        "/health",
+        get(move || {
+            let up = flag.load(Ordering::SeqCst);
+            async move {
+                if up {
+                    (StatusCode::OK, Json(json!({ "status": "alive" })))
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "detail": "down" })))
+                }
+            }
+        }),
+    ))
+    .await;
+    (url, up)
+}
+
+/// Polls `check` until it returns Some or `within` passes.
+pub async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests through the real HTTP surface: each test starts the dashboard on a
+//! random port with its own database, against real mock agents on loopback.
+//! `CA_TEST_POSTGRES=1` with `TEST_DATABASE_URL` runs the same suite on PostgreSQL.
+
+mod agents;
+mod health_monitor;
+mod helpers;
+mod pages;
