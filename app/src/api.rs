@@ -25,6 +25,18 @@ pub mod backend {
     #[derive(Clone)]
     pub struct BackendHandle(pub Arc<dyn Backend>);
 
+    /// Gives a failed server function the same HTTP status the REST API would.
+    pub fn with_status<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
+        if let Err(error) = &result {
+            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                if let Ok(status) = axum::http::StatusCode::from_u16(error.http_status()) {
+                    response.set_status(status);
+                }
+            }
+        }
+        result
+    }
+
     pub fn backend() -> Result<Arc<dyn Backend>, ApiError> {
         leptos::prelude::use_context::<BackendHandle>()
             .map(|h| h.0)
@@ -35,8 +47,8 @@ pub mod backend {
 /// Every registered agent with its last observed health.
 #[server]
 pub async fn list_agents() -> Result<Vec<AgentView>, ApiError> {
-    let page = backend::backend()?.list_agents(Default::default()).await?;
-    Ok(page.agents)
+    let page = async { backend::backend()?.list_agents(Default::default()).await }.await;
+    backend::with_status(page.map(|p| p.agents))
 }
 
 /// Registers (or updates) an agent after checking its health; `force` stores it even
@@ -56,10 +68,10 @@ pub async fn register_agent(
         metadata: serde_json::Value::String(metadata),
         force,
     };
-    backend::backend()?.register_agent(request).await
+    backend::with_status(async { backend::backend()?.register_agent(request).await }.await)
 }
 
 #[server]
 pub async fn remove_agent(agent_id: String) -> Result<(), ApiError> {
-    backend::backend()?.remove_agent(&agent_id).await
+    backend::with_status(async { backend::backend()?.remove_agent(&agent_id).await }.await)
 }

@@ -67,6 +67,18 @@ impl ApiError {
         Self::new(ErrorCode::NotFound, format!("no agent with ID '{agent_id}' is registered"))
     }
 
+    /// The HTTP status this error answers with (REST API and server functions alike).
+    pub fn http_status(&self) -> u16 {
+        match self.code {
+            ErrorCode::Validation => 422,
+            ErrorCode::NotFound => 404,
+            ErrorCode::HealthCheckFailed => 502,
+            ErrorCode::BadRequest => 400,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+
     /// The message for one field, if this error names it.
     pub fn field(&self, name: &str) -> Option<&str> {
         self.fields.iter().find(|f| f.field == name).map(|f| f.message.as_str())

@@ -26,6 +26,9 @@ test.afterAll(async () => {
   if (agent) await stop(agent);
 });
 
+const nav = (p: Page, name: string) =>
+  p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name });
+
 const registerCalls = (p: Page) => {
   const calls: string[] = [];
   p.on('request', (r) => {
@@ -43,8 +46,8 @@ test('the page loads with its form, the empty state and the navigation', async (
   await expect(page.getByLabel('Agent URL')).toBeVisible();
   await expect(page.getByLabel(/Description or metadata/)).toBeVisible();
   await expect(page.getByTestId('agents-empty')).toContainText('No agents registered yet');
-  await expect(page.getByRole('link', { name: 'Orchestrator' })).toHaveAttribute('aria-current', 'page');
-  await expect(page.getByRole('link', { name: 'Workflows' })).not.toHaveAttribute('aria-current', 'page');
+  await expect(nav(page, 'Orchestrator')).toHaveAttribute('aria-current', 'page');
+  await expect(nav(page, 'Workflows')).not.toHaveAttribute('aria-current', 'page');
   await page.screenshot({ path: 'test-results/01-empty.png', fullPage: true });
 });
 
@@ -169,14 +172,14 @@ test('Remove asks for confirmation, then the agent is gone', async () => {
 
 test('navigation between Orchestrator and Workflows marks the current page', async () => {
   await open(page, '/orchestrator');
-  await page.getByRole('link', { name: 'Workflows' }).click();
+  await nav(page, 'Workflows').click();
   await expect(page).toHaveURL(/\/workflows$/);
   await expect(page.getByRole('heading', { name: 'Workflows' })).toBeVisible();
   await expect(page.getByTestId('runs-empty')).toContainText('No runs yet');
-  await expect(page.getByRole('link', { name: 'Workflows' })).toHaveAttribute('aria-current', 'page');
+  await expect(nav(page, 'Workflows')).toHaveAttribute('aria-current', 'page');
 
-  await page.getByRole('link', { name: 'Orchestrator' }).click();
+  await nav(page, 'Orchestrator').click();
   await expect(page).toHaveURL(/\/orchestrator$/);
-  await expect(page.getByRole('link', { name: 'Orchestrator' })).toHaveAttribute('aria-current', 'page');
+  await expect(nav(page, 'Orchestrator')).toHaveAttribute('aria-current', 'page');
   await expect(page.locator('tr[data-agent-id="test-agent"]')).toBeVisible();
 });

@@ -22,20 +22,9 @@ impl From<crate::registry::RegistryError> for HttpError {
     }
 }
 
-pub fn status_of(code: ErrorCode) -> StatusCode {
-    match code {
-        ErrorCode::Validation => StatusCode::UNPROCESSABLE_ENTITY,
-        ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::HealthCheckFailed => StatusCode::BAD_GATEWAY,
-        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
-        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let status = status_of(self.0.code);
+        let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(serde_json::json!({ "error": self.0 }))).into_response()
     }
 }

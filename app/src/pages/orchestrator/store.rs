@@ -15,6 +15,9 @@ pub struct AgentRow {
 #[derive(Clone, Copy)]
 pub struct AgentStore {
     rows: RwSignal<Vec<AgentRow>>,
+    /// The page's owner. Rows are created under it, not under whatever effect or task
+    /// happens to deliver an agent: a re-running effect disposes what it created.
+    owner: StoredValue<Owner>,
     /// Why the last refresh failed; cleared by the next success.
     refresh_error: RwSignal<Option<String>>,
 }
@@ -23,6 +26,7 @@ impl AgentStore {
     pub fn new() -> Self {
         Self {
             rows: RwSignal::new(Vec::new()),
+            owner: StoredValue::new(Owner::current().expect("AgentStore is created inside a component")),
             refresh_error: RwSignal::new(None),
         }
     }
@@ -56,10 +60,10 @@ impl AgentStore {
                     }
                     row
                 }
-                None => AgentRow {
+                None => self.owner.get_value().with(|| AgentRow {
                     id: StoredValue::new(agent.agent_id.clone()),
                     data: RwSignal::new(agent),
-                },
+                }),
             };
             if current.get(i).map(|r| r.id.get_value()) != Some(row.id.get_value()) {
                 membership_changed = true;
