@@ -170,6 +170,20 @@ test('Remove asks for confirmation, then the agent is gone', async () => {
   await expect(page.locator('tr[data-agent-id="test-agent"]')).toBeVisible();
 });
 
+test('a failed refresh says so instead of showing stale state silently, then recovers', async () => {
+  await open(page, '/orchestrator');
+  const row = page.locator('tr[data-agent-id="test-agent"]');
+  await expect(row).toBeVisible();
+  await page.route('**/api/list_agents*', (route) => route.abort('connectionrefused'));
+  const banner = page.getByTestId('refresh-error');
+  await expect(banner).toContainText('Showing the last known state', { timeout: 8_000 });
+  await expect(row).toBeVisible();
+  await page.unroute('**/api/list_agents*');
+  await expect(banner).toHaveCount(0, { timeout: 8_000 });
+  // The aborted fetches were provoked by this test.
+  errors.splice(0, errors.length, ...errors.filter((e) => !e.includes('ERR_CONNECTION_REFUSED')));
+});
+
 test('navigation between Orchestrator and Workflows marks the current page', async () => {
   await open(page, '/orchestrator');
   await nav(page, 'Workflows').click();

@@ -19,7 +19,29 @@ pub struct TestApp {
 
 enum TestDatabase {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres,
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDatabase {
+    /// Drops the test's PostgreSQL database, so runs leave nothing behind. Drop cannot be
+    /// async, so it runs on a short-lived runtime of its own.
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            let _ = std::thread::spawn(move || {
+                use sea_orm::{ConnectionTrait, Database};
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(async {
+                    if let Ok(admin) = Database::connect(&admin_url).await {
+                        let _ = admin
+                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -49,7 +71,8 @@ async fn test_database() -> (String, TestDatabase) {
     if std::env::var_os("CA_TEST_POSTGRES").is_some() {
         let admin = std::env::var("TEST_DATABASE_URL")
             .expect("CA_TEST_POSTGRES is set, so TEST_DATABASE_URL must name a PostgreSQL database");
-        (fresh_postgres_database(&admin).await, TestDatabase::Postgres)
+        let (url, name) = fresh_postgres_database(&admin).await;
+        (url, TestDatabase::Postgres { admin_url: admin, name })
     } else {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
@@ -58,7 +81,7 @@ async fn test_database() -> (String, TestDatabase) {
 }
 
 /// A new, empty database per test, so tests run in parallel without seeing each other.
-async fn fresh_postgres_database(admin_url: &str) -> String {
+async fn fresh_postgres_database(admin_url: &str) -> (String, String) {
     use sea_orm::{ConnectionTrait, Database};
     let name = format!("ca_test_{}", uuid::Uuid::new_v4().simple());
     let admin = Database::connect(admin_url).await.expect("TEST_DATABASE_URL accepts connections");
@@ -68,7 +91,7 @@ async fn fresh_postgres_database(admin_url: &str) -> String {
         .expect("CREATE DATABASE is allowed for the test user");
     let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
     url.set_path(&format!("/{name}"));
-    url.to_string()
+    (url.to_string(), name)
 }
 
 impl TestApp {

@@ -8,12 +8,6 @@ use crate::model::{RegisterAgent, Registration};
 use crate::validation::validate_registration;
 use leptos::prelude::*;
 
-#[derive(Clone)]
-struct Submission {
-    input: RegisterAgent,
-    metadata_text: String,
-}
-
 /// What the form says after a submission.
 #[derive(Clone, PartialEq)]
 enum Outcome {
@@ -29,29 +23,20 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
     let metadata = RwSignal::new(String::new());
     let field_errors = RwSignal::new(Vec::<FieldError>::new());
     let outcome = RwSignal::new(None::<Outcome>);
-    // The last refused submission, kept so "Register anyway" sends exactly that.
-    let last_refused = StoredValue::new(None::<Submission>);
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
 
-    let submit = Action::new(move |s: &Submission| {
-        let s = s.clone();
+    let submit = Action::new(move |input: &RegisterAgent| {
+        let input = input.clone();
+        let metadata_text = input.metadata.as_str().unwrap_or_default().to_owned();
         async move {
-            let r = register_agent(
-                s.input.agent_id.clone(),
-                s.input.agent_name.clone(),
-                s.input.agent_url.clone(),
-                s.metadata_text.clone(),
-                s.input.force,
-            )
-            .await;
-            (s, r)
+            register_agent(input.agent_id, input.agent_name, input.agent_url, metadata_text, input.force).await
         }
     });
 
     // Apply each answer once it arrives.
     Effect::new(move |_| {
-        let Some((sent, result)) = submit.value().get() else { return };
+        let Some(result) = submit.value().get() else { return };
         match result {
             Ok(Registration { agent, created }) => {
                 let verb = if created { "Registered" } else { "Updated" };
@@ -67,24 +52,21 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
                 agent_url.set(String::new());
                 metadata.set(String::new());
                 field_errors.set(Vec::new());
-                last_refused.set_value(None);
                 outcome.set(Some(Outcome::Saved { message }));
             }
             Err(error) => {
                 field_errors.set(error.fields.clone());
-                last_refused.set_value(Some(sent));
                 outcome.set(Some(Outcome::Refused(error)));
             }
         }
     });
 
     let send = move |force: bool| {
-        let metadata_text = metadata.get_untracked();
         let input = RegisterAgent {
             agent_id: agent_id.get_untracked(),
             agent_name: agent_name.get_untracked(),
             agent_url: agent_url.get_untracked(),
-            metadata: serde_json::Value::String(metadata_text.clone()),
+            metadata: serde_json::Value::String(metadata.get_untracked()),
             force,
         };
         if let Err(errors) = validate_registration(&input) {
@@ -94,21 +76,15 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
         }
         field_errors.set(Vec::new());
         outcome.set(None);
-        submit.dispatch(Submission { input, metadata_text });
+        submit.dispatch(input);
     };
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         send(false);
     };
-    let register_anyway = move |_| {
-        if let Some(mut s) = last_refused.get_value() {
-            s.input.force = true;
-            field_errors.set(Vec::new());
-            outcome.set(None);
-            submit.dispatch(s);
-        }
-    };
+    // Sends what the fields hold now, so an edit after the refusal is not lost.
+    let register_anyway = move |_| send(true);
     let clear = move |_| {
         agent_id.set(String::new());
         agent_name.set(String::new());
@@ -116,7 +92,6 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
         metadata.set(String::new());
         field_errors.set(Vec::new());
         outcome.set(None);
-        last_refused.set_value(None);
     };
 
     let error_for = move |field: &'static str| {

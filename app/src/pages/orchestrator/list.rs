@@ -23,7 +23,12 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
         }
         in_flight.set_value(true);
         spawn_local(async move {
-            match list_agents().await {
+            let result = list_agents().await;
+            // The page may have been left while the request was in flight.
+            if in_flight.is_disposed() {
+                return;
+            }
+            match result {
                 Ok(agents) => {
                     store.apply(agents);
                     store.set_refresh_error(None);
