@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 /// Largest request body the dashboard accepts (API and server functions).
 const MAX_BODY: usize = 256 * 1024;
@@ -96,7 +96,9 @@ fn routes(options: LeptosOptions, registry: Registry) -> Router {
         .merge(site)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        // Failures worth an ERROR are logged where they happen (with their cause); a 502
+        // for a refused registration is an answer, not a server failure.
+        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
 }
 
 /// Leptos.toml when present (LEPTOS_* variables override it), else built-in defaults;

@@ -34,6 +34,14 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
         }
     });
 
+    let reset = move || {
+        for field in [agent_id, agent_name, agent_url, metadata] {
+            field.set(String::new());
+        }
+        field_errors.set(Vec::new());
+        outcome.set(None);
+    };
+
     // Apply each answer once it arrives.
     Effect::new(move |_| {
         let Some(result) = submit.value().get() else { return };
@@ -47,11 +55,7 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
                 };
                 let message = format!("{verb} agent '{}' ({health}).", agent.agent_id);
                 store.upsert(agent);
-                agent_id.set(String::new());
-                agent_name.set(String::new());
-                agent_url.set(String::new());
-                metadata.set(String::new());
-                field_errors.set(Vec::new());
+                reset();
                 outcome.set(Some(Outcome::Saved { message }));
             }
             Err(error) => {
@@ -85,14 +89,7 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
     };
     // Sends what the fields hold now, so an edit after the refusal is not lost.
     let register_anyway = move |_| send(true);
-    let clear = move |_| {
-        agent_id.set(String::new());
-        agent_name.set(String::new());
-        agent_url.set(String::new());
-        metadata.set(String::new());
-        field_errors.set(Vec::new());
-        outcome.set(None);
-    };
+    let clear = move |_| reset();
 
     let error_for = move |field: &'static str| {
         move || field_errors.with(|errs| errs.iter().find(|e| e.field == field).map(|e| e.message.clone()))
