@@ -70,6 +70,9 @@ pub fn parse_agent_name(raw: &str) -> Result<String, String> {
 pub struct AgentUrl(String);
 
 impl AgentUrl {
+    /// Checks the URL by hand rather than with the `url` crate: that crate's parser is
+    /// ~70 KB of the compressed browser bundle. The server also runs the result through
+    /// `url::Url` (`server::registry`), which must accept anything this accepts.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
         if raw.is_empty() {
@@ -78,30 +81,48 @@ impl AgentUrl {
         if raw.len() > MAX_URL_LEN {
             return Err(format!("Agent URL must be at most {MAX_URL_LEN} characters"));
         }
-        let url = url::Url::parse(raw).map_err(|e| match e {
-            url::ParseError::RelativeUrlWithoutBase => {
-                "Agent URL must start with http:// or https://".to_owned()
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("Agent URL cannot contain spaces or control characters".into());
+        }
+        let (scheme, rest) = match raw.split_once("://") {
+            Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+            None => {
+                return Err(match raw.split_once(':') {
+                    // `localhost:8002` is a host and port without a scheme, not a scheme.
+                    Some((scheme, after))
+                        if is_scheme(scheme) && !after.starts_with(|c: char| c.is_ascii_digit()) =>
+                    {
+                        format!("Agent URL must use http or https, not {scheme}:")
+                    }
+                    _ => "Agent URL must start with http:// or https://".into(),
+                })
             }
-            e => format!("Agent URL is not a valid URL ({e})"),
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!(
-                "Agent URL must use http or https, not {}:",
-                url.scheme()
-            ));
+        };
+        if !is_scheme(&scheme) {
+            return Err("Agent URL must start with http:// or https://".into());
         }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err("Agent URL must name a host".into());
+        if scheme != "http" && scheme != "https" {
+            return Err(format!("Agent URL must use http or https, not {scheme}:"));
         }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err("Agent URL must not contain a user name or password".into());
-        }
-        if url.query().is_some() || url.fragment().is_some() {
+        if rest.contains('?') || rest.contains('#') {
             return Err("Agent URL must be a base URL without ?query or #fragment".into());
         }
-        // The normalised form, without a trailing slash, so `{base}/health` is well formed.
-        let text = url.as_str().trim_end_matches('/').to_owned();
-        Ok(Self(text))
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if authority.contains('@') {
+            return Err("Agent URL must not contain a user name or password".into());
+        }
+        let (host, port) = split_host_port(authority)?;
+        if let Some(port) = port {
+            match port.parse::<u16>() {
+                Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => {}
+                _ => return Err(format!("Agent URL has an invalid port {port:?} (1–65535)")),
+            }
+        }
+        let host = host.to_lowercase();
+        let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+        // Without a trailing slash, so `{base}/health` is well formed.
+        let path = path.trim_end_matches('/');
+        Ok(Self(format!("{scheme}://{host}{port}{path}")))
     }
 
     pub fn as_str(&self) -> &str {
@@ -112,6 +133,49 @@ impl AgentUrl {
     pub fn endpoint(&self, endpoint: &str) -> String {
         format!("{}/{}", self.0, endpoint.trim_start_matches('/'))
     }
+}
+
+fn is_scheme(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// `host[:port]` or `[v6]:port`; the host must be a name, an IPv4 or a bracketed IPv6.
+fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), String> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let end = rest.find(']').ok_or("Agent URL has an unclosed [IPv6] address")?;
+        let v6 = &rest[..end];
+        if v6.is_empty() || !v6.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+            return Err("Agent URL has an invalid IPv6 address".into());
+        }
+        let after = &rest[end + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err("Agent URL has an invalid host".into()),
+        };
+        (&authority[..end + 2], port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let name = host.trim_start_matches('[');
+    if name.is_empty() {
+        return Err("Agent URL must name a host".into());
+    }
+    if !host.starts_with('[') {
+        let ok = host.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        });
+        if !ok {
+            return Err(format!("Agent URL has an invalid host name {host:?}"));
+        }
+    }
+    Ok((host, port))
 }
 
 /// Metadata is always stored as a JSON object. Text that holds a JSON object is parsed
@@ -213,6 +277,25 @@ mod tests {
         assert!(AgentUrl::parse("http://u:p@h").unwrap_err().contains("password"));
         assert!(AgentUrl::parse("http://h/?q=1").is_err());
         assert!(AgentUrl::parse("").is_err());
+        assert_eq!(AgentUrl::parse("HTTP://Example.ORG:8080/A/b/").unwrap().as_str(), "http://example.org:8080/A/b");
+        assert_eq!(AgentUrl::parse("http://[::1]:8002").unwrap().as_str(), "http://[::1]:8002");
+        assert_eq!(AgentUrl::parse("https://agents.internal").unwrap().as_str(), "https://agents.internal");
+        for bad in ["http://", "http://:80", "http://h:0", "http://h:99999", "http://h:x", "http://a b",
+                    "http://h..x", "http://[zz]:1", "mailto:x@y", "http://-h", "http://h#f"] {
+            assert!(AgentUrl::parse(bad).is_err(), "{bad} should fail");
+        }
+        assert!(AgentUrl::parse("mailto:x@y").unwrap_err().contains("not mailto:"));
+        assert!(AgentUrl::parse("localhost:8002").unwrap_err().contains("start with http://"));
+    }
+
+    #[test]
+    fn whatever_the_browser_accepts_the_url_crate_parses_the_same() {
+        for ok in ["http://127.0.0.1:8002", "https://example.org/agents/writer", "http://[::1]:9/x", "http://münchen.de"] {
+            let ours = AgentUrl::parse(ok).unwrap();
+            let theirs = url::Url::parse(ours.as_str()).unwrap();
+            assert_eq!(theirs.scheme(), ours.as_str().split("://").next().unwrap());
+            assert!(theirs.host_str().is_some());
+        }
     }
 
     #[test]

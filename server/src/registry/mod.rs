@@ -30,6 +30,11 @@ impl Registry {
     /// stores it as unhealthy with that reason.
     pub async fn register(&self, request: RegisterAgent) -> Result<Registration, RegistryError> {
         let valid = validate_registration(&request).map_err(RegistryError::Invalid)?;
+        // The shared rules are hand-written to keep the browser bundle small; the HTTP
+        // client's own parser has the last word.
+        if let Err(e) = url::Url::parse(valid.agent_url.as_str()) {
+            return Err(RegistryError::invalid_field("agent_url", format!("Agent URL is not a valid URL ({e})")));
+        }
         let probe = self.client.check_health(&valid.agent_url).await;
         if probe.state != HealthState::Healthy && !valid.force {
             return Err(RegistryError::HealthCheckFailed {
