@@ -49,11 +49,11 @@ pub struct UiSettings {
     pub site_root: Option<PathBuf>,
 
     /// How often the dashboard checks every agent's /health (e.g. 10s, 1m).
-    #[arg(long, env = "CA_HEALTH_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "CA_HEALTH_INTERVAL", default_value = "10s", value_parser = positive_duration)]
     pub health_interval: Duration,
 
     /// How long one health check may take before the agent counts as unhealthy.
-    #[arg(long, env = "CA_HEALTH_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "CA_HEALTH_TIMEOUT", default_value = "5s", value_parser = positive_duration)]
     pub health_timeout: Duration,
 
     /// How many agents are checked at the same time.
@@ -81,4 +81,13 @@ pub struct MigrateSettings {
     /// Database URL, as for `ui`.
     #[arg(long, env = "CA_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
+}
+
+/// A humantime duration of at least 100 ms (a zero interval would spin).
+fn positive_duration(raw: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(raw).map_err(|e| format!("{e} (examples: 500ms, 10s, 2m)"))?;
+    if d < Duration::from_millis(100) {
+        return Err("must be at least 100ms".into());
+    }
+    Ok(d)
 }
