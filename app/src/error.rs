@@ -18,6 +18,10 @@ pub enum ErrorCode {
     HealthCheckFailed,
     /// The request itself was malformed: bad JSON, wrong content type (400).
     BadRequest,
+    /// The endpoint exists but not with this HTTP method (405).
+    MethodNotAllowed,
+    /// The body is larger than the dashboard accepts (413).
+    PayloadTooLarge,
     /// The dashboard could not be reached or answered garbage (client side only).
     Unavailable,
     /// A fault on our side; details are in the server log, not here (500).
@@ -74,6 +78,8 @@ impl ApiError {
             ErrorCode::NotFound => 404,
             ErrorCode::HealthCheckFailed => 502,
             ErrorCode::BadRequest => 400,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }

@@ -144,8 +144,7 @@ fn is_scheme(s: &str) -> bool {
 fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), String> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let end = rest.find(']').ok_or("Agent URL has an unclosed [IPv6] address")?;
-        let v6 = &rest[..end];
-        if v6.is_empty() || !v6.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+        if rest[..end].parse::<std::net::Ipv6Addr>().is_err() {
             return Err("Agent URL has an invalid IPv6 address".into());
         }
         let after = &rest[end + 1..];
@@ -173,6 +172,11 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), String> {
         });
         if !ok {
             return Err(format!("Agent URL has an invalid host name {host:?}"));
+        }
+        // As URL parsers do: a host whose last label is numeric must be an IPv4 address.
+        let last = host.rsplit('.').next().unwrap_or_default();
+        if last.bytes().all(|b| b.is_ascii_digit()) && host.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(format!("Agent URL has an invalid IPv4 address {host:?}"));
         }
     }
     Ok((host, port))
@@ -203,8 +207,9 @@ fn parse_metadata_text(text: &str) -> Result<Map<String, Value>, String> {
     if text.is_empty() {
         return Ok(Map::new());
     }
-    if text.starts_with('{') {
-        // Looks like JSON: storing a typo as a description would hide the mistake.
+    if text.starts_with('{') && text.ends_with('}') {
+        // Meant as a JSON object: storing a typo as a description would hide the mistake.
+        // Text that merely starts with a brace ("{beta} summarizer") is a description.
         return match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => Ok(map),
             Ok(_) => Err("Metadata must be a JSON object".into()),
@@ -281,7 +286,7 @@ mod tests {
         assert_eq!(AgentUrl::parse("http://[::1]:8002").unwrap().as_str(), "http://[::1]:8002");
         assert_eq!(AgentUrl::parse("https://agents.internal").unwrap().as_str(), "https://agents.internal");
         for bad in ["http://", "http://:80", "http://h:0", "http://h:99999", "http://h:x", "http://a b",
-                    "http://h..x", "http://[zz]:1", "mailto:x@y", "http://-h", "http://h#f"] {
+                    "http://h..x", "http://[zz]:1", "http://[1::2::3]", "http://999.1.1.1", "http://1.2.3.4.5", "mailto:x@y", "http://-h", "http://h#f"] {
             assert!(AgentUrl::parse(bad).is_err(), "{bad} should fail");
         }
         assert!(AgentUrl::parse("mailto:x@y").unwrap_err().contains("not mailto:"));
@@ -311,7 +316,8 @@ mod tests {
             json!({"team": "a"}).as_object().unwrap().clone()
         );
         assert_eq!(parse_metadata(&json!({"k": 1})).unwrap()["k"], 1);
-        assert!(parse_metadata(&json!("{broken")).unwrap_err().contains("does not parse"));
+        assert!(parse_metadata(&json!("{broken}")).unwrap_err().contains("does not parse"));
+        assert_eq!(parse_metadata(&json!("{beta} summarizer")).unwrap()["description"], "{beta} summarizer");
         assert!(parse_metadata(&json!([1])).is_err());
         assert!(parse_metadata(&json!("x".repeat(MAX_METADATA_BYTES + 1))).is_err());
     }

@@ -48,7 +48,7 @@ impl HealthMonitor {
         }
     }
 
-    /// Checks every agent once.
+    /// Checks every agent once. Fails only when the agent list cannot be read.
     pub async fn sweep(&self) -> Result<SweepReport, sea_orm::DbErr> {
         let started = Instant::now();
         let targets = store::probe_targets(&self.db).await?;
@@ -67,16 +67,19 @@ impl HealthMonitor {
                             checked_at: chrono::Utc::now(),
                         },
                     };
-                    (agent_id, probe)
+                    (agent_id, url, probe)
                 }
             })
             .buffer_unordered(self.concurrency);
-        while let Some((agent_id, probe)) = results.next().await {
+        while let Some((agent_id, url, probe)) = results.next().await {
             report.checked += 1;
             if probe.state == app::model::HealthState::Healthy {
                 report.healthy += 1;
             }
-            store::record_probe(&self.db, &agent_id, &probe).await?;
+            // One agent's failed write must not drop the other results.
+            if let Err(e) = store::record_probe(&self.db, &agent_id, &url, &probe).await {
+                tracing::warn!(%agent_id, error = %e, "could not record a health check");
+            }
         }
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         Ok(report)

@@ -132,7 +132,8 @@ pub async fn serve(settings: UiSettings) -> Result<(), StartError> {
     let database = db::redact(&db::normalize_url(&settings.database_url)?);
     let app = Application::build(settings.clone()).await?;
     tracing::info!(%database, "database ready");
-    println!("configurable-agents dashboard: http://{}:{}/orchestrator", settings.host, app.port());
+    let addr = SocketAddr::new(settings.host, app.port()); // brackets an IPv6 host
+    println!("configurable-agents dashboard: http://{addr}/orchestrator");
     app.run_until(shutdown_signal()).await?;
     Ok(())
 }

@@ -4,7 +4,7 @@ use super::error::{bad_request, HttpError};
 use crate::registry::Registry;
 use app::error::{ApiError, FieldError};
 use app::model::{AgentQuery, AgentView, RegisterAgent};
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
@@ -79,11 +79,19 @@ fn registration_from_json(body: Value) -> Result<RegisterAgent, HttpError> {
     Ok(request)
 }
 
-async fn show(State(registry): State<Registry>, Path(agent_id): Path<String>) -> Result<Json<AgentView>, HttpError> {
+async fn show(
+    State(registry): State<Registry>,
+    agent_id: Result<Path<String>, PathRejection>,
+) -> Result<Json<AgentView>, HttpError> {
+    let Path(agent_id) = agent_id?;
     Ok(Json(registry.get(&agent_id).await?))
 }
 
-async fn remove(State(registry): State<Registry>, Path(agent_id): Path<String>) -> Result<Json<Value>, HttpError> {
+async fn remove(
+    State(registry): State<Registry>,
+    agent_id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, HttpError> {
+    let Path(agent_id) = agent_id?;
     registry.remove(&agent_id).await?;
     Ok(Json(serde_json::json!({ "status": "deleted", "agent_id": agent_id })))
 }

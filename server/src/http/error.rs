@@ -2,8 +2,8 @@
 //! fitting status.
 
 use app::error::{ApiError, ErrorCode, FieldError};
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::http::{StatusCode, Uri};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -35,6 +35,12 @@ pub fn bad_request(message: impl Into<String>) -> HttpError {
 
 impl From<JsonRejection> for HttpError {
     fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return HttpError(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "the body is too large (at most 256 KiB)",
+            ));
+        }
         bad_request(match rejection {
             JsonRejection::MissingJsonContentType(_) => {
                 "send the body as JSON with Content-Type: application/json".to_owned()
@@ -50,6 +56,20 @@ impl From<QueryRejection> for HttpError {
         let field = ["limit", "offset", "q"].into_iter().find(|f| text.contains(f)).unwrap_or("query");
         HttpError(ApiError::validation(vec![FieldError::new(field, text)]))
     }
+}
+
+/// A path segment that is not valid percent-encoded UTF-8 cannot name an agent.
+impl From<PathRejection> for HttpError {
+    fn from(rejection: PathRejection) -> Self {
+        HttpError(ApiError::new(ErrorCode::NotFound, format!("no such agent: {}", rejection.body_text())))
+    }
+}
+
+pub async fn method_not_allowed(method: Method, uri: Uri) -> HttpError {
+    HttpError(ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{method} is not allowed on {}", uri.path()),
+    ))
 }
 
 pub async fn unknown_endpoint(uri: Uri) -> HttpError {

@@ -11,6 +11,11 @@ use axum::Router;
 
 pub fn api_router(registry: Registry) -> Router {
     Router::new()
-        .nest("/api/v1", agents::router().fallback(error::unknown_endpoint))
+        .nest(
+            "/api/v1",
+            agents::router()
+                .fallback(error::unknown_endpoint)
+                .method_not_allowed_fallback(error::method_not_allowed),
+        )
         .with_state(registry)
 }

@@ -56,6 +56,9 @@ impl Registry {
                 return Err(RegistryError::invalid_field("limit", format!("limit must be between 1 and {MAX_PAGE}")));
             }
         }
+        if query.offset.is_some_and(|o| o > i64::MAX as u64) {
+            return Err(RegistryError::invalid_field("offset", format!("offset must be at most {}", i64::MAX)));
+        }
         let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
         if q.is_some_and(|q| q.chars().count() > 200) {
             return Err(RegistryError::invalid_field("q", "search text must be at most 200 characters"));

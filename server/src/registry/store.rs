@@ -8,34 +8,32 @@ use app::validation::ValidRegistration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, SimpleExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, UpdateMany,
 };
 
 /// Inserts or updates an agent with the result of its health check; returns the stored
 /// row and whether it was new.
+///
+/// Every transaction here writes before it reads: on SQLite (WAL) a transaction that
+/// reads first and then writes fails at once if another writer committed in between, and
+/// on PostgreSQL the first write locks the row, so no concurrent update is lost.
 pub async fn upsert(
     db: &DatabaseConnection,
     valid: &ValidRegistration,
     source: AgentSource,
     probe: &Probe,
 ) -> Result<(agents::Model, bool), DbErr> {
-    let txn = db.begin().await?;
     let id = valid.agent_id.as_str();
-    let existing = agents::Entity::find_by_id(id).one(&txn).await?;
     let now = Utc::now();
-    let failures = match (probe.state, &existing) {
-        (HealthState::Healthy, _) => 0,
-        (_, Some(e)) => e.consecutive_failures.saturating_add(1),
-        (_, None) => 1,
-    };
+    let txn = db.begin().await?;
     let row = agents::ActiveModel {
         agent_id: Set(id.to_owned()),
         agent_name: Set(valid.agent_name.clone()),
         agent_url: Set(valid.agent_url.as_str().to_owned()),
         source: Set(source.as_str().to_owned()),
         metadata: Set(serde_json::Value::Object(valid.metadata.clone())),
-        registered_at: Set(existing.as_ref().map_or(now, |e| e.registered_at)),
+        registered_at: Set(now),
         updated_at: Set(now),
         ttl_seconds: Set(None),
         last_heartbeat_at: Set(None),
@@ -43,34 +41,33 @@ pub async fn upsert(
         health_reason: Set(probe.reason.clone()),
         health_latency_ms: Set(Some(probe.latency_ms as i64)),
         health_checked_at: Set(Some(probe.checked_at)),
-        consecutive_failures: Set(failures),
-        schema: Set(existing.as_ref().and_then(|e| e.schema.clone())),
-        schema_fetched_at: Set(existing.as_ref().and_then(|e| e.schema_fetched_at)),
+        consecutive_failures: Set(if probe.state == HealthState::Healthy { 0 } else { 1 }),
+        schema: Set(None),
+        schema_fetched_at: Set(None),
     };
-    // ON CONFLICT keeps two simultaneous registrations of one new ID from failing.
-    agents::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(agents::Column::AgentId)
-                .update_columns([
-                    agents::Column::AgentName,
-                    agents::Column::AgentUrl,
-                    agents::Column::Source,
-                    agents::Column::Metadata,
-                    agents::Column::UpdatedAt,
-                    agents::Column::TtlSeconds,
-                    agents::Column::LastHeartbeatAt,
-                    agents::Column::HealthState,
-                    agents::Column::HealthReason,
-                    agents::Column::HealthLatencyMs,
-                    agents::Column::HealthCheckedAt,
-                    agents::Column::ConsecutiveFailures,
-                ])
-                .to_owned(),
-        )
+    // A second registration of the same new ID waits here for the first to commit.
+    let created = agents::Entity::insert(row)
+        .on_conflict(OnConflict::column(agents::Column::AgentId).do_nothing().to_owned())
         .exec_without_returning(&txn)
-        .await?;
-    let previous = existing.as_ref().map(|e| e.health_state.as_str());
-    if previous != Some(probe.state.as_str()) {
+        .await?
+        == 1;
+    let changed_state = if created {
+        true
+    } else {
+        let update = || {
+            with_probe(agents::Entity::update_many(), probe)
+                .col_expr(agents::Column::AgentName, Expr::value(valid.agent_name.clone()))
+                .col_expr(agents::Column::AgentUrl, Expr::value(valid.agent_url.as_str()))
+                .col_expr(agents::Column::Source, Expr::value(source.as_str()))
+                .col_expr(agents::Column::Metadata, Expr::value(serde_json::Value::Object(valid.metadata.clone())))
+                .col_expr(agents::Column::UpdatedAt, Expr::value(now))
+                .col_expr(agents::Column::TtlSeconds, Expr::value(None::<i32>))
+                .col_expr(agents::Column::LastHeartbeatAt, Expr::value(None::<DateTime<Utc>>))
+                .filter(agents::Column::AgentId.eq(id))
+        };
+        write_transition(&txn, update, probe).await?.1
+    };
+    if changed_state {
         insert_event(&txn, id, probe).await?;
     }
     let stored = agents::Entity::find_by_id(id)
@@ -78,35 +75,66 @@ pub async fn upsert(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("agent {id} vanished inside its transaction")))?;
     txn.commit().await?;
-    Ok((stored, existing.is_none()))
+    Ok((stored, created))
 }
 
-/// Records one health check; a state change also goes to the history. Returns false when
-/// the agent no longer exists (removed while it was being checked).
-pub async fn record_probe(db: &DatabaseConnection, agent_id: &str, probe: &Probe) -> Result<bool, DbErr> {
+/// Records one health check of `agent_url`; a state change also goes to the history.
+/// Writes nothing (and returns false) when the agent was removed, re-registered under
+/// another URL, or checked more recently while this check was running.
+pub async fn record_probe(
+    db: &DatabaseConnection,
+    agent_id: &str,
+    agent_url: &str,
+    probe: &Probe,
+) -> Result<bool, DbErr> {
     let txn = db.begin().await?;
-    let Some(current) = agents::Entity::find_by_id(agent_id).one(&txn).await? else {
-        return Ok(false);
+    let update = || {
+        with_probe(agents::Entity::update_many(), probe)
+            .filter(agents::Column::AgentId.eq(agent_id))
+            .filter(agents::Column::AgentUrl.eq(agent_url))
+            .filter(
+                Condition::any()
+                    .add(agents::Column::HealthCheckedAt.is_null())
+                    .add(agents::Column::HealthCheckedAt.lt(probe.checked_at)),
+            )
     };
-    let failures = if probe.state == HealthState::Healthy {
-        0
+    let (written, changed_state) = write_transition(&txn, update, probe).await?;
+    if changed_state {
+        insert_event(&txn, agent_id, probe).await?;
+    }
+    txn.commit().await?;
+    Ok(written)
+}
+
+/// The health columns of an update, from one probe.
+fn with_probe(update: UpdateMany<agents::Entity>, probe: &Probe) -> UpdateMany<agents::Entity> {
+    let failures: SimpleExpr = if probe.state == HealthState::Healthy {
+        Expr::value(0)
     } else {
-        current.consecutive_failures.saturating_add(1)
+        Expr::col(agents::Column::ConsecutiveFailures).add(1)
     };
-    agents::Entity::update_many()
+    update
         .col_expr(agents::Column::HealthState, Expr::value(probe.state.as_str()))
         .col_expr(agents::Column::HealthReason, Expr::value(probe.reason.clone()))
         .col_expr(agents::Column::HealthLatencyMs, Expr::value(Some(probe.latency_ms as i64)))
         .col_expr(agents::Column::HealthCheckedAt, Expr::value(Some(probe.checked_at)))
-        .col_expr(agents::Column::ConsecutiveFailures, Expr::value(failures))
-        .filter(agents::Column::AgentId.eq(agent_id))
-        .exec(&txn)
-        .await?;
-    if current.health_state != probe.state.as_str() {
-        insert_event(&txn, agent_id, probe).await?;
+        .col_expr(agents::Column::ConsecutiveFailures, failures)
+}
+
+/// Runs `update` so that it also tells whether the health state changed, without reading
+/// first: once restricted to rows in another state, then, if none matched, unrestricted.
+/// Returns (a row was written, its state changed).
+async fn write_transition(
+    txn: &impl ConnectionTrait,
+    update: impl Fn() -> UpdateMany<agents::Entity>,
+    probe: &Probe,
+) -> Result<(bool, bool), DbErr> {
+    let state = probe.state.as_str();
+    if update().filter(agents::Column::HealthState.ne(state)).exec(txn).await?.rows_affected > 0 {
+        return Ok((true, true));
     }
-    txn.commit().await?;
-    Ok(true)
+    let written = update().exec(txn).await?.rows_affected > 0;
+    Ok((written, false))
 }
 
 async fn insert_event(db: &impl ConnectionTrait, agent_id: &str, probe: &Probe) -> Result<(), DbErr> {
@@ -137,7 +165,9 @@ pub async fn find(db: &DatabaseConnection, agent_id: &str) -> Result<Option<agen
     agents::Entity::find_by_id(agent_id).one(db).await
 }
 
-/// Agents ordered by name (case-insensitive), then ID; `q` matches ID, name or URL.
+/// Agents ordered by ID in byte order (IDs are ASCII; the same order on SQLite, on
+/// PostgreSQL whatever its locale, and in the browser); `q` matches ID, name or URL,
+/// case-insensitively for ASCII letters (SQLite's lower() knows no others).
 pub async fn list(
     db: &DatabaseConnection,
     q: Option<&str>,
@@ -146,7 +176,7 @@ pub async fn list(
 ) -> Result<(Vec<agents::Model>, u64), DbErr> {
     let mut select = agents::Entity::find();
     if let Some(q) = q {
-        let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
+        let pattern = format!("%{}%", escape_like(&q.to_ascii_lowercase()));
         let matches = |col: agents::Column| {
             Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\'))
         };
@@ -157,8 +187,11 @@ pub async fn list(
         );
     }
     let total = select.clone().count(db).await?;
-    let by_name: SimpleExpr = Func::lower(Expr::col(agents::Column::AgentName)).into();
-    let mut select = select.order_by_asc(by_name).order_by_asc(agents::Column::AgentId);
+    let by_id: SimpleExpr = match db.get_database_backend() {
+        DbBackend::Postgres => Expr::cust(r#""agent_id" COLLATE "C""#),
+        _ => Expr::col(agents::Column::AgentId).into(),
+    };
+    let mut select = select.order_by_asc(by_id);
     if limit.is_some() || offset > 0 {
         // SQLite accepts OFFSET only after a LIMIT.
         select = select.limit(limit.unwrap_or(i64::MAX as u64)).offset(offset);

@@ -148,7 +148,7 @@ async fn invalid_input_is_refused_naming_each_field() {
         (json!({"agent_id": "ok", "agent_name": "x", "agent_url": "ftp://example.org"}), "agent_url"),
         (json!({"agent_id": "ok", "agent_name": "x", "agent_url": "localhost:8002"}), "agent_url"),
         (json!({"agent_id": "ok", "agent_name": "x", "agent_url": "http://127.0.0.1:1", "metadata": [1]}), "metadata"),
-        (json!({"agent_id": "ok", "agent_name": "x", "agent_url": "http://127.0.0.1:1", "metadata": "{oops"}), "metadata"),
+        (json!({"agent_id": "ok", "agent_name": "x", "agent_url": "http://127.0.0.1:1", "metadata": "{\"a\": }"}), "metadata"),
         (json!({"agent_id": 7, "agent_name": "x", "agent_url": "http://127.0.0.1:1"}), "agent_id"),
         (json!({"agent_id": "ok", "agent_name": "x", "agent_url": "http://127.0.0.1:1", "force": "yes"}), "force"),
         (json!({"agent_name": "x", "agent_url": "http://127.0.0.1:1"}), "agent_id"),
@@ -214,7 +214,7 @@ async fn list_filters_pages_and_counts() {
     let none: Vec<Value> = app.list_agents("?q=%25").await.json().await.unwrap();
     assert!(none.is_empty(), "% is matched literally");
 
-    for bad in ["?limit=0", "?limit=abc", "?offset=-1", "?limit=100000"] {
+    for bad in ["?limit=0", "?limit=abc", "?offset=-1", "?limit=100000", "?offset=9223372036854775808"] {
         let response = app.list_agents(bad).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         assert_eq!(error_of(response).await["code"], "validation");
@@ -245,4 +245,37 @@ async fn unknown_api_paths_answer_json_404() {
     let response = app.http.get(app.url("/api/v1/nope")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_of(response).await["code"], "not_found");
+}
+
+#[tokio::test]
+async fn wrong_methods_huge_bodies_and_bad_ids_get_json_errors() {
+    let app = spawn_app().await;
+    let put = app.http.put(app.url("/api/v1/agents")).json(&json!({})).send().await.unwrap();
+    assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(error_of(put).await["code"], "method_not_allowed");
+
+    let huge = json!({"agent_id": "big", "agent_name": "x", "agent_url": "http://127.0.0.1:1",
+                      "metadata": "x".repeat(300 * 1024)});
+    let response = app.post_agent(&huge).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_of(response).await["code"], "payload_too_large");
+
+    let bad_id = app.get_agent("%FF").await;
+    assert_eq!(bad_id.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_of(bad_id).await["code"], "not_found");
+}
+
+#[tokio::test]
+async fn simultaneous_registrations_of_one_id_create_it_once() {
+    // A busy monitor writes at the same time; neither side may fail.
+    let app = spawn_app_with(Duration::from_millis(100)).await;
+    let agent = alive_agent().await;
+    let requests = (0..8).map(|i| {
+        app.post_agent_owned(json!({"agent_id": "raced", "agent_name": format!("Try {i}"), "agent_url": agent}))
+    });
+    let statuses: Vec<StatusCode> = futures::future::join_all(requests).await.iter().map(|r| r.status()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 7, "{statuses:?}");
+    let list: Vec<Value> = app.list_agents("").await.json().await.unwrap();
+    assert_eq!(list.len(), 1);
 }

@@ -17,7 +17,7 @@ pub struct TestApp {
     _database: TestDatabase,
 }
 
-enum TestDatabase {
+pub enum TestDatabase {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, name: String },
 }
@@ -67,7 +67,9 @@ pub async fn spawn_app_with(health_interval: Duration) -> TestApp {
     TestApp { address, http: reqwest::Client::new(), _database: database }
 }
 
-async fn test_database() -> (String, TestDatabase) {
+/// A database URL for one test (temporary SQLite, or a fresh PostgreSQL database);
+/// keep the guard alive as long as the database is used.
+pub async fn test_database() -> (String, TestDatabase) {
     if std::env::var_os("CA_TEST_POSTGRES").is_some() {
         let admin = std::env::var("TEST_DATABASE_URL")
             .expect("CA_TEST_POSTGRES is set, so TEST_DATABASE_URL must name a PostgreSQL database");
@@ -101,6 +103,11 @@ impl TestApp {
 
     pub async fn post_agent(&self, body: &Value) -> reqwest::Response {
         self.http.post(self.url("/api/v1/agents")).json(body).send().await.expect("request sent")
+    }
+
+    /// The same, as a future that owns its body (for requests sent together).
+    pub fn post_agent_owned(&self, body: Value) -> impl std::future::Future<Output = reqwest::Response> + '_ {
+        async move { self.post_agent(&body).await }
     }
 
     pub async fn list_agents(&self, query: &str) -> reqwest::Response {

@@ -6,3 +6,4 @@ mod agents;
 mod health_monitor;
 mod helpers;
 mod pages;
+mod store;

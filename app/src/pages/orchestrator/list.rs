@@ -8,6 +8,7 @@ use crate::api::{list_agents, remove_agent};
 use crate::components::clock::RelativeTime;
 use crate::error::ErrorCode;
 use crate::model::HealthState;
+use crate::time::now_ms;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::time::Duration;
@@ -15,27 +16,42 @@ use std::time::Duration;
 #[component]
 pub fn AgentList(store: AgentStore) -> impl IntoView {
     let initial = Resource::new(|| (), |_| list_agents());
-    let in_flight = StoredValue::new(false);
+    // The newest request's number, and since when a request has been unanswered.
+    let latest = StoredValue::new(0u64);
+    let pending_since = StoredValue::new(None::<f64>);
+    let interval_ms = REFRESH_INTERVAL_SECS as f64 * 1000.0;
 
     let refresh = move || {
-        if in_flight.get_value() {
-            return;
-        }
-        in_flight.set_value(true);
-        spawn_local(async move {
-            let result = list_agents().await;
-            // The page may have been left while the request was in flight.
-            if in_flight.is_disposed() {
+        let now = now_ms();
+        if let Some(since) = pending_since.get_value() {
+            if now - since < 2.0 * interval_ms {
                 return;
             }
+            // A request that never settles must not stop the refreshes silently.
+            let waited = ((now - since) / 1000.0) as u64;
+            store.set_refresh_error(Some(format!("no answer from the dashboard server for {waited} s")));
+        }
+        let seq = latest.get_value() + 1;
+        latest.set_value(seq);
+        pending_since.set_value(Some(now));
+        let generation = store.generation();
+        spawn_local(async move {
+            let result = list_agents().await;
+            // Left the page meanwhile, or a newer request superseded this one.
+            if latest.is_disposed() || latest.get_value() != seq {
+                return;
+            }
+            pending_since.set_value(None);
             match result {
-                Ok(agents) => {
+                // A list read before a local register/remove would undo it: skip it,
+                // the next refresh brings the current state.
+                Ok(agents) if store.generation() == generation => {
                     store.apply(agents);
                     store.set_refresh_error(None);
                 }
+                Ok(_) => store.set_refresh_error(None),
                 Err(e) => store.set_refresh_error(Some(e.message)),
             }
-            in_flight.set_value(false);
         });
     };
     Effect::new(move |_| {

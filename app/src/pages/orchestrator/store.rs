@@ -18,6 +18,9 @@ pub struct AgentStore {
     /// The page's owner. Rows are created under it, not under whatever effect or task
     /// happens to deliver an agent: a re-running effect disposes what it created.
     owner: StoredValue<Owner>,
+    /// Counts local changes (register, remove): a refresh whose request was sent before
+    /// one must not undo it with the older list.
+    generation: StoredValue<u64>,
     /// Why the last refresh failed; cleared by the next success.
     refresh_error: RwSignal<Option<String>>,
 }
@@ -27,12 +30,17 @@ impl AgentStore {
         Self {
             rows: RwSignal::new(Vec::new()),
             owner: StoredValue::new(Owner::current().expect("AgentStore is created inside a component")),
+            generation: StoredValue::new(0),
             refresh_error: RwSignal::new(None),
         }
     }
 
     pub fn rows(&self) -> RwSignal<Vec<AgentRow>> {
         self.rows
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.get_value()
     }
 
     pub fn refresh_error(&self) -> Option<String> {
@@ -75,21 +83,22 @@ impl AgentStore {
         }
     }
 
-    /// Adds or updates one agent at once (after a registration), keeping name order.
+    /// Adds or updates one agent at once (after a registration), keeping the server's order.
     pub fn upsert(&self, agent: AgentView) {
         let mut list: Vec<AgentView> =
             self.rows.with_untracked(|rows| rows.iter().map(|r| r.data.get_untracked()).collect());
+        self.generation.update_value(|g| *g += 1);
         match list.iter_mut().find(|a| a.agent_id == agent.agent_id) {
             Some(existing) => *existing = agent,
             None => list.push(agent),
         }
-        list.sort_by(|a, b| {
-            a.agent_name.to_lowercase().cmp(&b.agent_name.to_lowercase()).then(a.agent_id.cmp(&b.agent_id))
-        });
+        // The server's order: by ID, byte order.
+        list.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
         self.apply(list);
     }
 
     pub fn remove(&self, agent_id: &str) {
+        self.generation.update_value(|g| *g += 1);
         self.rows.update(|rows| rows.retain(|r| r.id.get_value() != agent_id));
     }
 }
