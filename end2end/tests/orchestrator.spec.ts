@@ -184,6 +184,17 @@ test('a failed refresh says so instead of showing stale state silently, then rec
   errors.splice(0, errors.length, ...errors.filter((e) => !e.includes('ERR_CONNECTION_REFUSED')));
 });
 
+test('a refresh that never gets an answer is reported, and refreshes go on', async () => {
+  await open(page, '/orchestrator');
+  await expect(page.locator('tr[data-agent-id="test-agent"]')).toBeVisible();
+  // The server accepts the request and never answers (a frozen server, a black hole).
+  await page.route('**/api/list_agents*', () => new Promise(() => {}));
+  const banner = page.getByTestId('refresh-error');
+  await expect(banner).toContainText('no answer from the dashboard server', { timeout: 20_000 });
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+  await expect(banner).toHaveCount(0, { timeout: 12_000 });
+});
+
 test('navigation between Orchestrator and Workflows marks the current page', async () => {
   await open(page, '/orchestrator');
   await nav(page, 'Workflows').click();
