@@ -24,7 +24,9 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
     let refresh = move || {
         let now = now_ms();
         if let Some(since) = pending_since.get_value() {
-            if now - since < 2.0 * interval_ms {
+            // Reported at the second tick after the request (1.5 keeps timer jitter from
+            // pushing that to the third).
+            if now - since < 1.5 * interval_ms {
                 return;
             }
             // A request that never settles must not stop the refreshes silently.
