@@ -27,7 +27,6 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     monitor: HealthMonitor,
-    registry: Registry,
 }
 
 impl Application {
@@ -58,16 +57,12 @@ impl Application {
         let mut options = leptos_options(&settings)?;
         options.site_addr = listener.local_addr()?;
 
-        let router = routes(options, registry.clone());
-        Ok(Self { listener, router, monitor, registry })
+        let router = routes(options, registry);
+        Ok(Self { listener, router, monitor })
     }
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
-    }
-
-    pub fn registry(&self) -> &Registry {
-        &self.registry
     }
 
     /// Serves until `shutdown` completes; the health monitor stops with it.

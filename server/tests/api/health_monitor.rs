@@ -9,6 +9,15 @@ async fn state_of(app: &TestApp, id: &str) -> Value {
     app.get_agent(id).await.json::<Value>().await.unwrap()["health"].clone()
 }
 
+/// The agent's health once its state is `state`, or None after 5 s.
+async fn wait_for_state(app: &TestApp, id: &str, state: &str) -> Option<Value> {
+    eventually(Duration::from_secs(5), || async {
+        let h = state_of(app, id).await;
+        (h["state"] == state).then_some(h)
+    })
+    .await
+}
+
 #[tokio::test]
 async fn an_agent_that_goes_down_turns_unhealthy_and_recovers() {
     let app = spawn_app_with(Duration::from_millis(200)).await;
@@ -16,22 +25,16 @@ async fn an_agent_that_goes_down_turns_unhealthy_and_recovers() {
     app.register("flappy", &url).await;
 
     up.store(false, Ordering::SeqCst);
-    let down = eventually(Duration::from_secs(5), || async {
-        let h = state_of(&app, "flappy").await;
-        (h["state"] == "unhealthy").then_some(h)
-    })
-    .await
-    .expect("the monitor noticed the agent went down");
+    let down = wait_for_state(&app, "flappy", "unhealthy")
+        .await
+        .expect("the monitor noticed the agent went down");
     assert_eq!(down["reason"], "HTTP 503 Service Unavailable");
     assert!(down["consecutive_failures"].as_u64().unwrap() >= 1);
 
     up.store(true, Ordering::SeqCst);
-    let back = eventually(Duration::from_secs(5), || async {
-        let h = state_of(&app, "flappy").await;
-        (h["state"] == "healthy").then_some(h)
-    })
-    .await
-    .expect("the monitor noticed the agent came back");
+    let back = wait_for_state(&app, "flappy", "healthy")
+        .await
+        .expect("the monitor noticed the agent came back");
     assert_eq!(back["reason"], Value::Null);
     assert_eq!(back["consecutive_failures"], 0);
 }
