@@ -12,8 +12,16 @@ use std::fmt;
 pub enum ErrorCode {
     /// The input broke a rule; `fields` names which (422).
     Validation,
-    /// No such agent (404).
+    /// No such agent, run or endpoint (404).
     NotFound,
+    /// Refused for where the request came from: another site's page, or a Host name the
+    /// dashboard does not serve (403).
+    Forbidden,
+    /// The request is valid but the thing is in the wrong state for it, e.g. cancelling a
+    /// finished run (409).
+    Conflict,
+    /// An agent the dashboard had to ask failed or could not be reached (502).
+    AgentUnavailable,
     /// The agent's health check failed, so nothing was stored (502).
     HealthCheckFailed,
     /// The request itself was malformed: bad JSON, wrong content type (400).
@@ -67,8 +75,12 @@ impl ApiError {
         Self { code: ErrorCode::Validation, message, fields, reason: None }
     }
 
-    pub fn not_found(agent_id: &str) -> Self {
+    pub fn agent_not_found(agent_id: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("no agent with ID '{agent_id}' is registered"))
+    }
+
+    pub fn run_not_found(run_id: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("no run with ID '{run_id}'"))
     }
 
     /// The HTTP status this error answers with (REST API and server functions alike).
@@ -76,6 +88,9 @@ impl ApiError {
         match self.code {
             ErrorCode::Validation => 422,
             ErrorCode::NotFound => 404,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::Conflict => 409,
+            ErrorCode::AgentUnavailable => 502,
             ErrorCode::HealthCheckFailed => 502,
             ErrorCode::BadRequest => 400,
             ErrorCode::MethodNotAllowed => 405,

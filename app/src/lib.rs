@@ -6,6 +6,9 @@ pub mod api;
 mod components;
 pub mod error;
 pub mod model;
+pub mod schema;
+#[cfg(feature = "ssr")]
+pub mod services;
 mod pages;
 pub mod time;
 pub mod validation;

@@ -59,6 +59,34 @@ pub struct UiSettings {
     /// How many agents are checked at the same time.
     #[arg(long, env = "CA_HEALTH_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
     pub health_concurrency: u16,
+
+    /// A host name the dashboard answers to besides loopback addresses and localhost
+    /// (repeatable; env: comma-separated). Requests naming any other Host are refused
+    /// (protection against DNS rebinding).
+    #[arg(long = "allowed-host", env = "CA_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// How long a run may take, from calling the agent to its final answer (async jobs
+    /// included); past it the run is `timed_out`.
+    #[arg(long, env = "CA_RUN_TIMEOUT", default_value = "10m", value_parser = positive_duration)]
+    pub run_timeout: Duration,
+
+    /// Runs sent to one agent at the same time; the rest wait, queued, in order.
+    #[arg(long, env = "CA_RUN_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub run_concurrency: u32,
+
+    /// Largest inputs object a run accepts, as JSON (e.g. 512KiB, 1MiB).
+    #[arg(long, env = "CA_MAX_RUN_INPUTS", default_value = "1MiB", value_parser = byte_size)]
+    pub max_run_inputs: usize,
+
+    /// Largest answer read from an agent's /run or /status (e.g. 10MiB); a larger one
+    /// fails the run with that reason.
+    #[arg(long, env = "CA_MAX_RUN_OUTPUT", default_value = "10MiB", value_parser = byte_size)]
+    pub max_run_output: usize,
+
+    /// Delete finished runs older than this (e.g. 30d); off when not given.
+    #[arg(long, env = "CA_RUN_RETENTION", value_parser = positive_duration)]
+    pub run_retention: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -81,6 +109,11 @@ pub struct MigrateSettings {
     /// Database URL, as for `ui`.
     #[arg(long, env = "CA_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
+
+    /// The file is the old Python dashboard's: rename its tables to legacy_* (nothing is
+    /// deleted), create ours, and import its agents and run history.
+    #[arg(long)]
+    pub import_legacy: bool,
 }
 
 /// A humantime duration of at least 100 ms (a zero interval would spin).
@@ -90,4 +123,39 @@ fn positive_duration(raw: &str) -> Result<Duration, String> {
         return Err("must be at least 100ms".into());
     }
     Ok(d)
+}
+
+/// `1048576`, `512KiB`, `1MiB`, `10MB` (KB/MB are taken as KiB/MiB).
+fn byte_size(raw: &str) -> Result<usize, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let n: usize = digits.parse().map_err(|_| format!("{raw:?} is not a size (examples: 512KiB, 1MiB)"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        other => return Err(format!("unknown size unit {other:?} (use B, KiB or MiB)")),
+    };
+    match n.checked_mul(factor) {
+        Some(0) => Err("must be more than 0".into()),
+        Some(size) if size <= 1024 * 1024 * 1024 => Ok(size),
+        _ => Err("must be at most 1024MiB".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(byte_size("1MiB"), Ok(1024 * 1024));
+        assert_eq!(byte_size("512 KiB"), Ok(512 * 1024));
+        assert_eq!(byte_size("10MB"), Ok(10 * 1024 * 1024));
+        assert_eq!(byte_size("2048"), Ok(2048));
+        assert!(byte_size("0").is_err());
+        assert!(byte_size("1GiB").is_err());
+        assert!(byte_size("lots").is_err());
+    }
 }

@@ -2,6 +2,7 @@
 //! bringing its schema up to date.
 
 use migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use std::time::Duration;
 
@@ -38,31 +39,96 @@ pub fn normalize_url(raw: &str) -> Result<String, DbError> {
     }
 }
 
-/// Connects and applies pending migrations.
-pub async fn connect(raw_url: &str) -> Result<DatabaseConnection, DbError> {
-    let url = normalize_url(raw_url)?;
-    let mut options = ConnectOptions::new(url.clone());
-    options
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
-        .max_connections(16)
-        .sqlx_logging(false);
-    let db = Database::connect(options)
-        .await
-        .map_err(|source| DbError::Connect { url: redact(&url), source })?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        // WAL lets the page read while the health monitor writes.
-        db.execute_unprepared("PRAGMA journal_mode=WAL;")
-            .await
-            .map_err(|source| DbError::Connect { url: redact(&url), source })?;
+/// The database as the services use it. On SQLite every write goes through one
+/// connection (the one writer path): writers queue in the pool, in process, instead of
+/// meeting SQLite's file lock, so a burst of a thousand runs never sees "database is
+/// locked"; reads use their own connections (WAL lets them read while it writes). On
+/// PostgreSQL both are one pool: it has row locks.
+#[derive(Clone, Debug)]
+pub struct Db {
+    read: DatabaseConnection,
+    write: DatabaseConnection,
+}
+
+impl Db {
+    /// For queries that only read.
+    pub fn read(&self) -> &DatabaseConnection {
+        &self.read
     }
-    Migrator::up(&db, None).await.map_err(DbError::Migrate)?;
+
+    /// For every transaction or statement that writes.
+    pub fn write(&self) -> &DatabaseConnection {
+        &self.write
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.write.get_database_backend()
+    }
+}
+
+/// Connects and applies pending migrations, after making sure the file is not the old
+/// Python tool's database (`legacy`).
+pub async fn connect(raw_url: &str) -> Result<Db, crate::StartError> {
+    let db = open(raw_url).await?;
+    crate::legacy::refuse_if_legacy(&db, raw_url).await?;
+    Migrator::up(db.write(), None).await.map_err(DbError::Migrate)?;
     Ok(db)
 }
 
-pub async fn migrate_only(raw_url: &str) -> Result<(), crate::StartError> {
-    let db = connect(raw_url).await?;
-    let applied = Migrator::get_applied_migrations(&db).await.map(|m| m.len()).unwrap_or(0);
+/// Connects without looking at what the database holds.
+pub async fn open(raw_url: &str) -> Result<Db, DbError> {
+    let url = normalize_url(raw_url)?;
+    let pool = |max: u32| {
+        let mut options = ConnectOptions::new(url.clone());
+        options
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .max_connections(max)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                // WAL: readers never wait for the writer. NORMAL is durable in WAL mode
+                // except for the last commits on power loss. The busy timeout covers
+                // other processes (a second dashboard, the migrate command).
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+        options
+    };
+    let connect = |options: ConnectOptions| async {
+        Database::connect(options).await.map_err(|source| DbError::Connect { url: redact(&url), source })
+    };
+    let sqlite = url.starts_with("sqlite:");
+    if !sqlite {
+        let shared = connect(pool(16)).await?;
+        return Ok(Db { read: shared.clone(), write: shared });
+    }
+    let write = connect(pool(1)).await?;
+    if url.contains(":memory:") {
+        // Every connection to :memory: is a database of its own.
+        return Ok(Db { read: write.clone(), write });
+    }
+    let read = connect(pool(8)).await?;
+    Ok(Db { read, write })
+}
+
+/// `configurable-agents migrate [--import-legacy]`.
+pub async fn migrate_only(settings: &crate::cli::MigrateSettings) -> Result<(), crate::StartError> {
+    let db = if settings.import_legacy {
+        let db = open(&settings.database_url).await?;
+        let report = crate::legacy::import(&db).await?;
+        for (old, new) in &report.moved {
+            println!("moved the old table {old} aside as {new}");
+        }
+        println!("imported {} agents and {} runs from the old dashboard", report.agents, report.runs);
+        for skipped in &report.skipped {
+            println!("skipped: {skipped}");
+        }
+        db
+    } else {
+        connect(&settings.database_url).await?
+    };
+    let applied = Migrator::get_applied_migrations(db.write()).await.map(|m| m.len()).unwrap_or(0);
     println!("database is up to date ({applied} migrations applied)");
     Ok(())
 }

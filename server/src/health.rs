@@ -6,13 +6,13 @@ use crate::agent_client::AgentClient;
 use crate::registry::store;
 use app::validation::AgentUrl;
 use futures::StreamExt;
-use sea_orm::DatabaseConnection;
+use crate::db::Db;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 #[derive(Clone)]
 pub struct HealthMonitor {
-    db: DatabaseConnection,
+    db: Db,
     client: AgentClient,
     interval: Duration,
     concurrency: usize,
@@ -27,7 +27,7 @@ pub struct SweepReport {
 }
 
 impl HealthMonitor {
-    pub fn new(db: DatabaseConnection, client: AgentClient, interval: Duration, concurrency: usize) -> Self {
+    pub fn new(db: Db, client: AgentClient, interval: Duration, concurrency: usize) -> Self {
         Self { db, client, interval, concurrency: concurrency.max(1) }
     }
 
@@ -51,7 +51,7 @@ impl HealthMonitor {
     /// Checks every agent once. Fails only when the agent list cannot be read.
     pub async fn sweep(&self) -> Result<SweepReport, sea_orm::DbErr> {
         let started = Instant::now();
-        let targets = store::probe_targets(&self.db).await?;
+        let targets = store::probe_targets(self.db.read()).await?;
         let mut report = SweepReport::default();
         let mut results = futures::stream::iter(targets)
             .map(|(agent_id, url)| {
@@ -77,7 +77,7 @@ impl HealthMonitor {
                 report.healthy += 1;
             }
             // One agent's failed write must not drop the other results.
-            if let Err(e) = store::record_probe(&self.db, &agent_id, &url, &probe).await {
+            if let Err(e) = store::record_probe(self.db.write(), &agent_id, &url, &probe).await {
                 tracing::warn!(%agent_id, error = %e, "could not record a health check");
             }
         }

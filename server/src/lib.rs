@@ -3,14 +3,17 @@
 #![recursion_limit = "256"]
 
 pub mod agent_client;
-pub mod backend;
 pub mod cli;
 pub mod db;
 pub mod entities;
 pub mod health;
 pub mod http;
+pub mod legacy;
 pub mod registry;
+pub mod runs;
 pub mod startup;
+pub mod state;
+pub mod tasks;
 pub mod telemetry;
 pub mod test_agent;
 

@@ -10,7 +10,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Ui(settings) => server::startup::serve(settings).await,
         Command::TestAgent(settings) => server::test_agent::serve(settings).await,
-        Command::Migrate(settings) => server::db::migrate_only(&settings.database_url).await,
+        Command::Migrate(settings) => server::db::migrate_only(&settings).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

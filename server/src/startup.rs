@@ -1,12 +1,15 @@
 //! Builds the dashboard: database, services, health monitor and routes, bound to a
 //! listener (port 0 in tests), then serves until shut down.
 
-use crate::agent_client::AgentClient;
+use crate::agent_client::{AgentClient, ClientLimits};
 use crate::cli::UiSettings;
 use crate::health::HealthMonitor;
+use crate::http::guard::{self, RequestGuard};
 use crate::registry::Registry;
+use crate::runs::{Dispatcher, RunSettings, Runs};
+use crate::state::AppState;
+use crate::tasks::{self, Tasks};
 use crate::{db, http, StartError};
-use app::api::backend::BackendHandle;
 use app::{shell, App};
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -15,18 +18,19 @@ use leptos_axum::{file_and_error_handler_with_context, generate_route_list, Lept
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
-/// Largest request body the dashboard accepts (API and server functions).
-const MAX_BODY: usize = 256 * 1024;
+/// Request bodies other than run inputs stay small; run creation may carry up to
+/// `--max-run-inputs` plus room for the envelope.
+const BODY_ALLOWANCE: usize = 256 * 1024;
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
-    monitor: HealthMonitor,
+    tasks: Tasks,
 }
 
 impl Application {
@@ -41,14 +45,47 @@ impl Application {
             .into());
         }
         let database = db::connect(&settings.database_url).await?;
-        let client = AgentClient::new(settings.health_timeout)?;
+        let client = AgentClient::new(ClientLimits::new(settings.health_timeout, settings.max_run_output))?;
         let registry = Registry::new(database.clone(), client.clone());
+        let run_settings = RunSettings {
+            run_timeout: settings.run_timeout,
+            max_inputs_bytes: settings.max_run_inputs,
+            per_agent_concurrency: settings.run_concurrency as usize,
+            ..RunSettings::default()
+        };
+        let dispatcher = Dispatcher::new(database.clone(), client.clone(), run_settings);
+        // Before serving: what the last start left is settled first.
+        dispatcher.recover().await?;
+        let runs = Runs::new(database.clone(), registry.clone(), dispatcher.clone(), run_settings);
+
+        let mut tasks = Tasks::default();
+        tasks.add("run dispatcher", move |mut shutdown| async move {
+            let _ = shutdown.changed().await;
+            dispatcher.abort_all();
+        });
         let monitor = HealthMonitor::new(
             database,
             client,
             settings.health_interval,
             settings.health_concurrency.into(),
         );
+        tasks.add("health monitor", move |shutdown| monitor.run(shutdown));
+        if let Some(retention) = settings.run_retention {
+            let runs = runs.clone();
+            let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+            tasks.add("run retention", move |shutdown| {
+                tasks::every(every, shutdown, move || {
+                    let runs = runs.clone();
+                    async move {
+                        match runs.purge_older_than(retention).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(deleted = n, "old finished runs deleted (--run-retention)"),
+                            Err(e) => tracing::warn!(error = %e, "could not delete old runs"),
+                        }
+                    }
+                })
+            });
+        }
 
         let addr = SocketAddr::new(settings.host, settings.port);
         let listener = TcpListener::bind(addr)
@@ -57,28 +94,27 @@ impl Application {
         let mut options = leptos_options(&settings)?;
         options.site_addr = listener.local_addr()?;
 
-        let router = routes(options, registry);
-        Ok(Self { listener, router, monitor })
+        let state = AppState { registry, runs, guard: Arc::new(RequestGuard::new(&settings.allowed_hosts)) };
+        let router = routes(options, state, settings.max_run_inputs + BODY_ALLOWANCE);
+        Ok(Self { listener, router, tasks })
     }
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Serves until `shutdown` completes; the health monitor stops with it.
+    /// Serves until `shutdown` completes; the background tasks stop with it.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let monitor = tokio::spawn(self.monitor.run(stop_rx));
+        let running = self.tasks.start();
         let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
-        let _ = stop_tx.send(true);
-        let _ = monitor.await;
+        running.stop().await;
         result
     }
 }
 
-fn routes(options: LeptosOptions, registry: Registry) -> Router {
-    let backend = BackendHandle(Arc::new(registry.clone()));
-    let context = move || provide_context(backend.clone());
+fn routes(options: LeptosOptions, state: AppState, max_body: usize) -> Router {
+    let services = state.services();
+    let context = move || provide_context(services.clone());
     let leptos_routes = generate_route_list(App);
     let site = Router::new()
         .leptos_routes_with_context(&options, leptos_routes, context.clone(), {
@@ -87,9 +123,10 @@ fn routes(options: LeptosOptions, registry: Registry) -> Router {
         })
         .fallback(file_and_error_handler_with_context(context, shell))
         .with_state(options);
-    http::api_router(registry)
+    http::api_router(state.clone())
         .merge(site)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(state.guard.clone(), guard::check))
         .layer(CompressionLayer::new())
         // Failures worth an ERROR are logged where they happen (with their cause); a 502
         // for a refused registration is an answer, not a server failure.

@@ -1,4 +1,5 @@
-//! SeaORM entities; only the registry and the health monitor touch them.
+//! SeaORM entities; only the services' store modules touch them.
 
 pub mod agents;
 pub mod health_events;
+pub mod runs;

@@ -1,9 +1,11 @@
-//! `/api/v1/agents`: list, register, get, remove.
+//! `/api/v1/agents`: list, register, get, remove, schema, and starting runs.
 
 use super::error::{bad_request, HttpError};
 use crate::registry::Registry;
+use crate::state::AppState;
 use app::error::{ApiError, FieldError};
-use app::model::{AgentQuery, AgentView, RegisterAgent};
+use app::model::{AgentQuery, AgentView, RegisterAgent, SchemaView};
+use app::services::AgentService;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -12,10 +14,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::Value;
 
-pub fn router() -> Router<Registry> {
+pub fn router() -> Router<AppState> {
     Router::new()
         .route("/agents", get(list).post(register))
         .route("/agents/{agent_id}", get(show).delete(remove))
+        .route("/agents/{agent_id}/schema", get(schema))
+        .route("/agents/{agent_id}/runs", axum::routing::post(super::runs::create))
 }
 
 async fn list(
@@ -23,7 +27,7 @@ async fn list(
     query: Result<Query<AgentQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, HttpError> {
     let Query(query) = query?;
-    let page = registry.list(query).await?;
+    let page = registry.list_agents(query).await?;
     let mut headers = HeaderMap::new();
     headers.insert("x-total-count", HeaderValue::from(page.total));
     Ok((headers, Json(page.agents)))
@@ -36,7 +40,7 @@ async fn register(
 ) -> Result<impl IntoResponse, HttpError> {
     let Json(body) = body?;
     let request = registration_from_json(body)?;
-    let registration = registry.register(request).await?;
+    let registration = registry.register_agent(request).await?;
     let status = if registration.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(registration.agent)))
 }
@@ -84,7 +88,7 @@ async fn show(
     agent_id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<AgentView>, HttpError> {
     let Path(agent_id) = agent_id?;
-    Ok(Json(registry.get(&agent_id).await?))
+    Ok(Json(registry.get_agent(&agent_id).await?))
 }
 
 async fn remove(
@@ -92,6 +96,14 @@ async fn remove(
     agent_id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, HttpError> {
     let Path(agent_id) = agent_id?;
-    registry.remove(&agent_id).await?;
+    registry.remove_agent(&agent_id).await?;
     Ok(Json(serde_json::json!({ "status": "deleted", "agent_id": agent_id })))
+}
+
+async fn schema(
+    State(registry): State<Registry>,
+    agent_id: Result<Path<String>, PathRejection>,
+) -> Result<Json<SchemaView>, HttpError> {
+    let Path(agent_id) = agent_id?;
+    Ok(Json(registry.agent_schema(&agent_id).await?))
 }

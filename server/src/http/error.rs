@@ -38,7 +38,7 @@ impl From<JsonRejection> for HttpError {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             return HttpError(ApiError::new(
                 ErrorCode::PayloadTooLarge,
-                "the body is too large (at most 256 KiB)",
+                "the body is larger than the dashboard accepts (run inputs: --max-run-inputs, 1 MiB by default)",
             ));
         }
         bad_request(match rejection {
@@ -53,15 +53,18 @@ impl From<JsonRejection> for HttpError {
 impl From<QueryRejection> for HttpError {
     fn from(rejection: QueryRejection) -> Self {
         let text = rejection.body_text();
-        let field = ["limit", "offset", "q"].into_iter().find(|f| text.contains(f)).unwrap_or("query");
+        let field = ["limit", "offset", "q", "cursor", "since", "until", "status", "agent_id"]
+            .into_iter()
+            .find(|f| text.contains(f))
+            .unwrap_or("query");
         HttpError(ApiError::validation(vec![FieldError::new(field, text)]))
     }
 }
 
-/// A path segment that is not valid percent-encoded UTF-8 cannot name an agent.
+/// A path segment that is not valid percent-encoded UTF-8 names nothing that exists.
 impl From<PathRejection> for HttpError {
     fn from(rejection: PathRejection) -> Self {
-        HttpError(ApiError::new(ErrorCode::NotFound, format!("no such agent: {}", rejection.body_text())))
+        HttpError(ApiError::new(ErrorCode::NotFound, format!("nothing at this path: {}", rejection.body_text())))
     }
 }
 

@@ -8,6 +8,9 @@ pub enum RegistryError {
     NotFound(String),
     #[error("health check of {agent_url} failed: {reason}")]
     HealthCheckFailed { agent_url: String, reason: String },
+    /// An agent the dashboard had to ask could not answer usefully.
+    #[error("the agent could not be asked: {0}")]
+    AgentUnavailable(String),
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
 }
@@ -22,7 +25,11 @@ impl From<RegistryError> for ApiError {
     fn from(error: RegistryError) -> Self {
         match error {
             RegistryError::Invalid(fields) => ApiError::validation(fields),
-            RegistryError::NotFound(id) => ApiError::not_found(&id),
+            RegistryError::NotFound(id) => ApiError::agent_not_found(&id),
+            RegistryError::AgentUnavailable(reason) => ApiError {
+                reason: Some(reason.clone()),
+                ..ApiError::new(ErrorCode::AgentUnavailable, format!("The agent {reason}."))
+            },
             RegistryError::HealthCheckFailed { agent_url, reason } => ApiError {
                 code: ErrorCode::HealthCheckFailed,
                 message: format!(
@@ -33,11 +40,13 @@ impl From<RegistryError> for ApiError {
                 fields: Vec::new(),
                 reason: Some(reason),
             },
-            RegistryError::Database(e) => {
-                // Logged here, not leaked: the details may name tables or credentials.
-                tracing::error!(error = %e, "database error");
-                ApiError::new(ErrorCode::Internal, "The dashboard could not reach its database; see its log.")
-            }
+            RegistryError::Database(e) => database_error(e),
         }
     }
+}
+
+/// A database failure, logged here and not leaked: the details may name tables or credentials.
+pub fn database_error(error: sea_orm::DbErr) -> ApiError {
+    tracing::error!(%error, "database error");
+    ApiError::new(ErrorCode::Internal, "The dashboard could not reach its database; see its log.")
 }

@@ -1,48 +1,102 @@
-//! The agent registry: the rules for registering, listing and removing agents. The REST
-//! API, the server functions (and later the CLI) all call these methods.
+//! The agent registry: the rules for registering, listing and removing agents and for
+//! reading their input schemas. It implements `app::services::AgentService`, which the
+//! REST API and the server functions (and later the CLI) call.
 
 mod error;
 pub mod store;
 
-pub use error::RegistryError;
+pub use error::{database_error, RegistryError};
 
 use crate::agent_client::AgentClient;
-use app::model::{AgentPage, AgentQuery, AgentSource, AgentView, HealthState, RegisterAgent, Registration};
-use app::validation::{validate_registration, AgentId};
-use sea_orm::DatabaseConnection;
+use crate::db::Db;
+use app::error::ApiError;
+use app::model::{AgentPage, AgentQuery, AgentSource, AgentView, HealthState, RegisterAgent, Registration, SchemaView};
+use app::schema::{parse_schema, schema_hash};
+use app::services::AgentService;
+use app::validation::{validate_registration, AgentId, AgentUrl};
+use chrono::Utc;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The most agents one list call returns when a limit is given.
 pub const MAX_PAGE: u64 = 1000;
 
 #[derive(Clone)]
 pub struct Registry {
-    db: DatabaseConnection,
+    db: Db,
     client: AgentClient,
+    schemas: SchemaCache,
 }
 
 impl Registry {
-    pub fn new(db: DatabaseConnection, client: AgentClient) -> Self {
-        Self { db, client }
+    pub fn new(db: Db, client: AgentClient) -> Self {
+        Self { db, client, schemas: SchemaCache::default() }
     }
 
+    /// The agent's base URL and its input schema as it is now: fetched from the agent
+    /// (at most once every few seconds per agent, however many runs ask at once), or,
+    /// when the agent cannot answer, the last one fetched.
+    pub async fn current_schema(&self, agent_id: &str) -> Result<(AgentUrl, SchemaView), RegistryError> {
+        let id = parse_path_id(agent_id)?;
+        let agent = store::find(self.db.read(), id.as_str()).await?.ok_or_else(|| RegistryError::NotFound(id.as_str().to_owned()))?;
+        let url = AgentUrl::parse(&agent.agent_url).map_err(|e| RegistryError::AgentUnavailable(format!("its stored URL is not usable: {e}")))?;
+        let slot = self.schemas.slot(id.as_str());
+        let mut cached = slot.lock().await;
+        if let Some((at, url_then, view)) = cached.as_ref() {
+            if url_then == &url && at.elapsed() < SCHEMA_FRESH_FOR {
+                return Ok((url, view.clone()));
+            }
+        }
+        let fetched = match self.client.fetch_schema(&url).await {
+            Ok(raw) => parse_schema(&raw).map_err(|e| format!("its /schema answer is not a usable schema: {e}")).map(|s| (raw, s)),
+            Err(reason) => Err(reason),
+        };
+        let view = match fetched {
+            Ok((raw, schema)) => {
+                let fetched_at = Utc::now();
+                store::save_schema(self.db.write(), id.as_str(), &raw, fetched_at).await?;
+                SchemaView { agent_id: id.as_str().to_owned(), schema_hash: schema_hash(&schema), schema, fetched_at: store::timestamp(fetched_at) }
+            }
+            Err(reason) => {
+                // The last schema the agent published still describes its inputs best.
+                let stored = agent.schema.as_ref().and_then(|raw| parse_schema(raw).ok()).zip(agent.schema_fetched_at);
+                match stored {
+                    Some((schema, at)) => {
+                        tracing::info!(agent_id = %id.as_str(), %reason, "using the stored schema: the agent did not answer /schema");
+                        SchemaView { agent_id: id.as_str().to_owned(), schema_hash: schema_hash(&schema), schema, fetched_at: store::timestamp(at) }
+                    }
+                    None => return Err(RegistryError::AgentUnavailable(format!("could not load its input schema: {reason}"))),
+                }
+            }
+        };
+        *cached = Some((std::time::Instant::now(), url.clone(), view.clone()));
+        Ok((url, view))
+    }
+}
+
+#[async_trait::async_trait]
+impl AgentService for Registry {
     /// Registers or updates an agent by hand. Its /health is checked first: a failing agent
     /// is refused with the reason and nothing is stored, unless `force` is set, which
     /// stores it as unhealthy with that reason.
-    pub async fn register(&self, request: RegisterAgent) -> Result<Registration, RegistryError> {
+    async fn register_agent(&self, request: RegisterAgent) -> Result<Registration, ApiError> {
         let valid = validate_registration(&request).map_err(RegistryError::Invalid)?;
         // The shared rules are hand-written to keep the browser bundle small; the HTTP
         // client's own parser has the last word.
         if let Err(e) = url::Url::parse(valid.agent_url.as_str()) {
-            return Err(RegistryError::invalid_field("agent_url", format!("Agent URL is not a valid URL ({e})")));
+            return Err(RegistryError::invalid_field("agent_url", format!("Agent URL is not a valid URL ({e})")).into());
         }
         let probe = self.client.check_health(&valid.agent_url).await;
         if probe.state != HealthState::Healthy && !valid.force {
             return Err(RegistryError::HealthCheckFailed {
                 agent_url: valid.agent_url.as_str().to_owned(),
                 reason: probe.reason.unwrap_or_else(|| "unhealthy".into()),
-            });
+            }
+            .into());
         }
-        let (model, created) = store::upsert(&self.db, &valid, AgentSource::Manual, &probe).await?;
+        let (model, created) =
+            store::upsert(self.db.write(), &valid, AgentSource::Manual, &probe).await.map_err(RegistryError::from)?;
         tracing::info!(
             agent_id = %model.agent_id, url = %model.agent_url, created,
             health = %model.health_state, "agent registered"
@@ -50,39 +104,64 @@ impl Registry {
         Ok(Registration { agent: store::to_view(model), created })
     }
 
-    pub async fn list(&self, query: AgentQuery) -> Result<AgentPage, RegistryError> {
+    async fn list_agents(&self, query: AgentQuery) -> Result<AgentPage, ApiError> {
         if let Some(limit) = query.limit {
             if limit == 0 || limit > MAX_PAGE {
-                return Err(RegistryError::invalid_field("limit", format!("limit must be between 1 and {MAX_PAGE}")));
+                return Err(RegistryError::invalid_field("limit", format!("limit must be between 1 and {MAX_PAGE}")).into());
             }
         }
         if query.offset.is_some_and(|o| o > i64::MAX as u64) {
-            return Err(RegistryError::invalid_field("offset", format!("offset must be at most {}", i64::MAX)));
+            return Err(RegistryError::invalid_field("offset", format!("offset must be at most {}", i64::MAX)).into());
         }
         let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
         if q.is_some_and(|q| q.chars().count() > 200) {
-            return Err(RegistryError::invalid_field("q", "search text must be at most 200 characters"));
+            return Err(RegistryError::invalid_field("q", "search text must be at most 200 characters").into());
         }
-        let (models, total) = store::list(&self.db, q, query.limit, query.offset.unwrap_or(0)).await?;
+        let (models, total) =
+            store::list(self.db.read(), q, query.limit, query.offset.unwrap_or(0)).await.map_err(RegistryError::from)?;
         Ok(AgentPage { agents: models.into_iter().map(store::to_view).collect(), total })
     }
 
-    pub async fn get(&self, agent_id: &str) -> Result<AgentView, RegistryError> {
+    async fn get_agent(&self, agent_id: &str) -> Result<AgentView, ApiError> {
         let id = parse_path_id(agent_id)?;
-        store::find(&self.db, id.as_str())
-            .await?
-            .map(store::to_view)
-            .ok_or_else(|| RegistryError::NotFound(id.into_string()))
+        let found = store::find(self.db.read(), id.as_str()).await.map_err(RegistryError::from)?;
+        Ok(found.map(store::to_view).ok_or_else(|| RegistryError::NotFound(id.into_string()))?)
     }
 
-    pub async fn remove(&self, agent_id: &str) -> Result<(), RegistryError> {
+    async fn remove_agent(&self, agent_id: &str) -> Result<(), ApiError> {
         let id = parse_path_id(agent_id)?;
-        if store::delete(&self.db, id.as_str()).await? {
+        if store::delete(self.db.write(), id.as_str()).await.map_err(RegistryError::from)? {
+            self.schemas.forget(id.as_str());
             tracing::info!(agent_id = %id.as_str(), "agent removed");
             Ok(())
         } else {
-            Err(RegistryError::NotFound(id.into_string()))
+            Err(RegistryError::NotFound(id.into_string()).into())
         }
+    }
+
+    async fn agent_schema(&self, agent_id: &str) -> Result<SchemaView, ApiError> {
+        Ok(self.current_schema(agent_id).await?.1)
+    }
+}
+
+/// How long a fetched schema is reused: long enough that a burst of runs asks the agent
+/// once, short enough that a changed schema is seen at the next form.
+const SCHEMA_FRESH_FOR: Duration = Duration::from_secs(5);
+
+type SchemaSlot = Arc<tokio::sync::Mutex<Option<(std::time::Instant, AgentUrl, SchemaView)>>>;
+
+/// One slot per agent; the async lock makes concurrent askers wait for one fetch.
+#[derive(Clone, Default)]
+struct SchemaCache(Arc<std::sync::Mutex<HashMap<String, SchemaSlot>>>);
+
+impl SchemaCache {
+    fn slot(&self, agent_id: &str) -> SchemaSlot {
+        let mut map = self.0.lock().expect("schema cache lock is never poisoned: no panics while held");
+        map.entry(agent_id.to_owned()).or_default().clone()
+    }
+
+    fn forget(&self, agent_id: &str) {
+        self.0.lock().expect("schema cache lock is never poisoned: no panics while held").remove(agent_id);
     }
 }
 

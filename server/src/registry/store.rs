@@ -246,3 +246,19 @@ pub fn to_view(m: agents::Model) -> AgentView {
         },
     }
 }
+
+/// Keeps the agent's last `/schema` answer, for when the agent cannot be asked.
+pub async fn save_schema(
+    db: &DatabaseConnection,
+    agent_id: &str,
+    raw: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    agents::Entity::update_many()
+        .col_expr(agents::Column::Schema, Expr::value(Some(raw.clone())))
+        .col_expr(agents::Column::SchemaFetchedAt, Expr::value(Some(at)))
+        .filter(agents::Column::AgentId.eq(agent_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

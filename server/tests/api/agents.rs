@@ -255,7 +255,7 @@ async fn wrong_methods_huge_bodies_and_bad_ids_get_json_errors() {
     assert_eq!(error_of(put).await["code"], "method_not_allowed");
 
     let huge = json!({"agent_id": "big", "agent_name": "x", "agent_url": "http://127.0.0.1:1",
-                      "metadata": "x".repeat(300 * 1024)});
+                      "metadata": "x".repeat(2 * 1024 * 1024)});
     let response = app.post_agent(&huge).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_of(response).await["code"], "payload_too_large");

@@ -14,7 +14,10 @@ pub const HEALTH_TIMEOUT: Duration = Duration::from_millis(600);
 pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
-    _database: TestDatabase,
+    pub database_url: String,
+    /// Dropping it stops the dashboard (a test can stop it early to restart on the same database).
+    pub stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub _database: TestDatabase,
 }
 
 pub enum TestDatabase {
@@ -50,21 +53,47 @@ pub async fn spawn_app() -> TestApp {
 
 /// A dashboard whose health monitor sweeps every `health_interval`.
 pub async fn spawn_app_with(health_interval: Duration) -> TestApp {
-    let (database_url, database) = test_database().await;
-    let settings = UiSettings {
+    spawn_app_configured(|s| s.health_interval = health_interval).await
+}
+
+/// The settings a test dashboard starts with (port 0, no site, short timeouts).
+pub fn test_settings(database_url: String) -> UiSettings {
+    UiSettings {
         host: "127.0.0.1".parse().unwrap(),
         port: 0,
         database_url,
         leptos_config: "does-not-exist.toml".into(),
         site_root: None,
-        health_interval,
+        health_interval: Duration::from_secs(3600),
         health_timeout: HEALTH_TIMEOUT,
         health_concurrency: 8,
-    };
+        allowed_hosts: Vec::new(),
+        run_timeout: Duration::from_secs(30),
+        run_concurrency: 4,
+        max_run_inputs: 1024 * 1024,
+        max_run_output: 10 * 1024 * 1024,
+        run_retention: None,
+    }
+}
+
+/// A dashboard on a fresh database, with `configure` applied to the test settings.
+pub async fn spawn_app_configured(configure: impl FnOnce(&mut UiSettings)) -> TestApp {
+    let (database_url, database) = test_database().await;
+    let mut settings = test_settings(database_url.clone());
+    configure(&mut settings);
+    let (address, stop) = start(settings).await;
+    TestApp { address, http: reqwest::Client::new(), database_url, stop: Some(stop), _database: database }
+}
+
+/// Starts a dashboard; the sender stops it (and waits for its background tasks).
+pub async fn start(settings: UiSettings) -> (String, tokio::sync::oneshot::Sender<()>) {
     let app = Application::build(settings).await.expect("the dashboard builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { address, http: reqwest::Client::new(), _database: database }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    (address, stop)
 }
 
 /// A database URL for one test (temporary SQLite, or a fresh PostgreSQL database);
@@ -214,5 +243,52 @@ where
             return None;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+impl TestApp {
+    /// `POST /agents/{id}/runs`.
+    pub async fn create_run(&self, agent_id: &str, inputs: Value) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/api/v1/agents/{agent_id}/runs")))
+            .json(&json!({ "inputs": inputs }))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Creates a run that must be accepted; returns its ID.
+    pub async fn start_run(&self, agent_id: &str, inputs: Value) -> String {
+        let response = self.create_run(agent_id, inputs).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "run accepted");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "queued");
+        body["run_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn get_run(&self, run_id: &str) -> Value {
+        let response = self.http.get(self.url(&format!("/api/v1/runs/{run_id}"))).send().await.expect("request sent");
+        assert_eq!(response.status(), StatusCode::OK, "run {run_id} exists");
+        response.json().await.unwrap()
+    }
+
+    /// The run once its status is no longer queued or running (within `within`).
+    pub async fn finished_run(&self, run_id: &str, within: Duration) -> Value {
+        eventually(within, || async {
+            let run = self.get_run(run_id).await;
+            (!matches!(run["status"].as_str(), Some("queued" | "running"))).then_some(run)
+        })
+        .await
+        .unwrap_or_else(|| panic!("run {run_id} did not finish within {within:?}"))
+    }
+
+    /// The run once its status is `status`.
+    pub async fn run_in_status(&self, run_id: &str, status: &str, within: Duration) -> Value {
+        eventually(within, || async {
+            let run = self.get_run(run_id).await;
+            (run["status"] == status).then_some(run)
+        })
+        .await
+        .unwrap_or_else(|| panic!("run {run_id} never reached {status} within {within:?}"))
     }
 }

@@ -3,7 +3,12 @@
 //! `CA_TEST_POSTGRES=1` with `TEST_DATABASE_URL` runs the same suite on PostgreSQL.
 
 mod agents;
+mod guard;
 mod health_monitor;
 mod helpers;
+mod legacy;
+mod mock_agent;
 mod pages;
+mod recovery;
+mod runs;
 mod store;

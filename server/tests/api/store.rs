@@ -19,6 +19,7 @@ fn probe(state: HealthState, at: chrono::DateTime<Utc>) -> Probe {
 async fn stale_or_foreign_probe_results_are_not_written() {
     let (url, _guard) = test_database().await;
     let db = server::db::connect(&url).await.unwrap();
+    let db = db.write();
     let valid = validate_registration(&RegisterAgent {
         agent_id: "a".into(),
         agent_name: "A".into(),
@@ -27,26 +28,26 @@ async fn stale_or_foreign_probe_results_are_not_written() {
     })
     .unwrap();
     let now = Utc::now();
-    store::upsert(&db, &valid, AgentSource::Manual, &probe(HealthState::Healthy, now)).await.unwrap();
+    store::upsert(db, &valid, AgentSource::Manual, &probe(HealthState::Healthy, now)).await.unwrap();
 
     // Taken from the URL the agent had before it was re-registered.
     let foreign = probe(HealthState::Unhealthy, now + Duration::seconds(1));
-    assert!(!store::record_probe(&db, "a", "http://127.0.0.1:1/old", &foreign).await.unwrap());
+    assert!(!store::record_probe(db, "a", "http://127.0.0.1:1/old", &foreign).await.unwrap());
     // Started before the stored check and finished late.
     let stale = probe(HealthState::Unhealthy, now - Duration::seconds(1));
-    assert!(!store::record_probe(&db, "a", "http://127.0.0.1:1/new", &stale).await.unwrap());
+    assert!(!store::record_probe(db, "a", "http://127.0.0.1:1/new", &stale).await.unwrap());
     // Removed agents get nothing.
-    assert!(!store::record_probe(&db, "gone", "http://127.0.0.1:1/new", &foreign).await.unwrap());
-    let row = store::find(&db, "a").await.unwrap().unwrap();
+    assert!(!store::record_probe(db, "gone", "http://127.0.0.1:1/new", &foreign).await.unwrap());
+    let row = store::find(db, "a").await.unwrap().unwrap();
     assert_eq!(row.health_state, "healthy");
-    assert_eq!(health_events::Entity::find().count(&db).await.unwrap(), 1, "only the registration");
+    assert_eq!(health_events::Entity::find().count(db).await.unwrap(), 1, "only the registration");
 
     let fresh = probe(HealthState::Unhealthy, now + Duration::seconds(2));
-    assert!(store::record_probe(&db, "a", "http://127.0.0.1:1/new", &fresh).await.unwrap());
+    assert!(store::record_probe(db, "a", "http://127.0.0.1:1/new", &fresh).await.unwrap());
     let again = probe(HealthState::Unhealthy, now + Duration::seconds(3));
-    assert!(store::record_probe(&db, "a", "http://127.0.0.1:1/new", &again).await.unwrap());
-    let row = store::find(&db, "a").await.unwrap().unwrap();
+    assert!(store::record_probe(db, "a", "http://127.0.0.1:1/new", &again).await.unwrap());
+    let row = store::find(db, "a").await.unwrap().unwrap();
     assert_eq!(row.health_state, "unhealthy");
     assert_eq!(row.consecutive_failures, 2);
-    assert_eq!(health_events::Entity::find().count(&db).await.unwrap(), 2, "one event per transition");
+    assert_eq!(health_events::Entity::find().count(db).await.unwrap(), 2, "one event per transition");
 }

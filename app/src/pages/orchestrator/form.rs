@@ -26,13 +26,7 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
 
-    let submit = Action::new(move |input: &RegisterAgent| {
-        let input = input.clone();
-        let metadata_text = input.metadata.as_str().unwrap_or_default().to_owned();
-        async move {
-            register_agent(input.agent_id, input.agent_name, input.agent_url, metadata_text, input.force).await
-        }
-    });
+    let submit = Action::new(move |input: &RegisterAgent| register_agent(input.clone()));
 
     let reset = move || {
         for field in [agent_id, agent_name, agent_url, metadata] {

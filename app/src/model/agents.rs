@@ -1,4 +1,4 @@
-//! The serde types both sides share. Their JSON is also the REST API's (docs/api.md).
+//! Agents as the API and the page see them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -4,19 +4,51 @@
 use app::model::HealthState;
 use app::validation::AgentUrl;
 use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
-/// The largest /health answer we read; an agent sending more is unhealthy.
-const MAX_HEALTH_BODY: usize = 64 * 1024;
+mod replies;
+pub use replies::{judge_job_status, judge_run_answer, JobReply, RunReply};
 
 /// Statuses that mean "up" across the agents in the field (the original test agent says
 /// `alive`, generated agents `healthy`).
 const HEALTHY_STATUSES: [&str; 5] = ["alive", "healthy", "ok", "up", "pass"];
 
+/// How long one kind of call may take (body included) and how much of its answer is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallLimits {
+    pub timeout: Duration,
+    pub max_body: usize,
+}
+
+/// Limits per kind of call: a health check must be quick and small, a run's answer may
+/// be large and slow (its deadline is whatever is left of the run's timeout).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientLimits {
+    pub health: CallLimits,
+    pub schema: CallLimits,
+    /// Largest `/run` answer read; the deadline is given per call.
+    pub run_max_body: usize,
+    pub status: CallLimits,
+}
+
+impl ClientLimits {
+    /// Health checks get `health_timeout` and 64 KiB; schemas 10 s and 1 MiB; run and
+    /// job-status answers up to `run_max_body`.
+    pub fn new(health_timeout: Duration, run_max_body: usize) -> Self {
+        Self {
+            health: CallLimits { timeout: health_timeout, max_body: 64 * 1024 },
+            schema: CallLimits { timeout: Duration::from_secs(10), max_body: 1024 * 1024 },
+            run_max_body,
+            status: CallLimits { timeout: Duration::from_secs(30), max_body: run_max_body },
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct AgentClient {
     http: reqwest::Client,
-    health_timeout: Duration,
+    limits: ClientLimits,
 }
 
 /// The result of one health check.
@@ -28,25 +60,42 @@ pub struct Probe {
     pub checked_at: DateTime<Utc>,
 }
 
+/// An agent's answer, read whole within its limits.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
 impl AgentClient {
-    pub fn new(health_timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub fn new(limits: ClientLimits) -> Result<Self, reqwest::Error> {
         // reqwest is built without a bundled crypto provider; ours is ring (shared with sqlx).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .user_agent(concat!("configurable-agents/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(health_timeout.min(Duration::from_secs(5)))
+            .connect_timeout(limits.health.timeout.min(Duration::from_secs(5)))
             .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(4)
+            .pool_max_idle_per_host(32)
             // A redirect is reported, not followed: the registered URL must be the agent.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { http, health_timeout })
+        Ok(Self { http, limits })
+    }
+
+    pub fn limits(&self) -> ClientLimits {
+        self.limits
     }
 
     /// `GET {base}/health`, judged as the agent protocol says.
     pub async fn check_health(&self, base: &AgentUrl) -> Probe {
         let started = Instant::now();
-        let verdict = self.fetch_health(base).await;
+        let verdict = self
+            .exchange(self.http.get(base.endpoint("health")), self.limits.health)
+            .await
+            .and_then(|answer| {
+                require_success(&answer)?;
+                judge_health_body(&answer.body)
+            });
         let latency_ms = started.elapsed().as_millis() as u64;
         let (state, reason) = match verdict {
             Ok(()) => (HealthState::Healthy, None),
@@ -55,38 +104,93 @@ impl AgentClient {
         Probe { state, reason, latency_ms, checked_at: Utc::now() }
     }
 
-    async fn fetch_health(&self, base: &AgentUrl) -> Result<(), String> {
-        let timeout = self.health_timeout;
+    /// `GET {base}/schema`: the JSON body of a 2xx answer.
+    pub async fn fetch_schema(&self, base: &AgentUrl) -> Result<serde_json::Value, String> {
+        let answer = self.exchange(self.http.get(base.endpoint("schema")), self.limits.schema).await?;
+        require_success(&answer)?;
+        serde_json::from_slice(&answer.body).map_err(|_| "its /schema answer is not JSON".to_owned())
+    }
+
+    /// `POST {base}/run` with the inputs object itself; `timeout` is what is left of the run's.
+    pub async fn start_run(&self, base: &AgentUrl, inputs: &serde_json::Value, timeout: Duration) -> Result<Answer, String> {
+        let limits = CallLimits { timeout, max_body: self.limits.run_max_body };
+        self.exchange(self.http.post(base.endpoint("run")).json(inputs), limits).await
+    }
+
+    /// `GET {base}/status/{job_id}`.
+    pub async fn job_status(&self, base: &AgentUrl, job_id: &str, timeout: Duration) -> Result<Answer, String> {
+        let limits = CallLimits { timeout: timeout.min(self.limits.status.timeout), max_body: self.limits.status.max_body };
+        let url = base.endpoint(&format!("status/{}", percent_encode_segment(job_id)));
+        self.exchange(self.http.get(url), limits).await
+    }
+
+    /// Sends `request` and reads the whole answer under one deadline (body included) and
+    /// a size cap; a failure comes back as a short, precise reason.
+    async fn exchange(&self, request: reqwest::RequestBuilder, limits: CallLimits) -> Result<Answer, String> {
+        let timeout = limits.timeout;
         let call = async {
-            let mut response = self
-                .http
-                .get(base.endpoint("health"))
+            let mut response = request
                 .header(reqwest::header::ACCEPT, "application/json")
                 .send()
                 .await
                 .map_err(|e| describe_transport_error(&e, timeout))?;
             let status = response.status();
-            if !status.is_success() {
-                return Err(match status.canonical_reason() {
-                    Some(text) => format!("HTTP {} {text}", status.as_u16()),
-                    None => format!("HTTP {}", status.as_u16()),
-                });
+            if let Some(length) = response.content_length() {
+                if length as usize > limits.max_body {
+                    return Err(too_large(limits.max_body));
+                }
             }
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(|e| describe_transport_error(&e, timeout))? {
-                if body.len() + chunk.len() > MAX_HEALTH_BODY {
-                    return Err(format!("answer larger than {} KiB", MAX_HEALTH_BODY / 1024));
+                if body.len() + chunk.len() > limits.max_body {
+                    return Err(too_large(limits.max_body));
                 }
                 body.extend_from_slice(&chunk);
             }
-            judge_health_body(&body)
+            Ok(Answer { status, body })
         };
-        // One deadline for the whole exchange, body included.
         match tokio::time::timeout(timeout, call).await {
             Ok(result) => result,
             Err(_) => Err(format!("timed out after {}", humantime::format_duration(timeout))),
         }
     }
+}
+
+/// "HTTP 503 Service Unavailable" for a non-2xx answer.
+pub fn require_success(answer: &Answer) -> Result<(), String> {
+    if answer.status.is_success() {
+        Ok(())
+    } else {
+        Err(status_text(answer.status))
+    }
+}
+
+pub fn status_text(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(text) => format!("HTTP {} {text}", status.as_u16()),
+        None => format!("HTTP {}", status.as_u16()),
+    }
+}
+
+fn too_large(max: usize) -> String {
+    if max >= 1024 * 1024 && max % (1024 * 1024) == 0 {
+        format!("answer larger than {} MiB", max / (1024 * 1024))
+    } else {
+        format!("answer larger than {} KiB", max / 1024)
+    }
+}
+
+/// A job ID goes into a path segment: anything but unreserved characters is escaped.
+fn percent_encode_segment(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Reads a 2xx /health body: JSON with a `status` that means up.
@@ -153,7 +257,7 @@ fn chain(error: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-fn truncate(s: &str, max: usize) -> String {
+pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_owned()
     } else {
@@ -175,5 +279,14 @@ mod tests {
         assert_eq!(judge_health_body(b"[1]").unwrap_err(), "body is not a JSON object");
         assert!(judge_health_body(b"{}").unwrap_err().contains("no \"status\""));
         assert!(judge_health_body(br#"{"status":1}"#).unwrap_err().contains("not a string"));
+    }
+
+    #[test]
+    fn job_ids_are_escaped_into_one_path_segment() {
+        assert_eq!(percent_encode_segment("abc-123_x.y~z"), "abc-123_x.y~z");
+        assert_eq!(percent_encode_segment("../a b/c"), "..%2Fa%20b%2Fc");
+        assert_eq!(percent_encode_segment("é"), "%C3%A9");
+        assert_eq!(too_large(10 * 1024 * 1024), "answer larger than 10 MiB");
+        assert_eq!(too_large(64 * 1024), "answer larger than 64 KiB");
     }
 }

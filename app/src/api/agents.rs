@@ -1,0 +1,29 @@
+use crate::error::ApiError;
+use crate::model::{AgentView, RegisterAgent, Registration, SchemaView};
+use leptos::prelude::*;
+use server_fn::codec::Json;
+
+/// Every registered agent with its last observed health.
+#[server]
+pub async fn list_agents() -> Result<Vec<AgentView>, ApiError> {
+    crate::services::call(|s| async move { s.agents.list_agents(Default::default()).await.map(|p| p.agents) }).await
+}
+
+/// Registers (or updates) an agent after checking its health; `force` stores it even
+/// when the check fails.
+// Named apart: the default name would be the request type's.
+#[server(name = RegisterAgentCall, input = Json)]
+pub async fn register_agent(request: RegisterAgent) -> Result<Registration, ApiError> {
+    crate::services::call(|s| async move { s.agents.register_agent(request).await }).await
+}
+
+#[server]
+pub async fn remove_agent(agent_id: String) -> Result<(), ApiError> {
+    crate::services::call(|s| async move { s.agents.remove_agent(&agent_id).await }).await
+}
+
+/// The agent's input schema, fetched from the agent now.
+#[server]
+pub async fn agent_schema(agent_id: String) -> Result<SchemaView, ApiError> {
+    crate::services::call(|s| async move { s.agents.agent_schema(&agent_id).await }).await
+}

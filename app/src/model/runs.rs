@@ -1,0 +1,138 @@
+//! Workflow runs as the API and the pages see them.
+
+use crate::schema::InputSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Where a run is in its life. `queued` and `running` are the only states that change;
+/// every other one is final.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    TimedOut,
+    /// The dashboard stopped while a synchronous call was in flight; it is never resent.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 7] = [
+        Self::Queued,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Cancelled,
+        Self::TimedOut,
+        Self::Interrupted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::TimedOut => "timed_out",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// What a person reads: "timed out" rather than `timed_out`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::TimedOut => "timed out",
+            other => other.as_str(),
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        !matches!(self, Self::Queued | Self::Running)
+    }
+}
+
+/// A run as the API, the run page and the history show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunView {
+    pub run_id: String,
+    pub agent_id: String,
+    pub workflow: String,
+    pub status: RunStatus,
+    pub inputs: Value,
+    pub outputs: Option<Value>,
+    /// Why the run failed, timed out, was cancelled or interrupted, in words.
+    pub error: Option<String>,
+    /// The agent's own per-field complaints (its 422), by input path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub field_errors: Vec<crate::error::FieldError>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub total_tokens: Option<u64>,
+    pub cost_usd: Option<f64>,
+    /// The hash of the input schema the inputs were validated against.
+    pub schema_hash: Option<String>,
+}
+
+/// `POST /agents/{id}/runs`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateRun {
+    pub agent_id: String,
+    pub inputs: Map<String, Value>,
+    /// The same key and body return the same run; the same key with another body is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// The answer to creating or re-running a run: it is queued, the agent is called later.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunCreated {
+    pub run_id: String,
+    pub status: RunStatus,
+}
+
+/// Filters for the run history. Times are RFC 3339.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// From the previous page's `next_cursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunPage {
+    pub runs: Vec<RunView>,
+    /// Matches of the filters, before paging.
+    pub total: u64,
+    pub next_cursor: Option<String>,
+}
+
+/// An agent's input schema as the dashboard understood it, with its hash.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SchemaView {
+    pub agent_id: String,
+    pub schema: InputSchema,
+    pub schema_hash: String,
+    /// RFC 3339, UTC: when the dashboard fetched it from the agent.
+    pub fetched_at: String,
+}

@@ -1,0 +1,60 @@
+//! The seam between the UI and the server (server side only): one trait per domain,
+//! implemented by the server's services themselves and put in Leptos context. A server
+//! function takes its request whole and reaches the service in one step; the REST API
+//! calls the same methods. `app` never sees SeaORM or reqwest.
+
+use crate::error::{ApiError, ErrorCode};
+use crate::model::*;
+use std::future::Future;
+use std::sync::Arc;
+
+#[async_trait::async_trait]
+pub trait AgentService: Send + Sync + 'static {
+    async fn list_agents(&self, query: AgentQuery) -> Result<AgentPage, ApiError>;
+    async fn get_agent(&self, agent_id: &str) -> Result<AgentView, ApiError>;
+    async fn register_agent(&self, request: RegisterAgent) -> Result<Registration, ApiError>;
+    async fn remove_agent(&self, agent_id: &str) -> Result<(), ApiError>;
+    /// Fetches the agent's `/schema` now (it may have changed) and normalises it.
+    async fn agent_schema(&self, agent_id: &str) -> Result<SchemaView, ApiError>;
+}
+
+#[async_trait::async_trait]
+pub trait RunService: Send + Sync + 'static {
+    /// Validates the inputs against the agent's schema, stores the run as queued and
+    /// returns at once; the agent is called in the background.
+    async fn create_run(&self, request: CreateRun) -> Result<RunCreated, ApiError>;
+    async fn list_runs(&self, query: RunQuery) -> Result<RunPage, ApiError>;
+    async fn get_run(&self, run_id: &str) -> Result<RunView, ApiError>;
+    async fn cancel_run(&self, run_id: &str) -> Result<RunView, ApiError>;
+    /// A new run of the same agent with the same inputs.
+    async fn rerun(&self, run_id: &str) -> Result<RunCreated, ApiError>;
+    async fn delete_run(&self, run_id: &str) -> Result<(), ApiError>;
+}
+
+/// What the server provides as Leptos context.
+#[derive(Clone)]
+pub struct Services {
+    pub agents: Arc<dyn AgentService>,
+    pub runs: Arc<dyn RunService>,
+}
+
+/// Runs `call` with the services from context and gives a failure the HTTP status the
+/// REST API would answer with.
+pub async fn call<T, F, Fut>(call: F) -> Result<T, ApiError>
+where
+    F: FnOnce(Services) -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let result = match leptos::prelude::use_context::<Services>() {
+        Some(services) => call(services).await,
+        None => Err(ApiError::new(ErrorCode::Internal, "services missing from context")),
+    };
+    if let Err(error) = &result {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = axum::http::StatusCode::from_u16(error.http_status()) {
+                response.set_status(status);
+            }
+        }
+    }
+    result
+}

@@ -1,0 +1,141 @@
+//! `/api/v1/runs` (history, one run, cancel, re-run, delete) and run creation on
+//! `/api/v1/agents/{id}/runs`.
+
+use super::error::{bad_request, HttpError};
+use crate::runs::Runs;
+use crate::state::AppState;
+use app::error::{ApiError, FieldError};
+use app::model::{CreateRun, RunCreated, RunQuery, RunView};
+use app::services::RunService;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::Value;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/runs", get(list))
+        .route("/runs/{run_id}", get(show).delete(remove))
+        .route("/runs/{run_id}/cancel", post(cancel))
+        .route("/runs/{run_id}/rerun", post(rerun))
+}
+
+/// `POST /agents/{id}/runs` with `{"inputs": {...}}` and an optional `Idempotency-Key`.
+pub async fn create(
+    State(runs): State<Runs>,
+    agent_id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<impl IntoResponse, HttpError> {
+    let Path(agent_id) = agent_id?;
+    let Json(body) = body?;
+    let Value::Object(mut body) = body else {
+        return Err(bad_request(r#"the body must be a JSON object: {"inputs": {...}}"#));
+    };
+    let inputs = match body.remove("inputs") {
+        None | Some(Value::Null) => Default::default(),
+        Some(Value::Object(inputs)) => inputs,
+        Some(_) => {
+            return Err(HttpError(ApiError::validation(vec![FieldError::new("inputs", "inputs must be a JSON object")])))
+        }
+    };
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| bad_request("the Idempotency-Key header must be plain text"))?.to_owned()),
+    };
+    let created = runs.create_run(CreateRun { agent_id, inputs, idempotency_key }).await?;
+    Ok(accepted(created))
+}
+
+fn accepted(created: RunCreated) -> impl IntoResponse {
+    let location = format!("/api/v1/runs/{}", created.run_id);
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, v);
+    }
+    (StatusCode::ACCEPTED, headers, Json(created))
+}
+
+async fn list(State(runs): State<Runs>, query: Result<Query<RunQuery>, QueryRejection>) -> Result<impl IntoResponse, HttpError> {
+    let Query(query) = query?;
+    let page = runs.list_runs(query.clone()).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from(page.total));
+    if let Some(cursor) = page.next_cursor {
+        let next = RunQuery { cursor: Some(cursor), ..query };
+        if let Ok(v) = HeaderValue::from_str(&format!("</api/v1/runs?{}>; rel=\"next\"", query_string(&next))) {
+            headers.insert(header::LINK, v);
+        }
+    }
+    Ok((headers, Json(page.runs)))
+}
+
+/// The query of a history page, for its `Link: rel="next"`.
+fn query_string(q: &RunQuery) -> String {
+    let limit = q.limit.map(|l| l.to_string());
+    [
+        ("agent_id", q.agent_id.as_deref()),
+        ("status", q.status.as_deref()),
+        ("since", q.since.as_deref()),
+        ("until", q.until.as_deref()),
+        ("limit", limit.as_deref()),
+        ("cursor", q.cursor.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode(v))))
+    .collect::<Vec<_>>()
+    .join("&")
+}
+
+fn encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn show(State(runs): State<Runs>, run_id: Result<Path<String>, PathRejection>) -> Result<Json<RunView>, HttpError> {
+    let Path(run_id) = run_id?;
+    Ok(Json(runs.get_run(&run_id).await?))
+}
+
+async fn cancel(State(runs): State<Runs>, run_id: Result<Path<String>, PathRejection>) -> Result<Json<RunView>, HttpError> {
+    let Path(run_id) = run_id?;
+    Ok(Json(runs.cancel_run(&run_id).await?))
+}
+
+async fn rerun(State(runs): State<Runs>, run_id: Result<Path<String>, PathRejection>) -> Result<impl IntoResponse, HttpError> {
+    let Path(run_id) = run_id?;
+    Ok(accepted(runs.rerun(&run_id).await?))
+}
+
+async fn remove(State(runs): State<Runs>, run_id: Result<Path<String>, PathRejection>) -> Result<Json<Value>, HttpError> {
+    let Path(run_id) = run_id?;
+    runs.delete_run(&run_id).await?;
+    Ok(Json(serde_json::json!({ "status": "deleted", "run_id": run_id })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_links_keep_the_filters() {
+        let q = RunQuery {
+            agent_id: Some("a b".into()),
+            status: Some("failed,running".into()),
+            limit: Some(2),
+            cursor: Some("1_x".into()),
+            ..Default::default()
+        };
+        assert_eq!(query_string(&q), "agent_id=a%20b&status=failed%2Crunning&limit=2&cursor=1_x");
+    }
+}

@@ -1,0 +1,269 @@
+//! Calls agents for runs, in the background: never inside the browser's request. Each run
+//! is one task that waits for a slot of its agent (a per-agent limit of concurrent runs;
+//! the rest wait, queued, in order), marks the run running, calls the agent, follows an
+//! async job to its end, and writes the outcome — every write a guarded transition, so a
+//! cancel that wins is never overwritten.
+
+use super::store::{self, Outcome};
+use super::RunSettings;
+use crate::agent_client::{judge_job_status, judge_run_answer, AgentClient, JobReply, RunReply};
+use crate::db::Db;
+use app::model::RunStatus;
+use app::validation::AgentUrl;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio::task::AbortHandle;
+
+/// Extra time an agent call gets beyond the run's remaining budget (see `call_agent`).
+const CALL_MARGIN: Duration = Duration::from_secs(1);
+
+/// One run to carry out.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub run_id: String,
+    pub agent_id: String,
+    pub agent_url: String,
+    pub inputs: serde_json::Value,
+    /// Set when the run is already running: an async job to keep polling (after a restart).
+    pub resume: Option<(String, DateTime<Utc>)>,
+}
+
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    client: AgentClient,
+    settings: RunSettings,
+    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// The task of every run that is queued or running here, for cancel.
+    active: Mutex<HashMap<String, AbortHandle>>,
+}
+
+impl Dispatcher {
+    pub fn new(db: Db, client: AgentClient, settings: RunSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                client,
+                settings,
+                slots: Mutex::new(HashMap::new()),
+                active: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Starts carrying out `job` in the background.
+    pub fn dispatch(&self, job: Job) {
+        let inner = self.inner.clone();
+        let run_id = job.run_id.clone();
+        // Registered before the task can finish, so its own removal always comes after.
+        let mut active = lock(&self.inner.active);
+        let task = tokio::spawn(async move {
+            let run_id = job.run_id.clone();
+            inner.carry_out(job).await;
+            lock(&inner.active).remove(&run_id);
+        });
+        active.insert(run_id, task.abort_handle());
+    }
+
+    /// Stops the task of a run (after its cancellation was stored): the agent call is
+    /// dropped and its slot freed. The agent has no cancel call: it may still finish.
+    pub fn abort(&self, run_id: &str) {
+        if let Some(handle) = lock(&self.inner.active).remove(run_id) {
+            handle.abort();
+        }
+    }
+
+    /// At shutdown: stops every run's task where it is. Their rows stay as they are, and
+    /// the next start settles them (`recover`).
+    pub fn abort_all(&self) {
+        for (_, handle) in lock(&self.inner.active).drain() {
+            handle.abort();
+        }
+    }
+
+    /// Runs being carried out by this process now (queued or running).
+    pub fn active(&self) -> usize {
+        lock(&self.inner.active).len()
+    }
+
+    /// At start: settles what a previous process left. In-flight synchronous calls become
+    /// `interrupted` (never sent twice); async jobs resume polling; queued runs are sent.
+    pub async fn recover(&self) -> Result<(), sea_orm::DbErr> {
+        let interrupted = store::interrupt_inflight(self.inner.db.write()).await?;
+        let left = store::unfinished(self.inner.db.read()).await?;
+        let (mut resumed, mut queued) = (0, 0);
+        for run in left {
+            let resume = match (run.status.as_str(), run.job_id) {
+                ("running", Some(job_id)) => {
+                    resumed += 1;
+                    Some((job_id, run.started_at.unwrap_or(run.created_at)))
+                }
+                _ => {
+                    queued += 1;
+                    None
+                }
+            };
+            self.dispatch(Job {
+                run_id: run.run_id,
+                agent_id: run.agent_id,
+                agent_url: run.agent_url,
+                inputs: run.inputs,
+                resume,
+            });
+        }
+        if interrupted + resumed + queued > 0 {
+            tracing::info!(interrupted, resumed, queued, "runs left by the previous start settled");
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().expect("dispatcher locks are never poisoned: nothing panics while holding them")
+}
+
+impl Inner {
+    fn slot(&self, agent_id: &str) -> Arc<Semaphore> {
+        lock(&self.slots)
+            .entry(agent_id.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.settings.per_agent_concurrency)))
+            .clone()
+    }
+
+    async fn carry_out(&self, job: Job) {
+        let run_id = job.run_id.clone();
+        if let Err(e) = self.try_carry_out(job).await {
+            // The outcome could not be written; the run stays as it was and the next
+            // start settles it. Nothing is lost silently.
+            tracing::error!(%run_id, error = %e, "could not record a run's progress");
+        }
+    }
+
+    async fn try_carry_out(&self, job: Job) -> Result<(), sea_orm::DbErr> {
+        let db = self.db.write();
+        let slot = self.slot(&job.agent_id);
+        let _permit = slot.acquire_owned().await.expect("run slots are never closed");
+        let url = match AgentUrl::parse(&job.agent_url) {
+            Ok(url) => url,
+            Err(e) => {
+                let error = format!("the agent's URL is not usable: {e}");
+                store::finish(db, &job.run_id, RunStatus::Failed, failure(error, None), None).await?;
+                return Ok(());
+            }
+        };
+        let deadline_total = self.settings.run_timeout;
+        let (started_at, job_id) = match job.resume {
+            Some((job_id, started_at)) => (started_at, Some(job_id)),
+            None => {
+                let at = store::now();
+                if !store::start(db, &job.run_id, at).await? {
+                    return Ok(()); // cancelled or deleted while it waited
+                }
+                (at, None)
+            }
+        };
+        // Time already spent (a resumed job) counts against the run's timeout.
+        let spent = (Utc::now() - started_at).to_std().unwrap_or_default();
+        let remaining = deadline_total.saturating_sub(spent);
+        let work = self.call_agent(&job.run_id, &url, &job.inputs, job_id, remaining);
+        let (status, outcome) = match tokio::time::timeout(remaining, work).await {
+            Ok(Ok(reply)) => settle(reply),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => (
+                RunStatus::TimedOut,
+                failure(
+                    format!(
+                        "the agent did not finish within the run timeout ({}); it may still be working",
+                        humantime::format_duration(deadline_total)
+                    ),
+                    None,
+                ),
+            ),
+        };
+        store::finish(db, &job.run_id, status, outcome, Some(started_at)).await?;
+        Ok(())
+    }
+
+    /// The agent's final reply: the `/run` answer, or the end of its async job.
+    async fn call_agent(
+        &self,
+        run_id: &str,
+        url: &AgentUrl,
+        inputs: &serde_json::Value,
+        job_id: Option<String>,
+        budget: Duration,
+    ) -> Result<RunReply, sea_orm::DbErr> {
+        let began = Instant::now();
+        let job_id = match job_id {
+            Some(job_id) => job_id,
+            None => {
+                // The run's own timeout (around this call) must be the one that fires, so a
+                // slow agent reads as `timed_out`, not as a failed call: the call gets a margin.
+                let answer = match self.client.start_run(url, inputs, budget + CALL_MARGIN).await {
+                    Ok(answer) => answer,
+                    Err(reason) => {
+                        return Ok(RunReply::Failed { error: format!("calling the agent failed: {reason}"), fields: vec![] })
+                    }
+                };
+                match judge_run_answer(&answer) {
+                    RunReply::Async { job_id } => {
+                        if !store::set_job(self.db.write(), run_id, &job_id).await? {
+                            // Cancelled meanwhile: nothing more to wait for.
+                            return Ok(RunReply::Failed { error: "cancelled".into(), fields: vec![] });
+                        }
+                        job_id
+                    }
+                    reply => return Ok(reply),
+                }
+            }
+        };
+        let mut wait = self.settings.poll_initial;
+        let mut last_problem: Option<String> = None;
+        loop {
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(self.settings.poll_max);
+            let left = budget.saturating_sub(began.elapsed()) + CALL_MARGIN;
+            match self.client.job_status(url, &job_id, left).await {
+                Ok(answer) => match judge_job_status(&job_id, &answer) {
+                    JobReply::Pending => last_problem = None,
+                    JobReply::Finished(reply) => return Ok(reply),
+                },
+                // The agent may be restarting or busy: keep asking until the run's timeout.
+                Err(reason) => {
+                    if last_problem.as_deref() != Some(reason.as_str()) {
+                        tracing::info!(%run_id, %job_id, %reason, "job status check failed; will ask again");
+                    }
+                    last_problem = Some(reason);
+                }
+            }
+        }
+    }
+}
+
+fn failure(error: String, fields: Option<serde_json::Value>) -> Outcome {
+    Outcome { error: Some(error), field_errors: fields, ..Default::default() }
+}
+
+fn settle(reply: RunReply) -> (RunStatus, Outcome) {
+    match reply {
+        RunReply::Done { outputs, total_tokens, cost_usd } => (
+            RunStatus::Succeeded,
+            Outcome { outputs: Some(outputs), total_tokens, cost_usd, ..Default::default() },
+        ),
+        RunReply::Failed { error, fields } => {
+            let fields = (!fields.is_empty()).then(|| serde_json::to_value(&fields).unwrap_or_default());
+            (RunStatus::Failed, failure(error, fields))
+        }
+        RunReply::Async { job_id } => (
+            RunStatus::Failed,
+            failure(format!("the agent answered \"async\" again while reporting job {job_id}"), None),
+        ),
+    }
+}

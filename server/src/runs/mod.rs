@@ -1,0 +1,331 @@
+//! Workflow runs: the rules for starting, listing, cancelling, re-running and deleting
+//! runs. It implements `app::services::RunService`, which the REST API and the server
+//! functions call; `dispatcher` calls the agents in the background.
+
+mod dispatcher;
+pub mod store;
+
+pub use dispatcher::Dispatcher;
+
+use crate::db::Db;
+use crate::registry::{database_error, Registry};
+use app::error::{ApiError, ErrorCode, FieldError};
+use app::model::{CreateRun, RunCreated, RunPage, RunQuery, RunStatus, RunView};
+use app::schema::validate_inputs;
+use app::services::RunService;
+use dispatcher::Job;
+use sea_orm::DbErr;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// The most runs one history page holds.
+pub const MAX_PAGE: u64 = 200;
+pub const DEFAULT_PAGE: u64 = 50;
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+#[derive(Clone, Copy, Debug)]
+pub struct RunSettings {
+    /// From the moment the agent is called to its final answer (async jobs included).
+    pub run_timeout: Duration,
+    /// Largest inputs object, as JSON.
+    pub max_inputs_bytes: usize,
+    pub per_agent_concurrency: usize,
+    pub poll_initial: Duration,
+    pub poll_max: Duration,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        Self {
+            run_timeout: Duration::from_secs(600),
+            max_inputs_bytes: 1024 * 1024,
+            per_agent_concurrency: 4,
+            poll_initial: Duration::from_millis(250),
+            poll_max: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Runs {
+    db: Db,
+    registry: Registry,
+    dispatcher: Dispatcher,
+    settings: RunSettings,
+}
+
+impl Runs {
+    pub fn new(db: Db, registry: Registry, dispatcher: Dispatcher, settings: RunSettings) -> Self {
+        Self { db, registry, dispatcher, settings }
+    }
+
+    /// Validates `inputs` against the agent's current schema and stores a queued run.
+    async fn start(&self, agent_id: &str, inputs: serde_json::Map<String, serde_json::Value>, key: Option<String>) -> Result<RunCreated, ApiError> {
+        let inputs = serde_json::Value::Object(inputs);
+        let size = serde_json::to_vec(&inputs).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > self.settings.max_inputs_bytes {
+            return Err(ApiError::validation(vec![FieldError::new(
+                "inputs",
+                format!(
+                    "The inputs are {} KiB; at most {} KiB are accepted (--max-run-inputs)",
+                    size.div_ceil(1024),
+                    self.settings.max_inputs_bytes / 1024
+                ),
+            )]));
+        }
+        if let Some(key) = &key {
+            if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(char::is_control) {
+                return Err(ApiError::validation(vec![FieldError::new(
+                    "idempotency_key",
+                    format!("An idempotency key is 1–{MAX_IDEMPOTENCY_KEY} characters without control characters"),
+                )]));
+            }
+        }
+        let (url, schema) = self.registry.current_schema(agent_id).await?;
+        validate_inputs(&schema.schema, &inputs).map_err(|fields| {
+            ApiError { message: format!("The inputs do not fit {agent_id}'s schema: {}", ApiError::validation(fields.clone()).message), ..ApiError::validation(fields) }
+        })?;
+        let request_hash = key.as_ref().map(|_| request_hash(agent_id, &inputs));
+        let new = store::NewRun {
+            run_id: uuid::Uuid::new_v4().to_string(),
+            agent_id: schema.agent_id.clone(),
+            agent_url: url.as_str().to_owned(),
+            workflow: schema.schema.workflow.clone().filter(|w| !w.trim().is_empty()).unwrap_or_else(|| schema.agent_id.clone()),
+            inputs: inputs.clone(),
+            schema_hash: Some(schema.schema_hash.clone()),
+            idempotency_key: key,
+            request_hash: request_hash.clone(),
+        };
+        match store::insert(self.db.write(), new).await.map_err(database_error)? {
+            Ok(run) => {
+                tracing::info!(run_id = %run.run_id, agent_id = %run.agent_id, "run queued");
+                self.dispatcher.dispatch(Job {
+                    run_id: run.run_id.clone(),
+                    agent_id: run.agent_id,
+                    agent_url: run.agent_url,
+                    inputs: run.inputs,
+                    resume: None,
+                });
+                Ok(RunCreated { run_id: run.run_id, status: RunStatus::Queued })
+            }
+            Err(holder) if holder.request_hash == request_hash && holder.agent_id == schema.agent_id => {
+                let status = RunStatus::parse(&holder.status).unwrap_or(RunStatus::Failed);
+                Ok(RunCreated { run_id: holder.run_id, status })
+            }
+            Err(holder) => Err(ApiError::validation(vec![FieldError::new(
+                "idempotency_key",
+                format!(
+                    "This Idempotency-Key was already used for run {} with another request; use a new key for new inputs",
+                    holder.run_id
+                ),
+            )])),
+        }
+    }
+
+    async fn find(&self, run_id: &str) -> Result<crate::entities::runs::Model, ApiError> {
+        if !plausible_run_id(run_id) {
+            return Err(ApiError::run_not_found(run_id));
+        }
+        store::find(self.db.read(), run_id).await.map_err(database_error)?.ok_or_else(|| ApiError::run_not_found(run_id))
+    }
+
+    /// Deletes finished runs older than `age`; the retention task calls this.
+    pub async fn purge_older_than(&self, age: Duration) -> Result<u64, DbErr> {
+        let before = store::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+        store::purge_finished_before(self.db.write(), before).await
+    }
+
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+}
+
+/// Run IDs are UUIDs (imported ones are `legacy-…`): anything else names no run.
+fn plausible_run_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// What makes two creations "the same request" for an idempotency key.
+fn request_hash(agent_id: &str, inputs: &serde_json::Value) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(agent_id.as_bytes());
+    hasher.update([0]);
+    // serde_json's maps are ordered by key here, so equal objects serialise equally.
+    hasher.update(inputs.to_string().as_bytes());
+    hasher.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+#[async_trait::async_trait]
+impl RunService for Runs {
+    async fn create_run(&self, request: CreateRun) -> Result<RunCreated, ApiError> {
+        self.start(&request.agent_id, request.inputs, request.idempotency_key).await
+    }
+
+    async fn list_runs(&self, query: RunQuery) -> Result<RunPage, ApiError> {
+        let (filter, cursor, limit) = parse_query(&query)?;
+        let (rows, total) = store::list(self.db.read(), &filter, cursor.as_ref(), limit).await.map_err(database_error)?;
+        let next_cursor = (rows.len() as u64 == limit)
+            .then(|| rows.last().map(|r| format!("{}_{}", r.created_at.timestamp_millis(), r.run_id)))
+            .flatten();
+        Ok(RunPage { runs: rows.into_iter().map(store::to_view).collect(), total, next_cursor })
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<RunView, ApiError> {
+        Ok(store::to_view(self.find(run_id).await?))
+    }
+
+    async fn cancel_run(&self, run_id: &str) -> Result<RunView, ApiError> {
+        let run = self.find(run_id).await?;
+        let outcome = store::Outcome {
+            error: Some(
+                "Cancelled. The agent has no cancel call, so it may still finish the work; its answer will not be recorded."
+                    .into(),
+            ),
+            ..Default::default()
+        };
+        let cancelled = store::finish(self.db.write(), run_id, RunStatus::Cancelled, outcome, run.started_at)
+            .await
+            .map_err(database_error)?;
+        if cancelled {
+            self.dispatcher.abort(run_id);
+            tracing::info!(%run_id, "run cancelled");
+        }
+        let now = store::to_view(self.find(run_id).await?);
+        if !cancelled {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!("Run {run_id} has already ended ({}); only queued or running runs can be cancelled.", now.status.label()),
+            ));
+        }
+        Ok(now)
+    }
+
+    async fn rerun(&self, run_id: &str) -> Result<RunCreated, ApiError> {
+        let run = self.find(run_id).await?;
+        let serde_json::Value::Object(inputs) = run.inputs else {
+            return Err(ApiError::new(ErrorCode::Conflict, format!("Run {run_id}'s inputs are not an object; edit them and run again.")));
+        };
+        match self.start(&run.agent_id, inputs, None).await {
+            Err(e) if e.code == ErrorCode::NotFound => Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!("Run {run_id}'s agent '{}' is no longer registered; register it again to re-run.", run.agent_id),
+            )),
+            other => other,
+        }
+    }
+
+    async fn delete_run(&self, run_id: &str) -> Result<(), ApiError> {
+        self.find(run_id).await?;
+        if store::delete(self.db.write(), run_id).await.map_err(database_error)? {
+            // A run deleted while live stops too: nothing is left to record its outcome in.
+            self.dispatcher.abort(run_id);
+            tracing::info!(%run_id, "run deleted");
+            Ok(())
+        } else {
+            Err(ApiError::run_not_found(run_id))
+        }
+    }
+}
+
+fn parse_query(query: &RunQuery) -> Result<(store::Filter, Option<store::Cursor>, u64), ApiError> {
+    let mut errors = Vec::new();
+    let agent_id = query.agent_id.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned);
+    let mut statuses = Vec::new();
+    for s in query.status.as_deref().unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match RunStatus::parse(s) {
+            Some(st) => statuses.push(st),
+            None => errors.push(FieldError::new(
+                "status",
+                format!(
+                    "Unknown status {s:?}; use one of {}",
+                    RunStatus::ALL.map(RunStatus::as_str).join(", ")
+                ),
+            )),
+        }
+    }
+    let mut time = |name: &str, raw: &Option<String>| match raw.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) => match parse_time(t) {
+            Some(t) => Some(t),
+            None => {
+                errors.push(FieldError::new(name, format!("{name} must be an RFC 3339 time like 2026-11-23T10:00:00Z or a date like 2026-11-23")));
+                None
+            }
+        },
+    };
+    let since = time("since", &query.since);
+    let until = time("until", &query.until);
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        errors.push(FieldError::new("limit", format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(raw) => match parse_cursor(raw) {
+            Some(c) => Some(c),
+            None => {
+                errors.push(FieldError::new("cursor", "cursor is not one this dashboard handed out; start from the first page"));
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    Ok((store::Filter { agent_id, statuses, since, until }, cursor, limit))
+}
+
+/// RFC 3339, or a bare date meaning its midnight UTC.
+fn parse_time(raw: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0).map(|t| t.and_utc())
+}
+
+fn parse_cursor(raw: &str) -> Option<store::Cursor> {
+    let (ms, run_id) = raw.split_once('_')?;
+    let created_at = chrono::DateTime::from_timestamp_millis(ms.parse().ok()?)?;
+    plausible_run_id(run_id).then(|| store::Cursor { created_at, run_id: run_id.to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_parsed_with_every_mistake_named() {
+        let q = RunQuery { status: Some("running, failed".into()), since: Some("2026-11-23".into()), limit: Some(10), ..Default::default() };
+        let (filter, cursor, limit) = parse_query(&q).unwrap();
+        assert_eq!(filter.statuses, vec![RunStatus::Running, RunStatus::Failed]);
+        assert_eq!(filter.since.unwrap().to_rfc3339(), "2026-11-23T00:00:00+00:00");
+        assert_eq!((cursor, limit), (None, 10));
+
+        let bad = RunQuery {
+            status: Some("done".into()),
+            until: Some("yesterday".into()),
+            limit: Some(0),
+            cursor: Some("x".into()),
+            ..Default::default()
+        };
+        let fields: Vec<_> = parse_query(&bad).unwrap_err().fields.into_iter().map(|f| f.field).collect();
+        assert_eq!(fields, ["status", "until", "limit", "cursor"]);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = parse_cursor("1795300029250_0b7c1b9e-1f7a-4c38-9d1c-9a1d1f0e2a11").unwrap();
+        assert_eq!(c.created_at.timestamp_millis(), 1_795_300_029_250);
+        assert!(parse_cursor("12_a b").is_none());
+        assert!(parse_cursor("x_abc").is_none());
+    }
+
+    #[test]
+    fn the_same_request_hashes_the_same() {
+        let a = request_hash("a", &serde_json::json!({"x": 1, "y": [1, 2]}));
+        let b = request_hash("a", &serde_json::from_str(r#"{"y":[1,2],"x":1}"#).unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, request_hash("b", &serde_json::json!({"x": 1, "y": [1, 2]})));
+        assert_ne!(a, request_hash("a", &serde_json::json!({"x": 2, "y": [1, 2]})));
+    }
+}

@@ -1,0 +1,264 @@
+//! Run persistence. Every status change is a guarded transition, one UPDATE whose filter
+//! names the states it may leave: a late answer can never turn `cancelled` back into
+//! `succeeded`, and the caller learns from the row count whether its change happened.
+
+use crate::entities::runs;
+use app::model::{RunStatus, RunView};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+/// Timestamps are kept to the millisecond, so the history's cursor (which carries one)
+/// compares equal to what is stored.
+pub fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+pub struct NewRun {
+    pub run_id: String,
+    pub agent_id: String,
+    pub agent_url: String,
+    pub workflow: String,
+    pub inputs: serde_json::Value,
+    pub schema_hash: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Option<String>,
+}
+
+/// Stores a queued run. With an idempotency key already used, stores nothing and
+/// returns the run that holds the key.
+pub async fn insert(db: &DatabaseConnection, run: NewRun) -> Result<Result<runs::Model, runs::Model>, DbErr> {
+    let key = run.idempotency_key.clone();
+    let row = runs::ActiveModel {
+        run_id: Set(run.run_id.clone()),
+        agent_id: Set(run.agent_id),
+        agent_url: Set(run.agent_url),
+        workflow: Set(run.workflow),
+        status: Set(RunStatus::Queued.as_str().to_owned()),
+        inputs: Set(run.inputs),
+        outputs: Set(None),
+        error: Set(None),
+        field_errors: Set(None),
+        job_id: Set(None),
+        schema_hash: Set(run.schema_hash),
+        idempotency_key: Set(run.idempotency_key),
+        request_hash: Set(run.request_hash),
+        origin: Set("dashboard".to_owned()),
+        created_at: Set(now()),
+        started_at: Set(None),
+        finished_at: Set(None),
+        duration_ms: Set(None),
+        total_tokens: Set(None),
+        cost_usd: Set(None),
+    };
+    let inserted = runs::Entity::insert(row)
+        .on_conflict(OnConflict::column(runs::Column::IdempotencyKey).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?
+        == 1;
+    if inserted {
+        let stored = find(db, &run.run_id).await?;
+        return stored.map(Ok).ok_or_else(|| DbErr::RecordNotFound(format!("run {} vanished after insert", run.run_id)));
+    }
+    let key = key.unwrap_or_default();
+    let holder = runs::Entity::find().filter(runs::Column::IdempotencyKey.eq(key.as_str())).one(db).await?;
+    holder.map(Err).ok_or_else(|| DbErr::RecordNotFound(format!("no run holds idempotency key {key}")))
+}
+
+pub async fn find(db: &DatabaseConnection, run_id: &str) -> Result<Option<runs::Model>, DbErr> {
+    runs::Entity::find_by_id(run_id).one(db).await
+}
+
+fn in_states(states: &[RunStatus]) -> sea_orm::sea_query::SimpleExpr {
+    runs::Column::Status.is_in(states.iter().map(|s| s.as_str()))
+}
+
+/// queued → running. False when the run was cancelled or deleted meanwhile.
+pub async fn start(db: &DatabaseConnection, run_id: &str, at: DateTime<Utc>) -> Result<bool, DbErr> {
+    let result = runs::Entity::update_many()
+        .col_expr(runs::Column::Status, Expr::value(RunStatus::Running.as_str()))
+        .col_expr(runs::Column::StartedAt, Expr::value(Some(at)))
+        .filter(runs::Column::RunId.eq(run_id))
+        .filter(in_states(&[RunStatus::Queued]))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Remembers the agent's job ID of a running run, so polling resumes after a restart.
+pub async fn set_job(db: &DatabaseConnection, run_id: &str, job_id: &str) -> Result<bool, DbErr> {
+    let result = runs::Entity::update_many()
+        .col_expr(runs::Column::JobId, Expr::value(Some(job_id.to_owned())))
+        .filter(runs::Column::RunId.eq(run_id))
+        .filter(in_states(&[RunStatus::Running]))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub outputs: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub field_errors: Option<serde_json::Value>,
+    pub total_tokens: Option<u64>,
+    pub cost_usd: Option<f64>,
+}
+
+/// queued/running → a final status. False when it had already ended (cancelled, say).
+pub async fn finish(
+    db: &DatabaseConnection,
+    run_id: &str,
+    status: RunStatus,
+    outcome: Outcome,
+    started_at: Option<DateTime<Utc>>,
+) -> Result<bool, DbErr> {
+    debug_assert!(status.is_final());
+    let at = now();
+    let duration = started_at.map(|s| (at - s).num_milliseconds().max(0));
+    let result = runs::Entity::update_many()
+        .col_expr(runs::Column::Status, Expr::value(status.as_str()))
+        .col_expr(runs::Column::Outputs, Expr::value(outcome.outputs))
+        .col_expr(runs::Column::Error, Expr::value(outcome.error))
+        .col_expr(runs::Column::FieldErrors, Expr::value(outcome.field_errors))
+        .col_expr(runs::Column::TotalTokens, Expr::value(outcome.total_tokens.map(|t| t.min(i64::MAX as u64) as i64)))
+        .col_expr(runs::Column::CostUsd, Expr::value(outcome.cost_usd))
+        .col_expr(runs::Column::FinishedAt, Expr::value(Some(at)))
+        .col_expr(runs::Column::DurationMs, Expr::value(duration))
+        .filter(runs::Column::RunId.eq(run_id))
+        .filter(in_states(&[RunStatus::Queued, RunStatus::Running]))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+pub async fn delete(db: &DatabaseConnection, run_id: &str) -> Result<bool, DbErr> {
+    Ok(runs::Entity::delete_by_id(run_id).exec(db).await?.rows_affected == 1)
+}
+
+/// At start: a synchronous call that was in flight when the dashboard stopped may or may
+/// not have reached the agent; it is never sent again, and says so.
+pub async fn interrupt_inflight(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let result = runs::Entity::update_many()
+        .col_expr(runs::Column::Status, Expr::value(RunStatus::Interrupted.as_str()))
+        .col_expr(
+            runs::Column::Error,
+            Expr::value(
+                "The dashboard stopped while the agent was working on this run. It was not sent again, \
+                 because the agent may have done the work; re-run it if needed.",
+            ),
+        )
+        .col_expr(runs::Column::FinishedAt, Expr::value(Some(now())))
+        .filter(in_states(&[RunStatus::Running]))
+        .filter(runs::Column::JobId.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Runs still to be carried on at start: queued ones, and async jobs being polled.
+pub async fn unfinished(db: &DatabaseConnection) -> Result<Vec<runs::Model>, DbErr> {
+    runs::Entity::find()
+        .filter(in_states(&[RunStatus::Queued, RunStatus::Running]))
+        .order_by_asc(runs::Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+/// Removes finished runs that ended before `before`; returns how many.
+pub async fn purge_finished_before(db: &DatabaseConnection, before: DateTime<Utc>) -> Result<u64, DbErr> {
+    let result = runs::Entity::delete_many()
+        .filter(runs::Column::FinishedAt.lt(before))
+        .filter(runs::Column::Status.is_not_in([RunStatus::Queued.as_str(), RunStatus::Running.as_str()]))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// The history's filters, already parsed.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub agent_id: Option<String>,
+    pub statuses: Vec<RunStatus>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// A position in the history: the last run of the previous page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub run_id: String,
+}
+
+/// Newest first; `total` counts every match of the filter.
+pub async fn list(
+    db: &DatabaseConnection,
+    filter: &Filter,
+    after: Option<&Cursor>,
+    limit: u64,
+) -> Result<(Vec<runs::Model>, u64), DbErr> {
+    let mut select = runs::Entity::find();
+    if let Some(agent_id) = &filter.agent_id {
+        select = select.filter(runs::Column::AgentId.eq(agent_id.as_str()));
+    }
+    if !filter.statuses.is_empty() {
+        select = select.filter(in_states(&filter.statuses));
+    }
+    if let Some(since) = filter.since {
+        select = select.filter(runs::Column::CreatedAt.gte(since));
+    }
+    if let Some(until) = filter.until {
+        select = select.filter(runs::Column::CreatedAt.lt(until));
+    }
+    let total = select.clone().count(db).await?;
+    if let Some(c) = after {
+        select = select.filter(
+            Condition::any().add(runs::Column::CreatedAt.lt(c.created_at)).add(
+                Condition::all()
+                    .add(runs::Column::CreatedAt.eq(c.created_at))
+                    .add(runs::Column::RunId.lt(c.run_id.as_str())),
+            ),
+        );
+    }
+    let rows = select
+        .order_by_desc(runs::Column::CreatedAt)
+        .order_by_desc(runs::Column::RunId)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    crate::registry::store::timestamp(t)
+}
+
+pub fn to_view(m: runs::Model) -> RunView {
+    let field_errors = m
+        .field_errors
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    RunView {
+        status: RunStatus::parse(&m.status).unwrap_or(RunStatus::Failed),
+        run_id: m.run_id,
+        agent_id: m.agent_id,
+        workflow: m.workflow,
+        inputs: m.inputs,
+        outputs: m.outputs,
+        error: m.error,
+        field_errors,
+        created_at: timestamp(m.created_at),
+        started_at: m.started_at.map(timestamp),
+        finished_at: m.finished_at.map(timestamp),
+        duration_ms: m.duration_ms.map(|d| d.max(0) as u64),
+        total_tokens: m.total_tokens.map(|t| t.max(0) as u64),
+        cost_usd: m.cost_usd,
+        schema_hash: m.schema_hash,
+    }
+}

@@ -1,0 +1,70 @@
+//! Background tasks (health monitor, run retention, later more) under one shutdown
+//! signal: they start with the server and are awaited when it stops.
+
+use futures::future::BoxFuture;
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Turns true once when the dashboard stops; a task returns soon after.
+pub type Shutdown = watch::Receiver<bool>;
+
+type Start = Box<dyn FnOnce(Shutdown) -> BoxFuture<'static, ()> + Send>;
+
+#[derive(Default)]
+pub struct Tasks {
+    pending: Vec<(&'static str, Start)>,
+}
+
+/// The running tasks and the signal that stops them.
+pub struct RunningTasks {
+    stop: watch::Sender<bool>,
+    handles: Vec<(&'static str, tokio::task::JoinHandle<()>)>,
+}
+
+impl Tasks {
+    /// Adds a task, started by `start` when the dashboard serves.
+    pub fn add<F, Fut>(&mut self, name: &'static str, start: F)
+    where
+        F: FnOnce(Shutdown) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.pending.push((name, Box::new(move |shutdown| Box::pin(start(shutdown)))));
+    }
+
+    pub fn start(self) -> RunningTasks {
+        let (stop, signal) = watch::channel(false);
+        let handles = self.pending.into_iter().map(|(name, start)| (name, tokio::spawn(start(signal.clone())))).collect();
+        RunningTasks { stop, handles }
+    }
+}
+
+impl RunningTasks {
+    /// Signals every task and waits for each (a few seconds at most).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for (name, handle) in self.handles {
+            match tokio::time::timeout(Duration::from_secs(5), handle).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(task = name, error = %e, "background task failed"),
+                Err(_) => tracing::warn!(task = name, "background task did not stop within 5 s"),
+            }
+        }
+    }
+}
+
+/// Calls `tick` every `every` until shutdown.
+pub async fn every<F, Fut>(every: Duration, mut shutdown: Shutdown, mut tick: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => tick().await,
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The old Python dashboard's database: detected at start with the way out named, and
+//! imported on request with nothing lost (its tables are renamed, never deleted).
+
+use crate::helpers::*;
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+use serde_json::{json, Value};
+
+/// The tables and rows the old tool writes (SQLAlchemy's DDL, its text formats).
+const OLD_DATABASE: &str = r#"
+CREATE TABLE agents (agent_id VARCHAR(255) NOT NULL, agent_name VARCHAR(256) NOT NULL, host VARCHAR(256) NOT NULL,
+  port INTEGER NOT NULL, last_heartbeat DATETIME NOT NULL, ttl_seconds INTEGER NOT NULL, agent_metadata VARCHAR(4000),
+  registered_at DATETIME NOT NULL, PRIMARY KEY (agent_id));
+CREATE INDEX ix_agents_last_heartbeat ON agents (last_heartbeat);
+CREATE TABLE workflow_runs (id VARCHAR(36) NOT NULL, workflow_name VARCHAR(256) NOT NULL, status VARCHAR(32) NOT NULL,
+  config_snapshot TEXT, inputs TEXT, outputs TEXT, error_message TEXT, started_at DATETIME NOT NULL, completed_at DATETIME,
+  duration_seconds FLOAT, total_tokens INTEGER, total_cost_usd FLOAT, bottleneck_info TEXT, PRIMARY KEY (id));
+CREATE TABLE session_state (id VARCHAR(36) NOT NULL, session_start DATETIME NOT NULL, dirty_shutdown INTEGER NOT NULL,
+  active_workflows TEXT, session_data TEXT, last_updated DATETIME NOT NULL, PRIMARY KEY (id));
+INSERT INTO agents VALUES ('writer', 'Writer', 'localhost', 8002, '2026-02-05 18:31:02.123456', 90, '{"team": "research"}', '2026-02-05 18:00:00.000001');
+INSERT INTO agents VALUES ('bad id', 'Broken', 'localhost', 8003, '2026-02-05 18:31:02.123456', 60, NULL, '2026-02-05 18:00:00');
+INSERT INTO workflow_runs VALUES ('0b7c1b9e-1f7a-4c38-9d1c-9a1d1f0e2a11', 'writer', 'completed', NULL,
+  '{''topic'': ''AI'', ''ok'': True, ''x'': None}', '{''result'': ''An article'', ''words'': 2}', NULL,
+  '2026-02-05 18:31:02.123456', '2026-02-05 18:31:04.623456', 2.5, 120, 0.0042, NULL);
+INSERT INTO workflow_runs VALUES ('1b7c1b9e-1f7a-4c38-9d1c-9a1d1f0e2a12', 'writer', 'failed', NULL, '{''topic'': ''x''}', 'None',
+  'HTTP 500: boom', '2026-02-05 18:32:00.000000', '2026-02-05 18:32:01', 1.0, NULL, NULL, NULL);
+INSERT INTO workflow_runs VALUES ('2b7c1b9e-1f7a-4c38-9d1c-9a1d1f0e2a13', 'writer', 'running', NULL, '{''topic'': ''lost''}', NULL,
+  NULL, '2026-02-05 18:33:00.000000', NULL, NULL, NULL, NULL, NULL);
+INSERT INTO workflow_runs VALUES ('3b7c1b9e-1f7a-4c38-9d1c-9a1d1f0e2a14', 'my_flow', 'completed', '{}', '{"a": [1, 2]}',
+  '{"answer": 42}', NULL, '2026-02-05 18:34:00.000000', '2026-02-05 18:34:01.000000', 1.0, 10, 0.01, NULL);
+"#;
+
+async fn count(url: &str, table: &str) -> i64 {
+    let db = Database::connect(url).await.unwrap();
+    let row = db
+        .query_one(Statement::from_string(DbBackend::Sqlite, format!("SELECT COUNT(*) AS n FROM \"{table}\"")))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+#[tokio::test]
+async fn the_old_tools_database_is_refused_then_imported_with_nothing_lost() {
+    // Always a SQLite file: that is what the old tool leaves behind.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("configurable_agents.db").display());
+    let old = Database::connect(&url).await.unwrap();
+    for statement in OLD_DATABASE.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+        old.execute_unprepared(statement).await.unwrap();
+    }
+    drop(old);
+
+    let refused = server::startup::Application::build(test_settings(url.clone())).await.err().expect("refused");
+    let message = refused.to_string();
+    assert!(message.contains("configurable_agents.db"), "{message}");
+    assert!(message.contains("migrate --import-legacy"), "{message}");
+    assert!(message.contains("agents, workflow_runs"), "{message}");
+    assert_eq!(count(&url, "agents").await, 2, "refusing touched nothing");
+
+    let db = server::db::open(&url).await.unwrap();
+    let report = server::legacy::import(&db).await.unwrap();
+    assert_eq!((report.agents, report.runs), (1, 4));
+    assert_eq!(report.skipped.len(), 1, "{:?}", report.skipped);
+    assert!(report.skipped[0].contains("bad id"));
+    let moved: Vec<&str> = report.moved.iter().map(|(_, new)| new.as_str()).collect();
+    assert_eq!(moved, ["legacy_agents", "legacy_workflow_runs", "legacy_session_state"]);
+    // Running it again changes nothing.
+    let again = server::legacy::import(&db).await.unwrap();
+    assert!(again.moved.is_empty());
+    drop(db);
+    assert_eq!(count(&url, "legacy_agents").await, 2);
+    assert_eq!(count(&url, "legacy_workflow_runs").await, 4);
+    assert_eq!(count(&url, "runs").await, 4, "no duplicates");
+
+    let (address, _stop) = start(test_settings(url.clone())).await;
+    let http = reqwest::Client::new();
+    let agent: Value = http.get(format!("{address}/api/v1/agents/writer")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(agent["agent_url"], "http://localhost:8002");
+    assert_eq!(agent["source"], "self_registered");
+    assert_eq!(agent["metadata"], json!({"team": "research"}));
+    assert_eq!(agent["registered_at"], "2026-02-05T18:00:00.000Z");
+
+    let runs: Vec<Value> = http.get(format!("{address}/api/v1/runs")).send().await.unwrap().json().await.unwrap();
+    let by_id = |prefix: &str| runs.iter().find(|r| r["run_id"].as_str().unwrap().starts_with(prefix)).unwrap().clone();
+    let done = by_id("0b7c");
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(done["agent_id"], "writer");
+    assert_eq!(done["workflow"], "writer");
+    assert_eq!(done["inputs"], json!({"topic": "AI", "ok": true, "x": null}), "Python repr read as JSON");
+    assert_eq!(done["outputs"], json!({"result": "An article", "words": 2}));
+    assert_eq!((done["duration_ms"].clone(), done["total_tokens"].clone(), done["cost_usd"].clone()), (json!(2500), json!(120), json!(0.0042)));
+    assert_eq!(done["created_at"], "2026-02-05T18:31:02.123Z");
+    let failed = by_id("1b7c");
+    assert_eq!((failed["status"].clone(), failed["error"].clone(), failed["outputs"].clone()), (json!("failed"), json!("HTTP 500: boom"), Value::Null));
+    assert_eq!(by_id("2b7c")["status"], "interrupted", "the old tool's forever-running run is settled");
+    let flow = by_id("3b7c");
+    assert_eq!((flow["agent_id"].clone(), flow["workflow"].clone(), flow["inputs"].clone()), (json!(""), json!("my_flow"), json!({"a": [1, 2]})));
+}

@@ -1,0 +1,142 @@
+//! A mock agent for run tests: real HTTP on loopback, with a schema and a `/run`
+//! behaviour a test chooses (and may switch), counting what it receives.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub enum Behaviour {
+    /// `{"status":"success","outputs":{"echo": inputs}}` with tokens and cost.
+    Echo,
+    /// Echo after a delay.
+    Slow(Duration),
+    /// `{"status":"async"}`; the job completes (echo) after `polls` status checks.
+    Async { polls: usize },
+    /// `{"status":"async"}`; the job fails with `error`.
+    AsyncFailing,
+    /// A fixed answer.
+    Answer(u16, &'static str),
+    /// A 200 answer of `n` bytes of valid JSON.
+    Oversized(usize),
+}
+
+pub struct Mock {
+    pub behaviour: Mutex<Behaviour>,
+    pub schema: Mutex<Value>,
+    /// Every /run body received.
+    pub received: Mutex<Vec<Value>>,
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+    pub status_calls: AtomicUsize,
+    jobs: Mutex<HashMap<String, (usize, Value)>>,
+}
+
+pub struct MockAgent {
+    pub url: String,
+    pub mock: Arc<Mock>,
+}
+
+impl MockAgent {
+    pub fn runs_received(&self) -> usize {
+        self.mock.received.lock().unwrap().len()
+    }
+
+    pub fn set(&self, behaviour: Behaviour) {
+        *self.mock.behaviour.lock().unwrap() = behaviour;
+    }
+}
+
+/// The reference agent's schema: `topic` required, `tone` and `length` optional.
+pub fn article_schema() -> Value {
+    json!({
+        "workflow": "article_writer",
+        "inputs": {
+            "topic": {"type": "str", "required": true, "description": "What the article is about"},
+            "tone": {"type": "str", "required": false, "default": "professional"},
+            "length": {"type": "str", "required": false, "default": "medium"}
+        },
+        "outputs": ["result"]
+    })
+}
+
+pub async fn mock_agent(schema: Value, behaviour: Behaviour) -> MockAgent {
+    let mock = Arc::new(Mock {
+        behaviour: Mutex::new(behaviour),
+        schema: Mutex::new(schema),
+        received: Mutex::new(Vec::new()),
+        in_flight: AtomicUsize::new(0),
+        max_in_flight: AtomicUsize::new(0),
+        status_calls: AtomicUsize::new(0),
+        jobs: Mutex::new(HashMap::new()),
+    });
+    let router = Router::new()
+        .route("/health", get(|| async { Json(json!({"status": "alive"})) }))
+        .route("/schema", get(|State(m): State<Arc<Mock>>| async move { Json(m.schema.lock().unwrap().clone()) }))
+        .route("/run", post(run))
+        .route("/status/{job_id}", get(status))
+        .with_state(mock.clone());
+    let url = crate::helpers::serve(router).await;
+    MockAgent { url, mock }
+}
+
+fn echo(inputs: &Value) -> Value {
+    json!({"status": "success", "outputs": {"echo": inputs}, "execution_time_ms": 1, "total_tokens": 7, "cost_usd": 0.5})
+}
+
+async fn run(State(m): State<Arc<Mock>>, Json(inputs): Json<Value>) -> Response {
+    m.received.lock().unwrap().push(inputs.clone());
+    let now = m.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    m.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let behaviour = m.behaviour.lock().unwrap().clone();
+    let response = match behaviour {
+        Behaviour::Echo => Json(echo(&inputs)).into_response(),
+        Behaviour::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            Json(echo(&inputs)).into_response()
+        }
+        Behaviour::Async { polls } => {
+            let job_id = format!("job-{}", m.received.lock().unwrap().len());
+            m.jobs.lock().unwrap().insert(job_id.clone(), (polls, inputs.clone()));
+            Json(json!({"status": "async", "job_id": job_id, "message": "started"})).into_response()
+        }
+        Behaviour::AsyncFailing => {
+            let job_id = format!("fail-{}", m.received.lock().unwrap().len());
+            m.jobs.lock().unwrap().insert(job_id.clone(), (usize::MAX, Value::Null));
+            Json(json!({"status": "async", "job_id": job_id})).into_response()
+        }
+        Behaviour::Answer(status, body) => (StatusCode::from_u16(status).unwrap(), body).into_response(),
+        Behaviour::Oversized(n) => {
+            let filler = "x".repeat(n);
+            Json(json!({"status": "success", "outputs": {"text": filler}})).into_response()
+        }
+    };
+    m.in_flight.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+async fn status(State(m): State<Arc<Mock>>, Path(job_id): Path<String>) -> Response {
+    m.status_calls.fetch_add(1, Ordering::SeqCst);
+    let mut jobs = m.jobs.lock().unwrap();
+    let Some((left, inputs)) = jobs.get_mut(&job_id) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"detail": format!("Job {job_id} not found")}))).into_response();
+    };
+    if *left == usize::MAX {
+        return Json(json!({"job_id": job_id, "status": "failed", "error": "the model refused"})).into_response();
+    }
+    if *left > 0 {
+        *left -= 1;
+        return Json(json!({"job_id": job_id, "status": "running"})).into_response();
+    }
+    let mut done = echo(inputs);
+    done["status"] = json!("completed");
+    done["job_id"] = json!(job_id);
+    Json(done).into_response()
+}

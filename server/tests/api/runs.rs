@@ -1,0 +1,295 @@
+//! Runs through the real HTTP surface against real mock agents: dispatch, every way an
+//! agent can answer, cancel, re-run, limits, history, idempotency.
+
+use crate::helpers::*;
+use crate::mock_agent::*;
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+const SOON: Duration = Duration::from_secs(10);
+
+async fn error_of(response: reqwest::Response) -> Value {
+    response.json::<Value>().await.expect("errors are JSON")["error"].clone()
+}
+
+/// A dashboard with one registered mock agent `a`.
+async fn app_with(behaviour: Behaviour) -> (TestApp, MockAgent) {
+    app_with_settings(behaviour, |_| {}).await
+}
+
+async fn app_with_settings(behaviour: Behaviour, configure: impl FnOnce(&mut server::cli::UiSettings)) -> (TestApp, MockAgent) {
+    let app = spawn_app_configured(configure).await;
+    let agent = mock_agent(article_schema(), behaviour).await;
+    app.register("a", &agent.url).await;
+    (app, agent)
+}
+
+#[tokio::test]
+async fn a_sync_run_is_queued_at_once_and_records_the_outputs() {
+    let (app, agent) = app_with(Behaviour::Slow(Duration::from_millis(300))).await;
+
+    let started = Instant::now();
+    let response = app.create_run("a", json!({"topic": "rust", "tone": "casual"})).await;
+    assert!(started.elapsed() < Duration::from_millis(300), "answered before the agent finished");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = response.json().await.unwrap();
+    let run_id = body["run_id"].as_str().unwrap();
+    assert_eq!(location, format!("/api/v1/runs/{run_id}"));
+
+    let run = app.finished_run(run_id, SOON).await;
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(run["agent_id"], "a");
+    assert_eq!(run["workflow"], "article_writer");
+    assert_eq!(run["inputs"], json!({"topic": "rust", "tone": "casual"}));
+    assert_eq!(run["outputs"], json!({"echo": {"topic": "rust", "tone": "casual"}}));
+    assert_eq!(run["total_tokens"], 7);
+    assert_eq!(run["cost_usd"], 0.5);
+    assert!(run["duration_ms"].as_u64().unwrap() >= 300);
+    assert_eq!(run["schema_hash"].as_str().unwrap().len(), 16);
+    for t in ["created_at", "started_at", "finished_at"] {
+        assert!(run[t].as_str().unwrap().ends_with('Z'), "{t}");
+    }
+    assert_eq!(agent.mock.received.lock().unwrap().clone(), vec![json!({"topic": "rust", "tone": "casual"})]);
+}
+
+#[tokio::test]
+async fn inputs_that_break_the_schema_are_refused_per_field_and_never_sent() {
+    let (app, agent) = app_with(Behaviour::Echo).await;
+    let response = app.create_run("a", json!({"tone": 5})).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error = error_of(response).await;
+    assert_eq!(error["code"], "validation");
+    let fields: Vec<&str> = error["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"/topic") && fields.contains(&"/tone"), "{error}");
+
+    let not_object = app.http.post(app.url("/api/v1/agents/a/runs")).json(&json!({"inputs": [1]})).send().await.unwrap();
+    assert_eq!(not_object.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown = app.create_run("nobody", json!({})).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(agent.runs_received(), 0);
+}
+
+#[tokio::test]
+async fn async_jobs_are_followed_to_their_end() {
+    let (app, agent) = app_with(Behaviour::Async { polls: 2 }).await;
+    let run_id = app.start_run("a", json!({"topic": "jobs"})).await;
+    let run = app.finished_run(&run_id, SOON).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["outputs"], json!({"echo": {"topic": "jobs"}}));
+    assert!(agent.mock.status_calls.load(Ordering::SeqCst) >= 3);
+
+    agent.set(Behaviour::AsyncFailing);
+    let run_id = app.start_run("a", json!({"topic": "jobs"})).await;
+    let run = app.finished_run(&run_id, SOON).await;
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["error"], "the model refused");
+}
+
+#[tokio::test]
+async fn every_kind_of_agent_failure_is_recorded_precisely() {
+    let (app, agent) = app_with_settings(Behaviour::Echo, |s| s.max_run_output = 4096).await;
+    let cases: Vec<(Behaviour, &str)> = vec![
+        (Behaviour::Answer(500, r#"{"detail":"model overloaded"}"#), "HTTP 500 Internal Server Error: model overloaded"),
+        (Behaviour::Answer(200, "<html>oops</html>"), "not JSON"),
+        (Behaviour::Oversized(10_000), "answer larger than 4 KiB"),
+        (Behaviour::Answer(200, r#"{"status":"async"}"#), "without a usable job_id"),
+    ];
+    for (behaviour, expected) in cases {
+        agent.set(behaviour.clone());
+        let run_id = app.start_run("a", json!({"topic": "x"})).await;
+        let run = app.finished_run(&run_id, SOON).await;
+        assert_eq!(run["status"], "failed", "{behaviour:?}");
+        let error = run["error"].as_str().unwrap();
+        assert!(error.contains(expected), "{behaviour:?}: {error}");
+    }
+
+    agent.set(Behaviour::Answer(
+        422,
+        r#"{"detail":[{"loc":["body","topic"],"msg":"Topic too boring","type":"value_error"}]}"#,
+    ));
+    let run_id = app.start_run("a", json!({"topic": "x"})).await;
+    let run = app.finished_run(&run_id, SOON).await;
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["field_errors"], json!([{"field": "/topic", "message": "Topic too boring"}]));
+}
+
+#[tokio::test]
+async fn a_run_past_its_timeout_is_timed_out() {
+    let (app, _agent) =
+        app_with_settings(Behaviour::Slow(Duration::from_secs(5)), |s| s.run_timeout = Duration::from_millis(500)).await;
+    let run_id = app.start_run("a", json!({"topic": "x"})).await;
+    let run = app.finished_run(&run_id, SOON).await;
+    assert_eq!(run["status"], "timed_out");
+    assert!(run["error"].as_str().unwrap().contains("run timeout"), "{run}");
+}
+
+#[tokio::test]
+async fn cancel_wins_over_a_late_answer() {
+    let (app, agent) = app_with(Behaviour::Slow(Duration::from_millis(600))).await;
+    let run_id = app.start_run("a", json!({"topic": "x"})).await;
+    app.run_in_status(&run_id, "running", SOON).await;
+
+    let response = app.http.post(app.url(&format!("/api/v1/runs/{run_id}/cancel"))).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let run: Value = response.json().await.unwrap();
+    assert_eq!(run["status"], "cancelled");
+    assert!(run["error"].as_str().unwrap().contains("may still finish"));
+
+    // The agent would have answered by now; the run stays cancelled.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(app.get_run(&run_id).await["status"], "cancelled");
+    assert_eq!(agent.runs_received(), 1);
+
+    let again = app.http.post(app.url(&format!("/api/v1/runs/{run_id}/cancel"))).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert_eq!(error_of(again).await["code"], "conflict");
+}
+
+#[tokio::test]
+async fn rerun_starts_a_new_run_with_the_same_inputs() {
+    let (app, agent) = app_with(Behaviour::Echo).await;
+    let first = app.start_run("a", json!({"topic": "again"})).await;
+    app.finished_run(&first, SOON).await;
+    let response = app.http.post(app.url(&format!("/api/v1/runs/{first}/rerun"))).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let second = response.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    let run = app.finished_run(&second, SOON).await;
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(run["inputs"], json!({"topic": "again"}));
+    assert_eq!(agent.runs_received(), 2);
+}
+
+#[tokio::test]
+async fn runs_beyond_the_per_agent_limit_wait_queued() {
+    let (app, agent) =
+        app_with_settings(Behaviour::Slow(Duration::from_millis(300)), |s| s.run_concurrency = 2).await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(app.start_run("a", json!({"topic": format!("t{i}")})).await);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let queued = futures::future::join_all(ids.iter().map(|id| app.get_run(id))).await;
+    assert_eq!(queued.iter().filter(|r| r["status"] == "queued").count(), 4, "two run, four wait");
+    for id in &ids {
+        assert_eq!(app.finished_run(id, SOON).await["status"], "succeeded");
+    }
+    assert_eq!(agent.mock.max_in_flight.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn the_history_filters_counts_and_pages_with_a_cursor() {
+    let (app, _a) = app_with(Behaviour::Echo).await;
+    let b = mock_agent(article_schema(), Behaviour::Answer(500, "{}")).await;
+    app.register("b", &b.url).await;
+    let mut a_runs = Vec::new();
+    for i in 0..5 {
+        a_runs.push(app.start_run("a", json!({"topic": format!("t{i}")})).await);
+    }
+    let b_run = app.start_run("b", json!({"topic": "b"})).await;
+    for id in a_runs.iter().chain([&b_run]) {
+        app.finished_run(id, SOON).await;
+    }
+
+    let list = |query: String| {
+        let app = &app;
+        async move { app.http.get(app.url(&format!("/api/v1/runs{query}"))).send().await.unwrap() }
+    };
+    let all = list(String::new()).await;
+    assert_eq!(all.headers()["x-total-count"], "6");
+    let all: Vec<Value> = all.json().await.unwrap();
+    assert_eq!(all[0]["run_id"], b_run.as_str(), "newest first");
+
+    let failed: Vec<Value> = list("?status=failed".into()).await.json().await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["agent_id"], "b");
+
+    // Page through a's runs two at a time, following Link.
+    let mut seen = Vec::new();
+    let mut next = Some("/api/v1/runs?agent_id=a&limit=2".to_owned());
+    while let Some(path) = next.take() {
+        let page = app.http.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(page.headers()["x-total-count"], "5");
+        next = page.headers().get("link").map(|l| {
+            let l = l.to_str().unwrap();
+            l[l.find('<').unwrap() + 1..l.find('>').unwrap()].to_owned()
+        });
+        let runs: Vec<Value> = page.json().await.unwrap();
+        seen.extend(runs.into_iter().map(|r| r["run_id"].as_str().unwrap().to_owned()));
+    }
+    let mut expected = a_runs.clone();
+    expected.reverse();
+    assert_eq!(seen, expected, "every run once, newest first");
+
+    let future: Vec<Value> = list("?since=2999-01-01".into()).await.json().await.unwrap();
+    assert!(future.is_empty());
+    let bad = list("?status=done&limit=0&since=soon".into()).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<String> = error_of(bad).await["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(fields, ["status", "since", "limit"]);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_returns_the_same_run_for_the_same_request() {
+    let (app, agent) = app_with(Behaviour::Echo).await;
+    let send = |key: &'static str, topic: &'static str| {
+        let app = &app;
+        async move {
+            app.http
+                .post(app.url("/api/v1/agents/a/runs"))
+                .header("Idempotency-Key", key)
+                .json(&json!({"inputs": {"topic": topic}}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first: Value = send("k1", "same").await.json().await.unwrap();
+    let again = send("k1", "same").await;
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["run_id"], first["run_id"]);
+    let other = send("k1", "different").await;
+    assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_of(other).await["fields"][0]["field"], "idempotency_key");
+    app.finished_run(first["run_id"].as_str().unwrap(), SOON).await;
+    assert_eq!(agent.runs_received(), 1);
+}
+
+#[tokio::test]
+async fn runs_can_be_deleted_and_unknown_runs_are_404() {
+    let (app, _agent) = app_with(Behaviour::Echo).await;
+    let run_id = app.start_run("a", json!({"topic": "x"})).await;
+    app.finished_run(&run_id, SOON).await;
+    let deleted = app.http.delete(app.url(&format!("/api/v1/runs/{run_id}"))).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::OK);
+    for path in [format!("/api/v1/runs/{run_id}"), "/api/v1/runs/not%20a%20run".into(), "/api/v1/runs/%FF".into()] {
+        let response = app.http.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let error = error_of(response).await;
+        assert_eq!(error["code"], "not_found");
+        assert!(!error["message"].as_str().unwrap().contains("agent"), "a run is not an agent: {error}");
+    }
+}
+
+#[tokio::test]
+async fn the_schema_endpoint_answers_the_normalised_schema() {
+    let (app, agent) = app_with(Behaviour::Echo).await;
+    let response = app.http.get(app.url("/api/v1/agents/a/schema")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let view: Value = response.json().await.unwrap();
+    assert_eq!(view["agent_id"], "a");
+    assert_eq!(view["schema"]["workflow"], "article_writer");
+    let names: Vec<&str> = view["schema"]["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names[0], "topic", "required first");
+    assert_eq!(view["schema"]["fields"][0]["kind"]["kind"], "text");
+
+    // A changed schema is seen (after the short cache), with another hash.
+    *agent.mock.schema.lock().unwrap() = json!({"inputs": {"n": {"type": "int", "required": true}}});
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    let changed: Value = app.http.get(app.url("/api/v1/agents/a/schema")).send().await.unwrap().json().await.unwrap();
+    assert_ne!(changed["schema_hash"], view["schema_hash"]);
+}
