@@ -20,7 +20,7 @@ use leptos_router::{
     components::{Redirect, Route, Router, Routes},
     path, SsrMode,
 };
-use pages::{not_found::NotFound, orchestrator::OrchestratorPage, workflows::WorkflowsPage};
+use pages::{not_found::NotFound, orchestrator::OrchestratorPage, run::RunPage, workflows::WorkflowsPage};
 
 /// The HTML document around the app, rendered by the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -64,7 +64,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=|| view! { <Redirect path="/orchestrator"/> }/>
                     // Async: the page arrives complete, agents included (one quick query).
                     <Route path=path!("/orchestrator") view=OrchestratorPage ssr=SsrMode::Async/>
-                    <Route path=path!("/workflows") view=WorkflowsPage/>
+                    <Route path=path!("/workflows") view=WorkflowsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/workflows/:run_id") view=RunPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -1,2 +1,4 @@
 pub mod clock;
 pub mod header;
+pub mod json_tree;
+pub mod run_status;

@@ -1,17 +1,176 @@
-//! Workflow runs: the history arrives with the runs feature; until then an honest empty state.
+//! `/workflows`: the run history, newest first, with the old tool's columns. Filters (agent,
+//! status, dates) and the page live in the URL, so a view can be shared and survives a
+//! reload; the page refreshes itself while any run on it is still going.
 
+use crate::api::{list_agents, list_runs};
+use crate::components::clock::RelativeTime;
+use crate::components::run_status::{cost_text, duration_text, RunStatusBadge};
+use crate::model::{RunPage, RunQuery, RunStatus, RunView};
 use leptos::prelude::*;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+use std::time::Duration;
+
+const PAGE_SIZE: u64 = 50;
+const REFRESH_MS: u64 = 2000;
 
 #[component]
 pub fn WorkflowsPage() -> impl IntoView {
+    let params = use_query_map();
+    let param = move |name: &str| params.with(|p| p.get(name).filter(|v| !v.is_empty()));
+    let query = Memo::new(move |_| RunQuery {
+        agent_id: param("agent_id"),
+        status: param("status"),
+        since: param("since"),
+        until: param("until"),
+        limit: Some(PAGE_SIZE),
+        cursor: param("cursor"),
+    });
+    // Where this page starts in the whole list (for "51–100 of 230").
+    let first = Memo::new(move |_| param("n").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0));
+    let runs = Resource::new(move || query.get(), list_runs);
+    let agents = Resource::new(|| (), |_| list_agents());
+
+    // Refresh while something on the page is queued or running.
+    Effect::new(move |_| {
+        let tick = move || {
+            let live = runs.with_untracked(|r| {
+                matches!(r, Some(Ok(page)) if page.runs.iter().any(|run| !run.status.is_final()))
+            });
+            if live {
+                runs.refetch();
+            }
+        };
+        if let Ok(handle) = set_interval_with_handle(tick, Duration::from_millis(REFRESH_MS)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+
+    let selected = move |name: &'static str, value: String| move || param(name).as_deref() == Some(value.as_str());
+
     view! {
         <h1>"Workflows"</h1>
-        <section class="card empty" data-testid="runs-empty">
-            <h2>"No runs yet"</h2>
-            <p>
-                "Runs of agent workflows will be listed here with their inputs, outputs and status. "
-                "Register an agent on the " <a href="/orchestrator">"Orchestrator"</a> " page first."
-            </p>
+        <section class="card">
+            <Form method="GET" action="" attr:class="run-filters" attr:data-testid="run-filters">
+                <label>
+                    "Agent "
+                    <select name="agent_id" onchange="this.form.requestSubmit()">
+                        <option value="">"All"</option>
+                        <Transition fallback=|| ()>
+                            {move || agents.get().map(|list| list.unwrap_or_default().into_iter().map(|a| {
+                                let id = a.agent_id.clone();
+                                view! { <option value=id.clone() selected=selected("agent_id", id.clone())>{id.clone()}</option> }
+                            }).collect_view())}
+                            // An agent that was removed still has its history.
+                            {move || param("agent_id").filter(|id| agents.with(|l| !matches!(l, Some(Ok(list)) if list.iter().any(|a| &a.agent_id == id))))
+                                .map(|id| view! { <option value=id.clone() selected=true>{id.clone()}</option> })}
+                        </Transition>
+                    </select>
+                </label>
+                <label>
+                    "Status "
+                    <select name="status" onchange="this.form.requestSubmit()">
+                        <option value="">"All"</option>
+                        {RunStatus::ALL.into_iter().map(|s| view! {
+                            <option value=s.as_str() selected=selected("status", s.as_str().to_owned())>{s.label()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>"From " <input type="date" name="since" prop:value=move || param("since").unwrap_or_default()/></label>
+                <label>"To " <input type="date" name="until" prop:value=move || param("until").unwrap_or_default()/></label>
+                <button type="submit">"Apply"</button>
+                <a href="/workflows">"Clear filters"</a>
+            </Form>
+            <Transition fallback=|| view! { <p class="muted">"Loading runs…"</p> }>
+                {move || runs.get().map(|result| match result {
+                    Ok(page) => view! { <RunTable page first=first.get() query=query.get()/> }.into_any(),
+                    Err(e) => view! { <p class="notice error" role="alert">{format!("Could not load the runs: {}", e.message)}</p> }.into_any(),
+                })}
+            </Transition>
         </section>
     }
+}
+
+#[component]
+fn RunTable(page: RunPage, first: u64, query: RunQuery) -> impl IntoView {
+    if page.runs.is_empty() {
+        let filtered = query.agent_id.is_some() || query.status.is_some() || query.since.is_some() || query.until.is_some();
+        return view! {
+            <div class="empty" data-testid="runs-empty">
+                <p><strong>{if filtered { "No runs match these filters." } else { "No runs yet." }}</strong></p>
+                <p class="muted">"Run an agent's workflow from the " <a href="/orchestrator">"Orchestrator"</a> " page (Execute on its row)."</p>
+            </div>
+        }
+        .into_any();
+    }
+    let shown = page.runs.len() as u64;
+    let next = page.next_cursor.clone().map(|cursor| {
+        let next = RunQuery { cursor: Some(cursor), limit: None, ..query.clone() };
+        format!("/workflows?{}&n={}", page_query(&next), first + shown)
+    });
+    let rows = page.runs.into_iter().map(|run| view! { <RunRow run/> }).collect_view();
+    view! {
+        <p class="muted" data-testid="runs-total">{format!("Showing {}–{} of {}", first + 1, first + shown, page.total)}</p>
+        <div class="table-scroll">
+            <table class="run-table" data-testid="run-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"ID"</th>
+                        <th scope="col">"Workflow"</th>
+                        <th scope="col">"Agent ID"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Started"</th>
+                        <th scope="col">"Duration"</th>
+                        <th scope="col">"Tokens"</th>
+                        <th scope="col">"Cost"</th>
+                        <th scope="col">"Actions"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+        <nav class="pager" aria-label="Pages">
+            {(first > 0).then(|| {
+                let newest = RunQuery { cursor: None, limit: None, ..query.clone() };
+                view! { <a href=format!("/workflows?{}", page_query(&newest))>"← Newest"</a> }
+            })}
+            {next.map(|href| view! { <a href=href data-testid="next-page">"Older →"</a> })}
+        </nav>
+    }
+    .into_any()
+}
+
+#[component]
+fn RunRow(run: RunView) -> impl IntoView {
+    let href = format!("/workflows/{}", run.run_id);
+    let short: String = run.run_id.chars().take(8).collect();
+    let started = run.started_at.clone().or(Some(run.created_at.clone()));
+    view! {
+        <tr data-run-id=run.run_id.clone() data-status=run.status.as_str()>
+            <td><a href=href.clone() title=run.run_id.clone()><code>{short}</code></a></td>
+            <td>{run.workflow.clone()}</td>
+            <td>{if run.agent_id.is_empty() { view! { <span class="muted">"—"</span> }.into_any() } else { view! { <code>{run.agent_id.clone()}</code> }.into_any() }}</td>
+            <td><RunStatusBadge status=run.status/></td>
+            <td><RelativeTime at=Signal::stored(started) fallback="—"/></td>
+            <td>{run.duration_ms.map(duration_text).unwrap_or_else(|| "—".into())}</td>
+            <td>{run.total_tokens.map(|t| t.to_string()).unwrap_or_else(|| "—".into())}</td>
+            <td>{run.cost_usd.map(cost_text).unwrap_or_else(|| "—".into())}</td>
+            <td><a href=href>"View"</a></td>
+        </tr>
+    }
+}
+
+/// The URL query of a history view.
+fn page_query(q: &RunQuery) -> String {
+    [("agent_id", &q.agent_id), ("status", &q.status), ("since", &q.since), ("until", &q.until), ("cursor", &q.cursor)]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v))))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b':') { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }

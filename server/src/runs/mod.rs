@@ -254,7 +254,11 @@ fn parse_query(query: &RunQuery) -> Result<(store::Filter, Option<store::Cursor>
         },
     };
     let since = time("since", &query.since);
-    let until = time("until", &query.until);
+    // A bare date as `until` includes that day.
+    let until = time("until", &query.until).map(|t| match query.until.as_deref().map(str::trim) {
+        Some(raw) if raw.len() == 10 => t + chrono::Duration::days(1),
+        _ => t,
+    });
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
         errors.push(FieldError::new("limit", format!("limit must be between 1 and {MAX_PAGE}")));

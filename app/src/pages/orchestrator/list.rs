@@ -178,6 +178,8 @@ fn AgentRowView(row: AgentRow, store: AgentStore) -> impl IntoView {
                 {move || data.with(|d| d.health.latency_ms).map(|ms| view! { <div class="muted">{format!("{ms} ms")}</div> })}
             </td>
             <td class="row-actions">
+                <a class="button small primary" href=format!("/orchestrator?execute={agent_id}")
+                    aria-label=format!("Execute {agent_id}")>"Execute"</a>
                 <Show when=move || confirming.get() fallback=move || view! {
                     <button type="button" class="small" on:click=move |_| { row_error.set(None); confirming.set(true) }>"Remove"</button>
                 }>

@@ -1,5 +1,6 @@
-//! The orchestrator page: register agents and watch their health.
+//! The orchestrator page: register agents, watch their health, run their workflows.
 
+mod execute;
 mod form;
 mod list;
 mod store;
@@ -16,6 +17,7 @@ pub fn OrchestratorPage() -> impl IntoView {
     let store = AgentStore::new();
     view! {
         <h1>"Orchestrator"</h1>
+        <execute::ExecutePanel/>
         <div class="orchestrator">
             <form::RegisterForm store/>
             <list::AgentList store/>

@@ -1,0 +1,171 @@
+//! The Execute panel: opened from an agent's row (`?execute=AGENT`, or with
+//! `&from=RUN` to edit and re-run), it loads the agent's schema through the server and
+//! shows a form generated from it. Submitting validates in the browser with the same
+//! code the server runs, then creates the run and goes to its page.
+
+mod fields;
+mod node;
+
+use crate::api::{agent_schema, create_run, get_run};
+use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::model::{CreateRun, SchemaView};
+use crate::schema::validate_inputs;
+use fields::{FieldView, FormContext};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use node::{collect_fields, object_fields, Node, RowIds};
+use serde_json::Value;
+
+#[component]
+pub fn ExecutePanel() -> impl IntoView {
+    let query = use_query_map();
+    let agent = Memo::new(move |_| query.with(|q| q.get("execute").filter(|a| !a.is_empty())));
+    let from = Memo::new(move |_| query.with(|q| q.get("from").filter(|r| !r.is_empty())));
+    // The panel lives in the browser only: it opens from a click (or a shared link) after
+    // the page has become interactive.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    move || {
+        let agent = agent.get().filter(|_| hydrated.get())?;
+        Some(view! { <Panel agent_id=agent from=from.get()/> })
+    }
+}
+
+#[component]
+fn Panel(agent_id: String, from: Option<String>) -> impl IntoView {
+    let id = agent_id.clone();
+    let schema = LocalResource::new(move || agent_schema(id.clone()));
+    let previous = LocalResource::new(move || {
+        let from = from.clone();
+        async move {
+            match from {
+                Some(run_id) => get_run(run_id).await.map(|r| Some(r.inputs)),
+                None => Ok(None),
+            }
+        }
+    });
+    let title = format!("Run {agent_id}");
+    view! {
+        <section class="card execute" aria-labelledby="execute-title" data-testid="execute-panel">
+            <div class="card-title">
+                <h2 id="execute-title">{title}</h2>
+                <a href="/orchestrator" aria-label="Close the run form">"Close"</a>
+            </div>
+            <Suspense fallback=move || view! { <p class="muted" data-testid="schema-loading">"Loading the agent's input schema…"</p> }>
+                {move || Suspend::new({
+                    let agent_id = agent_id.clone();
+                    async move {
+                        match (schema.await, previous.await) {
+                            (Ok(view), Ok(initial)) => view! { <RunForm agent_id schema=view initial/> }.into_any(),
+                            (Err(e), _) => view! {
+                                <div class="notice error" role="alert" data-testid="schema-error">
+                                    <p>{format!("Could not load the agent's input schema: {}", e.message)}</p>
+                                    <button type="button" on:click=move |_| schema.refetch()>"Retry"</button>
+                                </div>
+                            }.into_any(),
+                            (_, Err(e)) => view! {
+                                <p class="notice error" role="alert">{format!("Could not load the earlier run's inputs: {}", e.message)}</p>
+                            }.into_any(),
+                        }
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn RunForm(agent_id: String, schema: SchemaView, initial: Option<Value>) -> impl IntoView {
+    let ctx = FormContext { errors: RwSignal::new(Vec::new()), ids: RowIds::new(), dom_ids: StoredValue::new(0) };
+    let fields = StoredValue::new(object_fields(&schema.schema.fields, initial.as_ref(), ctx.ids));
+    let model = StoredValue::new(schema.schema.clone());
+    let failure = RwSignal::new(None::<ApiError>);
+    let pending = RwSignal::new(false);
+    // One key per filled-in form: a double submit (or a retry after a lost answer) cannot
+    // start the run twice.
+    let key = StoredValue::new(new_key());
+    let navigate = use_navigate();
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        let mut errors = Vec::new();
+        let inputs = fields.with_value(|f| collect_fields(f, "", &mut errors));
+        if let Err(more) = validate_inputs(&model.get_value(), &Value::Object(inputs.clone())) {
+            // A field whose text did not even parse is already reported.
+            let more: Vec<FieldError> = more.into_iter().filter(|m| !errors.iter().any(|e| e.field == m.field)).collect();
+            errors.extend(more);
+        }
+        failure.set(None);
+        ctx.errors.set(errors.clone());
+        if !errors.is_empty() {
+            return;
+        }
+        pending.set(true);
+        let request = CreateRun { agent_id: agent_id.clone(), inputs, idempotency_key: Some(key.get_value()) };
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            let result = create_run(request).await;
+            if pending.is_disposed() {
+                return;
+            }
+            pending.set(false);
+            match result {
+                Ok(created) => navigate(&format!("/workflows/{}", created.run_id), Default::default()),
+                Err(e) => {
+                    if e.code == ErrorCode::Validation {
+                        ctx.errors.set(e.fields.clone());
+                    }
+                    // A refused request may be sent again, changed: it needs a new key.
+                    key.set_value(new_key());
+                    failure.set(Some(e));
+                }
+            }
+        });
+    };
+
+    let count = schema.schema.fields.len();
+    let items = fields.with_value(|f| {
+        f.iter()
+            .map(|(field, node): &(crate::schema::Field, Node)| {
+                let name = field.name.clone();
+                let path = Signal::derive(move || node::pointer("", &name));
+                view! { <FieldView field=field.clone() node=node.clone() path ctx/> }
+            })
+            .collect_view()
+    });
+    view! {
+        <form class="run-form" on:submit=submit novalidate data-testid="run-form">
+            <p class="muted">
+                {format!("Workflow {} · ", schema.schema.workflow.clone().unwrap_or_else(|| "(unnamed)".into()))}
+                <span title="hash of this input schema">{format!("schema {}", schema.schema_hash)}</span>
+            </p>
+            {(count == 0).then(|| view! { <p class="muted">"This agent takes no inputs."</p> })}
+            {items}
+            {move || {
+                let n = ctx.errors.with(Vec::len);
+                (n > 0 && failure.with(Option::is_none)).then(|| view! {
+                    <p class="notice error" role="alert" data-testid="run-form-errors">
+                        {format!("{n} field{} need{} attention.", if n == 1 { "" } else { "s" }, if n == 1 { "s" } else { "" })}
+                    </p>
+                })
+            }}
+            {move || failure.get().map(|e| view! { <p class="notice error" role="alert" data-testid="run-form-errors">{e.message}</p> })}
+            <div class="actions">
+                <button type="submit" class="primary" disabled=move || pending.get()>
+                    {move || if pending.get() { "Starting…" } else { "Run" }}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+fn new_key() -> String {
+    #[cfg(all(target_arch = "wasm32", feature = "hydrate"))]
+    let random = js_sys::Math::random();
+    #[cfg(not(all(target_arch = "wasm32", feature = "hydrate")))]
+    let random = 0.5;
+    format!("form-{}-{}", crate::time::now_ms() as u64, (random * 1e15) as u64)
+}

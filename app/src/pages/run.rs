@@ -1,0 +1,218 @@
+//! `/workflows/{run_id}`: one run, changing by itself while it goes on (it polls a cheap
+//! server function until the run ends), with Cancel, Re-run, Edit and re-run, Delete.
+
+use crate::api::{cancel_run, delete_run, get_run, rerun};
+use crate::components::clock::RelativeTime;
+use crate::components::json_tree::JsonTree;
+use crate::components::run_status::{cost_text, duration_text, RunStatusBadge};
+use crate::error::ErrorCode;
+use crate::model::{RunStatus, RunView};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use std::time::Duration;
+
+/// How often a live run is asked for (until live push lands).
+const POLL_MS: u64 = 1000;
+
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let params = use_params_map();
+    let run_id = Memo::new(move |_| params.read().get("run_id").unwrap_or_default());
+    let initial = Resource::new(move || run_id.get(), get_run);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading the run…"</p> }>
+            {move || Suspend::new(async move {
+                match initial.await {
+                    Ok(run) => view! { <RunDetails run/> }.into_any(),
+                    Err(e) if e.code == ErrorCode::NotFound => view! {
+                        <section class="card empty" data-testid="run-missing">
+                            <h1>"Run not found"</h1>
+                            <p>{e.message}</p>
+                            <p><a href="/workflows">"All runs"</a></p>
+                        </section>
+                    }.into_any(),
+                    Err(e) => view! {
+                        <p class="notice error" role="alert">{format!("Could not load the run: {}", e.message)}</p>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn RunDetails(run: RunView) -> impl IntoView {
+    let run_id = run.run_id.clone();
+    let run = RwSignal::new(run);
+    let poll_error = RwSignal::new(None::<String>);
+    let action_error = RwSignal::new(None::<String>);
+    let confirming_delete = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let navigate = use_navigate();
+
+    // Keep asking while the run goes on; one request at a time.
+    let in_flight = StoredValue::new(false);
+    let id = run_id.clone();
+    Effect::new(move |_| {
+        let id = id.clone();
+        let poll = move || {
+            if in_flight.get_value() || run.with_untracked(|r| r.status.is_final()) {
+                return;
+            }
+            in_flight.set_value(true);
+            let id = id.clone();
+            spawn_local(async move {
+                let result = get_run(id).await;
+                if in_flight.is_disposed() {
+                    return;
+                }
+                in_flight.set_value(false);
+                match result {
+                    Ok(fresh) => {
+                        if run.with_untracked(|r| r != &fresh) {
+                            run.set(fresh);
+                        }
+                        poll_error.set(None);
+                    }
+                    Err(e) => poll_error.set(Some(e.message)),
+                }
+            });
+        };
+        if let Ok(handle) = set_interval_with_handle(poll, Duration::from_millis(POLL_MS)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+
+    let status = Signal::derive(move || run.with(|r| r.status));
+    let live = move || !status.get().is_final();
+    let field = move |f: fn(&RunView) -> Option<String>| Signal::derive(move || run.with(f));
+
+    let do_cancel = {
+        let id = run_id.clone();
+        move |_| {
+            let id = id.clone();
+            busy.set(true);
+            spawn_local(async move {
+                match cancel_run(id).await {
+                    Ok(fresh) => run.set(fresh),
+                    Err(e) => action_error.set(Some(e.message)),
+                }
+                busy.set(false);
+            });
+        }
+    };
+    let do_rerun = {
+        let id = run_id.clone();
+        let navigate = navigate.clone();
+        move |_| {
+            let id = id.clone();
+            let navigate = navigate.clone();
+            busy.set(true);
+            spawn_local(async move {
+                match rerun(id).await {
+                    Ok(created) => navigate(&format!("/workflows/{}", created.run_id), Default::default()),
+                    Err(e) => action_error.set(Some(e.message)),
+                }
+                busy.set(false);
+            });
+        }
+    };
+    let do_delete = {
+        let id = run_id.clone();
+        let navigate = navigate.clone();
+        move |_| {
+            let id = id.clone();
+            let navigate = navigate.clone();
+            busy.set(true);
+            spawn_local(async move {
+                match delete_run(id).await {
+                    Ok(()) => navigate("/workflows", Default::default()),
+                    Err(e) if e.code == ErrorCode::NotFound => navigate("/workflows", Default::default()),
+                    Err(e) => {
+                        action_error.set(Some(e.message));
+                        busy.set(false);
+                    }
+                }
+            });
+        }
+    };
+    let edit_href = move || run.with(|r| format!("/orchestrator?execute={}&from={}", r.agent_id, r.run_id));
+
+    view! {
+        <div class="run-page" data-testid="run-page" data-status=move || status.get().as_str()>
+            <div class="run-head">
+                <h1>{move || run.with(|r| r.workflow.clone())}</h1>
+                <RunStatusBadge status/>
+                {move || live().then(|| view! { <span class="muted live-note">"updates live"</span> })}
+            </div>
+            {move || poll_error.get().map(|e| view! {
+                <p class="notice error" role="alert">{format!("Showing the last known state: {e}. Retrying.")}</p>
+            })}
+            <div class="run-actions actions">
+                {move || live().then(|| view! {
+                    <button type="button" class="warning" on:click=do_cancel.clone() disabled=move || busy.get()>"Cancel"</button>
+                })}
+                <button type="button" on:click=do_rerun disabled=move || busy.get() || run.with(|r| r.agent_id.is_empty())>"Re-run"</button>
+                {move || (!run.with(|r| r.agent_id.is_empty())).then(|| view! {
+                    <a class="button" href=edit_href>"Edit and re-run"</a>
+                })}
+                <Show when=move || confirming_delete.get() fallback=move || view! {
+                    <button type="button" on:click=move |_| confirming_delete.set(true)>"Delete"</button>
+                }>
+                    <span class="confirm">
+                        "Delete this run? "
+                        <button type="button" class="danger" on:click=do_delete.clone() disabled=move || busy.get()>"Confirm delete"</button>
+                        <button type="button" on:click=move |_| confirming_delete.set(false)>"Keep"</button>
+                    </span>
+                </Show>
+            </div>
+            {move || action_error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="run-action-error">{e}</p> })}
+            {move || (status.get() == RunStatus::Cancelled).then(|| view! {
+                <p class="notice warning">"Agents have no cancel call: this agent may still finish the work. Its answer will not be recorded."</p>
+            })}
+            <section class="card">
+                <dl class="run-facts">
+                    <dt>"Run ID"</dt><dd><code>{run_id.clone()}</code></dd>
+                    <dt>"Agent"</dt>
+                    <dd>{move || run.with(|r| if r.agent_id.is_empty() {
+                        view! { <span class="muted">"— (not started by an agent)"</span> }.into_any()
+                    } else {
+                        view! { <a href=format!("/workflows?agent_id={}", r.agent_id) title="This agent's runs"><code>{r.agent_id.clone()}</code></a> }.into_any()
+                    })}</dd>
+                    <dt>"Created"</dt><dd><RelativeTime at=field(|r| Some(r.created_at.clone())) fallback="—"/></dd>
+                    <dt>"Started"</dt><dd><RelativeTime at=field(|r| r.started_at.clone()) fallback="not yet"/></dd>
+                    <dt>"Finished"</dt><dd><RelativeTime at=field(|r| r.finished_at.clone()) fallback="not yet"/></dd>
+                    <dt>"Duration"</dt><dd data-testid="run-duration">{move || run.with(|r| r.duration_ms.map(duration_text).unwrap_or_else(|| "—".into()))}</dd>
+                    <dt>"Tokens"</dt><dd>{move || run.with(|r| r.total_tokens.map(|t| t.to_string()).unwrap_or_else(|| "—".into()))}</dd>
+                    <dt>"Cost"</dt><dd>{move || run.with(|r| r.cost_usd.map(cost_text).unwrap_or_else(|| "—".into()))}</dd>
+                    <dt>"Schema"</dt><dd>{move || run.with(|r| r.schema_hash.clone().map(|h| view! { <code title="hash of the input schema the inputs were checked against">{h}</code> }))}</dd>
+                </dl>
+            </section>
+            {move || run.with(|r| r.error.clone()).map(|error| view! {
+                <section class="card error-panel" role="alert" data-testid="run-error">
+                    <h2>"Error"</h2>
+                    <p>{error}</p>
+                    {run.with(|r| (!r.field_errors.is_empty()).then(|| {
+                        let items = r.field_errors.iter().map(|f| view! { <li><code>{f.field.clone()}</code>": "{f.message.clone()}</li> }).collect_view();
+                        view! { <ul class="field-errors">{items}</ul> }
+                    }))}
+                </section>
+            })}
+            <div class="run-io">
+                <section class="card" data-testid="run-inputs">
+                    <h2>"Inputs"</h2>
+                    {move || view! { <JsonTree value=run.with(|r| r.inputs.clone()) label="the inputs"/> }}
+                </section>
+                <section class="card" data-testid="run-outputs">
+                    <h2>"Outputs"</h2>
+                    {move || match run.with(|r| r.outputs.clone()) {
+                        Some(outputs) => view! { <JsonTree value=outputs label="the outputs"/> }.into_any(),
+                        None if live() => view! { <p class="muted">"Waiting for the agent…"</p> }.into_any(),
+                        None => view! { <p class="muted">"No outputs."</p> }.into_any(),
+                    }}
+                </section>
+            </div>
+        </div>
+    }
+}
