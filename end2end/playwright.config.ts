@@ -1,11 +1,21 @@
 // End-to-end tests: the real dashboard binary, a real Chromium (Debian's, never a
 // downloaded one), one worker. Build first: `./dev test` does it all.
 import { defineConfig } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export const DASHBOARD_PORT = Number(process.env.E2E_DASHBOARD_PORT ?? 18001);
+/** A port nothing listens on now (the OS picks it). */
+function freePort(): string {
+  const script = "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{process.stdout.write(String(s.address().port));s.close()})";
+  return execFileSync(process.execPath, ['-e', script]).toString().trim();
+}
+// Chosen once, in the runner; the workers inherit it through the environment. A fixed
+// port could be held by another process, which would then stand in for our dashboard;
+// if the chosen one is taken by the time the server starts, Playwright fails loudly.
+process.env.E2E_DASHBOARD_PORT ??= freePort();
+export const DASHBOARD_PORT = Number(process.env.E2E_DASHBOARD_PORT);
 export const BIN = path.resolve(__dirname, process.env.CA_BIN ?? '../target/debug/configurable-agents');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-e2e-'));
 

@@ -1,15 +1,16 @@
 // The seed's manual test plan for the orchestrator page, automated.
 import { test, expect, Page } from '@playwright/test';
-import { ChildProcess } from 'node:child_process';
-import { open, watchErrors, startTestAgent, stop, fillForm } from './support';
-
-const AGENT_PORT = Number(process.env.E2E_AGENT_PORT ?? 18002);
-const AGENT_URL = `http://127.0.0.1:${AGENT_PORT}`;
-const NOBODY_URL = 'http://127.0.0.1:18009'; // nothing listens here
+import { open, watchErrors, startTestAgent, stop, fillForm, refusedUrl, TestAgent } from './support';
 
 test.describe.configure({ mode: 'serial' });
 
-let agent: ChildProcess | undefined;
+let agent: TestAgent | undefined;
+let AGENT_URL = '';
+let NOBODY_URL = '';
+
+test.beforeAll(async () => {
+  NOBODY_URL = await refusedUrl();
+});
 let errors: string[] = [];
 let page: Page;
 
@@ -23,7 +24,7 @@ test.afterEach(async () => {
 });
 
 test.afterAll(async () => {
-  if (agent) await stop(agent);
+  if (agent) await stop(agent.child);
 });
 
 const nav = (p: Page, name: string) =>
@@ -63,7 +64,7 @@ test('an empty form and a bad URL are blocked in the browser', async () => {
   expect(await page.getByLabel('Agent URL').evaluate((e: HTMLInputElement) => e.validity.valid)).toBe(false);
 
   // A rule the browser's pattern cannot express is caught by the shared validator.
-  await fillForm(page, 'register', 'Reserved', AGENT_URL);
+  await fillForm(page, 'register', 'Reserved', NOBODY_URL);
   await page.getByRole('button', { name: 'Register', exact: true }).click();
   await expect(page.locator('#agent_id-error')).toContainText('reserved');
   await expect(page.getByLabel('Agent ID')).toHaveAttribute('aria-invalid', 'true');
@@ -95,7 +96,8 @@ test('an unreachable agent shows its error, is not added, and Clear resets the f
 });
 
 test('the test agent registers and shows healthy without a reload', async () => {
-  agent = await startTestAgent(AGENT_PORT);
+  agent = await startTestAgent();
+  AGENT_URL = agent.url;
   await open(page, '/orchestrator');
   await page.evaluate(() => ((window as any).__sameDocument = true));
 
@@ -129,7 +131,7 @@ test('refreshes keep what is typed, and a stopped agent turns unhealthy', async 
   const rowHandle = await row.elementHandle();
 
   await page.getByLabel('Agent Name').fill('half-typed name');
-  await stop(agent!);
+  await stop(agent!.child);
   agent = undefined;
 
   // The server notices within 1 s, the page within its 5 s refresh.

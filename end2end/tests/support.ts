@@ -25,21 +25,50 @@ export function watchErrors(page: Page): string[] {
   return errors;
 }
 
-/** Starts `configurable-agents test-agent` on `port` and waits until /health answers. */
-export async function startTestAgent(port: number): Promise<ChildProcess> {
-  const child = spawn(BIN, ['test-agent', '--port', String(port)], { stdio: 'ignore' });
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/health`);
-      if (r.ok) return child;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill();
-  throw new Error(`test agent did not start on port ${port}`);
+/** A started test agent and the URL it listens on. */
+export interface TestAgent {
+  child: ChildProcess;
+  url: string;
+}
+
+/**
+ * Starts `configurable-agents test-agent` on a port the OS picks and reads the URL it
+ * prints, so no other process on a fixed port can stand in for it. Fails loudly if it
+ * exits or says nothing within 15 s.
+ */
+export async function startTestAgent(extra: string[] = []): Promise<TestAgent> {
+  const child = spawn(BIN, ['test-agent', '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`test agent printed no address within 15 s: ${out}${stderr}`)), 15_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/[^\s]+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`test agent exited (${code}) before listening: ${stderr}`));
+    });
+  });
+  const r = await fetch(`${url}/health`);
+  if (!r.ok) throw new Error(`test agent at ${url} answered /health with ${r.status}`);
+  return { child, url };
+}
+
+/** A loopback URL where nothing listens (a port just freed by the OS). */
+export async function refusedUrl(): Promise<string> {
+  const net = await import('node:net');
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return `http://127.0.0.1:${port}`;
 }
 
 export async function stop(child: ChildProcess) {

@@ -7,7 +7,7 @@
 
 use app::model::{AgentSource, HealthState, RegisterAgent};
 use app::validation::validate_registration;
-use server::agent_client::{AgentClient, Probe};
+use server::agent_client::{AgentClient, ClientLimits, Probe};
 use server::health::HealthMonitor;
 use server::registry::store;
 use std::time::{Duration, Instant};
@@ -69,11 +69,11 @@ async fn main() {
                 ..Default::default()
             })
             .unwrap();
-            store::upsert(&db, &valid, AgentSource::Manual, &placeholder).await.unwrap();
+            store::upsert(db.write(), &valid, AgentSource::Manual, &placeholder).await.unwrap();
         }
     }
 
-    let client = AgentClient::new(timeout).unwrap();
+    let client = AgentClient::new(ClientLimits::new(timeout, 10 * 1024 * 1024)).unwrap();
     let rss_before = rss_kib();
     let concurrent = HealthMonitor::new(db.clone(), client.clone(), Duration::from_secs(3600), concurrency);
     let _warm = concurrent.sweep().await.unwrap();

@@ -102,6 +102,16 @@ pub struct TestAgentSettings {
     /// The agent ID it reports in /health.
     #[arg(long, env = "CA_TEST_AGENT_ID", default_value = "test-agent")]
     pub agent_id: String,
+
+    /// Answer /run with `{"status": "async", "job_id"}` and let /status/{job_id} report
+    /// the job until it is done (1–2 s), as agents with long work do.
+    #[arg(long = "async")]
+    pub async_jobs: bool,
+
+    /// Publish this JSON file as /schema instead of the article writer's, and answer /run
+    /// by echoing the inputs back (for trying generated forms).
+    #[arg(long, env = "CA_TEST_AGENT_SCHEMA")]
+    pub schema: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

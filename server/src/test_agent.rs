@@ -1,6 +1,7 @@
 //! The reference agent, wire-compatible with the original project's `test_agent.py`:
 //! `/health` says `alive`, `/schema` asks for a topic (tone and length optional), `/run`
-//! works 100–500 ms and writes a short article.
+//! works 100–500 ms and writes a short article. `--async` makes it answer with a job to
+//! poll; `--schema FILE` publishes another schema and echoes the inputs back.
 
 use crate::cli::TestAgentSettings;
 use crate::StartError;
@@ -11,23 +12,44 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const VERSION: &str = "1.0.0";
 
 struct AgentInfo {
     agent_id: String,
+    async_jobs: bool,
+    custom_schema: Option<Value>,
+    /// Async jobs: when each is done, and its answer.
+    jobs: Mutex<HashMap<String, (Instant, Value)>>,
+}
+
+/// How the reference agent behaves.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub async_jobs: bool,
+    pub custom_schema: Option<Value>,
 }
 
 pub fn router(agent_id: &str) -> Router {
+    router_with(agent_id, Options::default())
+}
+
+pub fn router_with(agent_id: &str, options: Options) -> Router {
     Router::new()
         .route("/", get(describe))
         .route("/health", get(health))
         .route("/schema", get(schema))
         .route("/run", post(run))
         .route("/status/{job_id}", get(status))
-        .with_state(Arc::new(AgentInfo { agent_id: agent_id.to_owned() }))
+        .with_state(Arc::new(AgentInfo {
+            agent_id: agent_id.to_owned(),
+            async_jobs: options.async_jobs,
+            custom_schema: options.custom_schema,
+            jobs: Mutex::new(HashMap::new()),
+        }))
 }
 
 pub async fn serve(settings: TestAgentSettings) -> Result<(), StartError> {
@@ -35,8 +57,16 @@ pub async fn serve(settings: TestAgentSettings) -> Result<(), StartError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e} (try --port)"))?;
+    let custom_schema = match &settings.schema {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            Some(serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?)
+        }
+    };
+    let options = Options { async_jobs: settings.async_jobs, custom_schema };
     println!("test agent '{}' listening on http://{}", settings.agent_id, listener.local_addr()?);
-    axum::serve(listener, router(&settings.agent_id))
+    axum::serve(listener, router_with(&settings.agent_id, options))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -63,7 +93,10 @@ async fn health(State(info): State<Arc<AgentInfo>>) -> Json<Value> {
     Json(json!({ "status": "alive", "timestamp": now(), "version": VERSION, "agent_id": info.agent_id }))
 }
 
-async fn schema() -> Json<Value> {
+async fn schema(State(info): State<Arc<AgentInfo>>) -> Json<Value> {
+    if let Some(custom) = &info.custom_schema {
+        return Json(custom.clone());
+    }
     Json(json!({
         "workflow": "article_writer",
         "inputs": {
@@ -86,11 +119,15 @@ fn unprocessable(loc: &[&str], msg: &str, kind: &str) -> axum::response::Respons
         .into_response()
 }
 
-async fn run(body: Option<Json<Value>>) -> axum::response::Response {
+async fn run(State(info): State<Arc<AgentInfo>>, body: Option<Json<Value>>) -> axum::response::Response {
     let started = Instant::now();
     let Some(Json(Value::Object(inputs))) = body else {
         return unprocessable(&["body"], "Input should be a valid dictionary", "dict_type");
     };
+    if info.custom_schema.is_some() {
+        let answer = json!({ "status": "success", "outputs": { "echo": inputs }, "execution_time_ms": 0 });
+        return respond(&info, answer, Duration::from_millis(200)).await;
+    }
     let topic = match inputs.get("topic") {
         Some(Value::String(t)) if !t.trim().is_empty() => t.trim().to_owned(),
         Some(Value::String(_)) | None => return unprocessable(&["body", "topic"], "Field required", "missing"),
@@ -102,8 +139,8 @@ async fn run(body: Option<Json<Value>>) -> axum::response::Response {
     let tone = text_or("tone", "professional");
     let length = text_or("length", "medium");
 
-    // Simulated work, as the original: 100–500 ms.
-    tokio::time::sleep(Duration::from_millis(fastrand::u64(100..=500))).await;
+    // Simulated work, as the original: 100–500 ms (1–2 s as an async job).
+    let work = if info.async_jobs { fastrand::u64(1000..=2000) } else { fastrand::u64(100..=500) };
 
     let paragraphs = match length.as_str() {
         "short" => 1,
@@ -120,8 +157,8 @@ async fn run(body: Option<Json<Value>>) -> axum::response::Response {
         .collect::<Vec<_>>()
         .join("\n\n");
     let word_count = body_text.split_whitespace().count();
-    let execution_time_ms = started.elapsed().as_millis() as u64;
-    Json(json!({
+    let execution_time_ms = started.elapsed().as_millis() as u64 + work;
+    let answer = json!({
         "status": "success",
         "outputs": {
             "result": body_text,
@@ -132,11 +169,38 @@ async fn run(body: Option<Json<Value>>) -> axum::response::Response {
         },
         "execution_time_ms": execution_time_ms,
         "message": "Workflow executed successfully",
-    }))
-    .into_response()
+    });
+    respond(&info, answer, Duration::from_millis(work)).await
 }
 
-async fn status(Path(job_id): Path<String>) -> impl IntoResponse {
-    // This agent answers synchronously, so it never has jobs.
-    (StatusCode::NOT_FOUND, Json(json!({ "detail": format!("Job {job_id} not found") })))
+/// The answer after `work`, or at once as an async job that is done after `work`.
+async fn respond(info: &AgentInfo, answer: Value, work: Duration) -> axum::response::Response {
+    if !info.async_jobs {
+        tokio::time::sleep(work).await;
+        return Json(answer).into_response();
+    }
+    let job_id = format!("job-{:016x}", fastrand::u64(..));
+    let mut jobs = info.jobs.lock().expect("job table lock is never poisoned");
+    // Finished jobs are kept a while for late status checks, then forgotten.
+    jobs.retain(|_, (done, _)| done.elapsed() < Duration::from_secs(600));
+    jobs.insert(job_id.clone(), (Instant::now() + work, answer));
+    Json(json!({ "status": "async", "job_id": job_id, "message": "Workflow started" })).into_response()
+}
+
+async fn status(State(info): State<Arc<AgentInfo>>, Path(job_id): Path<String>) -> axum::response::Response {
+    let jobs = info.jobs.lock().expect("job table lock is never poisoned");
+    let Some((done_at, answer)) = jobs.get(&job_id) else {
+        return (StatusCode::NOT_FOUND, Json(json!({ "detail": format!("Job {job_id} not found") }))).into_response();
+    };
+    if Instant::now() < *done_at {
+        return Json(json!({ "job_id": job_id, "status": "running" })).into_response();
+    }
+    Json(json!({
+        "job_id": job_id,
+        "status": "completed",
+        "outputs": answer["outputs"],
+        "execution_time_ms": answer["execution_time_ms"],
+        "error": null,
+    }))
+    .into_response()
 }

@@ -57,7 +57,8 @@ fn node(value: &Value, depth: usize) -> AnyView {
             }
             .into_any()
         }
-        Value::String(s) => view! { <span class="json-string">{format!("{s:?}")}</span> }.into_any(),
+        // Shown as the text it is (line breaks kept), in quotes to tell it from a number.
+        Value::String(s) => view! { <span class="json-string">{format!("\"{s}\"")}</span> }.into_any(),
         other => view! { <span class="json-scalar">{other.to_string()}</span> }.into_any(),
     }
 }

@@ -25,13 +25,19 @@ pub fn RunPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match initial.await {
                     Ok(run) => view! { <RunDetails run/> }.into_any(),
-                    Err(e) if e.code == ErrorCode::NotFound => view! {
+                    Err(e) if e.code == ErrorCode::NotFound => {
+                        #[cfg(feature = "ssr")]
+                        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                            response.set_status(axum::http::StatusCode::NOT_FOUND);
+                        }
+                        view! {
                         <section class="card empty" data-testid="run-missing">
                             <h1>"Run not found"</h1>
                             <p>{e.message}</p>
                             <p><a href="/workflows">"All runs"</a></p>
                         </section>
-                    }.into_any(),
+                    }.into_any()
+                    }
                     Err(e) => view! {
                         <p class="notice error" role="alert">{format!("Could not load the run: {}", e.message)}</p>
                     }.into_any(),

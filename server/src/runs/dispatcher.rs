@@ -228,7 +228,9 @@ impl Inner {
         let mut last_problem: Option<String> = None;
         loop {
             tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(self.settings.poll_max);
+            // Gentle backoff: a job done in 2 s is seen within ~0.5 s, a long one is asked
+            // at most every `poll_max`.
+            wait = wait.mul_f32(1.5).min(self.settings.poll_max);
             let left = budget.saturating_sub(began.elapsed()) + CALL_MARGIN;
             match self.client.job_status(url, &job_id, left).await {
                 Ok(answer) => match judge_job_status(&job_id, &answer) {

@@ -47,7 +47,7 @@ async fn navigation_pages_exist_and_unknown_pages_are_404() {
     let app = spawn_app().await;
     let (status, html) = page(&app, "/workflows").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("No runs yet"));
+    assert!(html.contains("No runs yet"), "the history is empty");
     let (status, html) = page(&app, "/no-such-page").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("Page not found"));

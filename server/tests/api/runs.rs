@@ -293,3 +293,36 @@ async fn the_schema_endpoint_answers_the_normalised_schema() {
     let changed: Value = app.http.get(app.url("/api/v1/agents/a/schema")).send().await.unwrap().json().await.unwrap();
     assert_ne!(changed["schema_hash"], view["schema_hash"]);
 }
+
+#[tokio::test]
+async fn the_reference_agent_runs_synchronously_and_as_async_jobs() {
+    let app = spawn_app().await;
+    let sync = serve(server::test_agent::router("ref")).await;
+    let options = server::test_agent::Options { async_jobs: true, custom_schema: None };
+    let jobs = serve(server::test_agent::router_with("ref-async", options)).await;
+    app.register("ref", &sync).await;
+    app.register("ref-async", &jobs).await;
+    for agent in ["ref", "ref-async"] {
+        let run_id = app.start_run(agent, json!({"topic": "tea", "length": "short"})).await;
+        let run = app.finished_run(&run_id, SOON).await;
+        assert_eq!(run["status"], "succeeded", "{agent}: {run}");
+        assert_eq!(run["outputs"]["length_setting"], "short");
+        assert!(run["outputs"]["result"].as_str().unwrap().contains("tea"));
+    }
+}
+
+#[tokio::test]
+async fn the_run_pages_render_on_the_server() {
+    let (app, _agent) = app_with(Behaviour::Echo).await;
+    let run_id = app.start_run("a", json!({"topic": "<b>bold</b>"})).await;
+    app.finished_run(&run_id, SOON).await;
+    let page = app.http.get(app.url(&format!("/workflows/{run_id}"))).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("article_writer") && html.contains("succeeded"));
+    assert!(!html.contains("<b>bold</b>"), "inputs are text, never HTML");
+    let history = app.http.get(app.url("/workflows?agent_id=a")).send().await.unwrap().text().await.unwrap();
+    assert!(history.contains(&run_id[..8]), "the history lists the run");
+    let missing = app.http.get(app.url("/workflows/00000000-0000-0000-0000-000000000000")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}

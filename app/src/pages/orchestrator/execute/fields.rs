@@ -148,7 +148,7 @@ fn input(node: Node, id: String, path: Signal<String>, ctx: FormContext, require
                             view! {
                                 <div class="row">
                                     <span class="row-index muted">{move || format!("{}.", index.get() + 1)}</span>
-                                    <ItemView node=row.node.clone() path=child ctx/>
+                                    <ItemView node=row.node.clone() path=child ctx label=Signal::derive(move || format!("Item {}", index.get() + 1))/>
                                     <button type="button" class="small" aria-label=move || format!("Remove item {}", index.get() + 1)
                                         on:click=move |_| rows.update(|r| r.retain(|x| x.id != row_id))>"Remove"</button>
                                 </div>
@@ -177,7 +177,7 @@ fn input(node: Node, id: String, path: Signal<String>, ctx: FormContext, require
                                     <label class="visually-hidden" for=key_id.clone()>"Key"</label>
                                     <input type="text" class="key" id=key_id placeholder="key"
                                         prop:value=move || key.get() on:input=move |ev| key.set(event_target_value(&ev))/>
-                                    <ItemView node=row.node.clone() path=child ctx/>
+                                    <ItemView node=row.node.clone() path=child ctx label=Signal::derive(move || format!("Value of {}", key.get()))/>
                                     <button type="button" class="small" aria-label=move || format!("Remove entry {}", key.get())
                                         on:click=move |_| rows.update(|r| r.retain(|x| x.id != row_id))>"Remove"</button>
                                 </div>
@@ -194,11 +194,10 @@ fn input(node: Node, id: String, path: Signal<String>, ctx: FormContext, require
 
 /// An unnamed value inside a list or map row.
 #[component]
-fn ItemView(node: Node, path: Signal<String>, ctx: FormContext) -> impl IntoView {
+fn ItemView(node: Node, path: Signal<String>, ctx: FormContext, label: Signal<String>) -> impl IntoView {
     let id = ctx.dom_id();
     let error = ctx.error_at(path);
     let error_id = format!("{id}-error");
-    let label = move || format!("Item {}", path.get().rsplit('/').next().unwrap_or_default());
     view! {
         <div class="item" data-path=move || path.get()>
             <label class="visually-hidden" for=id.clone()>{label}</label>

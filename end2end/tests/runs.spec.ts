@@ -1,0 +1,162 @@
+// Running agents' workflows from the dashboard: the form generated from /schema, the run
+// page that updates by itself, and the history filtered from the URL.
+import { test, expect, Page } from '@playwright/test';
+import * as path from 'node:path';
+import { open, watchErrors, startTestAgent, stop, TestAgent } from './support';
+
+test.describe.configure({ mode: 'serial' });
+
+let writer: TestAgent;
+let kinds: TestAgent;
+let errors: string[] = [];
+let page: Page;
+
+async function register(p: Page, id: string, url: string) {
+  const r = await p.request.post('/api/v1/agents', { data: { agent_id: id, agent_name: id, agent_url: url } });
+  expect([200, 201]).toContain(r.status());
+}
+
+test.beforeAll(async () => {
+  // The article writer answering as an async job (1–2 s), so the run page is seen running.
+  writer = await startTestAgent(['--async']);
+  kinds = await startTestAgent(['--schema', path.resolve(__dirname, '../fixtures/all-kinds.json')]);
+});
+
+test.afterAll(async () => {
+  await stop(writer.child);
+  await stop(kinds.child);
+});
+
+test.beforeEach(async ({ page: p }) => {
+  page = p;
+  errors = watchErrors(page);
+});
+
+test.afterEach(async () => {
+  expect(errors, 'no console errors or uncaught exceptions').toEqual([]);
+});
+
+test('Execute on a row opens the form; the run page goes from running to succeeded without reload', async () => {
+  await register(page, 'writer', writer.url);
+  await open(page, '/orchestrator');
+  await page.locator('tr[data-agent-id="writer"]').getByRole('link', { name: 'Execute writer' }).click();
+  const panel = page.getByTestId('execute-panel');
+  await expect(panel.getByRole('heading', { name: 'Run writer' })).toBeVisible();
+  await expect(panel.getByLabel(/^Topic/)).toBeVisible();
+  await expect(panel.getByLabel(/^Tone/)).toHaveValue('professional');
+  await expect(panel.getByText('What the article is about')).toBeVisible();
+
+  // Nothing is sent while a required field is empty.
+  await panel.getByRole('button', { name: 'Run' }).click();
+  await expect(panel.locator('[data-path="/topic"] .field-error')).toHaveText('This field is required');
+  await expect(panel.getByLabel(/^Topic/)).toHaveAttribute('aria-invalid', 'true');
+
+  await panel.getByLabel(/^Topic/).fill('Rust dashboards');
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+  await panel.getByRole('button', { name: 'Run' }).click();
+  await expect(page).toHaveURL(/\/workflows\/[0-9a-f-]{36}$/);
+  const run = page.getByTestId('run-page');
+  await expect(run).toHaveAttribute('data-status', /queued|running/);
+  await expect(page.getByRole('button', { name: 'Cancel' })).toBeVisible();
+  await page.screenshot({ path: 'test-results/10-run-running.png', fullPage: true });
+  await expect(run).toHaveAttribute('data-status', 'succeeded', { timeout: 15_000 });
+  await expect(page.getByTestId('run-outputs')).toContainText('word_count');
+  await expect(page.getByTestId('run-outputs')).toContainText('Rust dashboards');
+  await expect(page.getByTestId('run-inputs')).toContainText('"topic"');
+  await expect(page.getByRole('button', { name: 'Cancel' })).toHaveCount(0);
+  expect(await page.evaluate(() => (window as any).__sameDocument), 'no reload').toBe(true);
+  await page.screenshot({ path: 'test-results/11-run-succeeded.png', fullPage: true });
+});
+
+test('a form with every original field kind fills, validates and submits', async () => {
+  await register(page, 'kinds', kinds.url);
+  await open(page, '/orchestrator?execute=kinds');
+  const panel = page.getByTestId('execute-panel');
+  const form = panel.getByTestId('run-form');
+  await expect(form.getByLabel(/^Count/)).toHaveValue('3');
+  await expect(form.getByLabel(/^Draft/)).toBeChecked();
+
+  await form.getByLabel(/^Title/).fill('Hello');
+  await form.getByLabel(/^Count/).fill('12a');
+  await form.getByLabel(/^Ratio/).fill('0.25');
+  await form.getByLabel(/^Draft/).uncheck();
+  const tags = form.locator('[data-path="/tags"]');
+  await tags.getByRole('button', { name: 'Add item' }).click();
+  await tags.getByRole('button', { name: 'Add item' }).click();
+  await tags.getByRole('button', { name: 'Add item' }).click();
+  await tags.getByRole('textbox', { name: 'Item 1' }).fill('a');
+  await tags.getByRole('textbox', { name: 'Item 2' }).fill('to be removed');
+  await tags.getByRole('textbox', { name: 'Item 3' }).fill('c');
+  await tags.getByRole('button', { name: 'Remove item 2' }).click();
+  // The rows after it move up, keeping what was typed.
+  await expect(tags.getByRole('textbox', { name: 'Item 2' })).toHaveValue('c');
+  const limits = form.locator('[data-path="/limits"]');
+  await limits.getByRole('button', { name: 'Add entry' }).click();
+  await limits.getByRole('textbox', { name: 'Key' }).fill('max');
+  await limits.getByRole('textbox', { name: 'Value of max' }).fill('5');
+  const author = form.locator('[data-path="/author"]');
+  await author.getByLabel(/^Name/).fill('Ada');
+  await author.getByLabel(/^Age/).fill('36');
+  await form.getByLabel(/^Extra/).fill('[1, "x"]');
+  await page.screenshot({ path: 'test-results/12-all-kinds.png', fullPage: true });
+
+  // The shared validator refuses what is not a whole number, beside the field.
+  await form.getByRole('button', { name: 'Run' }).click();
+  await expect(form.locator('[data-path="/count"] .field-error')).toHaveText('Must be a whole number');
+  await expect(page).toHaveURL(/execute=kinds/);
+
+  await form.getByLabel(/^Count/).fill('12');
+  await form.getByRole('button', { name: 'Run' }).click();
+  await expect(page).toHaveURL(/\/workflows\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId('run-page')).toHaveAttribute('data-status', 'succeeded', { timeout: 15_000 });
+  const runId = page.url().split('/').pop()!;
+  const stored = await (await page.request.get(`/api/v1/runs/${runId}`)).json();
+  // Exactly what was filled in: typed values, the removed row gone, empty optionals left out.
+  expect(stored.inputs).toEqual({
+    title: 'Hello', count: 12, ratio: 0.25, draft: false, tags: ['a', 'c'],
+    limits: { max: 5 }, author: { name: 'Ada', age: 36 }, extra: [1, 'x'],
+  });
+  expect(stored.outputs).toEqual({ echo: stored.inputs });
+});
+
+test('Edit and re-run opens the form prefilled; Re-run starts a new run', async () => {
+  const runs = await (await page.request.get('/api/v1/runs?agent_id=kinds')).json();
+  await open(page, `/workflows/${runs[0].run_id}`);
+  await page.getByRole('link', { name: 'Edit and re-run' }).click();
+  const form = page.getByTestId('run-form');
+  await expect(form.getByLabel(/^Title/)).toHaveValue('Hello');
+  await expect(form.getByLabel(/^Count/)).toHaveValue('12');
+  await expect(form.locator('[data-path="/tags"] input')).toHaveCount(2);
+
+  await open(page, `/workflows/${runs[0].run_id}`);
+  await page.getByRole('button', { name: 'Re-run' }).click();
+  await expect(page).not.toHaveURL(new RegExp(runs[0].run_id));
+  await expect(page.getByTestId('run-page')).toHaveAttribute('data-status', 'succeeded', { timeout: 15_000 });
+});
+
+test('the history filters by agent from the URL, and the filter survives a reload', async () => {
+  await open(page, '/workflows?agent_id=writer');
+  const table = page.getByTestId('run-table');
+  await expect(table.locator('tbody tr')).toHaveCount(1);
+  await expect(table.locator('tbody tr').first()).toContainText('article_writer');
+  await expect(page.getByLabel('Agent')).toHaveValue('writer');
+  await page.reload();
+  await expect(page.getByTestId('run-table').locator('tbody tr')).toHaveCount(1);
+
+  // Choosing "All" in the dropdown shows every run and puts the choice in the URL.
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await page.getByLabel('Agent').selectOption('');
+  await expect(page.getByTestId('run-table').locator('tbody tr')).toHaveCount(3);
+  await page.getByLabel('Agent').selectOption('kinds');
+  await expect(page).toHaveURL(/agent_id=kinds/);
+  await expect(page.getByTestId('run-table').locator('tbody tr')).toHaveCount(2);
+  await expect(page.getByTestId('runs-total')).toContainText('of 2');
+  await page.screenshot({ path: 'test-results/13-history.png', fullPage: true });
+});
+
+test('a run that cannot be found says so', async () => {
+  await open(page, '/workflows/00000000-0000-0000-0000-000000000000');
+  await expect(page.getByTestId('run-missing')).toContainText('Run not found');
+  // The page itself answers 404, which Chromium logs; that is the point of this test.
+  errors.splice(0, errors.length, ...errors.filter((e) => !/status of 404/.test(e)));
+});

@@ -1,0 +1,130 @@
+//! 1,000 runs submitted at once to one agent that answers in 100 ms, with the per-agent
+//! limit raised so all may run together: how long until every run is recorded with its
+//! outputs, runs per second, and the dashboard's own peak memory and CPU time (it runs
+//! as a separate process; the mock agent and the client live in this one). Prints
+//! figures; asserts only that every run succeeded.
+//!
+//!     cargo bench -p server --bench runs          (or ./dev bench)
+//!     BENCH_RUNS=1000 BENCH_AGENT_MS=100 BENCH_DB=postgres://… cargo bench -p server --bench runs
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// (peak resident KiB, CPU ms) of a process, from /proc.
+fn usage(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    (hwm, ticks * 10) // 100 ticks per second on Linux
+}
+
+#[tokio::main]
+async fn main() {
+    let runs = env("BENCH_RUNS", 1000) as usize;
+    let agent_ms = env("BENCH_AGENT_MS", 100);
+
+    let agent = {
+        let router = axum::Router::new()
+            .route("/health", axum::routing::get(|| async { axum::Json(json!({"status": "alive"})) }))
+            .route(
+                "/schema",
+                axum::routing::get(|| async {
+                    axum::Json(json!({"workflow": "bench", "inputs": {"topic": {"type": "str", "required": true}}}))
+                }),
+            )
+            .route(
+                "/run",
+                axum::routing::post(move |axum::Json(inputs): axum::Json<Value>| async move {
+                    tokio::time::sleep(Duration::from_millis(agent_ms)).await;
+                    axum::Json(json!({"status": "success", "outputs": {"echo": inputs}}))
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        url
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let database = std::env::var("BENCH_DB").unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let mut dashboard = Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
+        .args(["ui", "--port", "0", "--database-url", &database, "--leptos-config", "none.toml"])
+        .args(["--run-concurrency", &runs.max(1).to_string()])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the dashboard binary starts");
+    let pid = dashboard.id();
+    let mut line = String::new();
+    BufReader::new(dashboard.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().rsplit_once(' ').map(|(_, url)| url.trim_end_matches("/orchestrator").to_owned()).expect("the dashboard prints its URL");
+
+    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let registered = http
+        .post(format!("{base}/api/v1/agents"))
+        .json(&json!({"agent_id": "bench", "agent_name": "Bench", "agent_url": agent}))
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success(), "agent registered");
+    let (rss_idle, cpu_idle) = usage(pid);
+
+    let started = Instant::now();
+    let submits = (0..runs).map(|i| {
+        let http = http.clone();
+        let url = format!("{base}/api/v1/agents/bench/runs");
+        async move {
+            let r = http.post(url).json(&json!({"inputs": {"topic": format!("t{i}")}})).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 202, "run accepted");
+        }
+    });
+    futures::future::join_all(submits).await;
+    let accepted = started.elapsed();
+
+    let count = |status: &'static str| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let r = http.get(format!("{base}/api/v1/runs?status={status}&limit=1")).send().await.unwrap();
+            r.headers()["x-total-count"].to_str().unwrap().parse::<usize>().unwrap()
+        }
+    };
+    loop {
+        if count("succeeded").await + count("failed").await >= runs {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            panic!("runs did not finish within 120 s");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let done = started.elapsed();
+    let (rss_peak, cpu_end) = usage(pid);
+    let succeeded = count("succeeded").await;
+    let sample: Vec<Value> = http.get(format!("{base}/api/v1/runs?limit=1")).send().await.unwrap().json().await.unwrap();
+    let _ = dashboard.kill();
+    let _ = dashboard.wait();
+
+    println!("{runs} runs submitted at once to one agent answering in {agent_ms} ms (per-agent limit {runs}), database {}", if database.starts_with("postgres") { "PostgreSQL" } else { "SQLite" });
+    println!("  all accepted (202) after   {:>7.0} ms", accepted.as_secs_f64() * 1e3);
+    println!("  all recorded with outputs  {:>7.0} ms  (goal: ≤ 2000 ms)", done.as_secs_f64() * 1e3);
+    println!("  throughput                 {:>7.0} runs/s", runs as f64 / done.as_secs_f64());
+    println!("  succeeded                  {succeeded} of {runs}; a sample's outputs: {}", sample[0]["outputs"]);
+    println!("  dashboard peak RSS         {:>7.1} MB  ({:.1} MB idle before the burst)", rss_peak as f64 / 1024.0, rss_idle as f64 / 1024.0);
+    println!("  dashboard CPU time         {:>7} ms during the burst", cpu_end.saturating_sub(cpu_idle));
+    assert_eq!(succeeded, runs, "every run succeeded");
+    assert!(sample[0]["outputs"]["echo"]["topic"].is_string(), "outputs recorded");
+}
