@@ -31,8 +31,19 @@ fn usage(pid: u32) -> (u64, u64) {
     (hwm, ticks * 10) // 100 ticks per second on Linux
 }
 
+/// Stops the dashboard process whatever happens to this one.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[tokio::main]
 async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runs = env("BENCH_RUNS", 1000) as usize;
     let agent_ms = env("BENCH_AGENT_MS", 100);
 
@@ -60,16 +71,16 @@ async fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let database = std::env::var("BENCH_DB").unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    let mut dashboard = Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
+    let mut dashboard = Child(Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
         .args(["ui", "--port", "0", "--database-url", &database, "--leptos-config", "none.toml"])
         .args(["--run-concurrency", &runs.max(1).to_string()])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
-        .expect("the dashboard binary starts");
-    let pid = dashboard.id();
+        .expect("the dashboard binary starts"));
+    let pid = dashboard.0.id();
     let mut line = String::new();
-    BufReader::new(dashboard.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(dashboard.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.trim().rsplit_once(' ').map(|(_, url)| url.trim_end_matches("/orchestrator").to_owned()).expect("the dashboard prints its URL");
 
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
@@ -115,8 +126,7 @@ async fn main() {
     let (rss_peak, cpu_end) = usage(pid);
     let succeeded = count("succeeded").await;
     let sample: Vec<Value> = http.get(format!("{base}/api/v1/runs?limit=1")).send().await.unwrap().json().await.unwrap();
-    let _ = dashboard.kill();
-    let _ = dashboard.wait();
+    drop(dashboard);
 
     println!("{runs} runs submitted at once to one agent answering in {agent_ms} ms (per-agent limit {runs}), database {}", if database.starts_with("postgres") { "PostgreSQL" } else { "SQLite" });
     println!("  all accepted (202) after   {:>7.0} ms", accepted.as_secs_f64() * 1e3);

@@ -326,3 +326,49 @@ async fn the_run_pages_render_on_the_server() {
     let missing = app.http.get(app.url("/workflows/00000000-0000-0000-0000-000000000000")).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_queued_run_can_be_cancelled_and_is_never_sent() {
+    let (app, agent) =
+        app_with_settings(Behaviour::Slow(Duration::from_millis(500)), |s| s.run_concurrency = 1).await;
+    let first = app.start_run("a", json!({"topic": "first"})).await;
+    let second = app.start_run("a", json!({"topic": "second"})).await;
+    app.run_in_status(&first, "running", SOON).await;
+    assert_eq!(app.get_run(&second).await["status"], "queued");
+    let response = app.http.post(app.url(&format!("/api/v1/runs/{second}/cancel"))).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(app.finished_run(&first, SOON).await["status"], "succeeded");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cancelled = app.get_run(&second).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["started_at"], Value::Null, "it never started");
+    assert_eq!(agent.runs_received(), 1, "the cancelled run was never sent");
+}
+
+#[tokio::test]
+async fn inputs_over_the_limit_are_refused_by_name() {
+    let (app, agent) = app_with_settings(Behaviour::Echo, |s| s.max_run_inputs = 64 * 1024).await;
+    let response = app.create_run("a", json!({"topic": "x".repeat(100 * 1024)})).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error = error_of(response).await;
+    assert_eq!(error["fields"][0]["field"], "inputs");
+    assert!(error["message"].as_str().unwrap().contains("--max-run-inputs"), "{error}");
+    assert_eq!(agent.runs_received(), 0);
+}
+
+#[tokio::test]
+async fn retention_removes_old_finished_runs_only() {
+    let (app, agent) = app_with_settings(Behaviour::Echo, |s| s.run_retention = Some(Duration::from_secs(1))).await;
+    let run_id = app.start_run("a", json!({"topic": "old"})).await;
+    app.finished_run(&run_id, SOON).await;
+    agent.set(Behaviour::Slow(Duration::from_secs(8)));
+    let live = app.start_run("a", json!({"topic": "still going"})).await;
+    let gone = eventually(SOON, || async {
+        let r = app.http.get(app.url(&format!("/api/v1/runs/{run_id}"))).send().await.unwrap();
+        (r.status() == StatusCode::NOT_FOUND).then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "a finished run older than the retention is deleted");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(app.get_run(&live).await["status"], "running", "a live run is kept");
+}
