@@ -216,6 +216,8 @@ mod tests {
     use crate::schema::parse_schema;
     use serde_json::json;
 
+    // Signals live in an arena that needs an owner (as inside a component).
+
     fn form(schema: Value, initial: Option<Value>) -> Vec<(Field, Node)> {
         let schema = parse_schema(&schema).unwrap();
         object_fields(&schema.fields, initial.as_ref(), RowIds::new())
@@ -223,6 +225,7 @@ mod tests {
 
     #[test]
     fn defaults_prefill_and_empty_optionals_are_left_out() {
+        Owner::new().with(|| {
         let fields = form(
             json!({"inputs": {
                 "topic": {"type": "str", "required": true},
@@ -236,10 +239,12 @@ mod tests {
         let inputs = collect_fields(&fields, "", &mut errors);
         assert!(errors.is_empty());
         assert_eq!(Value::Object(inputs), json!({"tone": "casual"}), "empty topic/note/n left out");
+        })
     }
 
     #[test]
     fn typed_text_becomes_typed_json_or_a_field_error() {
+        Owner::new().with(|| {
         let fields = form(
             json!({"inputs": {"n": "int", "x": "float", "ok": "bool", "tags": "list[int]", "m": "dict[str, float]",
                               "o": {"type": "object", "schema": {"a": "str"}}, "j": "tuple"}}),
@@ -267,10 +272,12 @@ mod tests {
         collect_fields(&fields, "", &mut errors);
         let paths: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(paths, ["/j", "/n", "/tags/1"]);
+        })
     }
 
     #[test]
     fn map_keys_must_be_present_and_unique() {
+        Owner::new().with(|| {
         let fields = form(json!({"inputs": {"m": "dict[str, str]"}}), Some(json!({"m": {"a/b": "1"}})));
         let (_, m) = &fields[0];
         let Node::Map { rows, value } = m else { panic!() };
@@ -283,5 +290,6 @@ mod tests {
         collect_fields(&fields, "", &mut errors);
         let paths: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(paths, ["/m/a~1b", "/m/"]);
+        })
     }
 }
