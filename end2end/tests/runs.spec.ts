@@ -2,7 +2,7 @@
 // page that updates by itself, and the history filtered from the URL.
 import { test, expect, Page } from '@playwright/test';
 import * as path from 'node:path';
-import { open, watchErrors, startTestAgent, stop, TestAgent } from './support';
+import { open, watchErrors, startTestAgent, stop, refusedUrl, TestAgent } from './support';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -152,6 +152,19 @@ test('the history filters by agent from the URL, and the filter survives a reloa
   await expect(page.getByTestId('run-table').locator('tbody tr')).toHaveCount(2);
   await expect(page.getByTestId('runs-total')).toContainText('of 2');
   await page.screenshot({ path: 'test-results/13-history.png', fullPage: true });
+});
+
+test('an agent whose schema cannot be loaded gets a clear error and Retry', async () => {
+  const gone = await page.request.post('/api/v1/agents', {
+    data: { agent_id: 'gone', agent_name: 'Gone', agent_url: await refusedUrl(), force: true },
+  });
+  expect(gone.status()).toBe(201);
+  await open(page, '/orchestrator?execute=gone');
+  const problem = page.getByTestId('schema-error');
+  await expect(problem).toContainText("Could not get the agent's input schema (connection refused)");
+  await problem.getByRole('button', { name: 'Retry' }).click();
+  await expect(page.getByTestId('schema-error')).toContainText('connection refused');
+  await expect(page.getByTestId('run-form')).toHaveCount(0);
 });
 
 test('a run that cannot be found says so', async () => {

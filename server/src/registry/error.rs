@@ -8,9 +8,9 @@ pub enum RegistryError {
     NotFound(String),
     #[error("health check of {agent_url} failed: {reason}")]
     HealthCheckFailed { agent_url: String, reason: String },
-    /// An agent the dashboard had to ask could not answer usefully.
-    #[error("the agent could not be asked: {0}")]
-    AgentUnavailable(String),
+    /// The agent's /schema could not be had (and none was stored): the reason.
+    #[error("could not get the agent's input schema: {0}")]
+    SchemaUnavailable(String),
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
 }
@@ -26,9 +26,13 @@ impl From<RegistryError> for ApiError {
         match error {
             RegistryError::Invalid(fields) => ApiError::validation(fields),
             RegistryError::NotFound(id) => ApiError::agent_not_found(&id),
-            RegistryError::AgentUnavailable(reason) => ApiError {
-                reason: Some(reason.clone()),
-                ..ApiError::new(ErrorCode::AgentUnavailable, format!("The agent {reason}."))
+            RegistryError::SchemaUnavailable(reason) => ApiError {
+                message: format!(
+                    "Could not get the agent's input schema ({reason}). Check that the agent runs and \
+                     answers GET /schema, then try again."
+                ),
+                reason: Some(reason),
+                ..ApiError::new(ErrorCode::AgentUnavailable, "")
             },
             RegistryError::HealthCheckFailed { agent_url, reason } => ApiError {
                 code: ErrorCode::HealthCheckFailed,

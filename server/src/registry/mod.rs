@@ -40,7 +40,7 @@ impl Registry {
     pub async fn current_schema(&self, agent_id: &str) -> Result<(AgentUrl, SchemaView), RegistryError> {
         let id = parse_path_id(agent_id)?;
         let agent = store::find(self.db.read(), id.as_str()).await?.ok_or_else(|| RegistryError::NotFound(id.as_str().to_owned()))?;
-        let url = AgentUrl::parse(&agent.agent_url).map_err(|e| RegistryError::AgentUnavailable(format!("its stored URL is not usable: {e}")))?;
+        let url = AgentUrl::parse(&agent.agent_url).map_err(|e| RegistryError::SchemaUnavailable(format!("its stored URL is not usable: {e}")))?;
         let slot = self.schemas.slot(id.as_str());
         let mut cached = slot.lock().await;
         if let Some((at, url_then, view)) = cached.as_ref() {
@@ -66,7 +66,7 @@ impl Registry {
                         tracing::info!(agent_id = %id.as_str(), %reason, "using the stored schema: the agent did not answer /schema");
                         SchemaView { agent_id: id.as_str().to_owned(), schema_hash: schema_hash(&schema), schema, fetched_at: store::timestamp(at) }
                     }
-                    None => return Err(RegistryError::AgentUnavailable(format!("could not load its input schema: {reason}"))),
+                    None => return Err(RegistryError::SchemaUnavailable(reason)),
                 }
             }
         };

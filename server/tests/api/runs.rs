@@ -372,3 +372,36 @@ async fn retention_removes_old_finished_runs_only() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(app.get_run(&live).await["status"], "running", "a live run is kept");
 }
+
+#[tokio::test]
+async fn an_agent_that_cannot_give_its_schema_is_a_clear_502() {
+    let app = spawn_app().await;
+    let nobody = refused_url().await;
+    let stored = app
+        .post_agent(&json!({"agent_id": "gone", "agent_name": "Gone", "agent_url": nobody, "force": true}))
+        .await;
+    assert_eq!(stored.status(), StatusCode::CREATED);
+    for response in [
+        app.http.get(app.url("/api/v1/agents/gone/schema")).send().await.unwrap(),
+        app.create_run("gone", json!({"topic": "x"})).await,
+    ] {
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        let error = error_of(response).await;
+        assert_eq!(error["code"], "agent_unavailable");
+        assert_eq!(error["reason"], "connection refused");
+        assert!(error["message"].as_str().unwrap().starts_with("Could not get the agent's input schema"));
+    }
+}
+
+#[tokio::test]
+async fn the_last_published_schema_is_used_when_the_agent_cannot_give_one() {
+    let (app, agent) = app_with(Behaviour::Echo).await;
+    let first = app.start_run("a", json!({"topic": "x"})).await;
+    let hash = app.finished_run(&first, SOON).await["schema_hash"].clone();
+    *agent.mock.schema.lock().unwrap() = json!(5); // not a schema at all
+    tokio::time::sleep(Duration::from_millis(5100)).await; // past the short reuse window
+    let refused = app.create_run("a", json!({})).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "still checked against the stored schema");
+    let second = app.start_run("a", json!({"topic": "y"})).await;
+    assert_eq!(app.finished_run(&second, SOON).await["schema_hash"], hash);
+}

@@ -59,7 +59,7 @@ fn Panel(agent_id: String, from: Option<String>) -> impl IntoView {
                             (Ok(view), Ok(initial)) => view! { <RunForm agent_id schema=view initial/> }.into_any(),
                             (Err(e), _) => view! {
                                 <div class="notice error" role="alert" data-testid="schema-error">
-                                    <p>{format!("Could not load the agent's input schema: {}", e.message)}</p>
+                                    <p>{e.message}</p>
                                     <button type="button" on:click=move |_| schema.refetch()>"Retry"</button>
                                 </div>
                             }.into_any(),
