@@ -52,6 +52,8 @@ fn RunDetails(run: RunView) -> impl IntoView {
     let run_id = run.run_id.clone();
     let run = RwSignal::new(run);
     let poll_error = RwSignal::new(None::<String>);
+    // Deleted elsewhere while shown: polling stops and the page says so.
+    let gone = RwSignal::new(false);
     let action_error = RwSignal::new(None::<String>);
     let confirming_delete = RwSignal::new(false);
     let busy = RwSignal::new(false);
@@ -63,7 +65,7 @@ fn RunDetails(run: RunView) -> impl IntoView {
     Effect::new(move |_| {
         let id = id.clone();
         let poll = move || {
-            if in_flight.get_value() || run.with_untracked(|r| r.status.is_final()) {
+            if in_flight.get_value() || gone.get_untracked() || run.with_untracked(|r| r.status.is_final()) {
                 return;
             }
             in_flight.set_value(true);
@@ -79,6 +81,10 @@ fn RunDetails(run: RunView) -> impl IntoView {
                         if run.with_untracked(|r| r != &fresh) {
                             run.set(fresh);
                         }
+                        poll_error.set(None);
+                    }
+                    Err(e) if e.code == ErrorCode::NotFound => {
+                        gone.set(true);
                         poll_error.set(None);
                     }
                     Err(e) => poll_error.set(Some(e.message)),
@@ -152,6 +158,9 @@ fn RunDetails(run: RunView) -> impl IntoView {
                 <RunStatusBadge status/>
                 {move || live().then(|| view! { <span class="muted live-note">"updates live"</span> })}
             </div>
+            {move || gone.get().then(|| view! {
+                <p class="notice error" role="alert" data-testid="run-gone">"This run was deleted. " <a href="/workflows">"All runs"</a></p>
+            })}
             {move || poll_error.get().map(|e| view! {
                 <p class="notice error" role="alert">{format!("Showing the last known state: {e}. Retrying.")}</p>
             })}

@@ -54,7 +54,8 @@ pub fn WorkflowsPage() -> impl IntoView {
             <Form method="GET" action="" attr:class="run-filters" attr:data-testid="run-filters">
                 <label>
                     "Agent "
-                    <select name="agent_id" onchange="this.form.requestSubmit()">
+                    <select name="agent_id" onchange="this.form.requestSubmit()"
+                        prop:value=move || param("agent_id").unwrap_or_default()>
                         <option value="">"All"</option>
                         <Transition fallback=|| ()>
                             {move || agents.get().map(|list| list.unwrap_or_default().into_iter().map(|a| {
@@ -69,7 +70,8 @@ pub fn WorkflowsPage() -> impl IntoView {
                 </label>
                 <label>
                     "Status "
-                    <select name="status" onchange="this.form.requestSubmit()">
+                    <select name="status" onchange="this.form.requestSubmit()"
+                        prop:value=move || param("status").unwrap_or_default()>
                         <option value="">"All"</option>
                         {RunStatus::ALL.into_iter().map(|s| view! {
                             <option value=s.as_str() selected=selected("status", s.as_str().to_owned())>{s.label()}</option>

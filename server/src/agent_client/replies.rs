@@ -22,6 +22,8 @@ pub enum RunReply {
 #[derive(Clone, Debug, PartialEq)]
 pub enum JobReply {
     Pending,
+    /// The agent (or a proxy before it) could not answer just now (5xx, 429): ask again.
+    Unavailable(String),
     Finished(RunReply),
 }
 
@@ -51,6 +53,9 @@ pub fn judge_job_status(job_id: &str, answer: &Answer) -> JobReply {
         return JobReply::Finished(failed(&format!(
             "the agent no longer knows job {job_id} (it may have restarted)"
         )));
+    }
+    if answer.status.is_server_error() || answer.status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return JobReply::Unavailable(format!("it answered {}", status_text(answer.status)));
     }
     let body = match parse_object(answer) {
         Ok(body) => body,
@@ -242,5 +247,9 @@ mod tests {
         let JobReply::Finished(RunReply::Failed { error, .. }) = judge_job_status("j", &answer(404, r#"{"detail":"Job j not found"}"#)) else { panic!() };
         assert!(error.contains("no longer knows job j"));
         assert!(matches!(judge_job_status("j", &answer(200, r#"{"status":"weird"}"#)), JobReply::Finished(RunReply::Failed { .. })));
+        // A restarting agent or its proxy: asked again, not failed.
+        assert_eq!(judge_job_status("j", &answer(503, "")), JobReply::Unavailable("it answered HTTP 503 Service Unavailable".into()));
+        assert!(matches!(judge_job_status("j", &answer(429, "{}")), JobReply::Unavailable(_)));
+        assert!(matches!(judge_job_status("j", &answer(400, "{}")), JobReply::Finished(RunReply::Failed { .. })));
     }
 }

@@ -25,11 +25,8 @@ pub struct RequestGuard {
 impl RequestGuard {
     pub fn new(allowed_hosts: &[String]) -> Self {
         Self {
-            allowed_hosts: allowed_hosts
-                .iter()
-                .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
-                .filter(|h| !h.is_empty())
-                .collect(),
+            // Names are compared without port, so `dash.example.org:8443` means the name.
+            allowed_hosts: allowed_hosts.iter().map(|h| host_name(h)).filter(|h| !h.is_empty()).collect(),
         }
     }
 
@@ -93,7 +90,11 @@ impl RequestGuard {
 fn host_name(host: &str) -> String {
     let host = host.trim();
     let name = if host.starts_with('[') {
-        host.split_inclusive(']').next().unwrap_or(host)
+        match host.split_once(']') {
+            // Only `:port` may follow the bracket; anything else is not a loopback literal.
+            Some((v6, rest)) if rest.is_empty() || rest.starts_with(':') => &host[..v6.len() + 1],
+            _ => host,
+        }
     } else {
         host.rsplit_once(':').map(|(n, _)| n).unwrap_or(host)
     };
@@ -134,13 +135,14 @@ mod tests {
         for host in ["127.0.0.1:8001", "localhost:9", "LOCALHOST", "[::1]:8001", "127.8.9.10", "localhost."] {
             assert!(guard.refusal(&Method::GET, &headers(&[("host", host)])).is_none(), "{host}");
         }
-        for host in ["evil.example", "evil.example:8001", "10.0.0.1:8001", "localhost.evil.example", "[::2]:1"] {
+        for host in ["evil.example", "evil.example:8001", "10.0.0.1:8001", "localhost.evil.example", "[::2]:1", "[::1]evil.example"] {
             let refusal = guard.refusal(&Method::GET, &headers(&[("host", host)])).expect(host);
             assert_eq!(refusal.code, ErrorCode::Forbidden);
             assert!(refusal.message.contains("--allowed-host"), "{}", refusal.message);
         }
-        let named = RequestGuard::new(&["Dash.Example.org".into()]);
+        let named = RequestGuard::new(&["Dash.Example.org".into(), "other.example:8443".into()]);
         assert!(named.refusal(&Method::GET, &headers(&[("host", "dash.example.org:443")])).is_none());
+        assert!(named.refusal(&Method::GET, &headers(&[("host", "other.example")])).is_none());
     }
 
     #[test]

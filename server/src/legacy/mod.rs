@@ -154,9 +154,14 @@ fn number(row: &QueryResult, col: &str) -> Option<f64> {
     row.try_get::<Option<i64>>("", col).ok().flatten().map(|v| v as f64)
 }
 
-/// SQLAlchemy's `DateTime` on SQLite: naive UTC text, with or without microseconds.
+/// SQLAlchemy's `DateTime` on SQLite: naive UTC text, with or without microseconds. Kept
+/// to the millisecond, as every time this dashboard stores (the history's cursor has ms).
 fn time(row: &QueryResult, col: &str) -> Option<DateTime<Utc>> {
-    let raw = text(row, col)?;
+    let t = parse_time(&text(row, col)?)?;
+    DateTime::from_timestamp_millis(t.timestamp_millis())
+}
+
+fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
     let raw = raw.trim();
     for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(raw, format) {

@@ -43,9 +43,14 @@ impl Registry {
         let url = AgentUrl::parse(&agent.agent_url).map_err(|e| RegistryError::SchemaUnavailable(format!("its stored URL is not usable: {e}")))?;
         let slot = self.schemas.slot(id.as_str());
         let mut cached = slot.lock().await;
-        if let Some((at, url_then, view)) = cached.as_ref() {
+        // A failure is remembered as long as a success: askers queued behind a hung agent
+        // get its answer at once instead of waiting out one timeout each.
+        if let Some((at, url_then, outcome)) = cached.as_ref() {
             if url_then == &url && at.elapsed() < SCHEMA_FRESH_FOR {
-                return Ok((url, view.clone()));
+                return match outcome {
+                    Ok(view) => Ok((url, view.clone())),
+                    Err(reason) => Err(RegistryError::SchemaUnavailable(reason.clone())),
+                };
             }
         }
         let fetched = match self.client.fetch_schema(&url).await {
@@ -66,11 +71,14 @@ impl Registry {
                         tracing::info!(agent_id = %id.as_str(), %reason, "using the stored schema: the agent did not answer /schema");
                         SchemaView { agent_id: id.as_str().to_owned(), schema_hash: schema_hash(&schema), schema, fetched_at: store::timestamp(at) }
                     }
-                    None => return Err(RegistryError::SchemaUnavailable(reason)),
+                    None => {
+                        *cached = Some((std::time::Instant::now(), url, Err(reason.clone())));
+                        return Err(RegistryError::SchemaUnavailable(reason));
+                    }
                 }
             }
         };
-        *cached = Some((std::time::Instant::now(), url.clone(), view.clone()));
+        *cached = Some((std::time::Instant::now(), url.clone(), Ok(view.clone())));
         Ok((url, view))
     }
 }
@@ -148,7 +156,7 @@ impl AgentService for Registry {
 /// once, short enough that a changed schema is seen at the next form.
 const SCHEMA_FRESH_FOR: Duration = Duration::from_secs(5);
 
-type SchemaSlot = Arc<tokio::sync::Mutex<Option<(std::time::Instant, AgentUrl, SchemaView)>>>;
+type SchemaSlot = Arc<tokio::sync::Mutex<Option<(std::time::Instant, AgentUrl, Result<SchemaView, String>)>>>;
 
 /// One slot per agent; the async lock makes concurrent askers wait for one fetch.
 #[derive(Clone, Default)]

@@ -172,22 +172,36 @@ impl Inner {
         // Time already spent (a resumed job) counts against the run's timeout.
         let spent = (Utc::now() - started_at).to_std().unwrap_or_default();
         let remaining = deadline_total.saturating_sub(spent);
-        let work = self.call_agent(&job.run_id, &url, &job.inputs, job_id, remaining);
+        let last_problem = Mutex::new(None::<String>);
+        let work = self.call_agent(&job.run_id, &url, &job.inputs, job_id, remaining, &last_problem);
         let (status, outcome) = match tokio::time::timeout(remaining, work).await {
             Ok(Ok(reply)) => settle(reply),
             Ok(Err(e)) => return Err(e),
-            Err(_) => (
-                RunStatus::TimedOut,
-                failure(
-                    format!(
-                        "the agent did not finish within the run timeout ({}); it may still be working",
-                        humantime::format_duration(deadline_total)
-                    ),
-                    None,
-                ),
-            ),
+            Err(_) => {
+                let mut error = format!(
+                    "the agent did not finish within the run timeout ({}); it may still be working",
+                    humantime::format_duration(deadline_total)
+                );
+                if let Some(problem) = lock(&last_problem).take() {
+                    error.push_str(&format!(" (the last status check: {problem})"));
+                }
+                (RunStatus::TimedOut, failure(error, None))
+            }
         };
-        store::finish(db, &job.run_id, status, outcome, Some(started_at)).await?;
+        // The outcome is the point of the whole run: a failed write is tried again before
+        // giving up (the next start would otherwise call it interrupted).
+        let mut wait = Duration::from_millis(200);
+        for attempt in 1..=5 {
+            match store::finish(db, &job.run_id, status, outcome.clone(), Some(started_at)).await {
+                Ok(_) => return Ok(()),
+                Err(e) if attempt == 5 => return Err(e),
+                Err(e) => {
+                    tracing::warn!(run_id = %job.run_id, error = %e, attempt, "could not record a run's outcome; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -199,6 +213,7 @@ impl Inner {
         inputs: &serde_json::Value,
         job_id: Option<String>,
         budget: Duration,
+        last_problem: &Mutex<Option<String>>,
     ) -> Result<RunReply, sea_orm::DbErr> {
         let began = Instant::now();
         let job_id = match job_id {
@@ -225,26 +240,28 @@ impl Inner {
             }
         };
         let mut wait = self.settings.poll_initial;
-        let mut last_problem: Option<String> = None;
         loop {
             tokio::time::sleep(wait).await;
             // Gentle backoff: a job done in 2 s is seen within ~0.5 s, a long one is asked
             // at most every `poll_max`.
             wait = wait.mul_f32(1.5).min(self.settings.poll_max);
             let left = budget.saturating_sub(began.elapsed()) + CALL_MARGIN;
-            match self.client.job_status(url, &job_id, left).await {
+            let problem = match self.client.job_status(url, &job_id, left).await {
                 Ok(answer) => match judge_job_status(&job_id, &answer) {
-                    JobReply::Pending => last_problem = None,
+                    JobReply::Pending => None,
+                    JobReply::Unavailable(reason) => Some(reason),
                     JobReply::Finished(reply) => return Ok(reply),
                 },
-                // The agent may be restarting or busy: keep asking until the run's timeout.
-                Err(reason) => {
-                    if last_problem.as_deref() != Some(reason.as_str()) {
-                        tracing::info!(%run_id, %job_id, %reason, "job status check failed; will ask again");
-                    }
-                    last_problem = Some(reason);
+                Err(reason) => Some(reason),
+            };
+            // The agent may be restarting or busy: keep asking until the run's timeout.
+            let mut last = lock(last_problem);
+            if let Some(reason) = &problem {
+                if last.as_ref() != Some(reason) {
+                    tracing::info!(%run_id, %job_id, %reason, "job status check failed; will ask again");
                 }
             }
+            *last = problem;
         }
     }
 }

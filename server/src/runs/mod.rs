@@ -81,44 +81,54 @@ impl Runs {
                 )]));
             }
         }
+        let request_hash = key.as_ref().map(|_| request_hash(agent_id.trim(), &inputs));
+        // A retry with a used key gets its run back even if the agent is down by now or
+        // its schema changed since.
+        if let Some(key) = &key {
+            if let Some(holder) = store::find_by_key(self.db.read(), key).await.map_err(database_error)? {
+                return replay(holder, request_hash.as_deref(), agent_id.trim());
+            }
+        }
         let (url, schema) = self.registry.current_schema(agent_id).await?;
-        validate_inputs(&schema.schema, &inputs).map_err(|fields| {
-            ApiError { message: format!("The inputs do not fit {agent_id}'s schema: {}", ApiError::validation(fields.clone()).message), ..ApiError::validation(fields) }
+        validate_inputs(&schema.schema, &inputs).map_err(|fields| ApiError {
+            message: format!("The inputs do not fit {}'s schema: {}", schema.agent_id, ApiError::validation(fields.clone()).message),
+            ..ApiError::validation(fields)
         })?;
-        let request_hash = key.as_ref().map(|_| request_hash(agent_id, &inputs));
+        let workflow = schema.schema.workflow.clone().filter(|w| !w.trim().is_empty()).unwrap_or_else(|| schema.agent_id.clone());
         let new = store::NewRun {
             run_id: uuid::Uuid::new_v4().to_string(),
             agent_id: schema.agent_id.clone(),
             agent_url: url.as_str().to_owned(),
-            workflow: schema.schema.workflow.clone().filter(|w| !w.trim().is_empty()).unwrap_or_else(|| schema.agent_id.clone()),
-            inputs: inputs.clone(),
+            // The column holds 200 characters; an agent may name its workflow at length.
+            workflow: workflow.chars().take(200).collect(),
+            inputs,
             schema_hash: Some(schema.schema_hash.clone()),
             idempotency_key: key,
             request_hash: request_hash.clone(),
         };
-        match store::insert(self.db.write(), new).await.map_err(database_error)? {
-            Ok(run) => {
+        // Stored and handed to the dispatcher in a task of its own: a client that goes
+        // away mid-request must not leave a stored run that nobody carries out.
+        let (db, dispatcher) = (self.db.clone(), self.dispatcher.clone());
+        let stored = tokio::spawn(async move {
+            let inserted = store::insert(db.write(), new).await?;
+            if let Ok(run) = &inserted {
                 tracing::info!(run_id = %run.run_id, agent_id = %run.agent_id, "run queued");
-                self.dispatcher.dispatch(Job {
+                dispatcher.dispatch(Job {
                     run_id: run.run_id.clone(),
-                    agent_id: run.agent_id,
-                    agent_url: run.agent_url,
-                    inputs: run.inputs,
+                    agent_id: run.agent_id.clone(),
+                    agent_url: run.agent_url.clone(),
+                    inputs: run.inputs.clone(),
                     resume: None,
                 });
-                Ok(RunCreated { run_id: run.run_id, status: RunStatus::Queued })
             }
-            Err(holder) if holder.request_hash == request_hash && holder.agent_id == schema.agent_id => {
-                let status = RunStatus::parse(&holder.status).unwrap_or(RunStatus::Failed);
-                Ok(RunCreated { run_id: holder.run_id, status })
-            }
-            Err(holder) => Err(ApiError::validation(vec![FieldError::new(
-                "idempotency_key",
-                format!(
-                    "This Idempotency-Key was already used for run {} with another request; use a new key for new inputs",
-                    holder.run_id
-                ),
-            )])),
+            Ok::<_, DbErr>(inserted)
+        })
+        .await
+        .map_err(|e| database_error(DbErr::Custom(format!("storing the run stopped: {e}"))))?;
+        match stored.map_err(database_error)? {
+            Ok(run) => Ok(RunCreated { run_id: run.run_id, status: RunStatus::Queued }),
+            // Two requests with one key at the same time: the other one stored it.
+            Err(holder) => replay(holder, request_hash.as_deref(), &schema.agent_id),
         }
     }
 
@@ -138,6 +148,22 @@ impl Runs {
     pub fn dispatcher(&self) -> &Dispatcher {
         &self.dispatcher
     }
+}
+
+/// The run that already holds an idempotency key: the same request gets it back, another
+/// request is refused.
+fn replay(holder: crate::entities::runs::Model, request_hash: Option<&str>, agent_id: &str) -> Result<RunCreated, ApiError> {
+    if holder.request_hash.as_deref() == request_hash && holder.agent_id == agent_id {
+        let status = RunStatus::parse(&holder.status).unwrap_or(RunStatus::Failed);
+        return Ok(RunCreated { run_id: holder.run_id, status });
+    }
+    Err(ApiError::validation(vec![FieldError::new(
+        "idempotency_key",
+        format!(
+            "This Idempotency-Key was already used for run {} with another request; use a new key for new inputs",
+            holder.run_id
+        ),
+    )]))
 }
 
 /// Run IDs are UUIDs (imported ones are `legacy-…`): anything else names no run.
@@ -163,8 +189,9 @@ impl RunService for Runs {
 
     async fn list_runs(&self, query: RunQuery) -> Result<RunPage, ApiError> {
         let (filter, cursor, limit) = parse_query(&query)?;
-        let (rows, total) = store::list(self.db.read(), &filter, cursor.as_ref(), limit).await.map_err(database_error)?;
-        let next_cursor = (rows.len() as u64 == limit)
+        let (rows, total, more) =
+            store::list(self.db.read(), &filter, cursor.as_ref(), limit).await.map_err(database_error)?;
+        let next_cursor = more
             .then(|| rows.last().map(|r| format!("{}_{}", r.created_at.timestamp_millis(), r.run_id)))
             .flatten();
         Ok(RunPage { runs: rows.into_iter().map(store::to_view).collect(), total, next_cursor })

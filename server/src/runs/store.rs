@@ -65,8 +65,12 @@ pub async fn insert(db: &DatabaseConnection, run: NewRun) -> Result<Result<runs:
         return stored.map(Ok).ok_or_else(|| DbErr::RecordNotFound(format!("run {} vanished after insert", run.run_id)));
     }
     let key = key.unwrap_or_default();
-    let holder = runs::Entity::find().filter(runs::Column::IdempotencyKey.eq(key.as_str())).one(db).await?;
+    let holder = find_by_key(db, &key).await?;
     holder.map(Err).ok_or_else(|| DbErr::RecordNotFound(format!("no run holds idempotency key {key}")))
+}
+
+pub async fn find_by_key(db: &DatabaseConnection, key: &str) -> Result<Option<runs::Model>, DbErr> {
+    runs::Entity::find().filter(runs::Column::IdempotencyKey.eq(key)).one(db).await
 }
 
 pub async fn find(db: &DatabaseConnection, run_id: &str) -> Result<Option<runs::Model>, DbErr> {
@@ -196,13 +200,14 @@ pub struct Cursor {
     pub run_id: String,
 }
 
-/// Newest first; `total` counts every match of the filter.
+/// Newest first; `total` counts every match of the filter; the flag tells whether more
+/// runs follow this page.
 pub async fn list(
     db: &DatabaseConnection,
     filter: &Filter,
     after: Option<&Cursor>,
     limit: u64,
-) -> Result<(Vec<runs::Model>, u64), DbErr> {
+) -> Result<(Vec<runs::Model>, u64, bool), DbErr> {
     let mut select = runs::Entity::find();
     if let Some(agent_id) = &filter.agent_id {
         select = select.filter(runs::Column::AgentId.eq(agent_id.as_str()));
@@ -226,13 +231,16 @@ pub async fn list(
             ),
         );
     }
-    let rows = select
+    // One row more than asked tells whether a next page exists.
+    let mut rows = select
         .order_by_desc(runs::Column::CreatedAt)
         .order_by_desc(runs::Column::RunId)
-        .limit(limit)
+        .limit(limit + 1)
         .all(db)
         .await?;
-    Ok((rows, total))
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, total, more))
 }
 
 pub fn timestamp(t: DateTime<Utc>) -> String {

@@ -29,17 +29,22 @@ async fn state_changes_from_another_site_are_refused() {
         let error: Value = response.json().await.unwrap();
         assert_eq!(error["error"]["code"], "forbidden");
     }
-    // A plain cross-site form POST to a server function.
-    let form = app
-        .http
-        .post(app.url("/api/register_agent"))
-        .header("origin", "http://evil.example")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("agent_id=x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(form.status(), StatusCode::FORBIDDEN);
+    // The SPA's own server function, posted by another site's page. The same request
+    // from the dashboard's own origin succeeds, so the 403 is the guard's doing.
+    let server_fn = app.url(<app::api::RegisterAgentCall as server_fn::ServerFn>::PATH);
+    let call = |origin: String, id: &str| {
+        app.http
+            .post(server_fn.clone())
+            .header("origin", origin)
+            .json(&json!({"request": agent_body(id, &agent)}))
+            .send()
+    };
+    let forged = call("http://evil.example".into(), "forged").await.unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get_agent("forged").await.status(), StatusCode::NOT_FOUND, "nothing was stored");
+    let own = call(app.address.clone(), "via-server-fn").await.unwrap();
+    assert_eq!(own.status(), StatusCode::OK, "{}", own.text().await.unwrap());
+    app.delete_agent("via-server-fn").await;
     let list: Vec<Value> = app.list_agents("").await.json().await.unwrap();
     assert!(list.is_empty(), "nothing was stored");
 

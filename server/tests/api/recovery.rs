@@ -39,7 +39,7 @@ async fn an_inflight_sync_call_is_interrupted_and_never_resent() {
 
 #[tokio::test]
 async fn async_jobs_resume_polling_and_queued_runs_are_sent_after_a_restart() {
-    let app = spawn_app_configured(|s| s.run_concurrency = 1).await;
+    let mut app = spawn_app_configured(|s| s.run_concurrency = 1).await;
     let agent = mock_agent(article_schema(), Behaviour::Async { polls: 4 }).await;
     app.register("a", &agent.url).await;
     let job = app.start_run("a", json!({"topic": "job"})).await;
@@ -49,6 +49,12 @@ async fn async_jobs_resume_polling_and_queued_runs_are_sent_after_a_restart() {
     assert_eq!(app.get_run(&waiting).await["status"], "queued");
 
     agent.set(Behaviour::Echo);
+    drop(app.stop.take());
+    // The stopped dashboard asks nothing more: whatever follows is the new one's doing.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let asked = agent.mock.status_calls.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(agent.mock.status_calls.load(Ordering::SeqCst), asked, "the old process stopped polling");
     let app = restart(app, |s| s.run_concurrency = 1).await;
     let job_run = app.finished_run(&job, SOON).await;
     assert_eq!(job_run["status"], "succeeded", "{job_run}");

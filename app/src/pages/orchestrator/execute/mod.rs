@@ -81,8 +81,8 @@ fn RunForm(agent_id: String, schema: SchemaView, initial: Option<Value>) -> impl
     let model = StoredValue::new(schema.schema.clone());
     let failure = RwSignal::new(None::<ApiError>);
     let pending = RwSignal::new(false);
-    // One key per filled-in form: a double submit (or a retry after a lost answer) cannot
-    // start the run twice.
+    // One key per request: a double submit, or a retry after a lost answer, cannot start
+    // the run twice.
     let key = StoredValue::new(new_key());
     let navigate = use_navigate();
 
@@ -118,8 +118,12 @@ fn RunForm(agent_id: String, schema: SchemaView, initial: Option<Value>) -> impl
                     if e.code == ErrorCode::Validation {
                         ctx.errors.set(e.fields.clone());
                     }
-                    // A refused request may be sent again, changed: it needs a new key.
-                    key.set_value(new_key());
+                    // A refused request (4xx) may be sent again, changed: it needs a new key.
+                    // After a lost answer or a server fault the same key is kept, so
+                    // sending again cannot start the run twice.
+                    if e.http_status() < 500 {
+                        key.set_value(new_key());
+                    }
                     failure.set(Some(e));
                 }
             }
