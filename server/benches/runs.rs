@@ -74,7 +74,7 @@ async fn main() {
     let mut dashboard = Child(Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
         .args(["ui", "--port", "0", "--database-url", &database, "--leptos-config", "none.toml"])
         .args(["--run-concurrency", &runs.max(1).to_string()])
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .spawn()
         .expect("the dashboard binary starts"));

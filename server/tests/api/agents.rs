@@ -6,11 +6,6 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-async fn error_of(response: reqwest::Response) -> Value {
-    let body: Value = response.json().await.expect("errors are JSON");
-    body["error"].clone()
-}
-
 #[tokio::test]
 async fn registering_a_healthy_agent_stores_it_whole() {
     let app = spawn_app().await;

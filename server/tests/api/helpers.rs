@@ -292,3 +292,8 @@ impl TestApp {
         .unwrap_or_else(|| panic!("run {run_id} never reached {status} within {within:?}"))
     }
 }
+
+/// The `error` object of a JSON error answer.
+pub async fn error_of(response: reqwest::Response) -> Value {
+    response.json::<Value>().await.expect("errors are JSON")["error"].clone()
+}

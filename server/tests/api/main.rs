@@ -6,6 +6,7 @@ mod agents;
 mod guard;
 mod health_monitor;
 mod helpers;
+mod history;
 mod legacy;
 mod mock_agent;
 mod pages;

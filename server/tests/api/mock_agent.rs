@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use crate::helpers::{spawn_app_configured, TestApp};
 
 #[derive(Clone, Debug)]
 pub enum Behaviour {
@@ -139,4 +140,16 @@ async fn status(State(m): State<Arc<Mock>>, Path(job_id): Path<String>) -> Respo
     done["status"] = json!("completed");
     done["job_id"] = json!(job_id);
     Json(done).into_response()
+}
+
+/// A dashboard with one registered mock agent `a`.
+pub async fn app_with(behaviour: Behaviour) -> (TestApp, MockAgent) {
+    app_with_settings(behaviour, |_| {}).await
+}
+
+pub async fn app_with_settings(behaviour: Behaviour, configure: impl FnOnce(&mut server::cli::UiSettings)) -> (TestApp, MockAgent) {
+    let app = spawn_app_configured(configure).await;
+    let agent = mock_agent(article_schema(), behaviour).await;
+    app.register("a", &agent.url).await;
+    (app, agent)
 }
