@@ -173,7 +173,7 @@ pub fn status_text(status: StatusCode) -> String {
 }
 
 fn too_large(max: usize) -> String {
-    if max >= 1024 * 1024 && max % (1024 * 1024) == 0 {
+    if max >= 1024 * 1024 && max.is_multiple_of(1024 * 1024) {
         format!("answer larger than {} MiB", max / (1024 * 1024))
     } else {
         format!("answer larger than {} KiB", max / 1024)
