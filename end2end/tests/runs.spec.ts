@@ -154,6 +154,20 @@ test('the history filters by agent from the URL, and the filter survives a reloa
   await page.screenshot({ path: 'test-results/13-history.png', fullPage: true });
 });
 
+test('Delete asks first, then the run is gone from the page, the history and the API', async () => {
+  const runs = await (await page.request.get('/api/v1/runs?agent_id=kinds')).json();
+  const doomed = runs[0].run_id;
+  await open(page, `/workflows/${doomed}`);
+  await page.getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('button', { name: 'Keep' }).click();
+  await expect(page.getByTestId('run-page')).toBeVisible();
+  await page.getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('button', { name: 'Confirm delete' }).click();
+  await expect(page).toHaveURL(/\/workflows$/);
+  await expect(page.locator(`tr[data-run-id="${doomed}"]`)).toHaveCount(0);
+  expect((await page.request.get(`/api/v1/runs/${doomed}`)).status()).toBe(404);
+});
+
 test('an agent whose schema cannot be loaded gets a clear error and Retry', async () => {
   const gone = await page.request.post('/api/v1/agents', {
     data: { agent_id: 'gone', agent_name: 'Gone', agent_url: await refusedUrl(), force: true },

@@ -5,7 +5,7 @@ use crate::api::{cancel_run, delete_run, get_run, rerun};
 use crate::components::clock::RelativeTime;
 use crate::components::json_tree::JsonTree;
 use crate::components::run_status::{cost_text, duration_text, RunStatusBadge};
-use crate::error::ErrorCode;
+use crate::error::{ApiError, ErrorCode};
 use crate::model::{RunStatus, RunView};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -100,53 +100,53 @@ fn RunDetails(run: RunView) -> impl IntoView {
     let live = move || !status.get().is_final();
     let field = move |f: fn(&RunView) -> Option<String>| Signal::derive(move || run.with(f));
 
+    // One way to carry out a button's request: busy while it goes, its error shown.
+    let perform = move |call: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>>>>| {
+        busy.set(true);
+        action_error.set(None);
+        spawn_local(async move {
+            let result = call.await;
+            if busy.is_disposed() {
+                return; // navigated away
+            }
+            busy.set(false);
+            if let Err(e) = result {
+                action_error.set(Some(e.message));
+            }
+        });
+    };
     let do_cancel = {
         let id = run_id.clone();
         move |_| {
             let id = id.clone();
-            busy.set(true);
-            spawn_local(async move {
-                match cancel_run(id).await {
-                    Ok(fresh) => run.set(fresh),
-                    Err(e) => action_error.set(Some(e.message)),
-                }
-                busy.set(false);
-            });
+            perform(Box::pin(async move { cancel_run(id).await.map(|fresh| run.set(fresh)) }));
         }
     };
     let do_rerun = {
-        let id = run_id.clone();
-        let navigate = navigate.clone();
+        let (id, navigate) = (run_id.clone(), navigate.clone());
         move |_| {
-            let id = id.clone();
-            let navigate = navigate.clone();
-            busy.set(true);
-            spawn_local(async move {
-                match rerun(id).await {
-                    Ok(created) => navigate(&format!("/workflows/{}", created.run_id), Default::default()),
-                    Err(e) => action_error.set(Some(e.message)),
-                }
-                busy.set(false);
-            });
+            let (id, navigate) = (id.clone(), navigate.clone());
+            perform(Box::pin(async move {
+                let created = rerun(id).await?;
+                navigate(&format!("/workflows/{}", created.run_id), Default::default());
+                Ok(())
+            }));
         }
     };
     let do_delete = {
-        let id = run_id.clone();
-        let navigate = navigate.clone();
+        let (id, navigate) = (run_id.clone(), navigate.clone());
         move |_| {
-            let id = id.clone();
-            let navigate = navigate.clone();
-            busy.set(true);
-            spawn_local(async move {
+            let (id, navigate) = (id.clone(), navigate.clone());
+            perform(Box::pin(async move {
                 match delete_run(id).await {
-                    Ok(()) => navigate("/workflows", Default::default()),
-                    Err(e) if e.code == ErrorCode::NotFound => navigate("/workflows", Default::default()),
-                    Err(e) => {
-                        action_error.set(Some(e.message));
-                        busy.set(false);
+                    // Already gone is what was asked for.
+                    Err(e) if e.code != ErrorCode::NotFound => Err(e),
+                    _ => {
+                        navigate("/workflows", Default::default());
+                        Ok(())
                     }
                 }
-            });
+            }));
         }
     };
     let edit_href = move || run.with(|r| format!("/orchestrator?execute={}&from={}", r.agent_id, r.run_id));
