@@ -16,6 +16,9 @@ pub struct HealthMonitor {
     client: AgentClient,
     interval: Duration,
     concurrency: usize,
+    /// Counts finished sweeps (the first runs at start), for whoever needs to know that
+    /// the start-up sweep is over (tests, before they register agents).
+    sweeps: std::sync::Arc<watch::Sender<u64>>,
 }
 
 /// What one sweep did (logged, and returned for tests and benchmarks).
@@ -28,7 +31,13 @@ pub struct SweepReport {
 
 impl HealthMonitor {
     pub fn new(db: Db, client: AgentClient, interval: Duration, concurrency: usize) -> Self {
-        Self { db, client, interval, concurrency: concurrency.max(1) }
+        let (sweeps, _) = watch::channel(0);
+        Self { db, client, interval, concurrency: concurrency.max(1), sweeps: std::sync::Arc::new(sweeps) }
+    }
+
+    /// How many sweeps have finished; changes after each.
+    pub fn sweeps(&self) -> watch::Receiver<u64> {
+        self.sweeps.subscribe()
     }
 
     /// Runs sweeps until `shutdown` turns true. A sweep that overruns the interval delays
@@ -45,6 +54,7 @@ impl HealthMonitor {
                 Ok(report) => tracing::debug!(?report, "health sweep"),
                 Err(e) => tracing::warn!(error = %e, "health sweep could not read or write the database"),
             }
+            self.sweeps.send_modify(|n| *n += 1);
         }
     }
 

@@ -31,6 +31,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     tasks: Tasks,
+    sweeps: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Application {
@@ -69,6 +70,7 @@ impl Application {
             settings.health_interval,
             settings.health_concurrency.into(),
         );
+        let sweeps = monitor.sweeps();
         tasks.add("health monitor", move |shutdown| monitor.run(shutdown));
         if let Some(retention) = settings.run_retention {
             let runs = runs.clone();
@@ -96,7 +98,12 @@ impl Application {
 
         let state = AppState { registry, runs, guard: Arc::new(RequestGuard::new(&settings.allowed_hosts)) };
         let router = routes(options, state, settings.max_run_inputs + BODY_ALLOWANCE);
-        Ok(Self { listener, router, tasks })
+        Ok(Self { listener, router, tasks, sweeps })
+    }
+
+    /// Finished health sweeps; the first runs as soon as the dashboard serves.
+    pub fn health_sweeps(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.sweeps.clone()
     }
 
     pub fn port(&self) -> u16 {

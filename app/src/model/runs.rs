@@ -119,6 +119,40 @@ pub struct RunQuery {
     pub cursor: Option<String>,
 }
 
+impl RunQuery {
+    /// The query string of these filters (`agent_id=a&status=failed&…`), for links to a
+    /// history page: the API's `Link: rel="next"` and the page's own pager.
+    pub fn to_query_string(&self) -> String {
+        let limit = self.limit.map(|l| l.to_string());
+        [
+            ("agent_id", self.agent_id.as_deref()),
+            ("status", self.status.as_deref()),
+            ("since", self.since.as_deref()),
+            ("until", self.until.as_deref()),
+            ("limit", limit.as_deref()),
+            ("cursor", self.cursor.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", percent_encode(v))))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, so the text is safe
+/// as a query value or as one path segment.
+pub fn percent_encode(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunPage {
     pub runs: Vec<RunView>,
@@ -135,4 +169,22 @@ pub struct SchemaView {
     pub schema_hash: String,
     /// RFC 3339, UTC: when the dashboard fetched it from the agent.
     pub fetched_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_links_keep_the_filters() {
+        let q = RunQuery {
+            agent_id: Some("a b".into()),
+            status: Some("failed,running".into()),
+            limit: Some(2),
+            cursor: Some("1_x".into()),
+            ..Default::default()
+        };
+        assert_eq!(q.to_query_string(), "agent_id=a%20b&status=failed%2Crunning&limit=2&cursor=1_x");
+        assert_eq!(percent_encode("../a b/é"), "..%2Fa%20b%2F%C3%A9");
+    }
 }

@@ -108,7 +108,7 @@ fn RunTable(page: RunPage, first: u64, query: RunQuery) -> impl IntoView {
     let shown = page.runs.len() as u64;
     let next = page.next_cursor.clone().map(|cursor| {
         let next = RunQuery { cursor: Some(cursor), limit: None, ..query.clone() };
-        format!("/workflows?{}&n={}", page_query(&next), first + shown)
+        format!("/workflows?{}&n={}", next.to_query_string(), first + shown)
     });
     let rows = page.runs.into_iter().map(|run| view! { <RunRow run/> }).collect_view();
     view! {
@@ -134,7 +134,7 @@ fn RunTable(page: RunPage, first: u64, query: RunQuery) -> impl IntoView {
         <nav class="pager" aria-label="Pages">
             {(first > 0).then(|| {
                 let newest = RunQuery { cursor: None, limit: None, ..query.clone() };
-                view! { <a href=format!("/workflows?{}", page_query(&newest))>"← Newest"</a> }
+                view! { <a href=format!("/workflows?{}", newest.to_query_string())>"← Newest"</a> }
             })}
             {next.map(|href| view! { <a href=href data-testid="next-page">"Older →"</a> })}
         </nav>
@@ -160,19 +160,4 @@ fn RunRow(run: RunView) -> impl IntoView {
             <td><a href=href>"View"</a></td>
         </tr>
     }
-}
-
-/// The URL query of a history view.
-fn page_query(q: &RunQuery) -> String {
-    [("agent_id", &q.agent_id), ("status", &q.status), ("since", &q.since), ("until", &q.until), ("cursor", &q.cursor)]
-        .into_iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v))))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b':') { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
 }

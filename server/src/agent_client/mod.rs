@@ -82,10 +82,6 @@ impl AgentClient {
         Ok(Self { http, limits })
     }
 
-    pub fn limits(&self) -> ClientLimits {
-        self.limits
-    }
-
     /// `GET {base}/health`, judged as the agent protocol says.
     pub async fn check_health(&self, base: &AgentUrl) -> Probe {
         let started = Instant::now();
@@ -120,7 +116,7 @@ impl AgentClient {
     /// `GET {base}/status/{job_id}`.
     pub async fn job_status(&self, base: &AgentUrl, job_id: &str, timeout: Duration) -> Result<Answer, String> {
         let limits = CallLimits { timeout: timeout.min(self.limits.status.timeout), max_body: self.limits.status.max_body };
-        let url = base.endpoint(&format!("status/{}", percent_encode_segment(job_id)));
+        let url = base.endpoint(&format!("status/{}", app::model::percent_encode(job_id)));
         self.exchange(self.http.get(url), limits).await
     }
 
@@ -178,19 +174,6 @@ fn too_large(max: usize) -> String {
     } else {
         format!("answer larger than {} KiB", max / 1024)
     }
-}
-
-/// A job ID goes into a path segment: anything but unreserved characters is escaped.
-fn percent_encode_segment(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Reads a 2xx /health body: JSON with a `status` that means up.
@@ -282,10 +265,7 @@ mod tests {
     }
 
     #[test]
-    fn job_ids_are_escaped_into_one_path_segment() {
-        assert_eq!(percent_encode_segment("abc-123_x.y~z"), "abc-123_x.y~z");
-        assert_eq!(percent_encode_segment("../a b/c"), "..%2Fa%20b%2Fc");
-        assert_eq!(percent_encode_segment("é"), "%C3%A9");
+    fn sizes_are_named_in_their_unit() {
         assert_eq!(too_large(10 * 1024 * 1024), "answer larger than 10 MiB");
         assert_eq!(too_large(64 * 1024), "answer larger than 64 KiB");
     }

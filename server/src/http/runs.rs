@@ -66,40 +66,11 @@ async fn list(State(runs): State<Runs>, query: Result<Query<RunQuery>, QueryReje
     headers.insert("x-total-count", HeaderValue::from(page.total));
     if let Some(cursor) = page.next_cursor {
         let next = RunQuery { cursor: Some(cursor), ..query };
-        if let Ok(v) = HeaderValue::from_str(&format!("</api/v1/runs?{}>; rel=\"next\"", query_string(&next))) {
+        if let Ok(v) = HeaderValue::from_str(&format!("</api/v1/runs?{}>; rel=\"next\"", next.to_query_string())) {
             headers.insert(header::LINK, v);
         }
     }
     Ok((headers, Json(page.runs)))
-}
-
-/// The query of a history page, for its `Link: rel="next"`.
-fn query_string(q: &RunQuery) -> String {
-    let limit = q.limit.map(|l| l.to_string());
-    [
-        ("agent_id", q.agent_id.as_deref()),
-        ("status", q.status.as_deref()),
-        ("since", q.since.as_deref()),
-        ("until", q.until.as_deref()),
-        ("limit", limit.as_deref()),
-        ("cursor", q.cursor.as_deref()),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode(v))))
-    .collect::<Vec<_>>()
-    .join("&")
-}
-
-fn encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 async fn show(State(runs): State<Runs>, run_id: Result<Path<String>, PathRejection>) -> Result<Json<RunView>, HttpError> {
@@ -121,21 +92,4 @@ async fn remove(State(runs): State<Runs>, run_id: Result<Path<String>, PathRejec
     let Path(run_id) = run_id?;
     runs.delete_run(&run_id).await?;
     Ok(Json(serde_json::json!({ "status": "deleted", "run_id": run_id })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_links_keep_the_filters() {
-        let q = RunQuery {
-            agent_id: Some("a b".into()),
-            status: Some("failed,running".into()),
-            limit: Some(2),
-            cursor: Some("1_x".into()),
-            ..Default::default()
-        };
-        assert_eq!(query_string(&q), "agent_id=a%20b&status=failed%2Crunning&limit=2&cursor=1_x");
-    }
 }

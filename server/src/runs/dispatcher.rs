@@ -88,11 +88,6 @@ impl Dispatcher {
         }
     }
 
-    /// Runs being carried out by this process now (queued or running).
-    pub fn active(&self) -> usize {
-        lock(&self.inner.active).len()
-    }
-
     /// At start: settles what a previous process left. In-flight synchronous calls become
     /// `interrupted` (never sent twice); async jobs resume polling; queued runs are sent.
     pub async fn recover(&self) -> Result<(), sea_orm::DbErr> {

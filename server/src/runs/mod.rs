@@ -144,10 +144,6 @@ impl Runs {
         let before = store::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
         store::purge_finished_before(self.db.write(), before).await
     }
-
-    pub fn dispatcher(&self) -> &Dispatcher {
-        &self.dispatcher
-    }
 }
 
 /// The run that already holds an idempotency key: the same request gets it back, another

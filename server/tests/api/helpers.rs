@@ -89,10 +89,17 @@ pub async fn spawn_app_configured(configure: impl FnOnce(&mut UiSettings)) -> Te
 pub async fn start(settings: UiSettings) -> (String, tokio::sync::oneshot::Sender<()>) {
     let app = Application::build(settings).await.expect("the dashboard builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let mut sweeps = app.health_sweeps();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
+    // The start-up sweep probes every agent once; a test that registers during it would
+    // see a second health check land at a moment it does not control.
+    tokio::time::timeout(Duration::from_secs(10), sweeps.wait_for(|n| *n >= 1))
+        .await
+        .expect("the start-up health sweep finishes within 10 s")
+        .expect("the health monitor runs");
     (address, stop)
 }
 
