@@ -1,17 +1,23 @@
 //! A remote agent's input schema (`GET {base}/schema`): the model the run form is
 //! generated from, and the validation the browser and the server both run on its inputs.
 //!
-//! Plain serde/serde_json/std only: this compiles to WASM and counts against the bundle.
+//! Plain serde/serde_json/std only (plus the platform's regex engine for `pattern`, see
+//! `pattern.rs`): this compiles to WASM and counts against the bundle.
 
+pub mod formats;
+mod jsonschema;
 mod model;
 mod parse;
+mod pattern;
 mod spec;
 mod validate;
 
-pub use model::{default_value, humanize, Field, FieldKind, InputSchema, SchemaError};
+pub use jsonschema::{MAX_ENUM, MAX_VARIANTS};
+pub use model::{default_value, humanize, Additional, Bounds, Field, FieldKind, InputSchema, SchemaError, Variant};
+pub use pattern::Pattern;
 pub use parse::parse_type;
 pub use spec::parse_schema;
-pub use validate::validate_inputs;
+pub use validate::{fits, validate_inputs};
 
 /// Deepest nesting of objects and of `[...]` in type strings, together along any path.
 /// Deeper objects are an error; deeper type strings fall back to `Json`.

@@ -81,19 +81,19 @@ fn named_kind(name: &str, mut args: Vec<FieldKind>, raw: &str) -> Option<FieldKi
     let lower = name.to_ascii_lowercase();
     let json = || Box::new(FieldKind::Json { type_name: None });
     let kind = match (lower.as_str(), args.len()) {
-        ("str" | "string", 0) => FieldKind::Text,
-        ("int" | "integer", 0) => FieldKind::Integer,
-        ("float" | "number", 0) => FieldKind::Number,
+        ("str" | "string", 0) => FieldKind::text(),
+        ("int" | "integer", 0) => FieldKind::integer(),
+        ("float" | "number", 0) => FieldKind::number(),
         ("bool" | "boolean", 0) => FieldKind::Boolean,
-        ("list", 0) => FieldKind::List { item: json() },
-        ("list", 1) => FieldKind::List { item: Box::new(args.remove(0)) },
-        ("dict", 0) => FieldKind::Map { key: Box::new(FieldKind::Text), value: json() },
+        ("list", 0) => FieldKind::List { item: json(), prefix: Vec::new(), min_items: None, max_items: None },
+        ("list", 1) => FieldKind::list(args.remove(0)),
+        ("dict", 0) => FieldKind::Map { key: Box::new(FieldKind::text()), value: json() },
         ("dict", 2) => {
             let value = Box::new(args.remove(1));
             FieldKind::Map { key: Box::new(args.remove(0)), value }
         }
         // Its fields, if any, come from the SPEC's `schema` map (see `spec::parse_field`).
-        ("object", 0) => FieldKind::Object { fields: Vec::new() },
+        ("object", 0) => FieldKind::object(Vec::new()),
         // `Optional[T]` is Python's "may be None"; whether it is required is stated separately.
         ("optional", 1) => args.remove(0),
         ("any" | "json", 0) => FieldKind::Json { type_name: None },
@@ -127,7 +127,7 @@ mod tests {
         FieldKind::Json { type_name: name.map(str::to_owned) }
     }
     fn list(item: FieldKind) -> FieldKind {
-        FieldKind::List { item: b(item) }
+        FieldKind::list(item)
     }
     fn map(key: FieldKind, value: FieldKind) -> FieldKind {
         FieldKind::Map { key: b(key), value: b(value) }
@@ -135,19 +135,20 @@ mod tests {
 
     #[test]
     fn parses_scalar_types_and_aliases() {
-        use FieldKind::*;
+        use FieldKind::Boolean;
+        let (text, integer, number) = (FieldKind::text(), FieldKind::integer(), FieldKind::number());
         for (s, kind) in [
-            ("str", Text),
-            ("string", Text),
-            ("String", Text),
-            ("int", Integer),
-            ("Integer", Integer),
-            ("float", Number),
-            ("number", Number),
+            ("str", text.clone()),
+            ("string", text.clone()),
+            ("String", text.clone()),
+            ("int", integer.clone()),
+            ("Integer", integer),
+            ("float", number.clone()),
+            ("number", number),
             ("bool", Boolean),
             ("BOOLEAN", Boolean),
-            ("  str  ", Text),
-            ("object", Object { fields: vec![] }),
+            ("  str  ", text),
+            ("object", FieldKind::object(vec![])),
             ("any", json_kind(None)),
             ("Any", json_kind(None)),
             ("json", json_kind(None)),
@@ -159,22 +160,22 @@ mod tests {
 
     #[test]
     fn parses_containers() {
-        use FieldKind::*;
+        use FieldKind::Boolean;
         assert_eq!(parse_type("list"), list(json_kind(None)));
-        assert_eq!(parse_type("dict"), map(Text, json_kind(None)));
-        assert_eq!(parse_type("list[int]"), list(Integer));
-        assert_eq!(parse_type("List[str]"), list(Text));
-        assert_eq!(parse_type("dict[str, int]"), map(Text, Integer));
-        assert_eq!(parse_type("Dict[int,float]"), map(Integer, Number));
-        assert_eq!(parse_type("list[list[int]]"), list(list(Integer)));
-        assert_eq!(parse_type("dict[str, list[str]]"), map(Text, list(Text)));
+        assert_eq!(parse_type("dict"), map(FieldKind::text(), json_kind(None)));
+        assert_eq!(parse_type("list[int]"), list(FieldKind::integer()));
+        assert_eq!(parse_type("List[str]"), list(FieldKind::text()));
+        assert_eq!(parse_type("dict[str, int]"), map(FieldKind::text(), FieldKind::integer()));
+        assert_eq!(parse_type("Dict[int,float]"), map(FieldKind::integer(), FieldKind::number()));
+        assert_eq!(parse_type("list[list[int]]"), list(list(FieldKind::integer())));
+        assert_eq!(parse_type("dict[str, list[str]]"), map(FieldKind::text(), list(FieldKind::text())));
         assert_eq!(
             parse_type(" dict [ str , dict[ int , list[ bool ] ] ] "),
-            map(Text, map(Integer, list(Boolean)))
+            map(FieldKind::text(), map(FieldKind::integer(), list(Boolean)))
         );
-        assert_eq!(parse_type("list[dict]"), list(map(Text, json_kind(None))));
-        assert_eq!(parse_type("Optional[int]"), Integer);
-        assert_eq!(parse_type("list[Optional[str]]"), list(Text));
+        assert_eq!(parse_type("list[dict]"), list(map(FieldKind::text(), json_kind(None))));
+        assert_eq!(parse_type("Optional[int]"), FieldKind::integer());
+        assert_eq!(parse_type("list[Optional[str]]"), list(FieldKind::text()));
     }
 
     #[test]
@@ -184,7 +185,7 @@ mod tests {
         assert_eq!(parse_type("Tuple[int, str]"), json_kind(Some("Tuple[int, str]")));
         assert_eq!(
             parse_type("dict[str, Union[int, str]]"),
-            map(FieldKind::Text, json_kind(Some("Union[int, str]")))
+            map(FieldKind::text(), json_kind(Some("Union[int, str]")))
         );
     }
 
@@ -213,7 +214,7 @@ mod tests {
     #[test]
     fn over_deep_and_over_long_types_become_json_quickly() {
         let deep = |n: usize| format!("{}int{}", "list[".repeat(n), "]".repeat(n));
-        let mut kind = FieldKind::Integer;
+        let mut kind = FieldKind::integer();
         for _ in 0..MAX_DEPTH {
             kind = list(kind);
         }

@@ -1,15 +1,21 @@
 //! An agent's `GET /schema` answer into the model. Agents are remote and untrusted, so
 //! the walk is bounded in depth and in fields, and fails with a message people can act on.
 
+use super::jsonschema;
 use super::model::{Field, FieldKind, InputSchema, SchemaError};
 use super::parse::{clip, parse_type_within};
 use super::{push_segment, MAX_DEPTH, MAX_FIELDS, MAX_NAME_LEN};
 use serde_json::{Map, Value};
 
-/// Reads `{"workflow": …, "inputs": {FIELD: SPEC, …}, "outputs": […]}`.
+/// Reads an agent's `/schema` answer: the native
+/// `{"workflow": …, "inputs": {FIELD: SPEC, …}, "outputs": […]}`, the same with a JSON
+/// Schema object as `inputs`, or a JSON Schema object as the whole answer.
 pub fn parse_schema(raw: &Value) -> Result<InputSchema, SchemaError> {
     let body =
         raw.as_object().ok_or_else(|| SchemaError::new("The schema must be a JSON object"))?;
+    if jsonschema::looks_like_json_schema(raw) {
+        return jsonschema::parse(raw, raw);
+    }
     // Metadata of the wrong shape is ignored; only the inputs' structure is strict.
     let workflow = body.get("workflow").and_then(Value::as_str).map(str::to_owned);
     let outputs: Vec<String> = match body.get("outputs") {
@@ -22,13 +28,24 @@ pub fn parse_schema(raw: &Value) -> Result<InputSchema, SchemaError> {
     if outputs.len() > MAX_FIELDS {
         return Err(SchemaError::new(format!("The schema lists more than {MAX_FIELDS} outputs")));
     }
+    if let Some(inputs) = body.get("inputs").filter(|i| jsonschema::looks_like_json_schema(i)) {
+        let schema = jsonschema::parse(inputs, raw)?;
+        return Ok(InputSchema { workflow: workflow.or(schema.workflow), outputs, ..schema });
+    }
     let mut count = 0;
-    let fields = match body.get("inputs") {
+    let mut fields = match body.get("inputs") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Object(inputs)) => parse_fields(inputs, &mut String::new(), 0, &mut count)?,
         Some(_) => return Err(SchemaError::new("The schema's \"inputs\" must be a JSON object")),
     };
-    Ok(InputSchema { workflow, fields, outputs })
+    // `"secrets": ["api_key", …]` marks top-level inputs secret (as `"secret": true` does
+    // in a field's SPEC).
+    if let Some(Value::Array(names)) = body.get("secrets") {
+        for field in &mut fields {
+            field.secret |= names.iter().any(|n| n.as_str() == Some(&field.name));
+        }
+    }
+    Ok(InputSchema { workflow, fields, outputs, ..InputSchema::default() })
 }
 
 /// The fields of one object level at `depth` (0 = the inputs themselves); `path` is the
@@ -80,13 +97,7 @@ fn parse_field(
         )));
     }
     let type_budget = MAX_DEPTH.saturating_sub(depth);
-    let field = |kind| Field {
-        name: name.to_owned(),
-        kind,
-        required: false,
-        default: None,
-        description: None,
-    };
+    let field = |kind| Field::new(name, kind);
     let spec = match spec {
         Value::String(t) => return Ok(field(parse_type_within(t, type_budget))),
         Value::Object(spec) => spec,
@@ -100,12 +111,12 @@ fn parse_field(
         Some(Value::String(t)) => parse_type_within(t, type_budget),
         // No type but a field map: clearly an object.
         None | Some(Value::Null) if spec.contains_key("schema") => {
-            FieldKind::Object { fields: Vec::new() }
+            FieldKind::object(Vec::new())
         }
         // Missing or not a string (e.g. a JSON Schema type list): still usable as JSON.
         _ => FieldKind::Json { type_name: None },
     };
-    if let FieldKind::Object { fields } = &mut kind {
+    if let FieldKind::Object { fields, .. } = &mut kind {
         match spec.get("schema") {
             None | Some(Value::Null) => {}
             Some(Value::Object(sub)) => *fields = parse_fields(sub, path, depth + 1, count)?,
@@ -130,6 +141,7 @@ fn parse_field(
         // `"default": null` is how Python agents say "no default".
         default: spec.get("default").filter(|v| !v.is_null()).cloned(),
         description: spec.get("description").and_then(Value::as_str).map(str::to_owned),
+        secret: spec.get("secret") == Some(&Value::Bool(true)),
         ..field(kind)
     })
 }
@@ -144,7 +156,7 @@ mod tests {
         FieldKind::Json { type_name: name.map(str::to_owned) }
     }
     fn list(item: FieldKind) -> FieldKind {
-        FieldKind::List { item: Box::new(item) }
+        FieldKind::list(item)
     }
 
     #[test]
@@ -161,11 +173,9 @@ mod tests {
         assert_eq!(
             schema.fields[0],
             Field {
-                name: "topic".into(),
-                kind: FieldKind::Text,
                 required: true,
-                default: None,
                 description: Some("What the article is about".into()),
+                ..Field::new("topic", FieldKind::text())
             }
         );
         assert_eq!(schema.fields[2].default, Some(json!("professional")));
@@ -194,25 +204,25 @@ mod tests {
         assert_eq!(s.outputs, ["result", "score"]);
         let get = |name: &str| s.fields.iter().find(|f| f.name == name).unwrap();
         assert_eq!(s.fields[0].name, "person");
-        assert_eq!(get("n").kind, FieldKind::Integer);
+        assert_eq!(get("n").kind, FieldKind::integer());
         assert!(!get("n").required);
-        assert_eq!(get("tags").kind, list(FieldKind::Text));
+        assert_eq!(get("tags").kind, list(FieldKind::text()));
         assert_eq!(get("tags").default, Some(json!(["a"])));
         assert_eq!(get("blob").kind, json_kind(None));
         assert_eq!(get("blob").description.as_deref(), Some("no type at all"));
         assert_eq!(get("weird").kind, json_kind(None));
         assert_eq!(get("none_default").default, None);
-        let FieldKind::Object { fields } = &get("person").kind else { panic!() };
+        let FieldKind::Object { fields, .. } = &get("person").kind else { panic!() };
         let names: Vec<_> = fields.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["age", "address", "name"]);
         assert!(fields[0].required);
-        assert_eq!(fields[2].kind, FieldKind::Text);
-        let FieldKind::Object { fields: inner } = &fields[1].kind else { panic!() };
+        assert_eq!(fields[2].kind, FieldKind::text());
+        let FieldKind::Object { fields: inner, .. } = &fields[1].kind else { panic!() };
         assert_eq!(inner[0].name, "city");
 
         // Outputs and workflow of other shapes are ignored; missing inputs are no fields.
         let s = parse_schema(&json!({"workflow": 3, "outputs": "x"})).unwrap();
-        assert_eq!(s, InputSchema { workflow: None, fields: vec![], outputs: vec![] });
+        assert_eq!(s, InputSchema::default());
         let s = parse_schema(&json!({"outputs": ["a", 1, "b"]})).unwrap();
         assert_eq!(s.outputs, ["a", "b"]);
     }
@@ -270,7 +280,7 @@ mod tests {
         }
         let s = parse_schema(&json!({"inputs": {"f": v}})).unwrap();
         let mut kind = &s.fields[0].kind;
-        while let FieldKind::Object { fields } = kind {
+        while let FieldKind::Object { fields, .. } = kind {
             kind = &fields[0].kind;
         }
         assert_eq!(kind, &json_kind(Some("list[int]")));
@@ -301,7 +311,7 @@ mod tests {
         let options: Vec<Value> = (0..100_000).map(|i| json!(format!("option {i}"))).collect();
         let raw = json!({"inputs": {"choice": {"type": "int", "default": options.clone(), "enum": options}}});
         let s = parse_schema(&raw).unwrap();
-        assert_eq!(s.fields[0].kind, FieldKind::Integer);
+        assert_eq!(s.fields[0].kind, FieldKind::integer());
         assert_eq!(
             s.fields[0].default.as_ref().and_then(Value::as_array).map(Vec::len),
             Some(100_000)

@@ -1,7 +1,9 @@
 //! Checking a run's inputs against an agent's schema: the form runs this before sending,
 //! the server again before forwarding, so both report the same errors at the same paths.
 
-use super::model::{Field, FieldKind, InputSchema};
+use super::formats;
+use super::model::{Additional, Bounds, Field, FieldKind, InputSchema, Variant};
+use super::pattern::Pattern;
 use super::{push_segment, MAX_ERRORS};
 use crate::error::FieldError;
 use serde_json::{Map, Value};
@@ -9,7 +11,7 @@ use std::fmt::Write;
 
 /// Checks `inputs` against `schema` and returns them unchanged if they fit. Otherwise
 /// returns every problem found (at most `MAX_ERRORS`), each at its JSON Pointer path
-/// (`/items/2/name`). Keys the schema does not name are kept: agents may accept extras.
+/// (`/items/2/name`). Keys the schema does not name are kept unless it forbids them.
 pub fn validate_inputs(
     schema: &InputSchema,
     inputs: &Value,
@@ -17,99 +19,334 @@ pub fn validate_inputs(
     let Some(map) = inputs.as_object() else {
         return Err(vec![FieldError::new("/", "Inputs must be a JSON object")]);
     };
-    let mut errors = Vec::new();
-    check_fields(&schema.fields, map, &mut String::new(), &mut errors);
-    if errors.is_empty() {
+    let mut c = Checker::new(schema);
+    c.object(&schema.fields, &schema.additional, map, &mut String::new(), 0);
+    if c.exhausted {
+        // Said once, at the top: the inputs are not known to be wrong, just too costly
+        // to check; they are not passed on unchecked.
+        c.errs.insert(0, FieldError::new("/", "These inputs are too large to check against this schema"));
+    }
+    if c.errs.is_empty() {
         Ok(map.clone())
     } else {
-        Err(errors)
+        Err(c.errs)
     }
 }
 
-/// The fields of one object. Recursion depth is bounded by the schema's (parsed with a
-/// depth limit), not by the inputs, so hostile inputs cannot exhaust the stack.
-fn check_fields(
-    fields: &[Field],
-    map: &Map<String, Value>,
-    path: &mut String,
-    errs: &mut Vec<FieldError>,
-) {
-    for field in fields {
-        if errs.len() >= MAX_ERRORS {
+/// Whether `value` is a valid value of `kind` (a `Ref` resolved through `schema`'s defs).
+/// The form uses it to pick which variant of a choice a prefilled value is.
+pub fn fits(schema: &InputSchema, kind: &FieldKind, value: &Value) -> bool {
+    let mut c = Checker::new(schema);
+    c.value(kind, value, false, &mut String::new(), 0);
+    c.errs.is_empty() && !c.exhausted
+}
+
+/// Value nesting the checker follows (a recursive `Ref` is bounded by the value, and
+/// serde_json stops parsing at 128 levels anyway).
+const MAX_VALUE_DEPTH: usize = 128;
+/// Work done on one validation: `anyOf` inside `anyOf` inside `anyOf` re-checks the same
+/// values once per combination, so hostile schemas are cut off here.
+const MAX_STEPS: usize = 1_000_000;
+
+struct Checker<'s> {
+    schema: &'s InputSchema,
+    errs: Vec<FieldError>,
+    steps: usize,
+    /// Past `MAX_STEPS`: everything stops, and the result is an error.
+    exhausted: bool,
+    /// Compiled patterns of this run, by source (a pattern on a list item compiles once).
+    patterns: Vec<(&'s str, Option<Pattern>)>,
+}
+
+impl<'s> Checker<'s> {
+    fn new(schema: &'s InputSchema) -> Self {
+        Checker { schema, errs: Vec::new(), steps: 0, exhausted: false, patterns: Vec::new() }
+    }
+
+    fn full(&self) -> bool {
+        self.errs.len() >= MAX_ERRORS || self.exhausted
+    }
+
+    fn push(&mut self, path: &str, message: impl Into<String>) {
+        if self.errs.len() < MAX_ERRORS {
+            self.errs.push(FieldError::new(path, message));
+        }
+    }
+
+    /// The fields of one object, and what it allows besides them.
+    fn object(
+        &mut self,
+        fields: &'s [Field],
+        additional: &'s Additional,
+        map: &Map<String, Value>,
+        path: &mut String,
+        depth: usize,
+    ) {
+        for field in fields {
+            if self.full() {
+                return;
+            }
+            let len = path.len();
+            push_segment(path, &field.name);
+            match map.get(&field.name) {
+                Some(Value::Null) if field.required && field.kind.accepts_null() => {}
+                // The form prefills defaults, so a missing required value is an error
+                // even when the field has a default.
+                None | Some(Value::Null) if field.required => self.push(path, "This field is required"),
+                None | Some(Value::Null) => {}
+                Some(value) => self.value(&field.kind, value, field.required, path, depth + 1),
+            }
+            path.truncate(len);
+        }
+        let extra = || map.keys().filter(|k| !fields.iter().any(|f| &f.name == *k));
+        match additional {
+            Additional::Any => {}
+            Additional::None => {
+                for key in extra() {
+                    let len = path.len();
+                    push_segment(path, key);
+                    self.push(path, "This object takes no such field");
+                    path.truncate(len);
+                }
+            }
+            Additional::Kind { kind } => {
+                for key in extra() {
+                    if self.full() {
+                        return;
+                    }
+                    let len = path.len();
+                    push_segment(path, key);
+                    self.value(kind, &map[key], false, path, depth + 1);
+                    path.truncate(len);
+                }
+            }
+        }
+    }
+
+    /// One value of `kind` at `path`; `required` makes blank text an error too.
+    fn value(&mut self, kind: &'s FieldKind, value: &Value, required: bool, path: &mut String, depth: usize) {
+        self.steps += 1;
+        self.exhausted |= self.steps > MAX_STEPS;
+        if self.full() {
             return;
         }
-        let len = path.len();
-        push_segment(path, &field.name);
-        match map.get(&field.name) {
-            // The form prefills defaults, so a missing required value is an error even
-            // when the field has a default.
-            None | Some(Value::Null) if field.required => {
-                push(errs, path, "This field is required")
-            }
-            None | Some(Value::Null) => {}
-            Some(value) => check_value(&field.kind, value, field.required, path, errs),
+        if depth > MAX_VALUE_DEPTH {
+            return self.push(path, "Nested too deeply");
         }
-        path.truncate(len);
+        match kind {
+            FieldKind::Text { min_len, max_len, pattern, format } => {
+                let Some(s) = value.as_str() else { return self.push(path, "Must be text") };
+                if required && s.trim().is_empty() && !self.schema.blank_is_value {
+                    return self.push(path, "This field is required");
+                }
+                // An empty optional value is "not given"; constraints apply to content.
+                if s.is_empty() && !required {
+                    return;
+                }
+                let chars = s.chars().count() as u64;
+                if let Some(min) = min_len.filter(|m| chars < *m) {
+                    self.push(path, format!("Must be at least {min} character{}", plural(min)));
+                }
+                if let Some(max) = max_len.filter(|m| chars > *m) {
+                    self.push(path, format!("Must be at most {max} character{}", plural(max)));
+                }
+                if let Some(p) = pattern {
+                    if self.pattern(p).is_some_and(|re| !re.is_match(s)) {
+                        self.push(path, format!("Must match the pattern {p}"));
+                    }
+                }
+                if let Some(problem) = format.as_deref().and_then(|f| formats::problem(f, s)) {
+                    self.push(path, problem);
+                }
+            }
+            FieldKind::Integer { bounds } => match value.as_i64().map(|i| i as f64).or(value.as_u64().map(|u| u as f64)) {
+                Some(n) => self.bounds(bounds, n, path),
+                None => self.push(path, "Must be a whole number"),
+            },
+            FieldKind::Number { bounds } => match value.as_f64() {
+                Some(n) => self.bounds(bounds, n, path),
+                None => self.push(path, "Must be a number"),
+            },
+            FieldKind::Boolean if !value.is_boolean() => self.push(path, "Must be true or false"),
+            FieldKind::Boolean => {}
+            FieldKind::Enum { options } => {
+                if !options.iter().any(|o| o == value) {
+                    self.push(path, one_of(options));
+                }
+            }
+            FieldKind::List { item, prefix, min_items, max_items } => {
+                let Some(items) = value.as_array() else {
+                    return self.push(path, "Must be a list");
+                };
+                let n = items.len() as u64;
+                if let Some(min) = min_items.filter(|m| n < *m) {
+                    self.push(path, format!("Needs at least {min} item{}", plural(min)));
+                }
+                if let Some(max) = max_items.filter(|m| n > *m) {
+                    self.push(path, format!("Takes at most {max} item{}", plural(max)));
+                }
+                for (i, v) in items.iter().enumerate() {
+                    if self.full() {
+                        return;
+                    }
+                    let len = path.len();
+                    let _ = write!(path, "/{i}");
+                    self.value(prefix.get(i).unwrap_or(item), v, false, path, depth + 1);
+                    path.truncate(len);
+                }
+            }
+            FieldKind::Map { key, value: value_kind } => {
+                let Some(map) = value.as_object() else {
+                    return self.push(path, "Must be an object");
+                };
+                for (k, v) in map {
+                    if self.full() {
+                        return;
+                    }
+                    let len = path.len();
+                    push_segment(path, k);
+                    if let Some(problem) = key_problem(key, k) {
+                        self.push(path, format!("Key \"{k}\" {problem}"));
+                    }
+                    self.value(value_kind, v, false, path, depth + 1);
+                    path.truncate(len);
+                }
+            }
+            FieldKind::Object { fields, additional } => match value.as_object() {
+                Some(map) => self.object(fields, additional, map, path, depth),
+                None => self.push(path, "Must be an object"),
+            },
+            FieldKind::Choice { variants, exclusive } => self.choice(variants, *exclusive, value, path, depth),
+            FieldKind::Nullable { inner } => {
+                if !value.is_null() {
+                    self.value(inner, value, required, path, depth);
+                }
+            }
+            FieldKind::Ref { name } => match self.schema.defs.get(name) {
+                Some(kind) => self.value(kind, value, required, path, depth + 1),
+                None => {} // A schema built by hand without its defs: nothing to check.
+            },
+            FieldKind::Json { .. } => {}
+        }
+    }
+
+    /// A value that must fit one (`exclusive`) or at least one of `variants`. When none
+    /// fits, the errors of the closest variant are reported (for objects: the one whose
+    /// discriminating `const` field matches, else the one with the fewest errors), so the
+    /// form can still show them on the right fields.
+    fn choice(&mut self, variants: &'s [Variant], exclusive: bool, value: &Value, path: &mut String, depth: usize) {
+        let mut fitting = Vec::new();
+        let mut best: Option<(usize, Vec<FieldError>)> = None;
+        for (i, v) in variants.iter().enumerate() {
+            let saved = std::mem::take(&mut self.errs);
+            self.value(&v.kind, value, false, path, depth + 1);
+            let errs = std::mem::replace(&mut self.errs, saved);
+            if self.exhausted {
+                return;
+            }
+            if errs.is_empty() {
+                fitting.push(i);
+                if !exclusive {
+                    return;
+                }
+            } else {
+                let tagged = discriminates(&v.kind, value);
+                let score = if tagged { 0 } else { errs.len() + 1 };
+                if best.as_ref().is_none_or(|(s, _)| score < *s) {
+                    best = Some((score, errs));
+                }
+            }
+        }
+        match fitting.len() {
+            1 => {}
+            0 => {
+                let names: Vec<&str> = variants.iter().map(|v| v.title.as_str()).collect();
+                match best {
+                    // Errors inside the value (not about its whole shape) are useful.
+                    Some((_, errs)) if errs.iter().all(|e| e.field.len() > path.len()) => {
+                        for e in errs {
+                            self.push(&e.field, e.message);
+                        }
+                    }
+                    _ => self.push(path, format!("Must be one of: {}", names.join(", "))),
+                }
+            }
+            _ if exclusive => {
+                let names: Vec<&str> = fitting.iter().map(|i| variants[*i].title.as_str()).collect();
+                self.push(path, format!("Fits more than one of: {} (it must fit exactly one)", names.join(", ")));
+            }
+            _ => {}
+        }
+    }
+
+    fn bounds(&mut self, b: &Bounds, n: f64, path: &str) {
+        let shown = |x: f64| if x.fract() == 0.0 && x.abs() < 1e15 { format!("{}", x as i64) } else { x.to_string() };
+        if let Some(min) = b.min {
+            if b.exclusive_min && n <= min {
+                self.push(path, format!("Must be greater than {}", shown(min)));
+            } else if n < min {
+                self.push(path, format!("Must be at least {}", shown(min)));
+            }
+        }
+        if let Some(max) = b.max {
+            if b.exclusive_max && n >= max {
+                self.push(path, format!("Must be less than {}", shown(max)));
+            } else if n > max {
+                self.push(path, format!("Must be at most {}", shown(max)));
+            }
+        }
+        if let Some(m) = b.multiple_of {
+            let q = n / m;
+            // Floating point: 0.3 / 0.1 is 2.9999999999999996.
+            if !q.is_finite() || (q - q.round()).abs() > 1e-9 * q.abs().max(1.0) {
+                self.push(path, format!("Must be a multiple of {}", shown(m)));
+            }
+        }
+    }
+
+    /// The compiled pattern, once per source; `None` if this platform cannot compile it
+    /// (then it is not checked: the parse already warned where it could).
+    fn pattern(&mut self, source: &'s str) -> Option<&Pattern> {
+        let i = match self.patterns.iter().position(|(s, _)| *s == source) {
+            Some(i) => i,
+            None => {
+                self.patterns.push((source, Pattern::new(source).ok()));
+                self.patterns.len() - 1
+            }
+        };
+        self.patterns[i].1.as_ref()
     }
 }
 
-/// One value of `kind` at `path`; `required` makes blank text an error too.
-fn check_value(
-    kind: &FieldKind,
-    value: &Value,
-    required: bool,
-    path: &mut String,
-    errs: &mut Vec<FieldError>,
-) {
-    match kind {
-        FieldKind::Text => match value.as_str() {
-            None => push(errs, path, "Must be text"),
-            Some(s) if required && s.trim().is_empty() => {
-                push(errs, path, "This field is required")
-            }
-            Some(_) => {}
-        },
-        FieldKind::Integer if !(value.is_i64() || value.is_u64()) => {
-            push(errs, path, "Must be a whole number")
-        }
-        FieldKind::Number if !value.is_number() => push(errs, path, "Must be a number"),
-        FieldKind::Boolean if !value.is_boolean() => push(errs, path, "Must be true or false"),
-        FieldKind::List { item } => {
-            let Some(items) = value.as_array() else {
-                return push(errs, path, "Must be a list");
-            };
-            for (i, v) in items.iter().enumerate() {
-                if errs.len() >= MAX_ERRORS {
-                    return;
-                }
-                let len = path.len();
-                let _ = write!(path, "/{i}");
-                check_value(item, v, false, path, errs);
-                path.truncate(len);
-            }
-        }
-        FieldKind::Map { key, value: value_kind } => {
-            let Some(map) = value.as_object() else {
-                return push(errs, path, "Must be an object");
-            };
-            for (k, v) in map {
-                if errs.len() >= MAX_ERRORS {
-                    return;
-                }
-                let len = path.len();
-                push_segment(path, k);
-                if let Some(problem) = key_problem(key, k) {
-                    push(errs, path, format!("Key \"{k}\" {problem}"));
-                }
-                check_value(value_kind, v, false, path, errs);
-                path.truncate(len);
-            }
-        }
-        FieldKind::Object { fields } => match value.as_object() {
-            Some(map) => check_fields(fields, map, path, errs),
-            None => push(errs, path, "Must be an object"),
-        },
-        _ => {} // Json, or a scalar that passed its check above.
+/// Whether an object variant's fixed (`const`) field matches `value`: the variant the
+/// value says it is, as pydantic's discriminated unions do.
+fn discriminates(kind: &FieldKind, value: &Value) -> bool {
+    let FieldKind::Object { fields, .. } = kind else { return false };
+    fields.iter().any(|f| match &f.kind {
+        FieldKind::Enum { options } if options.len() == 1 => value.get(&f.name) == Some(&options[0]),
+        _ => false,
+    })
+}
+
+fn one_of(options: &[Value]) -> String {
+    let shown: Vec<String> = options
+        .iter()
+        .take(10)
+        .map(|o| match o {
+            Value::String(s) => s.clone(),
+            Value::Null => "(empty)".into(),
+            o => o.to_string(),
+        })
+        .collect();
+    let more = if options.len() > 10 { format!(" (and {} more)", options.len() - 10) } else { String::new() };
+    format!("Must be one of: {}{more}", shown.join(", "))
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }
 
@@ -117,22 +354,16 @@ fn check_value(
 /// Only scalar key kinds can be checked; anything else accepts any key.
 fn key_problem(kind: &FieldKind, key: &str) -> Option<&'static str> {
     let ok = match kind {
-        FieldKind::Integer => key.parse::<i64>().is_ok(),
-        FieldKind::Number => key.parse::<f64>().is_ok_and(f64::is_finite),
+        FieldKind::Integer { .. } => key.parse::<i64>().is_ok(),
+        FieldKind::Number { .. } => key.parse::<f64>().is_ok_and(f64::is_finite),
         FieldKind::Boolean => matches!(key, "true" | "false"),
         _ => true,
     };
     match (ok, kind) {
         (true, _) => None,
-        (_, FieldKind::Integer) => Some("must be a whole number"),
-        (_, FieldKind::Number) => Some("must be a number"),
+        (_, FieldKind::Integer { .. }) => Some("must be a whole number"),
+        (_, FieldKind::Number { .. }) => Some("must be a number"),
         _ => Some("must be true or false"),
-    }
-}
-
-fn push(errs: &mut Vec<FieldError>, path: &str, message: impl Into<String>) {
-    if errs.len() < MAX_ERRORS {
-        errs.push(FieldError::new(path, message));
     }
 }
 
@@ -295,25 +526,10 @@ mod tests {
     #[test]
     fn deep_paths_in_lists_of_objects() {
         // A list of objects with known fields, as JSON Schema will produce.
-        let person = FieldKind::Object {
-            fields: vec![Field {
-                name: "name".into(),
-                kind: FieldKind::Text,
-                required: true,
-                default: None,
-                description: None,
-            }],
-        };
+        let person = FieldKind::object(vec![Field { required: true, ..Field::new("name", FieldKind::text()) }]);
         let s = InputSchema {
-            workflow: None,
-            fields: vec![Field {
-                name: "items".into(),
-                kind: FieldKind::List { item: Box::new(person) },
-                required: false,
-                default: None,
-                description: None,
-            }],
-            outputs: vec![],
+            fields: vec![Field::new("items", FieldKind::list(person))],
+            ..InputSchema::default()
         };
         assert_eq!(
             errors(&s, json!({"items": [{"name": "a"}, {"name": "b"}, {"name": ""}, {"name": 1}]})),

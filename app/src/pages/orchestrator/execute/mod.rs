@@ -10,11 +10,12 @@ use crate::api::{agent_schema, create_run, get_run};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::model::{CreateRun, SchemaView};
 use crate::schema::validate_inputs;
-use fields::{FieldView, FormContext};
+use fields::{root_view, FormContext};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use node::{collect_fields, object_fields, Node, RowIds};
-use serde_json::Value;
+use node::{Build, Node, RowIds};
+use serde_json::{Map, Value};
+use std::sync::Arc;
 
 #[component]
 pub fn ExecutePanel() -> impl IntoView {
@@ -76,9 +77,12 @@ fn Panel(agent_id: String, from: Option<String>) -> impl IntoView {
 
 #[component]
 fn RunForm(agent_id: String, schema: SchemaView, initial: Option<Value>) -> impl IntoView {
-    let ctx = FormContext { errors: RwSignal::new(Vec::new()), ids: RowIds::new(), dom_ids: StoredValue::new(0) };
-    let fields = StoredValue::new(object_fields(&schema.schema.fields, initial.as_ref(), ctx.ids));
-    let model = StoredValue::new(schema.schema.clone());
+    let model = Arc::new(schema.schema.clone());
+    let build = Build { ids: RowIds::new(), schema: model.clone() };
+    let ctx = FormContext { errors: RwSignal::new(Vec::new()), build: StoredValue::new(build.clone()), dom_ids: StoredValue::new(0) };
+    let root = Node::object(&model.fields, &model.additional, initial.as_ref(), &build);
+    let fields = StoredValue::new(root.clone());
+    let model = StoredValue::new(model);
     let failure = RwSignal::new(None::<ApiError>);
     let pending = RwSignal::new(false);
     // One key per request: a double submit, or a retry after a lost answer, cannot start
@@ -92,8 +96,11 @@ fn RunForm(agent_id: String, schema: SchemaView, initial: Option<Value>) -> impl
             return;
         }
         let mut errors = Vec::new();
-        let inputs = fields.with_value(|f| collect_fields(f, "", &mut errors));
-        if let Err(more) = validate_inputs(&model.get_value(), &Value::Object(inputs.clone())) {
+        let inputs = match fields.with_value(|root| root.collect("", &mut errors)) {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        if let Err(more) = model.with_value(|m| validate_inputs(m, &Value::Object(inputs.clone()))) {
             // A field whose text did not even parse is already reported.
             let more: Vec<FieldError> = more.into_iter().filter(|m| !errors.iter().any(|e| e.field == m.field)).collect();
             errors.extend(more);
@@ -131,22 +138,21 @@ fn RunForm(agent_id: String, schema: SchemaView, initial: Option<Value>) -> impl
     };
 
     let count = schema.schema.fields.len();
-    let items = fields.with_value(|f| {
-        f.iter()
-            .map(|(field, node): &(crate::schema::Field, Node)| {
-                let name = field.name.clone();
-                let path = Signal::derive(move || node::pointer("", &name));
-                view! { <FieldView field=field.clone() node=node.clone() path ctx/> }
-            })
-            .collect_view()
-    });
+    let items = root_view(root, ctx);
+    let warnings = schema.schema.warnings.clone();
     view! {
         <form class="run-form" on:submit=submit novalidate data-testid="run-form">
             <p class="muted">
                 {format!("Workflow {} · ", schema.schema.workflow.clone().unwrap_or_else(|| "(unnamed)".into()))}
                 <span title="hash of this input schema">{format!("schema {}", schema.schema_hash)}</span>
             </p>
-            {(count == 0).then(|| view! { <p class="muted">"This agent takes no inputs."</p> })}
+            {(!warnings.is_empty()).then(|| view! {
+                <div class="notice warning" data-testid="schema-warnings">
+                    <p>"Parts of this agent's schema cannot be used as given:"</p>
+                    <ul>{warnings.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}</ul>
+                </div>
+            })}
+            {(count == 0 && model.with_value(|m| m.additional.is_any())).then(|| view! { <p class="muted">"This agent takes no inputs."</p> })}
             {items}
             {move || {
                 let n = ctx.errors.with(Vec::len);
