@@ -29,6 +29,9 @@ pub trait RunService: Send + Sync + 'static {
     /// A new run of the same agent with the same inputs.
     async fn rerun(&self, run_id: &str) -> Result<RunCreated, ApiError>;
     async fn delete_run(&self, run_id: &str) -> Result<(), ApiError>;
+    /// The input schema the run was validated against, when the dashboard kept it (runs
+    /// from before it kept schemas, and imported ones, have none): for schema drift.
+    async fn run_schema(&self, run_id: &str) -> Result<Option<crate::schema::InputSchema>, ApiError>;
 }
 
 /// What the server provides as Leptos context.

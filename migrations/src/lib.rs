@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_agents;
 mod m20261123_000001_create_runs;
+mod m20261124_000001_secrets_and_schemas;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_create_agents::Migration),
             Box::new(m20261123_000001_create_runs::Migration),
+            Box::new(m20261124_000001_secrets_and_schemas::Migration),
         ]
     }
 }

@@ -34,3 +34,8 @@ pub async fn rerun(run_id: String) -> Result<RunCreated, ApiError> {
 pub async fn delete_run(run_id: String) -> Result<(), ApiError> {
     crate::services::call(|s| async move { s.runs.delete_run(&run_id).await }).await
 }
+
+#[server]
+pub async fn run_schema(run_id: String) -> Result<Option<crate::schema::InputSchema>, ApiError> {
+    crate::services::call(|s| async move { s.runs.run_schema(&run_id).await }).await
+}

@@ -82,6 +82,9 @@ pub struct RunView {
     pub cost_usd: Option<f64>,
     /// The hash of the input schema the inputs were validated against.
     pub schema_hash: Option<String>,
+    /// JSON Pointers of secret inputs: sent to the agent, stored (and shown) as "***".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<String>,
 }
 
 /// `POST /agents/{id}/runs`.

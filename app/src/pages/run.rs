@@ -126,6 +126,11 @@ fn RunDetails(run: RunView) -> impl IntoView {
         let (id, navigate) = (run_id.clone(), navigate.clone());
         move |_| {
             let (id, navigate) = (id.clone(), navigate.clone());
+            // Secrets are never kept: re-running means entering them again, in the form.
+            if let Some(edit) = run.with_untracked(|r| (!r.withheld.is_empty()).then(|| format!("/orchestrator?execute={}&from={}", r.agent_id, r.run_id))) {
+                navigate(&edit, Default::default());
+                return;
+            }
             perform(Box::pin(async move {
                 let created = rerun(id).await?;
                 navigate(&format!("/workflows/{}", created.run_id), Default::default());
@@ -217,6 +222,15 @@ fn RunDetails(run: RunView) -> impl IntoView {
             <div class="run-io">
                 <section class="card" data-testid="run-inputs">
                     <h2>"Inputs"</h2>
+                    {move || run.with(|r| (!r.withheld.is_empty()).then(|| {
+                        let n = r.withheld.len();
+                        view! {
+                            <p class="muted" data-testid="run-withheld">
+                                {format!("{n} secret input{} went to the agent and {} not kept (shown as ***): ", if n == 1 { "" } else { "s" }, if n == 1 { "is" } else { "are" })}
+                                {r.withheld.iter().map(|p| view! { <code>{p.clone()}</code>" " }).collect_view()}
+                            </p>
+                        }
+                    }))}
                     {move || view! { <JsonTree value=run.with(|r| r.inputs.clone()) label="the inputs"/> }}
                 </section>
                 <section class="card" data-testid="run-outputs">

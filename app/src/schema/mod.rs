@@ -4,11 +4,13 @@
 //! Plain serde/serde_json/std only (plus the platform's regex engine for `pattern`, see
 //! `pattern.rs`): this compiles to WASM and counts against the bundle.
 
+pub mod drift;
 pub mod formats;
 mod jsonschema;
 mod model;
 mod parse;
 mod pattern;
+pub mod secrets;
 mod spec;
 mod validate;
 

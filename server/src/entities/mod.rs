@@ -3,3 +3,4 @@
 pub mod agents;
 pub mod health_events;
 pub mod runs;
+pub mod schemas;

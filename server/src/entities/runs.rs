@@ -25,6 +25,8 @@ pub struct Model {
     pub duration_ms: Option<i64>,
     pub total_tokens: Option<i64>,
     pub cost_usd: Option<f64>,
+    /// Pointers of secret inputs stored as "***" (sent to the agent, kept nowhere).
+    pub withheld: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,21 @@ pub fn router() -> Router<AppState> {
         .route("/runs/{run_id}", get(show).delete(remove))
         .route("/runs/{run_id}/cancel", post(cancel))
         .route("/runs/{run_id}/rerun", post(rerun))
+        .route("/runs/{run_id}/schema", get(schema))
+}
+
+/// `GET /runs/{id}/schema`: the input schema the run was validated against, with its
+/// hash; 404 when it was not kept.
+async fn schema(State(runs): State<Runs>, run_id: Result<Path<String>, PathRejection>) -> Result<impl IntoResponse, HttpError> {
+    let Path(run_id) = run_id?;
+    let view = runs.get_run(&run_id).await?;
+    match runs.run_schema(&run_id).await? {
+        Some(schema) => Ok(Json(serde_json::json!({"schema_hash": view.schema_hash, "schema": schema}))),
+        None => Err(HttpError(ApiError::new(
+            app::error::ErrorCode::NotFound,
+            format!("Run {run_id}'s input schema was not kept (runs from before schemas were kept, and imported runs, have none)"),
+        ))),
+    }
 }
 
 /// `POST /agents/{id}/runs` with `{"inputs": {...}}` and an optional `Idempotency-Key`.

@@ -274,6 +274,7 @@ async fn import_run(
         duration_ms: Set(number(row, "duration_seconds").map(|s| (s * 1000.0).round() as i64)),
         total_tokens: Set(number(row, "total_tokens").map(|t| t as i64)),
         cost_usd: Set(number(row, "total_cost_usd")),
+        withheld: Set(None),
     };
     runs::Entity::insert(model)
         .on_conflict(OnConflict::column(runs::Column::RunId).do_nothing().to_owned())

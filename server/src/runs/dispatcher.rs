@@ -27,6 +27,10 @@ pub struct Job {
     pub agent_id: String,
     pub agent_url: String,
     pub inputs: serde_json::Value,
+    /// The values of its secret inputs: an agent that echoes one back does not get it
+    /// stored through its outputs or an error message either. (Empty after a restart:
+    /// the values were never stored.)
+    pub secrets: Vec<String>,
     /// Set when the run is already running: an async job to keep polling (after a restart).
     pub resume: Option<(String, DateTime<Utc>)>,
 }
@@ -91,7 +95,8 @@ impl Dispatcher {
     /// At start: settles what a previous process left. In-flight synchronous calls become
     /// `interrupted` (never sent twice); async jobs resume polling; queued runs are sent.
     pub async fn recover(&self) -> Result<(), sea_orm::DbErr> {
-        let interrupted = store::interrupt_inflight(self.inner.db.write()).await?;
+        let interrupted = store::interrupt_inflight(self.inner.db.write()).await?
+            + store::interrupt_withheld(self.inner.db.write()).await?;
         let left = store::unfinished(self.inner.db.read()).await?;
         let (mut resumed, mut queued) = (0, 0);
         for run in left {
@@ -110,6 +115,7 @@ impl Dispatcher {
                 agent_id: run.agent_id,
                 agent_url: run.agent_url,
                 inputs: run.inputs,
+                secrets: Vec::new(),
                 resume,
             });
         }
@@ -169,7 +175,7 @@ impl Inner {
         let remaining = deadline_total.saturating_sub(spent);
         let last_problem = Mutex::new(None::<String>);
         let work = self.call_agent(&job.run_id, &url, &job.inputs, job_id, remaining, &last_problem);
-        let (status, outcome) = match tokio::time::timeout(remaining, work).await {
+        let (status, mut outcome) = match tokio::time::timeout(remaining, work).await {
             Ok(Ok(reply)) => settle(reply),
             Ok(Err(e)) => return Err(e),
             Err(_) => {
@@ -183,6 +189,7 @@ impl Inner {
                 (RunStatus::TimedOut, failure(error, None))
             }
         };
+        scrub(&mut outcome, &job.secrets);
         // The outcome is the point of the whole run: a failed write is tried again before
         // giving up (the next start would otherwise call it interrupted).
         let mut wait = Duration::from_millis(200);
@@ -258,6 +265,39 @@ impl Inner {
             }
             *last = problem;
         }
+    }
+}
+
+/// Replaces every occurrence of a secret in what is about to be stored with "***".
+fn scrub(outcome: &mut Outcome, secrets: &[String]) {
+    fn text(s: &mut String, secrets: &[String]) {
+        for secret in secrets {
+            if s.contains(secret.as_str()) {
+                *s = s.replace(secret.as_str(), app::schema::secrets::MASK);
+            }
+        }
+    }
+    fn value(v: &mut serde_json::Value, secrets: &[String]) {
+        match v {
+            serde_json::Value::String(s) => text(s, secrets),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| value(v, secrets)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|v| value(v, secrets)),
+            _ => {}
+        }
+    }
+    // Very short values ("a") would mask half the text, and are no secret worth the name.
+    let secrets: Vec<String> = secrets.iter().filter(|s| s.chars().count() >= 4).cloned().collect();
+    if secrets.is_empty() {
+        return;
+    }
+    if let Some(v) = &mut outcome.outputs {
+        value(v, &secrets);
+    }
+    if let Some(e) = &mut outcome.error {
+        text(e, &secrets);
+    }
+    if let Some(v) = &mut outcome.field_errors {
+        value(v, &secrets);
     }
 }
 

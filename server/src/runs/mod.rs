@@ -11,7 +11,9 @@ use crate::db::Db;
 use crate::registry::{database_error, Registry};
 use app::error::{ApiError, ErrorCode, FieldError};
 use app::model::{CreateRun, RunCreated, RunPage, RunQuery, RunStatus, RunView};
-use app::schema::validate_inputs;
+use app::schema::{secrets, validate_inputs};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use app::services::RunService;
 use dispatcher::Job;
 use sea_orm::DbErr;
@@ -52,11 +54,13 @@ pub struct Runs {
     registry: Registry,
     dispatcher: Dispatcher,
     settings: RunSettings,
+    /// Schema hashes already in the `schemas` table (saves a write per run).
+    known_schemas: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Runs {
     pub fn new(db: Db, registry: Registry, dispatcher: Dispatcher, settings: RunSettings) -> Self {
-        Self { db, registry, dispatcher, settings }
+        Self { db, registry, dispatcher, settings, known_schemas: Default::default() }
     }
 
     /// Validates `inputs` against the agent's current schema and stores a queued run.
@@ -81,19 +85,39 @@ impl Runs {
                 )]));
             }
         }
-        let request_hash = key.as_ref().map(|_| request_hash(agent_id.trim(), &inputs));
+        let mut request_hash = key.as_ref().map(|_| request_hash(agent_id.trim(), &inputs));
         // A retry with a used key gets its run back even if the agent is down by now or
         // its schema changed since.
         if let Some(key) = &key {
             if let Some(holder) = store::find_by_key(self.db.read(), key).await.map_err(database_error)? {
-                return replay(holder, request_hash.as_deref(), agent_id.trim());
+                let hash = comparable_hash(&holder, agent_id.trim(), &inputs).or(request_hash);
+                return replay(holder, hash.as_deref(), agent_id.trim());
             }
         }
         let (url, schema) = self.registry.current_schema(agent_id).await?;
-        validate_inputs(&schema.schema, &inputs).map_err(|fields| ApiError {
+        let valid = validate_inputs(&schema.schema, &inputs).map_err(|fields| ApiError {
             message: format!("The inputs do not fit {}'s schema: {}", schema.agent_id, ApiError::validation(fields.clone()).message),
             ..ApiError::validation(fields)
         })?;
+        // Secrets go to the agent from memory; what is stored has "***" in their place.
+        let (stored_inputs, withheld) = if secrets::has_secrets(&schema.schema) {
+            let (redacted, paths) = secrets::redact(&schema.schema, &valid);
+            (serde_json::Value::Object(redacted), paths)
+        } else {
+            (inputs.clone(), Vec::new())
+        };
+        let secret_values: Vec<String> = withheld
+            .iter()
+            .filter_map(|p| inputs.pointer(p))
+            .map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        if !withheld.is_empty() && request_hash.is_some() {
+            // The key's hash must not be a way to test guesses of a secret.
+            request_hash = key.as_ref().map(|_| self::request_hash(agent_id.trim(), &stored_inputs));
+        }
         let workflow = schema.schema.workflow.clone().filter(|w| !w.trim().is_empty()).unwrap_or_else(|| schema.agent_id.clone());
         let new = store::NewRun {
             run_id: uuid::Uuid::new_v4().to_string(),
@@ -101,15 +125,24 @@ impl Runs {
             agent_url: url.as_str().to_owned(),
             // The column holds 200 characters; an agent may name its workflow at length.
             workflow: workflow.chars().take(200).collect(),
-            inputs,
+            inputs: stored_inputs,
             schema_hash: Some(schema.schema_hash.clone()),
             idempotency_key: key,
             request_hash: request_hash.clone(),
+            withheld,
         };
+        let replay_inputs = inputs.clone();
+        let remember = (!self.known_schemas.lock().expect("never poisoned").contains(&schema.schema_hash))
+            .then(|| (schema.schema_hash.clone(), schema.schema.clone()));
+        let known = self.known_schemas.clone();
         // Stored and handed to the dispatcher in a task of its own: a client that goes
         // away mid-request must not leave a stored run that nobody carries out.
         let (db, dispatcher) = (self.db.clone(), self.dispatcher.clone());
         let stored = tokio::spawn(async move {
+            if let Some((hash, schema)) = remember {
+                store::remember_schema(db.write(), &hash, &schema).await?;
+                known.lock().expect("never poisoned").insert(hash);
+            }
             let inserted = store::insert(db.write(), new).await?;
             if let Ok(run) = &inserted {
                 tracing::info!(run_id = %run.run_id, agent_id = %run.agent_id, "run queued");
@@ -117,7 +150,8 @@ impl Runs {
                     run_id: run.run_id.clone(),
                     agent_id: run.agent_id.clone(),
                     agent_url: run.agent_url.clone(),
-                    inputs: run.inputs.clone(),
+                    inputs,
+                    secrets: secret_values,
                     resume: None,
                 });
             }
@@ -128,7 +162,10 @@ impl Runs {
         match stored.map_err(database_error)? {
             Ok(run) => Ok(RunCreated { run_id: run.run_id, status: RunStatus::Queued }),
             // Two requests with one key at the same time: the other one stored it.
-            Err(holder) => replay(holder, request_hash.as_deref(), &schema.agent_id),
+            Err(holder) => {
+                let hash = comparable_hash(&holder, &schema.agent_id, &replay_inputs).or(request_hash);
+                replay(holder, hash.as_deref(), &schema.agent_id)
+            }
         }
     }
 
@@ -160,6 +197,18 @@ fn replay(holder: crate::entities::runs::Model, request_hash: Option<&str>, agen
             holder.run_id
         ),
     )]))
+}
+
+/// The hash of `inputs` as `holder` stored its request: with its withheld secrets
+/// masked, since that is what its hash was taken over. `None` when it withheld nothing.
+fn comparable_hash(holder: &crate::entities::runs::Model, agent_id: &str, inputs: &serde_json::Value) -> Option<String> {
+    let withheld: Vec<String> = holder.withheld.clone().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+    if withheld.is_empty() {
+        return None;
+    }
+    let mut masked = inputs.clone();
+    secrets::replace_at(&mut masked, &withheld, &serde_json::Value::String(secrets::MASK.to_owned()));
+    Some(request_hash(agent_id, &masked))
 }
 
 /// Run IDs are UUIDs (imported ones are `legacy-…`): anything else names no run.
@@ -225,6 +274,17 @@ impl RunService for Runs {
 
     async fn rerun(&self, run_id: &str) -> Result<RunCreated, ApiError> {
         let run = self.find(run_id).await?;
+        let withheld: Vec<String> = run.withheld.clone().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+        if !withheld.is_empty() {
+            return Err(ApiError {
+                message: format!(
+                    "Run {run_id} had secret inputs, which are never stored: start it again with them (Edit and re-run)."
+                ),
+                ..ApiError::validation(
+                    withheld.into_iter().map(|p| FieldError::new(&p, "A secret: enter it again")).collect(),
+                )
+            });
+        }
         let serde_json::Value::Object(inputs) = run.inputs else {
             return Err(ApiError::new(ErrorCode::Conflict, format!("Run {run_id}'s inputs are not an object; edit them and run again.")));
         };
@@ -234,6 +294,14 @@ impl RunService for Runs {
                 format!("Run {run_id}'s agent '{}' is no longer registered; register it again to re-run.", run.agent_id),
             )),
             other => other,
+        }
+    }
+
+    async fn run_schema(&self, run_id: &str) -> Result<Option<app::schema::InputSchema>, ApiError> {
+        let run = self.find(run_id).await?;
+        match run.schema_hash {
+            Some(hash) => store::schema_by_hash(self.db.read(), &hash).await.map_err(database_error),
+            None => Ok(None),
         }
     }
 

@@ -2,7 +2,7 @@
 //! names the states it may leave: a late answer can never turn `cancelled` back into
 //! `succeeded`, and the caller learns from the row count whether its change happened.
 
-use crate::entities::runs;
+use crate::entities::{runs, schemas};
 use app::model::{RunStatus, RunView};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -27,6 +27,8 @@ pub struct NewRun {
     pub schema_hash: Option<String>,
     pub idempotency_key: Option<String>,
     pub request_hash: Option<String>,
+    /// Pointers of the secret inputs stored as "***".
+    pub withheld: Vec<String>,
 }
 
 /// Stores a queued run. With an idempotency key already used, stores nothing and
@@ -54,6 +56,7 @@ pub async fn insert(db: &DatabaseConnection, run: NewRun) -> Result<Result<runs:
         duration_ms: Set(None),
         total_tokens: Set(None),
         cost_usd: Set(None),
+        withheld: Set((!run.withheld.is_empty()).then(|| serde_json::json!(run.withheld))),
     };
     let inserted = runs::Entity::insert(row)
         .on_conflict(OnConflict::column(runs::Column::IdempotencyKey).do_nothing().to_owned())
@@ -165,6 +168,48 @@ pub async fn interrupt_inflight(db: &DatabaseConnection) -> Result<u64, DbErr> {
     Ok(result.rows_affected)
 }
 
+/// Queued runs whose secret inputs were only ever in the memory of a process that has
+/// stopped: they cannot be sent, and say why.
+pub async fn interrupt_withheld(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let result = runs::Entity::update_many()
+        .col_expr(runs::Column::Status, Expr::value(RunStatus::Interrupted.as_str()))
+        .col_expr(
+            runs::Column::Error,
+            Expr::value(
+                "The dashboard restarted before this run was sent, and its secret inputs are never stored, \
+                 so it could not be sent. Use Edit and re-run and enter them again.",
+            ),
+        )
+        .col_expr(runs::Column::FinishedAt, Expr::value(Some(now())))
+        .filter(in_states(&[RunStatus::Queued]))
+        .filter(runs::Column::Withheld.is_not_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Keeps `schema` under its hash, once (for schema drift: Edit and re-run compares).
+pub async fn remember_schema(db: &DatabaseConnection, hash: &str, schema: &app::schema::InputSchema) -> Result<(), DbErr> {
+    let row = schemas::ActiveModel {
+        hash: Set(hash.to_owned()),
+        schema: Set(serde_json::to_value(schema).unwrap_or_default()),
+        created_at: Set(now()),
+    };
+    schemas::Entity::insert(row)
+        .on_conflict(OnConflict::column(schemas::Column::Hash).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The schema kept under `hash`, if any run was validated against it.
+pub async fn schema_by_hash(db: &DatabaseConnection, hash: &str) -> Result<Option<app::schema::InputSchema>, DbErr> {
+    Ok(schemas::Entity::find_by_id(hash.to_owned())
+        .one(db)
+        .await?
+        .and_then(|m| serde_json::from_value(m.schema).ok()))
+}
+
 /// Runs still to be carried on at start: queued ones, and async jobs being polled.
 pub async fn unfinished(db: &DatabaseConnection) -> Result<Vec<runs::Model>, DbErr> {
     runs::Entity::find()
@@ -268,5 +313,6 @@ pub fn to_view(m: runs::Model) -> RunView {
         total_tokens: m.total_tokens.map(|t| t.max(0) as u64),
         cost_usd: m.cost_usd,
         schema_hash: m.schema_hash,
+        withheld: m.withheld.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
     }
 }

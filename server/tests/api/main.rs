@@ -12,4 +12,5 @@ mod mock_agent;
 mod pages;
 mod recovery;
 mod runs;
+mod schemas;
 mod store;

@@ -69,6 +69,7 @@ async fn a_final_run_status_is_never_overwritten() {
         schema_hash: None,
         idempotency_key: None,
         request_hash: None,
+        withheld: Vec::new(),
     };
     assert!(runs::insert(db, new("r1")).await.unwrap().is_ok());
     assert!(runs::start(db, "r1", runs::now()).await.unwrap());

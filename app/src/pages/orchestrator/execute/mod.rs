@@ -5,6 +5,7 @@
 
 mod fields;
 mod node;
+mod raw;
 
 use crate::api::{agent_schema, create_run, get_run};
 use crate::error::{ApiError, ErrorCode, FieldError};
