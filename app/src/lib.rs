@@ -9,6 +9,7 @@ pub mod model;
 pub mod schema;
 #[cfg(feature = "ssr")]
 pub mod services;
+mod storage;
 mod pages;
 pub mod time;
 pub mod validation;

@@ -22,6 +22,8 @@ struct AgentInfo {
     agent_id: String,
     async_jobs: bool,
     custom_schema: Option<Value>,
+    /// Read again on every `/schema` request, so a test can change the schema.
+    schema_file: Option<std::path::PathBuf>,
     /// Async jobs: when each is done, and its answer.
     jobs: Mutex<HashMap<String, (Instant, Value)>>,
 }
@@ -31,6 +33,7 @@ struct AgentInfo {
 pub struct Options {
     pub async_jobs: bool,
     pub custom_schema: Option<Value>,
+    pub schema_file: Option<std::path::PathBuf>,
 }
 
 pub fn router(agent_id: &str) -> Router {
@@ -48,6 +51,7 @@ pub fn router_with(agent_id: &str, options: Options) -> Router {
             agent_id: agent_id.to_owned(),
             async_jobs: options.async_jobs,
             custom_schema: options.custom_schema,
+            schema_file: options.schema_file,
             jobs: Mutex::new(HashMap::new()),
         }))
 }
@@ -64,7 +68,7 @@ pub async fn serve(settings: TestAgentSettings) -> Result<(), StartError> {
             Some(serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?)
         }
     };
-    let options = Options { async_jobs: settings.async_jobs, custom_schema };
+    let options = Options { async_jobs: settings.async_jobs, custom_schema, schema_file: settings.schema.clone() };
     println!("test agent '{}' listening on http://{}", settings.agent_id, listener.local_addr()?);
     axum::serve(listener, router_with(&settings.agent_id, options))
         .with_graceful_shutdown(async {
@@ -94,7 +98,9 @@ async fn health(State(info): State<Arc<AgentInfo>>) -> Json<Value> {
 }
 
 async fn schema(State(info): State<Arc<AgentInfo>>) -> Json<Value> {
-    if let Some(custom) = &info.custom_schema {
+    // The file as it is now; as it was at start if it has become unreadable.
+    let now = info.schema_file.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).and_then(|t| serde_json::from_str(&t).ok());
+    if let Some(custom) = now.as_ref().or(info.custom_schema.as_ref()) {
         return Json(custom.clone());
     }
     Json(json!({

@@ -517,7 +517,7 @@ impl Reader<'_> {
                 required,
                 default: meta.and_then(|m| m.get("default")).filter(|v| !v.is_null()).cloned(),
                 description: text("description"),
-                title: text("title").filter(|t| *t != super::humanize(name) && !t.trim().is_empty()),
+                title: text("title").filter(|t| !t.eq_ignore_ascii_case(&super::humanize(name)) && !t.trim().is_empty()),
                 secret,
                 kind,
             });

@@ -344,6 +344,9 @@ impl fmt::Display for SchemaError {
 
 impl std::error::Error for SchemaError {}
 
+const KNOWN_ACRONYMS: [&str; 14] =
+    ["api", "id", "url", "uri", "uuid", "json", "http", "https", "llm", "sql", "ip", "ui", "ai", "html"];
+
 /// A label from an identifier: `word_count` → "Word count", `maxTokens` → "Max tokens",
 /// `user_ID` → "User ID". Acronyms (all-caps words) keep their case.
 pub fn humanize(name: &str) -> String {
@@ -374,10 +377,14 @@ pub fn humanize(name: &str) -> String {
     let mut out = String::new();
     for (i, w) in words.iter().enumerate() {
         let acronym = w.chars().count() > 1 && !w.chars().any(char::is_lowercase);
+        // Acronyms that identifiers spell in lower case (`api_key`, `base_url`).
+        let known = KNOWN_ACRONYMS.contains(&w.to_lowercase().as_str());
         if i > 0 {
             out.push(' ');
         }
-        if acronym {
+        if known {
+            out.push_str(&w.to_uppercase());
+        } else if acronym {
             out.push_str(w);
         } else if i == 0 {
             let mut cs = w.chars();
@@ -403,6 +410,9 @@ mod tests {
         assert_eq!(humanize("maxTokens"), "Max tokens");
         assert_eq!(humanize("topic"), "Topic");
         assert_eq!(humanize("user_ID"), "User ID");
+        assert_eq!(humanize("api_key"), "API key");
+        assert_eq!(humanize("base_url"), "Base URL");
+        assert_eq!(humanize("rapid"), "Rapid");
         assert_eq!(humanize("HTTPServer"), "HTTP server");
         assert_eq!(humanize("__private--name  x"), "Private name x");
         assert_eq!(humanize("item2Count"), "Item2 count");

@@ -168,7 +168,7 @@ async fn runs_beyond_the_per_agent_limit_wait_queued() {
 async fn the_reference_agent_runs_synchronously_and_as_async_jobs() {
     let app = spawn_app().await;
     let sync = serve(server::test_agent::router("ref")).await;
-    let options = server::test_agent::Options { async_jobs: true, custom_schema: None };
+    let options = server::test_agent::Options { async_jobs: true, ..Default::default() };
     let jobs = serve(server::test_agent::router_with("ref-async", options)).await;
     app.register("ref", &sync).await;
     app.register("ref-async", &jobs).await;

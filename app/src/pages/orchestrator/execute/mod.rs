@@ -1,16 +1,19 @@
 //! The Execute panel: opened from an agent's row (`?execute=AGENT`, or with
 //! `&from=RUN` to edit and re-run), it loads the agent's schema through the server and
-//! shows a form generated from it. Submitting validates in the browser with the same
-//! code the server runs, then creates the run and goes to its page.
+//! shows a form generated from it (or, toggled, the same inputs as raw JSON). Submitting
+//! validates in the browser with the same code the server runs, then creates the run and
+//! goes to its page. An earlier run's inputs come back without its secrets (never kept),
+//! with a notice when the agent's schema changed since; the last inputs sent from this
+//! browser (secrets removed) are offered again.
 
 mod fields;
 mod node;
 mod raw;
 
-use crate::api::{agent_schema, create_run, get_run};
+use crate::api::{agent_schema, create_run, get_run, run_schema};
 use crate::error::{ApiError, ErrorCode, FieldError};
-use crate::model::{CreateRun, SchemaView};
-use crate::schema::validate_inputs;
+use crate::model::{CreateRun, RunView, SchemaView};
+use crate::schema::{drift, secrets, validate_inputs};
 use fields::{root_view, FormContext};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -41,7 +44,7 @@ fn Panel(agent_id: String, from: Option<String>) -> impl IntoView {
         let from = from.clone();
         async move {
             match from {
-                Some(run_id) => get_run(run_id).await.map(|r| Some(r.inputs)),
+                Some(run_id) => get_run(run_id).await.map(Some),
                 None => Ok(None),
             }
         }
@@ -58,7 +61,7 @@ fn Panel(agent_id: String, from: Option<String>) -> impl IntoView {
                     let agent_id = agent_id.clone();
                     async move {
                         match (schema.await, previous.await) {
-                            (Ok(view), Ok(initial)) => view! { <RunForm agent_id schema=view initial/> }.into_any(),
+                            (Ok(view), Ok(earlier)) => view! { <RunForm agent_id schema=view earlier/> }.into_any(),
                             (Err(e), _) => view! {
                                 <div class="notice error" role="alert" data-testid="schema-error">
                                     <p>{e.message}</p>
@@ -76,13 +79,35 @@ fn Panel(agent_id: String, from: Option<String>) -> impl IntoView {
     }
 }
 
+/// Where the last inputs used with an agent are kept in the browser (secrets removed).
+fn last_inputs_key(agent_id: &str) -> String {
+    format!("configurable-agents.last-inputs.{agent_id}")
+}
+
+/// `inputs` without any secret value: what may be kept in the browser.
+fn without_secrets(schema: &crate::schema::InputSchema, inputs: &Map<String, Value>) -> Value {
+    let (masked, paths) = secrets::redact(schema, inputs);
+    let mut value = Value::Object(masked);
+    secrets::replace_at(&mut value, &paths, &Value::Null);
+    value
+}
+
 #[component]
-fn RunForm(agent_id: String, schema: SchemaView, initial: Option<Value>) -> impl IntoView {
+fn RunForm(agent_id: String, schema: SchemaView, earlier: Option<RunView>) -> impl IntoView {
     let model = Arc::new(schema.schema.clone());
     let build = Build { ids: RowIds::new(), schema: model.clone() };
     let ctx = FormContext { errors: RwSignal::new(Vec::new()), build: StoredValue::new(build.clone()), dom_ids: StoredValue::new(0) };
-    let root = Node::object(&model.fields, &model.additional, initial.as_ref(), &build);
-    let fields = StoredValue::new(root.clone());
+    // An earlier run's inputs, its withheld secrets cleared: they must be entered again.
+    let initial = earlier.as_ref().map(|run| {
+        let mut inputs = run.inputs.clone();
+        secrets::replace_at(&mut inputs, &run.withheld, &Value::Null);
+        inputs
+    });
+    let root = RwSignal::new(Node::object(&model.fields, &model.additional, initial.as_ref(), &build));
+    // `Some(text)` while the inputs are edited as raw JSON.
+    let raw = RwSignal::new(None::<String>);
+    let raw_problem = RwSignal::new(None::<String>);
+    let raw_errors = RwSignal::new(Vec::<(Option<usize>, FieldError)>::new());
     let model = StoredValue::new(model);
     let failure = RwSignal::new(None::<ApiError>);
     let pending = RwSignal::new(false);
@@ -90,17 +115,61 @@ fn RunForm(agent_id: String, schema: SchemaView, initial: Option<Value>) -> impl
     // the run twice.
     let key = StoredValue::new(new_key());
     let navigate = use_navigate();
+    let storage_key = last_inputs_key(&agent_id);
+    let last = StoredValue::new(if earlier.is_none() { crate::storage::get(&storage_key) } else { None });
+
+    // The form's values as the inputs object, with what could not even be read as typed.
+    let collect = move || -> (Map<String, Value>, Vec<FieldError>) {
+        let mut errors = Vec::new();
+        let inputs = match root.with_untracked(|r| r.collect("", &mut errors)) {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        (inputs, errors)
+    };
+    let refill = move |value: &Value| {
+        let b = ctx.build.get_value();
+        model.with_value(|m| root.set(Node::object(&m.fields, &m.additional, Some(value), &b)));
+        ctx.errors.set(Vec::new());
+    };
+    let to_raw = move |_| {
+        let (inputs, errors) = collect();
+        raw_problem.set((!errors.is_empty()).then(|| {
+            format!("{} value(s) could not be read as typed and are left out: {}", errors.len(),
+                errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>().join(", "))
+        }));
+        raw_errors.set(Vec::new());
+        raw.set(Some(serde_json::to_string_pretty(&Value::Object(inputs)).unwrap_or_else(|_| "{}".into())));
+    };
+    let to_form = move |_| {
+        let Some(text) = raw.get_untracked() else { return };
+        match raw::parse(&text) {
+            Ok(map) => {
+                refill(&Value::Object(map));
+                raw.set(None);
+                raw_problem.set(None);
+                raw_errors.set(Vec::new());
+            }
+            Err(e) => raw_problem.set(Some(format!("Fix the JSON to go back to the form. {e}"))),
+        }
+    };
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if pending.get_untracked() {
             return;
         }
-        let mut errors = Vec::new();
-        let inputs = match fields.with_value(|root| root.collect("", &mut errors)) {
-            Some(Value::Object(map)) => map,
-            _ => Map::new(),
+        let (inputs, mut errors) = match raw.get_untracked() {
+            Some(text) => match raw::parse(&text) {
+                Ok(map) => (map, Vec::new()),
+                Err(e) => {
+                    raw_problem.set(Some(e));
+                    return;
+                }
+            },
+            None => collect(),
         };
+        raw_problem.set(None);
         if let Err(more) = model.with_value(|m| validate_inputs(m, &Value::Object(inputs.clone()))) {
             // A field whose text did not even parse is already reported.
             let more: Vec<FieldError> = more.into_iter().filter(|m| !errors.iter().any(|e| e.field == m.field)).collect();
@@ -108,12 +177,17 @@ fn RunForm(agent_id: String, schema: SchemaView, initial: Option<Value>) -> impl
         }
         failure.set(None);
         ctx.errors.set(errors.clone());
+        if let Some(text) = raw.get_untracked() {
+            raw_errors.set(raw::with_lines(&text, &errors));
+        }
         if !errors.is_empty() {
             return;
         }
         pending.set(true);
+        let kept = model.with_value(|m| without_secrets(m, &inputs));
         let request = CreateRun { agent_id: agent_id.clone(), inputs, idempotency_key: Some(key.get_value()) };
         let navigate = navigate.clone();
+        let storage_key = storage_key.clone();
         leptos::task::spawn_local(async move {
             let result = create_run(request).await;
             if pending.is_disposed() {
@@ -121,10 +195,17 @@ fn RunForm(agent_id: String, schema: SchemaView, initial: Option<Value>) -> impl
             }
             pending.set(false);
             match result {
-                Ok(created) => navigate(&format!("/workflows/{}", created.run_id), Default::default()),
+                Ok(created) => {
+                    let saved = serde_json::json!({"saved_at": crate::time::now_ms() as u64, "inputs": kept});
+                    crate::storage::set(&storage_key, &saved.to_string());
+                    navigate(&format!("/workflows/{}", created.run_id), Default::default())
+                }
                 Err(e) => {
                     if e.code == ErrorCode::Validation {
                         ctx.errors.set(e.fields.clone());
+                        if let Some(text) = raw.get_untracked() {
+                            raw_errors.set(raw::with_lines(&text, &e.fields));
+                        }
                     }
                     // A refused request (4xx) may be sent again, changed: it needs a new key.
                     // After a lost answer or a server fault the same key is kept, so
@@ -139,13 +220,22 @@ fn RunForm(agent_id: String, schema: SchemaView, initial: Option<Value>) -> impl
     };
 
     let count = schema.schema.fields.len();
-    let items = root_view(root, ctx);
     let warnings = schema.schema.warnings.clone();
+    let withheld = earlier.as_ref().map(|r| r.withheld.clone()).unwrap_or_default();
+    let drift = earlier.as_ref().filter(|r| r.schema_hash.as_deref() != Some(schema.schema_hash.as_str())).map(|r| {
+        view! { <DriftNotice run=r.clone() current=schema.schema.clone() current_hash=schema.schema_hash.clone()/> }
+    });
+    let offer_last = last.with_value(|l| {
+        let saved: Value = serde_json::from_str(l.as_deref()?).ok()?;
+        let inputs = saved.get("inputs")?.clone();
+        let at = saved.get("saved_at").and_then(Value::as_f64).unwrap_or(0.0);
+        Some((inputs, at))
+    });
     view! {
         <form class="run-form" on:submit=submit novalidate data-testid="run-form">
             <p class="muted">
                 {format!("Workflow {} · ", schema.schema.workflow.clone().unwrap_or_else(|| "(unnamed)".into()))}
-                <span title="hash of this input schema">{format!("schema {}", schema.schema_hash)}</span>
+                <span title="hash of this input schema" data-testid="schema-hash">{format!("schema {}", schema.schema_hash)}</span>
             </p>
             {(!warnings.is_empty()).then(|| view! {
                 <div class="notice warning" data-testid="schema-warnings">
@@ -153,8 +243,45 @@ fn RunForm(agent_id: String, schema: SchemaView, initial: Option<Value>) -> impl
                     <ul>{warnings.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}</ul>
                 </div>
             })}
-            {(count == 0 && model.with_value(|m| m.additional.is_any())).then(|| view! { <p class="muted">"This agent takes no inputs."</p> })}
-            {items}
+            {drift}
+            {(!withheld.is_empty()).then(|| view! {
+                <p class="notice warning" data-testid="secrets-again">
+                    {format!("The earlier run's secret input{} never kept: enter {} again: ",
+                        if withheld.len() == 1 { " is" } else { "s are" }, if withheld.len() == 1 { "it" } else { "them" })}
+                    {withheld.iter().map(|p| view! { <code>{p.clone()}</code>" " }).collect_view()}
+                </p>
+            })}
+            {offer_last.map(|(inputs, at)| view! {
+                <p class="muted last-inputs">
+                    <button type="button" class="small" data-testid="use-last-inputs"
+                        on:click=move |_| { raw.set(None); refill(&inputs) }>"Use the last inputs"</button>
+                    {format!(" sent from this browser {} (secrets are never kept)", crate::time::relative(crate::time::now_ms(), at))}
+                </p>
+            })}
+            <div class="form-mode" role="group" aria-label="Edit the inputs as">
+                <button type="button" class="small" aria-pressed=move || raw.with(Option::is_none).to_string() on:click=to_form>"Form"</button>
+                <button type="button" class="small" aria-pressed=move || raw.with(Option::is_some).to_string() on:click=to_raw data-testid="raw-toggle">"Raw JSON"</button>
+            </div>
+            {move || match raw.get() {
+                Some(_) => view! {
+                    <label class="visually-hidden" for="raw-inputs">"Inputs as JSON"</label>
+                    <textarea id="raw-inputs" class="json-input raw" rows="14" spellcheck="false" data-testid="raw-inputs"
+                        prop:value=move || raw.get().unwrap_or_default()
+                        on:input=move |ev| raw.set(Some(event_target_value(&ev)))></textarea>
+                    {move || (!raw_errors.with(Vec::is_empty)).then(|| view! {
+                        <ul class="field-errors" data-testid="raw-errors">
+                            {raw_errors.get().into_iter().map(|(line, e)| view! {
+                                <li>{line.map(|l| format!("Line {l}: ")).unwrap_or_default()}<code>{e.field}</code>": "{e.message}</li>
+                            }).collect_view()}
+                        </ul>
+                    })}
+                }.into_any(),
+                None => view! {
+                    {(count == 0 && model.with_value(|m| m.additional.is_any())).then(|| view! { <p class="muted">"This agent takes no inputs."</p> })}
+                    {move || root_view(root.get(), ctx)}
+                }.into_any(),
+            }}
+            {move || raw_problem.get().map(|p| view! { <p class="notice error" role="alert" data-testid="raw-problem">{p}</p> })}
             {move || {
                 let n = ctx.errors.with(Vec::len);
                 (n > 0 && failure.with(Option::is_none)).then(|| view! {
@@ -170,6 +297,62 @@ fn RunForm(agent_id: String, schema: SchemaView, initial: Option<Value>) -> impl
                 </button>
             </div>
         </form>
+    }
+}
+
+/// Edit and re-run of a run validated against another schema than the agent's current
+/// one: what changed, and which of its inputs no longer fit.
+#[component]
+fn DriftNotice(run: RunView, current: crate::schema::InputSchema, current_hash: String) -> impl IntoView {
+    let run_id = run.run_id.clone();
+    let old = LocalResource::new(move || run_schema(run_id.clone()));
+    let mut inputs = run.inputs.clone();
+    secrets::replace_at(&mut inputs, &run.withheld, &Value::Null);
+    // Withheld secrets are asked for anyway; their absence is not drift.
+    let misfits: Vec<FieldError> = match validate_inputs(&current, &inputs) {
+        Ok(_) => Vec::new(),
+        Err(errs) => errs.into_iter().filter(|e| !run.withheld.contains(&e.field)).collect(),
+    };
+    let was = run.schema_hash.clone().unwrap_or_else(|| "unknown".into());
+    let current = StoredValue::new(current);
+    view! {
+        <div class="notice warning drift" data-testid="schema-drift">
+            <p><strong>"The agent's input schema changed since this run"</strong>{format!(" (schema {was} → {current_hash}).")}</p>
+            <Suspense fallback=|| view! { <p class="muted">"Comparing the schemas…"</p> }>
+                {move || Suspend::new(async move {
+                    match old.await {
+                        Ok(Some(old)) => {
+                            let d = current.with_value(|c| drift::diff(&old, c));
+                            let list = |title: &'static str, items: Vec<String>, id: &'static str| (!items.is_empty()).then(|| view! {
+                                <p data-testid=id>{title}" "{items.into_iter().map(|p| view! { <code>{p}</code>" " }).collect_view()}</p>
+                            });
+                            view! {
+                                {list("Added:", d.added.clone(), "drift-added")}
+                                {list("Removed:", d.removed.clone(), "drift-removed")}
+                                {(!d.changed.is_empty()).then(|| view! {
+                                    <p data-testid="drift-changed">"Changed: "
+                                        {d.changed.iter().map(|(p, what)| view! { <code>{p.clone()}</code>{format!(" ({what}) ")} }).collect_view()}
+                                    </p>
+                                })}
+                                {d.is_empty().then(|| view! { <p>"No field was added, removed or changed (only descriptions or defaults)."</p> })}
+                            }.into_any()
+                        }
+                        Ok(None) => view! { <p>"The schema this run used was not kept, so the differences cannot be listed."</p> }.into_any(),
+                        Err(e) => view! { <p>{format!("Could not load the schema this run used: {}", e.message)}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            {if misfits.is_empty() {
+                view! { <p>"Its inputs still fit the current schema."</p> }.into_any()
+            } else {
+                view! {
+                    <p>"These inputs no longer fit:"</p>
+                    <ul class="field-errors" data-testid="drift-misfits">
+                        {misfits.into_iter().map(|e| view! { <li><code>{e.field}</code>": "{e.message}</li> }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </div>
     }
 }
 

@@ -85,7 +85,12 @@ impl Node {
             },
             FieldKind::Boolean => Node::Bool(RwSignal::new(matches!(value, Some(Value::Bool(true))))),
             FieldKind::Enum { options } => {
-                let selected = value.and_then(|v| options.iter().position(|o| o == v));
+                // A single allowed value (a `const`, e.g. a union's tag) is chosen already.
+                let selected = match value {
+                    Some(v) => options.iter().position(|o| o == v),
+                    None if options.len() == 1 => Some(0),
+                    None => None,
+                };
                 Node::Select { options: Arc::new(options.clone()), selected: RwSignal::new(selected) }
             }
             FieldKind::List { item, prefix, max_items, .. } => {
