@@ -206,7 +206,7 @@ fn input(node: Node, spec: Spec) -> AnyView {
                 prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
         }
         .into_any(),
-        Node::Object { fields, extra } => {
+        Node::Object { fields, extra, .. } => {
             let items = fields
                 .iter()
                 .map(|(f, n)| {

@@ -104,6 +104,14 @@ fn RunForm(agent_id: String, schema: SchemaView, earlier: Option<RunView>) -> im
         inputs
     });
     let root = RwSignal::new(Node::object(&model.fields, &model.additional, initial.as_ref(), &build));
+    // Inputs of an earlier run that no longer fit a changed schema are marked at once.
+    if let (Some(run), Some(inputs)) = (&earlier, &initial) {
+        if run.schema_hash.as_deref() != Some(schema.schema_hash.as_str()) {
+            if let Err(errs) = validate_inputs(&model, inputs) {
+                ctx.errors.set(errs.into_iter().filter(|e| !run.withheld.contains(&e.field)).collect());
+            }
+        }
+    }
     // `Some(text)` while the inputs are edited as raw JSON.
     let raw = RwSignal::new(None::<String>);
     let raw_problem = RwSignal::new(None::<String>);
