@@ -151,38 +151,37 @@ pub async fn delete(db: &DatabaseConnection, run_id: &str) -> Result<bool, DbErr
 /// At start: a synchronous call that was in flight when the dashboard stopped may or may
 /// not have reached the agent; it is never sent again, and says so.
 pub async fn interrupt_inflight(db: &DatabaseConnection) -> Result<u64, DbErr> {
-    let result = runs::Entity::update_many()
-        .col_expr(runs::Column::Status, Expr::value(RunStatus::Interrupted.as_str()))
-        .col_expr(
-            runs::Column::Error,
-            Expr::value(
-                "The dashboard stopped while the agent was working on this run. It was not sent again, \
-                 because the agent may have done the work; re-run it if needed.",
-            ),
-        )
-        .col_expr(runs::Column::FinishedAt, Expr::value(Some(now())))
-        .filter(in_states(&[RunStatus::Running]))
-        .filter(runs::Column::JobId.is_null())
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
+    interrupt(
+        db,
+        RunStatus::Running,
+        runs::Column::JobId.is_null(),
+        "The dashboard stopped while the agent was working on this run. It was not sent again, \
+         because the agent may have done the work; re-run it if needed.",
+    )
+    .await
 }
 
 /// Queued runs whose secret inputs were only ever in the memory of a process that has
 /// stopped: they cannot be sent, and say why.
 pub async fn interrupt_withheld(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    interrupt(
+        db,
+        RunStatus::Queued,
+        runs::Column::Withheld.is_not_null(),
+        "The dashboard restarted before this run was sent, and its secret inputs are never stored, \
+         so it could not be sent. Use Edit and re-run and enter them again.",
+    )
+    .await
+}
+
+/// `status` runs matching `which` → `interrupted` with `reason`; how many.
+async fn interrupt(db: &DatabaseConnection, status: RunStatus, which: sea_orm::sea_query::SimpleExpr, reason: &str) -> Result<u64, DbErr> {
     let result = runs::Entity::update_many()
         .col_expr(runs::Column::Status, Expr::value(RunStatus::Interrupted.as_str()))
-        .col_expr(
-            runs::Column::Error,
-            Expr::value(
-                "The dashboard restarted before this run was sent, and its secret inputs are never stored, \
-                 so it could not be sent. Use Edit and re-run and enter them again.",
-            ),
-        )
+        .col_expr(runs::Column::Error, Expr::value(reason))
         .col_expr(runs::Column::FinishedAt, Expr::value(Some(now())))
-        .filter(in_states(&[RunStatus::Queued]))
-        .filter(runs::Column::Withheld.is_not_null())
+        .filter(in_states(&[status]))
+        .filter(which)
         .exec(db)
         .await?;
     Ok(result.rows_affected)
