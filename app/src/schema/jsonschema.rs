@@ -359,6 +359,15 @@ impl Reader<'_> {
                 let pattern = match o.get("pattern").and_then(Value::as_str) {
                     Some(p) => match Pattern::new(p) {
                         Ok(_) => Some(p.to_owned()),
+                        // Valid, but too costly for the server to run: the browser's
+                        // engine still checks it in the form.
+                        Err(why) if Pattern::syntax_ok(p) => {
+                            self.warn(format!(
+                                "Field {}: its pattern /{p}/ is checked in the form only: {why}",
+                                shown(path)
+                            ));
+                            Some(p.to_owned())
+                        }
                         Err(why) => {
                             self.warn(format!(
                                 "Field {}: its pattern /{p}/ cannot be used ({why}); values are not checked against it",
@@ -728,6 +737,12 @@ mod tests {
         assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
         assert!(s.warnings[0].starts_with("Field /a: its pattern /(unclosed/ cannot be used"), "{}", s.warnings[0]);
         assert!(validate_inputs(&s, &json!({"a": "anything", "b": ["x"]})).is_ok());
+        // A valid pattern the server will not run (exponential backtracking) is kept for
+        // the browser, said once, and not checked here.
+        let s = parse_schema(&json!({"type": "object", "properties": {"a": {"type": "string", "pattern": "^(?=a)(a+)+$"}}})).unwrap();
+        assert!(matches!(&s.fields[0].kind, FieldKind::Text { pattern: Some(_), .. }));
+        assert!(s.warnings[0].contains("checked in the form only"), "{:?}", s.warnings);
+        assert!(validate_inputs(&s, &json!({"a": "b"})).is_ok());
     }
 
     #[test]

@@ -48,6 +48,19 @@ impl Pattern {
         }
     }
 
+    /// Whether `source` is a valid ECMAScript pattern at all (natively: by `regress`'s
+    /// parser), even where the server will not run it.
+    pub fn syntax_ok(source: &str) -> bool {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            regress::Regex::with_flags(source, "u").is_ok()
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            Pattern::new(source).is_ok()
+        }
+    }
+
     /// Whether `text` contains a match (JSON Schema patterns are not anchored).
     pub fn is_match(&self, text: &str) -> bool {
         #[cfg(not(target_arch = "wasm32"))]
