@@ -186,7 +186,7 @@ fn RunForm(agent_id: String, schema: SchemaView, earlier: Option<RunView>) -> im
         failure.set(None);
         ctx.errors.set(errors.clone());
         if let Some(text) = raw.get_untracked() {
-            raw_errors.set(raw::with_lines(&text, &errors));
+            raw_errors.set(by_line(raw::with_lines(&text, &errors)));
         }
         if !errors.is_empty() {
             return;
@@ -212,7 +212,7 @@ fn RunForm(agent_id: String, schema: SchemaView, earlier: Option<RunView>) -> im
                     if e.code == ErrorCode::Validation {
                         ctx.errors.set(e.fields.clone());
                         if let Some(text) = raw.get_untracked() {
-                            raw_errors.set(raw::with_lines(&text, &e.fields));
+                            raw_errors.set(by_line(raw::with_lines(&text, &e.fields)));
                         }
                     }
                     // A refused request (4xx) may be sent again, changed: it needs a new key.
@@ -362,6 +362,12 @@ fn DriftNotice(run: RunView, current: crate::schema::InputSchema, current_hash: 
             }}
         </div>
     }
+}
+
+/// Errors in the order of the text (those without a line last).
+fn by_line(mut errors: Vec<(Option<usize>, FieldError)>) -> Vec<(Option<usize>, FieldError)> {
+    errors.sort_by_key(|(line, _)| line.unwrap_or(usize::MAX));
+    errors
 }
 
 fn new_key() -> String {
