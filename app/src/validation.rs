@@ -229,6 +229,22 @@ pub struct ValidRegistration {
     pub agent_url: AgentUrl,
     pub metadata: Map<String, Value>,
     pub force: bool,
+    /// Milliseconds between health checks, when the agent asks for its own interval.
+    pub health_interval_ms: Option<u64>,
+}
+
+/// The shortest and longest per-agent health-check interval, in seconds.
+pub const MIN_HEALTH_INTERVAL: f64 = 1.0;
+pub const MAX_HEALTH_INTERVAL: f64 = 3600.0;
+
+/// An agent's own health-check interval, in whole milliseconds.
+pub fn parse_health_interval(seconds: f64) -> Result<u64, String> {
+    if !seconds.is_finite() || !(MIN_HEALTH_INTERVAL..=MAX_HEALTH_INTERVAL).contains(&seconds) {
+        return Err(format!(
+            "health_interval must be between {MIN_HEALTH_INTERVAL} and {MAX_HEALTH_INTERVAL} seconds"
+        ));
+    }
+    Ok((seconds * 1000.0).round() as u64)
 }
 
 /// Checks every field and reports all that fail, each by its API name.
@@ -246,9 +262,16 @@ pub fn validate_registration(input: &RegisterAgent) -> Result<ValidRegistration,
     let metadata = parse_metadata(&input.metadata)
         .map_err(|m| errors.push(FieldError::new("metadata", m)))
         .ok();
+    let health_interval_ms = match input.health_interval.map(parse_health_interval).transpose() {
+        Ok(ms) => ms,
+        Err(m) => {
+            errors.push(FieldError::new("health_interval", m));
+            None
+        }
+    };
     match (agent_id, agent_name, agent_url, metadata) {
         (Some(agent_id), Some(agent_name), Some(agent_url), Some(metadata)) if errors.is_empty() => {
-            Ok(ValidRegistration { agent_id, agent_name, agent_url, metadata, force: input.force })
+            Ok(ValidRegistration { agent_id, agent_name, agent_url, metadata, force: input.force, health_interval_ms })
         }
         _ => Err(errors),
     }
@@ -330,9 +353,10 @@ mod tests {
             agent_url: "ftp://x".into(),
             metadata: json!(5),
             force: false,
+            health_interval: Some(0.5),
         })
         .unwrap_err();
         let names: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(names, ["agent_id", "agent_name", "agent_url", "metadata"]);
+        assert_eq!(names, ["agent_id", "agent_name", "agent_url", "metadata", "health_interval"]);
     }
 }

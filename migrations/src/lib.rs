@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_create_agents;
 mod m20261123_000001_create_runs;
 mod m20261124_000001_secrets_and_schemas;
+mod m20261125_000001_health_at_scale;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_create_agents::Migration),
             Box::new(m20261123_000001_create_runs::Migration),
             Box::new(m20261124_000001_secrets_and_schemas::Migration),
+            Box::new(m20261125_000001_health_at_scale::Migration),
         ]
     }
 }

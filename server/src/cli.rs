@@ -48,17 +48,33 @@ pub struct UiSettings {
     #[arg(long, env = "CA_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
 
-    /// How often the dashboard checks every agent's /health (e.g. 10s, 1m).
+    /// How often the dashboard checks each agent's /health (e.g. 10s, 1m), unless the
+    /// agent was registered with an interval of its own. Each agent has a fixed slot
+    /// inside the interval, so checks are spread evenly over it.
     #[arg(long, env = "CA_HEALTH_INTERVAL", default_value = "10s", value_parser = positive_duration)]
     pub health_interval: Duration,
 
-    /// How long one health check may take before the agent counts as unhealthy.
-    #[arg(long, env = "CA_HEALTH_TIMEOUT", default_value = "5s", value_parser = positive_duration)]
+    /// How long one health check may take before it counts as failed.
+    #[arg(long, env = "CA_HEALTH_TIMEOUT", default_value = "3s", value_parser = positive_duration)]
     pub health_timeout: Duration,
 
-    /// How many agents are checked at the same time.
-    #[arg(long, env = "CA_HEALTH_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    /// Health checks open at the same time (high, so that agents that never answer do
+    /// not hold up the others; each open check is one socket).
+    #[arg(long, env = "CA_HEALTH_CONCURRENCY", default_value_t = 4096, value_parser = clap::value_parser!(u16).range(1..))]
     pub health_concurrency: u16,
+
+    /// Failed checks in a row after which an agent is `unhealthy`; before that it is
+    /// `failing (k of N)`, so one lost check does not flap the page.
+    #[arg(long, env = "CA_UNHEALTHY_AFTER", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub unhealthy_after: u32,
+
+    /// Width of the buckets in which check latency is kept (min/mean/max per agent).
+    #[arg(long, env = "CA_LATENCY_BUCKET", default_value = "5m", value_parser = positive_duration)]
+    pub latency_bucket: Duration,
+
+    /// How long latency buckets are kept.
+    #[arg(long, env = "CA_LATENCY_RETENTION", default_value = "7d", value_parser = positive_duration)]
+    pub latency_retention: Duration,
 
     /// A host name the dashboard answers to besides loopback addresses and localhost
     /// (repeatable; env: comma-separated). Requests naming any other Host are refused

@@ -3,7 +3,9 @@
 
 use crate::agent_client::{AgentClient, ClientLimits};
 use crate::cli::UiSettings;
-use crate::health::HealthMonitor;
+use crate::events::EventBus;
+use crate::health::{HealthMonitor, MonitorHandle, MonitorSettings};
+use crate::metrics::Metrics;
 use crate::http::guard::{self, RequestGuard};
 use crate::registry::Registry;
 use crate::runs::{Dispatcher, RunSettings, Runs};
@@ -31,7 +33,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     tasks: Tasks,
-    sweeps: tokio::sync::watch::Receiver<u64>,
+    monitor: MonitorHandle,
+    bus: EventBus,
 }
 
 impl Application {
@@ -47,31 +50,54 @@ impl Application {
         }
         let database = db::connect(&settings.database_url).await?;
         let client = AgentClient::new(ClientLimits::new(settings.health_timeout, settings.max_run_output))?;
-        let registry = Registry::new(database.clone(), client.clone());
+        let bus = EventBus::new();
+        let metrics = Metrics::new();
+        let monitor_settings = MonitorSettings {
+            interval: settings.health_interval,
+            unhealthy_after: settings.unhealthy_after,
+            max_in_flight: settings.health_concurrency.into(),
+            rollup_bucket: settings.latency_bucket,
+            rollup_retention: settings.latency_retention,
+            ..MonitorSettings::default()
+        };
+        let (monitor, monitor_handle) =
+            HealthMonitor::new(database.clone(), client.clone(), bus.clone(), metrics.clone(), monitor_settings);
+        let registry =
+            Registry::new(database.clone(), client.clone(), bus.clone(), monitor_handle.clone(), monitor.policy());
         let run_settings = RunSettings {
             run_timeout: settings.run_timeout,
             max_inputs_bytes: settings.max_run_inputs,
             per_agent_concurrency: settings.run_concurrency as usize,
             ..RunSettings::default()
         };
-        let dispatcher = Dispatcher::new(database.clone(), client.clone(), run_settings);
+        let dispatcher = Dispatcher::new(database.clone(), client.clone(), bus.clone(), run_settings);
         // Before serving: what the last start left is settled first.
         dispatcher.recover().await?;
-        let runs = Runs::new(database.clone(), registry.clone(), dispatcher.clone(), run_settings);
+        let runs = Runs::new(database.clone(), bus.clone(), registry.clone(), dispatcher.clone(), run_settings);
 
         let mut tasks = Tasks::default();
         tasks.add("run dispatcher", move |mut shutdown| async move {
             let _ = shutdown.changed().await;
             dispatcher.abort_all();
         });
-        let monitor = HealthMonitor::new(
-            database,
-            client,
-            settings.health_interval,
-            settings.health_concurrency.into(),
-        );
-        let sweeps = monitor.sweeps();
         tasks.add("health monitor", move |shutdown| monitor.run(shutdown));
+        {
+            let db = database.clone();
+            let retention = settings.latency_retention;
+            tasks.add("latency retention", move |shutdown| {
+                tasks::every(Duration::from_secs(3600), shutdown, move || {
+                    let db = db.clone();
+                    async move {
+                        let before = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
+                        match crate::health::store::purge_rollups_before(db.write(), before).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(deleted = n, "old latency buckets deleted (--latency-retention)"),
+                            Err(e) => tracing::warn!(error = %e, "could not delete old latency buckets"),
+                        }
+                    }
+                })
+            });
+        }
         if let Some(retention) = settings.run_retention {
             let runs = runs.clone();
             let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
@@ -96,14 +122,21 @@ impl Application {
         let mut options = leptos_options(&settings)?;
         options.site_addr = listener.local_addr()?;
 
-        let state = AppState { registry, runs, guard: Arc::new(RequestGuard::new(&settings.allowed_hosts)) };
+        let state = AppState {
+            registry,
+            runs,
+            guard: Arc::new(RequestGuard::new(&settings.allowed_hosts)),
+            bus: bus.clone(),
+            metrics,
+            monitor: monitor_handle.clone(),
+        };
         let router = routes(options, state, settings.max_run_inputs + BODY_ALLOWANCE);
-        Ok(Self { listener, router, tasks, sweeps })
+        Ok(Self { listener, router, tasks, monitor: monitor_handle, bus })
     }
 
-    /// Finished health sweeps; the first runs as soon as the dashboard serves.
-    pub fn health_sweeps(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.sweeps.clone()
+    /// The health monitor's handle (ready, completed checks, check now).
+    pub fn monitor(&self) -> MonitorHandle {
+        self.monitor.clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -113,6 +146,12 @@ impl Application {
     /// Serves until `shutdown` completes; the background tasks stop with it.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let running = self.tasks.start();
+        let bus = self.bus;
+        // Open event streams never end by themselves; graceful shutdown waits for them.
+        let shutdown = async move {
+            shutdown.await;
+            bus.close();
+        };
         let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         running.stop().await;
         result
@@ -133,6 +172,7 @@ fn routes(options: LeptosOptions, state: AppState, max_body: usize) -> Router {
     http::api_router(state.clone())
         .merge(site)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), http::count_requests))
         .layer(axum::middleware::from_fn_with_state(state.guard.clone(), guard::check))
         .layer(CompressionLayer::new())
         // Failures worth an ERROR are logged where they happen (with their cause); a 502
@@ -168,6 +208,7 @@ fn leptos_options(settings: &UiSettings) -> Result<LeptosOptions, StartError> {
 
 /// `configurable-agents ui`: serve until Ctrl-C or SIGTERM.
 pub async fn serve(settings: UiSettings) -> Result<(), StartError> {
+    raise_open_files_limit();
     let database = db::redact(&db::normalize_url(&settings.database_url)?);
     let app = Application::build(settings.clone()).await?;
     tracing::info!(%database, "database ready");
@@ -191,4 +232,19 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+/// Every open health check is a socket: raises the open-files limit as far as the system
+/// allows, and says what it got.
+pub fn raise_open_files_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => {
+            tracing::info!(limit, "open-files limit");
+            limit
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not raise the open-files limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft).unwrap_or(0)
+        }
+    }
 }

@@ -1,6 +1,9 @@
 //! What the router and the background tasks share: the services, built once at start.
 
+use crate::events::EventBus;
+use crate::health::MonitorHandle;
 use crate::http::guard::RequestGuard;
+use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::runs::Runs;
 use app::services::Services;
@@ -12,6 +15,9 @@ pub struct AppState {
     pub registry: Registry,
     pub runs: Runs,
     pub guard: Arc<RequestGuard>,
+    pub bus: EventBus,
+    pub metrics: Metrics,
+    pub monitor: MonitorHandle,
 }
 
 impl AppState {

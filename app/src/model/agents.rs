@@ -32,10 +32,14 @@ impl AgentSource {
 }
 
 /// The probed health of an agent, as the dashboard last saw it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthState {
     Healthy,
+    /// Its last check failed, but fewer than `unhealthy_after` in a row: shown at once,
+    /// without calling the agent down for one lost probe.
+    Failing,
+    /// `unhealthy_after` checks in a row failed.
     Unhealthy,
     /// Never checked yet.
     Unknown,
@@ -45,6 +49,7 @@ impl HealthState {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Healthy => "healthy",
+            Self::Failing => "failing",
             Self::Unhealthy => "unhealthy",
             Self::Unknown => "unknown",
         }
@@ -53,11 +58,26 @@ impl HealthState {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "healthy" => Some(Self::Healthy),
+            "failing" => Some(Self::Failing),
             "unhealthy" => Some(Self::Unhealthy),
             "unknown" => Some(Self::Unknown),
             _ => None,
         }
     }
+
+    /// The state after a check: healthy when it passed; otherwise failing until
+    /// `unhealthy_after` checks in a row have failed (`failures` counts this one).
+    pub fn after_check(passed: bool, failures: u32, unhealthy_after: u32) -> Self {
+        if passed {
+            Self::Healthy
+        } else if failures >= unhealthy_after.max(1) {
+            Self::Unhealthy
+        } else {
+            Self::Failing
+        }
+    }
+
+    pub const ALL: [HealthState; 4] = [Self::Healthy, Self::Failing, Self::Unhealthy, Self::Unknown];
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,6 +89,28 @@ pub struct HealthView {
     /// RFC 3339, UTC.
     pub checked_at: Option<String>,
     pub consecutive_failures: u32,
+    /// Failed checks in a row that make it unhealthy (the dashboard's setting), for
+    /// "failing (1 of 2)".
+    #[serde(default = "default_unhealthy_after")]
+    pub unhealthy_after: u32,
+    /// Seconds between checks of this agent.
+    #[serde(default)]
+    pub interval_seconds: f64,
+}
+
+fn default_unhealthy_after() -> u32 {
+    2
+}
+
+impl HealthView {
+    /// "failing (1 of 2)", "healthy", "not checked yet".
+    pub fn label(&self) -> String {
+        match self.state {
+            HealthState::Failing => format!("failing ({} of {})", self.consecutive_failures, self.unhealthy_after),
+            HealthState::Unknown => "not checked yet".into(),
+            other => other.as_str().into(),
+        }
+    }
 }
 
 /// An agent as the API and the page show it.
@@ -105,6 +147,9 @@ pub struct RegisterAgent {
     /// Store the agent even when its health check fails (as unhealthy, with the reason).
     #[serde(default)]
     pub force: bool,
+    /// Seconds between health checks of this agent; the dashboard's interval when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_interval: Option<f64>,
 }
 
 /// What a registration did.

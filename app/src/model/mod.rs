@@ -1,6 +1,7 @@
 //! The serde types both sides share. Their JSON is also the REST API's (docs/api.md).
 
 mod agents;
+pub mod events;
 mod runs;
 
 pub use agents::*;

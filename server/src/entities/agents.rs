@@ -20,6 +20,7 @@ pub struct Model {
     pub consecutive_failures: i32,
     pub schema: Option<Json>,
     pub schema_fetched_at: Option<DateTimeUtc>,
+    pub health_interval_ms: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

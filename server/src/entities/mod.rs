@@ -2,5 +2,6 @@
 
 pub mod agents;
 pub mod health_events;
+pub mod latency_rollups;
 pub mod runs;
 pub mod schemas;

@@ -70,7 +70,15 @@ fn registration_from_json(body: Value) -> Result<RegisterAgent, HttpError> {
         }
     };
     let metadata = body.remove("metadata").unwrap_or(Value::Null);
-    let request = RegisterAgent { agent_id, agent_name, agent_url, metadata, force };
+    let health_interval = match body.remove("health_interval") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(_) => {
+            errors.push(FieldError::new("health_interval", "health_interval must be a number of seconds"));
+            None
+        }
+    };
+    let request = RegisterAgent { agent_id, agent_name, agent_url, metadata, force, health_interval };
     // Report type errors together with the rule checks of the other fields.
     if !errors.is_empty() {
         if let Err(more) = app::validation::validate_registration(&request) {

@@ -216,6 +216,7 @@ async fn import_agent(txn: &impl ConnectionTrait, row: &QueryResult) -> Result<R
         consecutive_failures: Set(0),
         schema: Set(None),
         schema_fetched_at: Set(None),
+        health_interval_ms: Set(None),
     };
     agents::Entity::insert(model)
         .on_conflict(OnConflict::column(agents::Column::AgentId).do_nothing().to_owned())

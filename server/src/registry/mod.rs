@@ -9,6 +9,9 @@ pub use error::{database_error, RegistryError};
 
 use crate::agent_client::AgentClient;
 use crate::db::Db;
+use crate::events::EventBus;
+use crate::health::{HealthPolicy, MonitorHandle};
+use app::model::events::{AgentRemoved, LiveEvent};
 use app::error::ApiError;
 use app::model::{AgentPage, AgentQuery, AgentSource, AgentView, HealthState, RegisterAgent, Registration, SchemaView};
 use app::schema::{parse_schema, schema_hash};
@@ -27,11 +30,18 @@ pub struct Registry {
     db: Db,
     client: AgentClient,
     schemas: SchemaCache,
+    bus: EventBus,
+    monitor: MonitorHandle,
+    policy: HealthPolicy,
 }
 
 impl Registry {
-    pub fn new(db: Db, client: AgentClient) -> Self {
-        Self { db, client, schemas: SchemaCache::default() }
+    pub fn new(db: Db, client: AgentClient, bus: EventBus, monitor: MonitorHandle, policy: HealthPolicy) -> Self {
+        Self { db, client, schemas: SchemaCache::default(), bus, monitor, policy }
+    }
+
+    pub fn policy(&self) -> HealthPolicy {
+        self.policy
     }
 
     /// The agent's base URL and its input schema as it is now: fetched from the agent
@@ -103,13 +113,21 @@ impl AgentService for Registry {
             }
             .into());
         }
-        let (model, created) =
-            store::upsert(self.db.write(), &valid, AgentSource::Manual, &probe).await.map_err(RegistryError::from)?;
+        // A registration starts the agent's record afresh: its check is the first.
+        let passed = probe.state == HealthState::Healthy;
+        let failures = u32::from(!passed);
+        let state = HealthState::after_check(passed, failures, self.policy.unhealthy_after);
+        let (model, created, _) = store::upsert(self.db.write(), &valid, AgentSource::Manual, &probe, state, failures)
+            .await
+            .map_err(RegistryError::from)?;
         tracing::info!(
             agent_id = %model.agent_id, url = %model.agent_url, created,
             health = %model.health_state, "agent registered"
         );
-        Ok(Registration { agent: store::to_view(model), created })
+        self.monitor.upsert(crate::health::store::Target::from_model(&model), true);
+        let agent = store::to_view(model, &self.policy);
+        self.bus.publish(LiveEvent::AgentUpserted(agent.clone()));
+        Ok(Registration { agent, created })
     }
 
     async fn list_agents(&self, query: AgentQuery) -> Result<AgentPage, ApiError> {
@@ -127,19 +145,21 @@ impl AgentService for Registry {
         }
         let (models, total) =
             store::list(self.db.read(), q, query.limit, query.offset.unwrap_or(0)).await.map_err(RegistryError::from)?;
-        Ok(AgentPage { agents: models.into_iter().map(store::to_view).collect(), total })
+        Ok(AgentPage { agents: models.into_iter().map(|m| store::to_view(m, &self.policy)).collect(), total })
     }
 
     async fn get_agent(&self, agent_id: &str) -> Result<AgentView, ApiError> {
         let id = parse_path_id(agent_id)?;
         let found = store::find(self.db.read(), id.as_str()).await.map_err(RegistryError::from)?;
-        Ok(found.map(store::to_view).ok_or_else(|| RegistryError::NotFound(id.into_string()))?)
+        Ok(found.map(|m| store::to_view(m, &self.policy)).ok_or_else(|| RegistryError::NotFound(id.into_string()))?)
     }
 
     async fn remove_agent(&self, agent_id: &str) -> Result<(), ApiError> {
         let id = parse_path_id(agent_id)?;
         if store::delete(self.db.write(), id.as_str()).await.map_err(RegistryError::from)? {
             self.schemas.forget(id.as_str());
+            self.monitor.remove(id.as_str());
+            self.bus.publish(LiveEvent::AgentRemoved(AgentRemoved { agent_id: id.as_str().to_owned() }));
             tracing::info!(agent_id = %id.as_str(), "agent removed");
             Ok(())
         } else {

@@ -3,17 +3,19 @@
 
 use crate::agent_client::Probe;
 use crate::entities::{agents, health_events};
-use app::model::{AgentSource, AgentView, HealthState, HealthView};
+use crate::health::HealthPolicy;
+use app::model::{AgentSource, AgentView, HealthState};
 use app::validation::ValidRegistration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, SimpleExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, UpdateMany,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
-/// Inserts or updates an agent with the result of its health check; returns the stored
-/// row and whether it was new.
+/// Inserts or updates an agent with the result of its registration's health check
+/// (`state` and `failures` as the health policy decided them); returns the stored row,
+/// whether it was new, and whether its health state changed (kept in the history).
 ///
 /// Every transaction here writes before it reads: on SQLite (WAL) a transaction that
 /// reads first and then writes fails at once if another writer committed in between, and
@@ -23,9 +25,12 @@ pub async fn upsert(
     valid: &ValidRegistration,
     source: AgentSource,
     probe: &Probe,
-) -> Result<(agents::Model, bool), DbErr> {
+    state: HealthState,
+    failures: u32,
+) -> Result<(agents::Model, bool, bool), DbErr> {
     let id = valid.agent_id.as_str();
     let now = Utc::now();
+    let interval = valid.health_interval_ms.map(|ms| ms as i64);
     let txn = db.begin().await?;
     let row = agents::ActiveModel {
         agent_id: Set(id.to_owned()),
@@ -37,13 +42,14 @@ pub async fn upsert(
         updated_at: Set(now),
         ttl_seconds: Set(None),
         last_heartbeat_at: Set(None),
-        health_state: Set(probe.state.as_str().to_owned()),
+        health_state: Set(state.as_str().to_owned()),
         health_reason: Set(probe.reason.clone()),
         health_latency_ms: Set(Some(probe.latency_ms as i64)),
         health_checked_at: Set(Some(probe.checked_at)),
-        consecutive_failures: Set(if probe.state == HealthState::Healthy { 0 } else { 1 }),
+        consecutive_failures: Set(failures as i32),
         schema: Set(None),
         schema_fetched_at: Set(None),
+        health_interval_ms: Set(interval),
     };
     // A second registration of the same new ID waits here for the first to commit.
     let created = agents::Entity::insert(row)
@@ -51,11 +57,16 @@ pub async fn upsert(
         .exec_without_returning(&txn)
         .await?
         == 1;
-    let changed_state = if created {
+    let transition = if created {
         true
     } else {
         let update = || {
-            with_probe(agents::Entity::update_many(), probe)
+            agents::Entity::update_many()
+                .col_expr(agents::Column::HealthState, Expr::value(state.as_str()))
+                .col_expr(agents::Column::HealthReason, Expr::value(probe.reason.clone()))
+                .col_expr(agents::Column::HealthLatencyMs, Expr::value(Some(probe.latency_ms as i64)))
+                .col_expr(agents::Column::HealthCheckedAt, Expr::value(Some(probe.checked_at)))
+                .col_expr(agents::Column::ConsecutiveFailures, Expr::value(failures as i32))
                 .col_expr(agents::Column::AgentName, Expr::value(valid.agent_name.clone()))
                 .col_expr(agents::Column::AgentUrl, Expr::value(valid.agent_url.as_str()))
                 .col_expr(agents::Column::Source, Expr::value(source.as_str()))
@@ -63,102 +74,35 @@ pub async fn upsert(
                 .col_expr(agents::Column::UpdatedAt, Expr::value(now))
                 .col_expr(agents::Column::TtlSeconds, Expr::value(None::<i32>))
                 .col_expr(agents::Column::LastHeartbeatAt, Expr::value(None::<DateTime<Utc>>))
+                .col_expr(agents::Column::HealthIntervalMs, Expr::value(interval))
                 .filter(agents::Column::AgentId.eq(id))
         };
-        write_transition(&txn, update, probe).await?.1
+        // Without reading first: once restricted to rows in another state, then, if none
+        // matched, unrestricted.
+        if update().filter(agents::Column::HealthState.ne(state.as_str())).exec(&txn).await?.rows_affected > 0 {
+            true
+        } else {
+            update().exec(&txn).await?;
+            false
+        }
     };
-    if changed_state {
-        insert_event(&txn, id, probe).await?;
+    if transition {
+        health_events::Entity::insert(health_events::ActiveModel {
+            agent_id: Set(id.to_owned()),
+            state: Set(state.as_str().to_owned()),
+            reason: Set(probe.reason.clone()),
+            at: Set(probe.checked_at),
+            ..Default::default()
+        })
+        .exec_without_returning(&txn)
+        .await?;
     }
     let stored = agents::Entity::find_by_id(id)
         .one(&txn)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("agent {id} vanished inside its transaction")))?;
     txn.commit().await?;
-    Ok((stored, created))
-}
-
-/// Records one health check of `agent_url`; a state change also goes to the history.
-/// Writes nothing (and returns false) when the agent was removed, re-registered under
-/// another URL, or checked more recently while this check was running.
-pub async fn record_probe(
-    db: &DatabaseConnection,
-    agent_id: &str,
-    agent_url: &str,
-    probe: &Probe,
-) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
-    let update = || {
-        with_probe(agents::Entity::update_many(), probe)
-            .filter(agents::Column::AgentId.eq(agent_id))
-            .filter(agents::Column::AgentUrl.eq(agent_url))
-            .filter(
-                Condition::any()
-                    .add(agents::Column::HealthCheckedAt.is_null())
-                    .add(agents::Column::HealthCheckedAt.lt(probe.checked_at)),
-            )
-    };
-    let (written, changed_state) = write_transition(&txn, update, probe).await?;
-    if changed_state {
-        insert_event(&txn, agent_id, probe).await?;
-    }
-    txn.commit().await?;
-    Ok(written)
-}
-
-/// The health columns of an update, from one probe.
-fn with_probe(update: UpdateMany<agents::Entity>, probe: &Probe) -> UpdateMany<agents::Entity> {
-    let failures: SimpleExpr = if probe.state == HealthState::Healthy {
-        Expr::value(0)
-    } else {
-        Expr::col(agents::Column::ConsecutiveFailures).add(1)
-    };
-    update
-        .col_expr(agents::Column::HealthState, Expr::value(probe.state.as_str()))
-        .col_expr(agents::Column::HealthReason, Expr::value(probe.reason.clone()))
-        .col_expr(agents::Column::HealthLatencyMs, Expr::value(Some(probe.latency_ms as i64)))
-        .col_expr(agents::Column::HealthCheckedAt, Expr::value(Some(probe.checked_at)))
-        .col_expr(agents::Column::ConsecutiveFailures, failures)
-}
-
-/// Runs `update` so that it also tells whether the health state changed, without reading
-/// first: once restricted to rows in another state, then, if none matched, unrestricted.
-/// Returns (a row was written, its state changed).
-async fn write_transition(
-    txn: &impl ConnectionTrait,
-    update: impl Fn() -> UpdateMany<agents::Entity>,
-    probe: &Probe,
-) -> Result<(bool, bool), DbErr> {
-    let state = probe.state.as_str();
-    if update().filter(agents::Column::HealthState.ne(state)).exec(txn).await?.rows_affected > 0 {
-        return Ok((true, true));
-    }
-    let written = update().exec(txn).await?.rows_affected > 0;
-    Ok((written, false))
-}
-
-async fn insert_event(db: &impl ConnectionTrait, agent_id: &str, probe: &Probe) -> Result<(), DbErr> {
-    health_events::Entity::insert(health_events::ActiveModel {
-        agent_id: Set(agent_id.to_owned()),
-        state: Set(probe.state.as_str().to_owned()),
-        reason: Set(probe.reason.clone()),
-        at: Set(probe.checked_at),
-        ..Default::default()
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
-}
-
-/// What the health monitor needs of each agent.
-pub async fn probe_targets(db: &DatabaseConnection) -> Result<Vec<(String, String)>, DbErr> {
-    agents::Entity::find()
-        .select_only()
-        .column(agents::Column::AgentId)
-        .column(agents::Column::AgentUrl)
-        .into_tuple()
-        .all(db)
-        .await
+    Ok((stored, created, transition))
 }
 
 pub async fn find(db: &DatabaseConnection, agent_id: &str) -> Result<Option<agents::Model>, DbErr> {
@@ -206,6 +150,7 @@ pub async fn delete(db: &DatabaseConnection, agent_id: &str) -> Result<bool, DbE
         .filter(health_events::Column::AgentId.eq(agent_id))
         .exec(&txn)
         .await?;
+    crate::health::store::delete_rollups(&txn, agent_id).await?;
     let deleted = agents::Entity::delete_by_id(agent_id).exec(&txn).await?.rows_affected > 0;
     txn.commit().await?;
     Ok(deleted)
@@ -219,7 +164,7 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-pub fn to_view(m: agents::Model) -> AgentView {
+pub fn to_view(m: agents::Model, policy: &HealthPolicy) -> AgentView {
     let metadata = match m.metadata {
         serde_json::Value::Object(map) => map,
         // Only objects are ever stored; anything else would be a bug or a hand edit.
@@ -237,13 +182,14 @@ pub fn to_view(m: agents::Model) -> AgentView {
         metadata,
         registered_at: timestamp(m.registered_at),
         updated_at: timestamp(m.updated_at),
-        health: HealthView {
-            state: HealthState::parse(&m.health_state).unwrap_or(HealthState::Unknown),
-            reason: m.health_reason,
-            latency_ms: m.health_latency_ms.map(|l| l.max(0) as u64),
-            checked_at: m.health_checked_at.map(timestamp),
-            consecutive_failures: m.consecutive_failures.max(0) as u32,
-        },
+        health: policy.view(
+            HealthState::parse(&m.health_state).unwrap_or(HealthState::Unknown),
+            m.health_reason,
+            m.health_latency_ms.map(|l| l.max(0) as u64),
+            m.health_checked_at,
+            m.consecutive_failures.max(0) as u32,
+            m.health_interval_ms.map(|ms| ms.max(1) as u64),
+        ),
     }
 }
 

@@ -8,6 +8,7 @@ use super::store::{self, Outcome};
 use super::RunSettings;
 use crate::agent_client::{judge_job_status, judge_run_answer, AgentClient, JobReply, RunReply};
 use crate::db::Db;
+use crate::events::EventBus;
 use app::model::RunStatus;
 use app::validation::AgentUrl;
 use chrono::{DateTime, Utc};
@@ -43,6 +44,7 @@ pub struct Dispatcher {
 struct Inner {
     db: Db,
     client: AgentClient,
+    bus: EventBus,
     settings: RunSettings,
     slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// The task of every run that is queued or running here, for cancel.
@@ -50,11 +52,12 @@ struct Inner {
 }
 
 impl Dispatcher {
-    pub fn new(db: Db, client: AgentClient, settings: RunSettings) -> Self {
+    pub fn new(db: Db, client: AgentClient, bus: EventBus, settings: RunSettings) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
                 client,
+                bus,
                 settings,
                 slots: Mutex::new(HashMap::new()),
                 active: Mutex::new(HashMap::new()),
@@ -155,7 +158,9 @@ impl Inner {
             Ok(url) => url,
             Err(e) => {
                 let error = format!("the agent's URL is not usable: {e}");
-                store::finish(db, &job.run_id, RunStatus::Failed, failure(error, None), None).await?;
+                if store::finish(db, &job.run_id, RunStatus::Failed, failure(error, None), None).await? {
+                    store::publish(db, &self.bus, &job.run_id).await;
+                }
                 return Ok(());
             }
         };
@@ -167,6 +172,7 @@ impl Inner {
                 if !store::start(db, &job.run_id, at).await? {
                     return Ok(()); // cancelled or deleted while it waited
                 }
+                store::publish(db, &self.bus, &job.run_id).await;
                 (at, None)
             }
         };
@@ -195,7 +201,12 @@ impl Inner {
         let mut wait = Duration::from_millis(200);
         for attempt in 1..=5 {
             match store::finish(db, &job.run_id, status, outcome.clone(), Some(started_at)).await {
-                Ok(_) => return Ok(()),
+                Ok(finished) => {
+                    if finished {
+                        store::publish(db, &self.bus, &job.run_id).await;
+                    }
+                    return Ok(());
+                }
                 Err(e) if attempt == 5 => return Err(e),
                 Err(e) => {
                     tracing::warn!(run_id = %job.run_id, error = %e, attempt, "could not record a run's outcome; trying again");

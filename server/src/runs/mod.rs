@@ -8,6 +8,7 @@ pub mod store;
 pub use dispatcher::Dispatcher;
 
 use crate::db::Db;
+use crate::events::EventBus;
 use crate::registry::{database_error, Registry};
 use app::error::{ApiError, ErrorCode, FieldError};
 use app::model::{CreateRun, RunCreated, RunPage, RunQuery, RunStatus, RunView};
@@ -51,6 +52,7 @@ impl Default for RunSettings {
 #[derive(Clone)]
 pub struct Runs {
     db: Db,
+    bus: EventBus,
     registry: Registry,
     dispatcher: Dispatcher,
     settings: RunSettings,
@@ -59,8 +61,13 @@ pub struct Runs {
 }
 
 impl Runs {
-    pub fn new(db: Db, registry: Registry, dispatcher: Dispatcher, settings: RunSettings) -> Self {
-        Self { db, registry, dispatcher, settings, known_schemas: Default::default() }
+    /// Runs by status (for /metrics).
+    pub async fn counts_by_status(&self) -> Result<Vec<(RunStatus, i64)>, DbErr> {
+        store::counts_by_status(self.db.read()).await
+    }
+
+    pub fn new(db: Db, bus: EventBus, registry: Registry, dispatcher: Dispatcher, settings: RunSettings) -> Self {
+        Self { db, bus, registry, dispatcher, settings, known_schemas: Default::default() }
     }
 
     /// Validates `inputs` against the agent's current schema and stores a queued run.
@@ -137,7 +144,7 @@ impl Runs {
         let known = self.known_schemas.clone();
         // Stored and handed to the dispatcher in a task of its own: a client that goes
         // away mid-request must not leave a stored run that nobody carries out.
-        let (db, dispatcher) = (self.db.clone(), self.dispatcher.clone());
+        let (db, dispatcher, bus) = (self.db.clone(), self.dispatcher.clone(), self.bus.clone());
         let stored = tokio::spawn(async move {
             if let Some((hash, schema)) = remember {
                 store::remember_schema(db.write(), &hash, &schema).await?;
@@ -146,6 +153,7 @@ impl Runs {
             let inserted = store::insert(db.write(), new).await?;
             if let Ok(run) = &inserted {
                 tracing::info!(run_id = %run.run_id, agent_id = %run.agent_id, "run queued");
+                bus.publish(app::model::events::LiveEvent::RunUpdated(store::to_change(run)));
                 dispatcher.dispatch(Job {
                     run_id: run.run_id.clone(),
                     agent_id: run.agent_id.clone(),
@@ -260,6 +268,7 @@ impl RunService for Runs {
             .map_err(database_error)?;
         if cancelled {
             self.dispatcher.abort(run_id);
+            store::publish(self.db.read(), &self.bus, run_id).await;
             tracing::info!(%run_id, "run cancelled");
         }
         let now = store::to_view(self.find(run_id).await?);
@@ -310,6 +319,7 @@ impl RunService for Runs {
         if store::delete(self.db.write(), run_id).await.map_err(database_error)? {
             // A run deleted while live stops too: nothing is left to record its outcome in.
             self.dispatcher.abort(run_id);
+            self.bus.publish(app::model::events::LiveEvent::RunRemoved(app::model::events::RunRemoved { run_id: run_id.to_owned() }));
             tracing::info!(%run_id, "run deleted");
             Ok(())
         } else {

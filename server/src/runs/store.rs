@@ -287,8 +287,46 @@ pub async fn list(
     Ok((rows, total, more))
 }
 
+/// How many runs are in each status.
+pub async fn counts_by_status(db: &DatabaseConnection) -> Result<Vec<(RunStatus, i64)>, DbErr> {
+    let rows: Vec<(String, i64)> = runs::Entity::find()
+        .select_only()
+        .column(runs::Column::Status)
+        .column_as(runs::Column::RunId.count(), "n")
+        .group_by(runs::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().filter_map(|(s, n)| RunStatus::parse(&s).map(|s| (s, n))).collect())
+}
+
 pub fn timestamp(t: DateTime<Utc>) -> String {
     crate::registry::store::timestamp(t)
+}
+
+/// What the event stream says about a run (no inputs or outputs).
+pub fn to_change(m: &runs::Model) -> app::model::events::RunChange {
+    app::model::events::RunChange {
+        run_id: m.run_id.clone(),
+        agent_id: m.agent_id.clone(),
+        workflow: m.workflow.clone(),
+        status: RunStatus::parse(&m.status).unwrap_or(RunStatus::Failed),
+        error: m.error.clone(),
+        created_at: timestamp(m.created_at),
+        started_at: m.started_at.map(timestamp),
+        finished_at: m.finished_at.map(timestamp),
+        duration_ms: m.duration_ms.map(|d| d.max(0) as u64),
+    }
+}
+
+/// Publishes the run as it is now (after the commit that changed it). A failed read is
+/// logged, not raised: the change itself is stored, and pages resync on their own.
+pub async fn publish(db: &DatabaseConnection, bus: &crate::events::EventBus, run_id: &str) {
+    match find(db, run_id).await {
+        Ok(Some(run)) => bus.publish(app::model::events::LiveEvent::RunUpdated(to_change(&run))),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(%run_id, error = %e, "could not read a run to publish its change"),
+    }
 }
 
 pub fn to_view(m: runs::Model) -> RunView {

@@ -67,6 +67,9 @@ pub fn test_settings(database_url: String) -> UiSettings {
         health_interval: Duration::from_secs(3600),
         health_timeout: HEALTH_TIMEOUT,
         health_concurrency: 8,
+        unhealthy_after: 1,
+        latency_bucket: Duration::from_secs(300),
+        latency_retention: Duration::from_secs(7 * 24 * 3600),
         allowed_hosts: Vec::new(),
         run_timeout: Duration::from_secs(30),
         run_concurrency: 4,
@@ -89,16 +92,14 @@ pub async fn spawn_app_configured(configure: impl FnOnce(&mut UiSettings)) -> Te
 pub async fn start(settings: UiSettings) -> (String, tokio::sync::oneshot::Sender<()>) {
     let app = Application::build(settings).await.expect("the dashboard builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let mut sweeps = app.health_sweeps();
+    let mut ready = app.monitor().ready();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    // The start-up sweep probes every agent once; a test that registers during it would
-    // see a second health check land at a moment it does not control.
-    tokio::time::timeout(Duration::from_secs(10), sweeps.wait_for(|n| *n >= 1))
+    tokio::time::timeout(Duration::from_secs(10), ready.wait_for(|r| *r))
         .await
-        .expect("the start-up health sweep finishes within 10 s")
+        .expect("the health monitor loads the agents within 10 s")
         .expect("the health monitor runs");
     (address, stop)
 }

@@ -1,5 +1,5 @@
-//! What the health monitor writes, at the level of the store: a probe result lands only
-//! on the agent it was taken from, and never over a newer one.
+//! What the health monitor writes, at the level of the store: a check result lands only
+//! on the agent it was taken from, and never over a newer one; latency buckets add up.
 
 use crate::helpers::test_database;
 use app::model::{AgentSource, HealthState, RegisterAgent};
@@ -7,7 +7,8 @@ use app::validation::validate_registration;
 use chrono::{Duration, Utc};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use server::agent_client::Probe;
-use server::entities::health_events;
+use server::entities::{health_events, latency_rollups};
+use server::health::store::{self as health, CheckWrite, RollupWrite};
 use server::registry::store;
 
 fn probe(state: HealthState, at: chrono::DateTime<Utc>) -> Probe {
@@ -15,8 +16,21 @@ fn probe(state: HealthState, at: chrono::DateTime<Utc>) -> Probe {
     Probe { state, reason, latency_ms: 1, checked_at: at }
 }
 
+fn check(url: &str, state: HealthState, failures: u32, transition: bool, at: chrono::DateTime<Utc>) -> CheckWrite {
+    CheckWrite {
+        agent_id: "a".into(),
+        agent_url: url.into(),
+        state,
+        reason: (state != HealthState::Healthy).then(|| "connection refused".to_owned()),
+        latency_ms: 1,
+        checked_at: at,
+        failures,
+        transition,
+    }
+}
+
 #[tokio::test]
-async fn stale_or_foreign_probe_results_are_not_written() {
+async fn stale_or_foreign_check_results_are_not_written() {
     let (url, _guard) = test_database().await;
     let db = server::db::connect(&url).await.unwrap();
     let db = db.write();
@@ -28,28 +42,72 @@ async fn stale_or_foreign_probe_results_are_not_written() {
     })
     .unwrap();
     let now = Utc::now();
-    store::upsert(db, &valid, AgentSource::Manual, &probe(HealthState::Healthy, now)).await.unwrap();
+    store::upsert(db, &valid, AgentSource::Manual, &probe(HealthState::Healthy, now), HealthState::Healthy, 0)
+        .await
+        .unwrap();
 
-    // Taken from the URL the agent had before it was re-registered.
-    let foreign = probe(HealthState::Unhealthy, now + Duration::seconds(1));
-    assert!(!store::record_probe(db, "a", "http://127.0.0.1:1/old", &foreign).await.unwrap());
-    // Started before the stored check and finished late.
-    let stale = probe(HealthState::Unhealthy, now - Duration::seconds(1));
-    assert!(!store::record_probe(db, "a", "http://127.0.0.1:1/new", &stale).await.unwrap());
-    // Removed agents get nothing.
-    assert!(!store::record_probe(db, "gone", "http://127.0.0.1:1/new", &foreign).await.unwrap());
+    let batch = [
+        // Taken from the URL the agent had before it was re-registered.
+        check("http://127.0.0.1:1/old", HealthState::Failing, 1, true, now + Duration::seconds(1)),
+        // Started before the stored check and finished late.
+        check("http://127.0.0.1:1/new", HealthState::Failing, 1, true, now - Duration::seconds(1)),
+        // Removed agents get nothing.
+        CheckWrite { agent_id: "gone".into(), ..check("http://127.0.0.1:1/new", HealthState::Failing, 1, true, now) },
+    ];
+    assert_eq!(health::write_batch(db, &batch, &[]).await.unwrap(), [false, false, false]);
     let row = store::find(db, "a").await.unwrap().unwrap();
     assert_eq!(row.health_state, "healthy");
     assert_eq!(health_events::Entity::find().count(db).await.unwrap(), 1, "only the registration");
 
-    let fresh = probe(HealthState::Unhealthy, now + Duration::seconds(2));
-    assert!(store::record_probe(db, "a", "http://127.0.0.1:1/new", &fresh).await.unwrap());
-    let again = probe(HealthState::Unhealthy, now + Duration::seconds(3));
-    assert!(store::record_probe(db, "a", "http://127.0.0.1:1/new", &again).await.unwrap());
+    // One batch, two checks of the same agent: both land, in order.
+    let batch = [
+        check("http://127.0.0.1:1/new", HealthState::Failing, 1, true, now + Duration::seconds(2)),
+        check("http://127.0.0.1:1/new", HealthState::Unhealthy, 2, true, now + Duration::seconds(3)),
+    ];
+    assert_eq!(health::write_batch(db, &batch, &[]).await.unwrap(), [true, true]);
     let row = store::find(db, "a").await.unwrap().unwrap();
     assert_eq!(row.health_state, "unhealthy");
     assert_eq!(row.consecutive_failures, 2);
-    assert_eq!(health_events::Entity::find().count(db).await.unwrap(), 2, "one event per transition");
+    assert_eq!(health_events::Entity::find().count(db).await.unwrap(), 3, "one event per transition");
+}
+
+/// A bucket written twice (a restart inside it) adds up; a bucket for a removed agent is
+/// not written, and does not fail the batch.
+#[tokio::test]
+async fn latency_rollups_merge_and_skip_removed_agents() {
+    let (url, _guard) = test_database().await;
+    let db = server::db::connect(&url).await.unwrap();
+    let db = db.write();
+    let valid = validate_registration(&RegisterAgent {
+        agent_id: "a".into(),
+        agent_name: "A".into(),
+        agent_url: "http://127.0.0.1:1".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let now = Utc::now();
+    store::upsert(db, &valid, AgentSource::Manual, &probe(HealthState::Healthy, now), HealthState::Healthy, 0)
+        .await
+        .unwrap();
+    let bucket = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let rollup = |agent: &str, probes, failures, min, max, sum| RollupWrite {
+        agent_id: agent.into(),
+        bucket_start: bucket,
+        probes,
+        failures,
+        min_ms: min,
+        max_ms: max,
+        sum_ms: sum,
+    };
+    health::write_batch(db, &[], &[rollup("a", 3, 1, Some(5), Some(9), 14), rollup("gone", 1, 0, Some(1), Some(1), 1)])
+        .await
+        .unwrap();
+    health::write_batch(db, &[], &[rollup("a", 2, 2, None, None, 0)]).await.unwrap();
+    health::write_batch(db, &[], &[rollup("a", 1, 0, Some(3), Some(3), 3)]).await.unwrap();
+    let rows = latency_rollups::Entity::find().all(db).await.unwrap();
+    assert_eq!(rows.len(), 1, "the removed agent's bucket was not written: {rows:?}");
+    let r = &rows[0];
+    assert_eq!((r.probes, r.failures, r.min_ms, r.max_ms, r.sum_ms), (6, 3, Some(3), Some(9), 17));
 }
 
 /// A run's status only moves forward: once final, no later write changes it.

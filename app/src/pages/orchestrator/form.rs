@@ -66,6 +66,7 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
             agent_url: agent_url.get_untracked(),
             metadata: serde_json::Value::String(metadata.get_untracked()),
             force,
+            health_interval: None,
         };
         if let Err(errors) = validate_registration(&input) {
             field_errors.set(errors);

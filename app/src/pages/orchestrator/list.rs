@@ -160,9 +160,10 @@ fn AgentRowView(row: AgentRow, store: AgentStore) -> impl IntoView {
             <td class="health">
                 <span class=move || format!("badge {}", state.get().as_str())>
                     {move || match state.get() {
-                        HealthState::Healthy => "● healthy",
-                        HealthState::Unhealthy => "● unhealthy",
-                        HealthState::Unknown => "○ not checked yet",
+                        HealthState::Healthy => "● healthy".to_owned(),
+                        HealthState::Failing => format!("● {}", data.with(|d| d.health.label())),
+                        HealthState::Unhealthy => "● unhealthy".to_owned(),
+                        HealthState::Unknown => "○ not checked yet".to_owned(),
                     }}
                 </span>
                 {move || reason.get().map(|r| view! { <div class="reason" data-testid="health-reason">{r}</div> })}

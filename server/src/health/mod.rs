@@ -1,0 +1,481 @@
+//! The health monitor: one per dashboard, it checks every agent on the agent's own
+//! schedule (`schedule`), through the shared pooled client with a per-check timeout, with
+//! at most `max_in_flight` checks open, so waiting on dead agents never starves live ones.
+//!
+//! Health is a small state machine: a passed check makes an agent `healthy`; a failed one
+//! makes it `failing (k of N)` at once, and `unhealthy` after N failures in a row. The
+//! monitor keeps each agent's state in memory and decides every change itself; the
+//! writer (`writer`) stores results in batches and publishes what changed after the
+//! commit. The registry tells the monitor at once about registrations, updates and
+//! removals (`MonitorHandle`), so a new agent is scheduled without waiting for a sweep.
+
+pub mod schedule;
+pub mod store;
+mod writer;
+
+use crate::agent_client::{AgentClient, Probe};
+use crate::db::Db;
+use crate::events::EventBus;
+use crate::metrics::Metrics;
+use app::model::{HealthState, HealthView};
+use app::validation::AgentUrl;
+use chrono::{DateTime, Utc};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use store::{CheckWrite, RollupWrite, Target};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+pub use writer::FLUSH_WITHIN;
+
+/// How the monitor checks, decides and keeps.
+#[derive(Clone, Copy, Debug)]
+pub struct MonitorSettings {
+    /// Between two checks of an agent without an interval of its own.
+    pub interval: Duration,
+    /// Failed checks in a row that make an agent unhealthy.
+    pub unhealthy_after: u32,
+    /// Checks open at once.
+    pub max_in_flight: usize,
+    /// Width of a latency rollup bucket.
+    pub rollup_bucket: Duration,
+    /// How long rollups are kept.
+    pub rollup_retention: Duration,
+    /// An unchanged check is still published this often per agent (latency, last check),
+    /// so open pages do not show its last check growing older forever.
+    pub refresh_every: Duration,
+}
+
+impl Default for MonitorSettings {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(10),
+            unhealthy_after: 2,
+            max_in_flight: 4096,
+            rollup_bucket: Duration::from_secs(300),
+            rollup_retention: Duration::from_secs(7 * 24 * 3600),
+            refresh_every: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the page shows about health besides an agent's own columns.
+#[derive(Clone, Copy, Debug)]
+pub struct HealthPolicy {
+    pub interval: Duration,
+    pub unhealthy_after: u32,
+}
+
+impl HealthPolicy {
+    pub fn view(
+        &self,
+        state: HealthState,
+        reason: Option<String>,
+        latency_ms: Option<u64>,
+        checked_at: Option<DateTime<Utc>>,
+        failures: u32,
+        interval_ms: Option<u64>,
+    ) -> HealthView {
+        HealthView {
+            state,
+            reason,
+            latency_ms,
+            checked_at: checked_at.map(crate::registry::store::timestamp),
+            consecutive_failures: failures,
+            unhealthy_after: self.unhealthy_after,
+            interval_seconds: interval_ms.map_or(self.interval.as_secs_f64(), |ms| ms as f64 / 1000.0),
+        }
+    }
+}
+
+/// A change the registry tells the monitor about.
+enum Command {
+    /// Registered or updated; `checked` when the registration just checked it.
+    Upsert { target: Target, checked: bool },
+    Remove { agent_id: String },
+    /// Check these agents now (tests and benchmarks: "all due at once").
+    CheckNow { agent_ids: Option<Vec<String>> },
+}
+
+/// How the registry reaches the monitor. Sends never wait: the monitor takes them in order.
+#[derive(Clone)]
+pub struct MonitorHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    counts: Arc<Mutex<HashMap<HealthState, i64>>>,
+    ready: watch::Receiver<bool>,
+    completed: watch::Receiver<u64>,
+}
+
+impl MonitorHandle {
+    pub fn upsert(&self, target: Target, checked: bool) {
+        let _ = self.commands.send(Command::Upsert { target, checked });
+    }
+
+    pub fn remove(&self, agent_id: &str) {
+        let _ = self.commands.send(Command::Remove { agent_id: agent_id.to_owned() });
+    }
+
+    /// Makes every agent (or those named) due now.
+    pub fn check_now(&self, agent_ids: Option<Vec<String>>) {
+        let _ = self.commands.send(Command::CheckNow { agent_ids });
+    }
+
+    /// Agents by state, as the monitor holds them.
+    pub fn counts(&self) -> Vec<(HealthState, i64)> {
+        let counts = self.counts.lock().expect("counts lock is never poisoned: no panics while held");
+        HealthState::ALL.iter().map(|s| (*s, counts.get(s).copied().unwrap_or(0))).collect()
+    }
+
+    /// Turns true once the monitor has loaded the agents and scheduled them.
+    pub fn ready(&self) -> watch::Receiver<bool> {
+        self.ready.clone()
+    }
+
+    /// Counts check results stored (written or found stale), for tests and benchmarks.
+    pub fn completed(&self) -> watch::Receiver<u64> {
+        self.completed.clone()
+    }
+}
+
+/// The monitor before it runs: its handle can be given out first.
+pub struct HealthMonitor {
+    db: Db,
+    client: AgentClient,
+    bus: EventBus,
+    metrics: Metrics,
+    settings: MonitorSettings,
+    commands: mpsc::UnboundedReceiver<Command>,
+    counts: Arc<Mutex<HashMap<HealthState, i64>>>,
+    ready: watch::Sender<bool>,
+    completed: Arc<watch::Sender<u64>>,
+}
+
+impl HealthMonitor {
+    pub fn new(
+        db: Db,
+        client: AgentClient,
+        bus: EventBus,
+        metrics: Metrics,
+        settings: MonitorSettings,
+    ) -> (Self, MonitorHandle) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let counts = Arc::new(Mutex::new(HashMap::new()));
+        let (ready, ready_rx) = watch::channel(false);
+        let (completed, completed_rx) = watch::channel(0);
+        let handle = MonitorHandle { commands: tx, counts: counts.clone(), ready: ready_rx, completed: completed_rx };
+        let monitor = Self {
+            db,
+            client,
+            bus,
+            metrics,
+            settings,
+            commands: rx,
+            counts,
+            ready,
+            completed: Arc::new(completed),
+        };
+        (monitor, handle)
+    }
+
+    pub fn policy(&self) -> HealthPolicy {
+        HealthPolicy { interval: self.settings.interval, unhealthy_after: self.settings.unhealthy_after }
+    }
+
+    /// Checks agents until `shutdown` turns true, then stores what it holds.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let policy = self.policy();
+        let (writes, writer_inbox) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(writer::run(
+            self.db.clone(),
+            self.bus.clone(),
+            policy,
+            writer_inbox,
+            self.completed.clone(),
+        ));
+        let mut state = Scheduler::new(self.settings, self.counts.clone(), writes);
+        // Loaded with retries: a database that is briefly unavailable at start must not
+        // leave the dashboard without a monitor.
+        let mut attempt = 0u32;
+        let targets = loop {
+            match store::targets(self.db.read()).await {
+                Ok(t) => break t,
+                Err(e) => {
+                    attempt += 1;
+                    tracing::warn!(error = %e, attempt, "health monitor cannot read the agents; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt.min(10)))) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+        };
+        for target in targets {
+            state.upsert(target, false);
+        }
+        let _ = self.ready.send(true);
+        let mut commands = self.commands;
+        let mut checks: JoinSet<(Arc<str>, u64, String, Probe)> = JoinSet::new();
+        loop {
+            let capacity = checks.len() < self.settings.max_in_flight;
+            let next_due = state.next_due();
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => break,
+                Some(command) = commands.recv() => match command {
+                    Command::Upsert { target, checked } => state.upsert(target, checked),
+                    Command::Remove { agent_id } => state.remove(&agent_id),
+                    Command::CheckNow { agent_ids } => state.make_due(agent_ids),
+                },
+                Some(done) = checks.join_next(), if !checks.is_empty() => {
+                    if let Ok((agent_id, generation, url, probe)) = done {
+                        self.metrics.record_check(probe.state == HealthState::Healthy, probe.latency_ms);
+                        state.record(&agent_id, generation, url, probe);
+                    }
+                }
+                _ = sleep_until_ms(next_due), if capacity && next_due.is_some() => {
+                    let room = self.settings.max_in_flight - checks.len();
+                    for (agent_id, generation, url) in state.take_due(room) {
+                        let client = self.client.clone();
+                        checks.spawn(async move {
+                            let probe = match AgentUrl::parse(&url) {
+                                Ok(parsed) => client.check_health(&parsed).await,
+                                // A stored URL always parsed once; a hand-edited row gets a reason.
+                                Err(e) => Probe { state: HealthState::Unhealthy, reason: Some(e), latency_ms: 0, checked_at: Utc::now() },
+                            };
+                            (agent_id, generation, url, probe)
+                        });
+                    }
+                }
+            }
+        }
+        checks.abort_all();
+        state.flush_rollups();
+        drop(state);
+        // The writer stores what it was given, then ends (its inbox closed).
+        let _ = writer.await;
+    }
+}
+
+async fn sleep_until_ms(due: Option<u64>) {
+    let Some(due) = due else { return std::future::pending().await };
+    let now = now_ms();
+    if due > now {
+        tokio::time::sleep(Duration::from_millis(due - now)).await;
+    }
+}
+
+fn now_ms() -> u64 {
+    Utc::now().timestamp_millis().max(0) as u64
+}
+
+/// One agent as the monitor holds it.
+struct Slot {
+    url: String,
+    interval: Duration,
+    generation: u64,
+    /// The slot it is scheduled for (ms since the epoch).
+    due: u64,
+    in_flight: bool,
+    state: HealthState,
+    failures: u32,
+    reason: Option<String>,
+    published_at: Option<Instant>,
+    bucket: Option<RollupWrite>,
+}
+
+/// The schedule, the agents' states, and the decisions.
+struct Scheduler {
+    settings: MonitorSettings,
+    slots: HashMap<Arc<str>, Slot>,
+    queue: BinaryHeap<Reverse<(u64, u64, Arc<str>)>>,
+    next_generation: u64,
+    counts: Arc<Mutex<HashMap<HealthState, i64>>>,
+    writes: mpsc::UnboundedSender<writer::Write>,
+}
+
+impl Scheduler {
+    fn new(
+        settings: MonitorSettings,
+        counts: Arc<Mutex<HashMap<HealthState, i64>>>,
+        writes: mpsc::UnboundedSender<writer::Write>,
+    ) -> Self {
+        Self { settings, slots: HashMap::new(), queue: BinaryHeap::new(), next_generation: 1, counts, writes }
+    }
+
+    fn count(&self, state: HealthState, delta: i64) {
+        let mut counts = self.counts.lock().expect("counts lock is never poisoned: no panics while held");
+        *counts.entry(state).or_default() += delta;
+    }
+
+    fn upsert(&mut self, target: Target, checked: bool) {
+        let interval = target.interval_ms.map_or(self.settings.interval, Duration::from_millis);
+        let now = now_ms();
+        // Just checked by its registration: the next check is a good part of an interval
+        // away, at the agent's own slot.
+        let not_before = if checked { now + interval.as_millis() as u64 / 2 } else { now };
+        let due = schedule::next_slot(&target.agent_id, interval, not_before);
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let key: Arc<str> = Arc::from(target.agent_id.as_str());
+        let old = self.slots.remove(&key);
+        if let Some(old) = &old {
+            self.count(old.state, -1);
+        }
+        self.count(target.state, 1);
+        let bucket = old.and_then(|o| o.bucket);
+        self.slots.insert(
+            key.clone(),
+            Slot {
+                url: target.agent_url,
+                interval,
+                generation,
+                due,
+                in_flight: false,
+                state: target.state,
+                failures: target.failures,
+                reason: target.reason,
+                published_at: checked.then(Instant::now),
+                bucket,
+            },
+        );
+        self.queue.push(Reverse((due, generation, key)));
+    }
+
+    fn remove(&mut self, agent_id: &str) {
+        // Its queue entry goes stale (another generation) and is skipped when reached.
+        if let Some(old) = self.slots.remove(agent_id) {
+            self.count(old.state, -1);
+        }
+    }
+
+    fn make_due(&mut self, agent_ids: Option<Vec<String>>) {
+        let now = now_ms();
+        let keys: Vec<Arc<str>> = match agent_ids {
+            Some(ids) => ids.iter().filter_map(|id| self.slots.get_key_value(id.as_str()).map(|(k, _)| k.clone())).collect(),
+            None => self.slots.keys().cloned().collect(),
+        };
+        for key in keys {
+            let generation = self.next_generation;
+            self.next_generation += 1;
+            if let Some(slot) = self.slots.get_mut(&key) {
+                slot.generation = generation;
+                slot.due = now;
+                slot.in_flight = false;
+                self.queue.push(Reverse((now, generation, key)));
+            }
+        }
+    }
+
+    fn next_due(&self) -> Option<u64> {
+        self.queue.peek().map(|Reverse((due, _, _))| *due)
+    }
+
+    /// Agents due now, at most `room`; each moves to its next slot.
+    fn take_due(&mut self, room: usize) -> Vec<(Arc<str>, u64, String)> {
+        let now = now_ms();
+        let mut due = Vec::new();
+        while due.len() < room {
+            match self.queue.peek() {
+                Some(Reverse((at, _, _))) if *at <= now => {}
+                _ => break,
+            }
+            let Reverse((at, generation, key)) = self.queue.pop().expect("peeked");
+            let Some(slot) = self.slots.get_mut(&key) else { continue };
+            if slot.generation != generation || slot.due != at {
+                continue; // re-registered, removed or rescheduled since
+            }
+            // The next slot after this one; one that passed while waiting is skipped.
+            let next = schedule::next_slot(&key, slot.interval, at.max(now) + 1);
+            slot.due = next;
+            self.queue.push(Reverse((next, generation, key.clone())));
+            if slot.in_flight {
+                continue; // its previous check is still open: never two at once
+            }
+            slot.in_flight = true;
+            due.push((key, generation, slot.url.clone()));
+        }
+        due
+    }
+
+    /// A check came back: decide the new state, and hand the result to the writer.
+    fn record(&mut self, agent_id: &Arc<str>, generation: u64, url: String, probe: Probe) {
+        let settings = self.settings;
+        let Some(slot) = self.slots.get_mut(agent_id) else { return };
+        if slot.generation != generation {
+            return; // taken before a re-registration or a removal: not this agent's any more
+        }
+        slot.in_flight = false;
+        let passed = probe.state == HealthState::Healthy;
+        let failures = if passed { 0 } else { slot.failures.saturating_add(1) };
+        let state = HealthState::after_check(passed, failures, settings.unhealthy_after);
+        let transition = state != slot.state;
+        let changed = transition || failures != slot.failures || probe.reason != slot.reason;
+        let old_state = slot.state;
+        slot.state = state;
+        slot.failures = failures;
+        slot.reason = probe.reason.clone();
+        let publish = changed || slot.published_at.is_none_or(|at| at.elapsed() >= settings.refresh_every);
+        if publish {
+            slot.published_at = Some(Instant::now());
+        }
+
+        // Latency rollup: a check that starts a new bucket closes the previous one.
+        let bucket_ms = (settings.rollup_bucket.as_millis() as i64).max(1);
+        let at_ms = probe.checked_at.timestamp_millis();
+        let bucket_start = DateTime::from_timestamp_millis(at_ms - at_ms.rem_euclid(bucket_ms)).unwrap_or(probe.checked_at);
+        let closed = match &slot.bucket {
+            Some(b) if b.bucket_start != bucket_start => slot.bucket.take(),
+            _ => None,
+        };
+        let bucket = slot.bucket.get_or_insert_with(|| RollupWrite {
+            agent_id: agent_id.to_string(),
+            bucket_start,
+            probes: 0,
+            failures: 0,
+            min_ms: None,
+            max_ms: None,
+            sum_ms: 0,
+        });
+        bucket.probes += 1;
+        if passed {
+            bucket.min_ms = Some(bucket.min_ms.map_or(probe.latency_ms, |m| m.min(probe.latency_ms)));
+            bucket.max_ms = Some(bucket.max_ms.map_or(probe.latency_ms, |m| m.max(probe.latency_ms)));
+            bucket.sum_ms += probe.latency_ms;
+        } else {
+            bucket.failures += 1;
+        }
+        let interval_ms = slot.interval.as_millis() as u64;
+        if transition {
+            self.count(old_state, -1);
+            self.count(state, 1);
+        }
+        if let Some(closed) = closed {
+            let _ = self.writes.send(writer::Write::Rollup(closed));
+        }
+        let _ = self.writes.send(writer::Write::Check {
+            check: CheckWrite {
+                agent_id: agent_id.to_string(),
+                agent_url: url,
+                state,
+                reason: probe.reason,
+                latency_ms: probe.latency_ms,
+                checked_at: probe.checked_at,
+                failures,
+                transition,
+            },
+            publish,
+            interval_ms,
+        });
+    }
+
+    /// Hands every open bucket to the writer (the monitor is stopping).
+    fn flush_rollups(&mut self) {
+        for slot in self.slots.values_mut() {
+            if let Some(bucket) = slot.bucket.take() {
+                let _ = self.writes.send(writer::Write::Rollup(bucket));
+            }
+        }
+    }
+}

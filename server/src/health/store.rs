@@ -1,0 +1,232 @@
+//! What the monitor reads and writes: the agents to check, batches of check results with
+//! their transitions, latency rollups, and the history the pages read back.
+
+use crate::entities::{agents, health_events, latency_rollups};
+use app::model::HealthState;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait,
+};
+
+/// What the monitor needs of each agent at start.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub agent_id: String,
+    pub agent_url: String,
+    pub interval_ms: Option<u64>,
+    pub state: HealthState,
+    pub failures: u32,
+    pub reason: Option<String>,
+}
+
+impl Target {
+    pub fn from_model(m: &agents::Model) -> Self {
+        Self {
+            agent_id: m.agent_id.clone(),
+            agent_url: m.agent_url.clone(),
+            interval_ms: m.health_interval_ms.map(|ms| ms.max(1) as u64),
+            state: HealthState::parse(&m.health_state).unwrap_or(HealthState::Unknown),
+            failures: m.consecutive_failures.max(0) as u32,
+            reason: m.health_reason.clone(),
+        }
+    }
+}
+
+pub async fn targets(db: &DatabaseConnection) -> Result<Vec<Target>, DbErr> {
+    let rows: Vec<(String, String, Option<i64>, String, i32, Option<String>)> = agents::Entity::find()
+        .select_only()
+        .column(agents::Column::AgentId)
+        .column(agents::Column::AgentUrl)
+        .column(agents::Column::HealthIntervalMs)
+        .column(agents::Column::HealthState)
+        .column(agents::Column::ConsecutiveFailures)
+        .column(agents::Column::HealthReason)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(agent_id, agent_url, interval, state, failures, reason)| Target {
+            agent_id,
+            agent_url,
+            interval_ms: interval.map(|ms| ms.max(1) as u64),
+            state: HealthState::parse(&state).unwrap_or(HealthState::Unknown),
+            failures: failures.max(0) as u32,
+            reason,
+        })
+        .collect())
+}
+
+/// One check's result, as the monitor decided it.
+#[derive(Clone, Debug)]
+pub struct CheckWrite {
+    pub agent_id: String,
+    /// The URL that was checked: a result lands only on an agent still at that URL.
+    pub agent_url: String,
+    pub state: HealthState,
+    pub reason: Option<String>,
+    pub latency_ms: u64,
+    pub checked_at: DateTime<Utc>,
+    pub failures: u32,
+    /// The state differs from the one before: kept in the history.
+    pub transition: bool,
+}
+
+/// One agent's checks in one bucket.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RollupWrite {
+    pub agent_id: String,
+    pub bucket_start: DateTime<Utc>,
+    pub probes: u32,
+    pub failures: u32,
+    pub min_ms: Option<u64>,
+    pub max_ms: Option<u64>,
+    pub sum_ms: u64,
+}
+
+/// Writes a batch in one transaction; returns, per check, whether it was written. A check
+/// is skipped when its agent was removed, re-registered under another URL, or checked
+/// more recently (a registration) while this check ran.
+///
+/// The transaction starts with a write (see `registry::store::upsert`), and only rows it
+/// wrote get a history entry, so a removal racing the batch leaves nothing behind.
+pub async fn write_batch(
+    db: &DatabaseConnection,
+    checks: &[CheckWrite],
+    rollups: &[RollupWrite],
+) -> Result<Vec<bool>, DbErr> {
+    let txn = db.begin().await?;
+    let mut written = Vec::with_capacity(checks.len());
+    let mut transitions = Vec::new();
+    for check in checks {
+        let result = agents::Entity::update_many()
+            .col_expr(agents::Column::HealthState, Expr::value(check.state.as_str()))
+            .col_expr(agents::Column::HealthReason, Expr::value(check.reason.clone()))
+            .col_expr(agents::Column::HealthLatencyMs, Expr::value(Some(check.latency_ms as i64)))
+            .col_expr(agents::Column::HealthCheckedAt, Expr::value(Some(check.checked_at)))
+            .col_expr(agents::Column::ConsecutiveFailures, Expr::value(check.failures.min(i32::MAX as u32) as i32))
+            .filter(agents::Column::AgentId.eq(check.agent_id.as_str()))
+            .filter(agents::Column::AgentUrl.eq(check.agent_url.as_str()))
+            .filter(
+                Condition::any()
+                    .add(agents::Column::HealthCheckedAt.is_null())
+                    .add(agents::Column::HealthCheckedAt.lt(check.checked_at)),
+            )
+            .exec(&txn)
+            .await?;
+        let ok = result.rows_affected > 0;
+        if ok && check.transition {
+            transitions.push(health_events::ActiveModel {
+                agent_id: Set(check.agent_id.clone()),
+                state: Set(check.state.as_str().to_owned()),
+                reason: Set(check.reason.clone()),
+                at: Set(check.checked_at),
+                ..Default::default()
+            });
+        }
+        written.push(ok);
+    }
+    for chunk in transitions.chunks(500) {
+        health_events::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
+    }
+    for rollup in rollups {
+        merge_rollup(&txn, rollup).await?;
+    }
+    txn.commit().await?;
+    Ok(written)
+}
+
+/// Adds a bucket's counts to what is stored for it (a restart inside a bucket writes it
+/// twice), only for an agent that still exists.
+async fn merge_rollup(txn: &impl ConnectionTrait, r: &RollupWrite) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let p = |n: usize| match backend {
+        sea_orm::DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    };
+    // `excluded.min_ms < stored` is null when either is null: the stored value stays,
+    // unless it is null itself.
+    let sql = format!(
+        "INSERT INTO latency_rollups (agent_id, bucket_start, probes, failures, min_ms, max_ms, sum_ms) \
+         SELECT {}, {}, {}, {}, {}, {}, {} WHERE EXISTS (SELECT 1 FROM agents WHERE agent_id = {}) \
+         ON CONFLICT (agent_id, bucket_start) DO UPDATE SET \
+           probes = latency_rollups.probes + excluded.probes, \
+           failures = latency_rollups.failures + excluded.failures, \
+           sum_ms = latency_rollups.sum_ms + excluded.sum_ms, \
+           min_ms = CASE WHEN latency_rollups.min_ms IS NULL OR excluded.min_ms < latency_rollups.min_ms \
+                    THEN excluded.min_ms ELSE latency_rollups.min_ms END, \
+           max_ms = CASE WHEN latency_rollups.max_ms IS NULL OR excluded.max_ms > latency_rollups.max_ms \
+                    THEN excluded.max_ms ELSE latency_rollups.max_ms END",
+        p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8)
+    );
+    let values: Vec<sea_orm::Value> = vec![
+        r.agent_id.clone().into(),
+        r.bucket_start.into(),
+        (r.probes.min(i32::MAX as u32) as i32).into(),
+        (r.failures.min(i32::MAX as u32) as i32).into(),
+        r.min_ms.map(|v| v as i64).into(),
+        r.max_ms.map(|v| v as i64).into(),
+        (r.sum_ms as i64).into(),
+        r.agent_id.clone().into(),
+    ];
+    txn.execute(Statement::from_sql_and_values(backend, sql, values)).await?;
+    Ok(())
+}
+
+/// Deletes latency rollups older than `before`.
+pub async fn purge_rollups_before(db: &DatabaseConnection, before: DateTime<Utc>) -> Result<u64, DbErr> {
+    Ok(latency_rollups::Entity::delete_many()
+        .filter(latency_rollups::Column::BucketStart.lt(before))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// The agent's state changes since `since`, oldest first, and the last one before it (the
+/// state the window starts in).
+pub async fn transitions(
+    db: &DatabaseConnection,
+    agent_id: &str,
+    since: DateTime<Utc>,
+) -> Result<(Option<health_events::Model>, Vec<health_events::Model>), DbErr> {
+    let before = health_events::Entity::find()
+        .filter(health_events::Column::AgentId.eq(agent_id))
+        .filter(health_events::Column::At.lt(since))
+        .order_by_desc(health_events::Column::At)
+        .order_by_desc(health_events::Column::Id)
+        .one(db)
+        .await?;
+    let within = health_events::Entity::find()
+        .filter(health_events::Column::AgentId.eq(agent_id))
+        .filter(health_events::Column::At.gte(since))
+        .order_by_asc(health_events::Column::At)
+        .order_by_asc(health_events::Column::Id)
+        .all(db)
+        .await?;
+    Ok((before, within))
+}
+
+/// The agent's latency rollups since `since`, oldest first.
+pub async fn rollups(
+    db: &DatabaseConnection,
+    agent_id: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<latency_rollups::Model>, DbErr> {
+    latency_rollups::Entity::find()
+        .filter(latency_rollups::Column::AgentId.eq(agent_id))
+        .filter(latency_rollups::Column::BucketStart.gte(since))
+        .order_by_asc(latency_rollups::Column::BucketStart)
+        .all(db)
+        .await
+}
+
+/// Deletes an agent's rollups (with the agent: there is no foreign key, see the migration).
+pub async fn delete_rollups(db: &impl ConnectionTrait, agent_id: &str) -> Result<(), DbErr> {
+    latency_rollups::Entity::delete_many()
+        .filter(latency_rollups::Column::AgentId.eq(agent_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

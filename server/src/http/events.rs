@@ -1,0 +1,107 @@
+//! `GET /api/v1/events`: the live event stream (Server-Sent Events), and `GET /metrics`.
+//!
+//! A client resumes with the `Last-Event-ID` header (browsers send it when an EventSource
+//! reconnects by itself) or the `last_event_id` query parameter (a page that opens a new
+//! EventSource cannot set headers). See `crate::events` for when it gets `resync`.
+
+use crate::events::Published;
+use crate::state::AppState;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use futures::stream;
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// A comment line this often keeps proxies and the browser from closing an idle stream.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// What a browser waits before reconnecting by itself (the page's own backoff governs).
+const RETRY: Duration = Duration::from_secs(2);
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    last_event_id: Option<String>,
+}
+
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<EventsQuery>,
+) -> axum::response::Response {
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(query.last_event_id)
+        .filter(|id| !id.trim().is_empty());
+    let subscription = state.bus.subscribe(last.as_deref());
+    let first: Vec<Event> = subscription
+        .resync
+        .then(|| resync(&subscription.resync_id))
+        .into_iter()
+        .chain(subscription.replay.iter().map(to_sse))
+        .collect();
+    let streaming = Streaming {
+        first: first.into_iter(),
+        live: subscription.live,
+        closed: subscription.closed,
+        bus: state.bus.clone(),
+        _guard: subscription.guard,
+    };
+    let events = stream::unfold(streaming, |mut s| async move {
+        if let Some(event) = s.first.next() {
+            return Some((Ok::<_, Infallible>(event), s));
+        }
+        if *s.closed.borrow() {
+            return None;
+        }
+        tokio::select! {
+            received = s.live.recv() => match received {
+                Ok(event) => Some((Ok(to_sse(&event)), s)),
+                // Too slow to keep up: what it missed is gone from the channel, so it
+                // refetches its view instead of silently missing changes.
+                Err(RecvError::Lagged(_)) => {
+                    let id = s.bus.latest_id();
+                    Some((Ok(resync(&id)), s))
+                }
+                Err(RecvError::Closed) => None,
+            },
+            // The server is stopping: end the stream so shutdown does not wait on it.
+            _ = s.closed.changed() => None,
+        }
+    });
+    let mut response = Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response();
+    // Proxies (nginx) must pass events on as they come.
+    response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+struct Streaming {
+    first: std::vec::IntoIter<Event>,
+    live: tokio::sync::broadcast::Receiver<Arc<Published>>,
+    closed: tokio::sync::watch::Receiver<bool>,
+    bus: crate::events::EventBus,
+    _guard: crate::events::ClientGuard,
+}
+
+fn resync(id: &str) -> Event {
+    Event::default().event(app::model::events::RESYNC).id(id).data("{}").retry(RETRY)
+}
+
+fn to_sse(e: &Arc<Published>) -> Event {
+    Event::default().event(e.name).id(e.id.clone()).data(e.data.clone())
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let runs = state.runs.counts_by_status().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not count runs for /metrics");
+        Vec::new()
+    });
+    let text = state.metrics.render(&state.monitor.counts(), &runs, state.bus.clients());
+    ([(header::CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE))], text)
+}
