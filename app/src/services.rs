@@ -16,6 +16,8 @@ pub trait AgentService: Send + Sync + 'static {
     async fn remove_agent(&self, agent_id: &str) -> Result<(), ApiError>;
     /// Fetches the agent's `/schema` now (it may have changed) and normalises it.
     async fn agent_schema(&self, agent_id: &str) -> Result<SchemaView, ApiError>;
+    /// State changes, latency buckets and the uptime bar over the last `hours` (1–168).
+    async fn agent_history(&self, agent_id: &str, hours: u32) -> Result<HealthHistory, ApiError>;
 }
 
 #[async_trait::async_trait]

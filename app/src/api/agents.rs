@@ -22,6 +22,12 @@ pub async fn remove_agent(agent_id: String) -> Result<(), ApiError> {
     crate::services::call(|s| async move { s.agents.remove_agent(&agent_id).await }).await
 }
 
+/// The agent's health over the last `hours`: changes, latency, uptime.
+#[server]
+pub async fn agent_history(agent_id: String, hours: u32) -> Result<crate::model::HealthHistory, ApiError> {
+    crate::services::call(|s| async move { s.agents.agent_history(&agent_id, hours).await }).await
+}
+
 /// The agent's input schema, fetched from the agent now.
 #[server]
 pub async fn agent_schema(agent_id: String) -> Result<SchemaView, ApiError> {

@@ -2,7 +2,9 @@
 
 mod agents;
 pub mod events;
+mod health;
 mod runs;
 
 pub use agents::*;
+pub use health::*;
 pub use runs::*;

@@ -106,6 +106,7 @@ pub struct MonitorHandle {
     counts: Arc<Mutex<HashMap<HealthState, i64>>>,
     ready: watch::Receiver<bool>,
     completed: watch::Receiver<u64>,
+    batches: watch::Receiver<u64>,
 }
 
 impl MonitorHandle {
@@ -137,6 +138,11 @@ impl MonitorHandle {
     pub fn completed(&self) -> watch::Receiver<u64> {
         self.completed.clone()
     }
+
+    /// Counts the transactions that stored them.
+    pub fn batches(&self) -> watch::Receiver<u64> {
+        self.batches.clone()
+    }
 }
 
 /// The monitor before it runs: its handle can be given out first.
@@ -150,6 +156,7 @@ pub struct HealthMonitor {
     counts: Arc<Mutex<HashMap<HealthState, i64>>>,
     ready: watch::Sender<bool>,
     completed: Arc<watch::Sender<u64>>,
+    batches: Arc<watch::Sender<u64>>,
 }
 
 impl HealthMonitor {
@@ -164,7 +171,14 @@ impl HealthMonitor {
         let counts = Arc::new(Mutex::new(HashMap::new()));
         let (ready, ready_rx) = watch::channel(false);
         let (completed, completed_rx) = watch::channel(0);
-        let handle = MonitorHandle { commands: tx, counts: counts.clone(), ready: ready_rx, completed: completed_rx };
+        let (batches, batches_rx) = watch::channel(0);
+        let handle = MonitorHandle {
+            commands: tx,
+            counts: counts.clone(),
+            ready: ready_rx,
+            completed: completed_rx,
+            batches: batches_rx,
+        };
         let monitor = Self {
             db,
             client,
@@ -175,6 +189,7 @@ impl HealthMonitor {
             counts,
             ready,
             completed: Arc::new(completed),
+            batches: Arc::new(batches),
         };
         (monitor, handle)
     }
@@ -193,6 +208,7 @@ impl HealthMonitor {
             policy,
             writer_inbox,
             self.completed.clone(),
+            self.batches.clone(),
         ));
         let mut state = Scheduler::new(self.settings, self.counts.clone(), writes);
         // Loaded with retries: a database that is briefly unavailable at start must not

@@ -35,6 +35,7 @@ pub async fn run(
     policy: HealthPolicy,
     mut inbox: mpsc::UnboundedReceiver<Write>,
     completed: Arc<watch::Sender<u64>>,
+    batches: Arc<watch::Sender<u64>>,
 ) {
     while let Some(first) = inbox.recv().await {
         let deadline = tokio::time::Instant::now() + FLUSH_WITHIN;
@@ -56,6 +57,7 @@ pub async fn run(
             batch.push(item);
         }
         flush(&db, &bus, policy, batch, &completed).await;
+        batches.send_modify(|n| *n += 1);
     }
 }
 

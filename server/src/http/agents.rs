@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/agents", get(list).post(register))
         .route("/agents/{agent_id}", get(show).delete(remove))
         .route("/agents/{agent_id}/schema", get(schema))
+        .route("/agents/{agent_id}/history", get(history))
         .route("/agents/{agent_id}/runs", axum::routing::post(super::runs::create))
 }
 
@@ -114,4 +115,19 @@ async fn schema(
 ) -> Result<Json<SchemaView>, HttpError> {
     let Path(agent_id) = agent_id?;
     Ok(Json(registry.agent_schema(&agent_id).await?))
+}
+
+#[derive(serde::Deserialize)]
+struct HistoryQuery {
+    hours: Option<u32>,
+}
+
+async fn history(
+    State(registry): State<Registry>,
+    agent_id: Result<Path<String>, PathRejection>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<app::model::HealthHistory>, HttpError> {
+    let Path(agent_id) = agent_id?;
+    let Query(query) = query?;
+    Ok(Json(registry.agent_history(&agent_id, query.hours.unwrap_or(24)).await?))
 }

@@ -13,6 +13,8 @@ use crate::events::EventBus;
 use crate::health::{HealthPolicy, MonitorHandle};
 use app::model::events::{AgentRemoved, LiveEvent};
 use app::error::ApiError;
+use crate::health::store as health_store;
+use app::model::{uptime_segments, HealthChange, HealthHistory, LatencyBucket};
 use app::model::{AgentPage, AgentQuery, AgentSource, AgentView, HealthState, RegisterAgent, Registration, SchemaView};
 use app::schema::{parse_schema, schema_hash};
 use app::services::AgentService;
@@ -21,6 +23,9 @@ use chrono::Utc;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The longest health history one call returns (the latency buckets' default retention).
+pub const MAX_HISTORY_HOURS: u32 = 168;
 
 /// The most agents one list call returns when a limit is given.
 pub const MAX_PAGE: u64 = 1000;
@@ -169,6 +174,56 @@ impl AgentService for Registry {
 
     async fn agent_schema(&self, agent_id: &str) -> Result<SchemaView, ApiError> {
         Ok(self.current_schema(agent_id).await?.1)
+    }
+
+    async fn agent_history(&self, agent_id: &str, hours: u32) -> Result<HealthHistory, ApiError> {
+        if !(1..=MAX_HISTORY_HOURS).contains(&hours) {
+            return Err(RegistryError::invalid_field("hours", format!("hours must be between 1 and {MAX_HISTORY_HOURS}")).into());
+        }
+        let id = parse_path_id(agent_id)?;
+        let db = self.db.read();
+        store::find(db, id.as_str()).await.map_err(RegistryError::from)?.ok_or_else(|| RegistryError::NotFound(id.as_str().to_owned()))?;
+        let to = Utc::now();
+        let from = to - chrono::Duration::hours(i64::from(hours));
+        let (before, within) = health_store::transitions(db, id.as_str(), from).await.map_err(RegistryError::from)?;
+        let rollups = health_store::rollups(db, id.as_str(), from).await.map_err(RegistryError::from)?;
+        let change = |e: crate::entities::health_events::Model| HealthChange {
+            state: HealthState::parse(&e.state).unwrap_or(HealthState::Unknown),
+            reason: e.reason,
+            at: store::timestamp(e.at),
+        };
+        let steps: Vec<(i64, HealthState)> = within
+            .iter()
+            .map(|e| (e.at.timestamp_millis(), HealthState::parse(&e.state).unwrap_or(HealthState::Unknown)))
+            .collect();
+        let start = before.as_ref().map_or(HealthState::Unknown, |e| HealthState::parse(&e.state).unwrap_or(HealthState::Unknown));
+        // One segment per half hour up to a day, per 6 hours beyond.
+        let n = if hours <= 24 { hours as usize * 2 } else { (hours as usize).div_ceil(6) };
+        let segments = uptime_segments(start, &steps, from.timestamp_millis(), to.timestamp_millis(), n);
+        let whole = uptime_segments(start, &steps, from.timestamp_millis(), to.timestamp_millis(), 1);
+        Ok(HealthHistory {
+            agent_id: id.as_str().to_owned(),
+            from: store::timestamp(from),
+            to: store::timestamp(to),
+            initial: before.map(change),
+            changes: within.into_iter().map(change).collect(),
+            latency: rollups
+                .into_iter()
+                .map(|r| LatencyBucket {
+                    start: store::timestamp(r.bucket_start),
+                    probes: r.probes.max(0) as u32,
+                    failures: r.failures.max(0) as u32,
+                    min_ms: r.min_ms.map(|v| v.max(0) as u64),
+                    max_ms: r.max_ms.map(|v| v.max(0) as u64),
+                    mean_ms: {
+                        let passed = (r.probes - r.failures).max(0);
+                        (passed > 0).then(|| r.sum_ms as f64 / passed as f64)
+                    },
+                })
+                .collect(),
+            uptime: whole[0].uptime(),
+            segments,
+        })
     }
 }
 

@@ -17,6 +17,8 @@ pub struct TestApp {
     pub database_url: String,
     /// Dropping it stops the dashboard (a test can stop it early to restart on the same database).
     pub stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The health monitor (to make agents due now, or count stored checks).
+    pub monitor: server::health::MonitorHandle,
     pub _database: TestDatabase,
 }
 
@@ -84,13 +86,22 @@ pub async fn spawn_app_configured(configure: impl FnOnce(&mut UiSettings)) -> Te
     let (database_url, database) = test_database().await;
     let mut settings = test_settings(database_url.clone());
     configure(&mut settings);
-    let (address, stop) = start(settings).await;
-    TestApp { address, http: reqwest::Client::new(), database_url, stop: Some(stop), _database: database }
+    let (address, stop, monitor) = start_with_monitor(settings).await;
+    TestApp { address, http: reqwest::Client::new(), database_url, stop: Some(stop), monitor, _database: database }
 }
 
 /// Starts a dashboard; the sender stops it (and waits for its background tasks).
 pub async fn start(settings: UiSettings) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let (address, stop, _) = start_with_monitor(settings).await;
+    (address, stop)
+}
+
+/// The same, with the dashboard's health monitor.
+pub async fn start_with_monitor(
+    settings: UiSettings,
+) -> (String, tokio::sync::oneshot::Sender<()>, server::health::MonitorHandle) {
     let app = Application::build(settings).await.expect("the dashboard builds");
+    let monitor = app.monitor();
     let address = format!("http://127.0.0.1:{}", app.port());
     let mut ready = app.monitor().ready();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -101,7 +112,17 @@ pub async fn start(settings: UiSettings) -> (String, tokio::sync::oneshot::Sende
         .await
         .expect("the health monitor loads the agents within 10 s")
         .expect("the health monitor runs");
-    (address, stop)
+    (address, stop, monitor)
+}
+
+/// Stops `app`'s dashboard and starts another on the same database.
+pub async fn restart(mut app: TestApp, configure: impl FnOnce(&mut UiSettings)) -> TestApp {
+    drop(app.stop.take());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut settings = test_settings(app.database_url.clone());
+    configure(&mut settings);
+    let (address, stop, monitor) = start_with_monitor(settings).await;
+    TestApp { address, stop: Some(stop), monitor, ..app }
 }
 
 /// A database URL for one test (temporary SQLite, or a fresh PostgreSQL database);
@@ -304,4 +325,82 @@ impl TestApp {
 /// The `error` object of a JSON error answer.
 pub async fn error_of(response: reqwest::Response) -> Value {
     response.json::<Value>().await.expect("errors are JSON")["error"].clone()
+}
+
+/// One Server-Sent Event as a client reads it.
+#[derive(Clone, Debug, Default)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: String,
+}
+
+impl SseEvent {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or(Value::Null)
+    }
+}
+
+/// An open `GET /api/v1/events`, read event by event (comments skipped).
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl EventStream {
+    pub async fn open(app_address: &str, last_event_id: Option<&str>) -> EventStream {
+        let mut request = reqwest::Client::new().get(format!("{app_address}/api/v1/events"));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = request.send().await.expect("the event stream opens");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        EventStream { response, buffer: String::new() }
+    }
+
+    /// The next event within `within`, or None (timeout or end of stream).
+    pub async fn next(&mut self, within: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent { event: "message".into(), ..Default::default() };
+                let mut data = Vec::new();
+                let mut any = false;
+                for line in frame.lines() {
+                    if line.starts_with(':') || line.is_empty() {
+                        continue;
+                    }
+                    let (field, value) = line.split_once(':').map(|(f, v)| (f, v.strip_prefix(' ').unwrap_or(v))).unwrap_or((line, ""));
+                    match field {
+                        "id" => event.id = Some(value.to_owned()),
+                        "event" => event.event = value.to_owned(),
+                        "data" => data.push(value.to_owned()),
+                        _ => {}
+                    }
+                    any |= field != "retry";
+                }
+                if any {
+                    event.data = data.join("\n");
+                    return Some(event);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?.ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Skips events until one named `name` that satisfies `matches`, within `within`.
+    pub async fn next_matching(&mut self, name: &str, within: Duration, matches: impl Fn(&Value) -> bool) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next(left).await?;
+            if event.event == name && matches(&event.json()) {
+                return Some(event);
+            }
+        }
+    }
 }

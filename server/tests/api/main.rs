@@ -8,6 +8,7 @@ mod health_monitor;
 mod helpers;
 mod history;
 mod legacy;
+mod live;
 mod mock_agent;
 mod pages;
 mod recovery;

@@ -10,15 +10,6 @@ use std::time::Duration;
 
 const SOON: Duration = Duration::from_secs(10);
 
-/// Stops `app`'s dashboard and starts another on the same database.
-async fn restart(mut app: TestApp, configure: impl FnOnce(&mut server::cli::UiSettings)) -> TestApp {
-    drop(app.stop.take());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut settings = test_settings(app.database_url.clone());
-    configure(&mut settings);
-    let (address, stop) = start(settings).await;
-    TestApp { address, stop: Some(stop), ..app }
-}
 
 #[tokio::test]
 async fn an_inflight_sync_call_is_interrupted_and_never_resent() {

@@ -114,10 +114,7 @@ async fn a_queued_run_whose_secrets_a_restart_lost_is_interrupted_not_sent() {
     let waiting = app.start_run("a", json!({"service": "two", "api_key": "sk-2222"})).await;
     assert_eq!(app.get_run(&waiting).await["status"], "queued");
 
-    drop(app.stop.take());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (address, stop) = start(test_settings(app.database_url.clone())).await;
-    let app = TestApp { address, stop: Some(stop), ..app };
+    let app = restart(app, |_| {}).await;
     let run = app.get_run(&waiting).await;
     assert_eq!(run["status"], "interrupted", "{run}");
     assert!(run["error"].as_str().unwrap().contains("secret inputs are never stored"), "{run}");

@@ -1,0 +1,153 @@
+//! An agent's health over time: its state changes, its latency buckets, and the uptime
+//! bar computed from the changes (the status-page pattern).
+
+use super::HealthState;
+use serde::{Deserialize, Serialize};
+
+/// One state change, as kept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthChange {
+    pub state: HealthState,
+    pub reason: Option<String>,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+/// One latency bucket: how many checks ran and failed, and the latency of those that
+/// passed (none when none did).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatencyBucket {
+    /// RFC 3339, UTC.
+    pub start: String,
+    pub probes: u32,
+    pub failures: u32,
+    pub min_ms: Option<u64>,
+    pub mean_ms: Option<f64>,
+    pub max_ms: Option<u64>,
+}
+
+/// Time spent in each state over one stretch of the bar, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UptimeSegment {
+    /// Milliseconds since the Unix epoch.
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub healthy_ms: i64,
+    pub failing_ms: i64,
+    pub unhealthy_ms: i64,
+    pub unknown_ms: i64,
+}
+
+impl UptimeSegment {
+    /// The state it was in longest (unknown when never checked).
+    pub fn dominant(&self) -> HealthState {
+        // Ties go to the worse state: a bar should not hide an outage.
+        let ranked = [
+            (self.unhealthy_ms, HealthState::Unhealthy),
+            (self.failing_ms, HealthState::Failing),
+            (self.healthy_ms, HealthState::Healthy),
+        ];
+        ranked.into_iter().filter(|(ms, _)| *ms > 0).max_by_key(|(ms, _)| *ms).map_or(HealthState::Unknown, |(_, s)| s)
+    }
+
+    /// Share of the checked time the agent was healthy; None when it was never checked.
+    pub fn uptime(&self) -> Option<f64> {
+        let known = self.healthy_ms + self.failing_ms + self.unhealthy_ms;
+        // Failing counts as up: the agent is not called down for one lost check.
+        (known > 0).then(|| (self.healthy_ms + self.failing_ms) as f64 / known as f64)
+    }
+
+    fn add(&mut self, state: HealthState, ms: i64) {
+        match state {
+            HealthState::Healthy => self.healthy_ms += ms,
+            HealthState::Failing => self.failing_ms += ms,
+            HealthState::Unhealthy => self.unhealthy_ms += ms,
+            HealthState::Unknown => self.unknown_ms += ms,
+        }
+    }
+}
+
+/// An agent's health history over a window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthHistory {
+    pub agent_id: String,
+    /// RFC 3339, UTC: the window.
+    pub from: String,
+    pub to: String,
+    /// The state the window starts in (the last change before it), then every change in it.
+    pub initial: Option<HealthChange>,
+    pub changes: Vec<HealthChange>,
+    pub latency: Vec<LatencyBucket>,
+    /// `segments` stretches of equal length covering the window, oldest first.
+    pub segments: Vec<UptimeSegment>,
+    /// Over the whole window (None when never checked in it).
+    pub uptime: Option<f64>,
+}
+
+/// Splits `[from, to)` into `n` equal segments and adds up the time spent in each state,
+/// starting in `initial` and switching at each of `changes` (ms, state; oldest first).
+pub fn uptime_segments(initial: HealthState, changes: &[(i64, HealthState)], from: i64, to: i64, n: usize) -> Vec<UptimeSegment> {
+    let n = n.max(1);
+    let span = (to - from).max(1);
+    let bounds: Vec<i64> = (0..=n).map(|i| from + span * i as i64 / n as i64).collect();
+    let mut segments: Vec<UptimeSegment> =
+        bounds.windows(2).map(|w| UptimeSegment { start_ms: w[0], end_ms: w[1], ..Default::default() }).collect();
+    // Walk the stretches of constant state and spread each over the segments it covers.
+    let mut state = initial;
+    let mut at = from;
+    let mut stretches = Vec::with_capacity(changes.len() + 1);
+    for &(when, next) in changes {
+        let when = when.clamp(from, to);
+        if when > at {
+            stretches.push((at, when, state));
+            at = when;
+        }
+        state = next;
+    }
+    stretches.push((at, to, state));
+    let mut i = 0;
+    for (start, end, state) in stretches {
+        while i < segments.len() && segments[i].end_ms <= start {
+            i += 1;
+        }
+        let mut j = i;
+        while j < segments.len() && segments[j].start_ms < end {
+            let overlap = end.min(segments[j].end_ms) - start.max(segments[j].start_ms);
+            if overlap > 0 {
+                segments[j].add(state, overlap);
+            }
+            j += 1;
+        }
+    }
+    segments
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use HealthState::*;
+
+    #[test]
+    fn time_in_each_state_is_split_across_segments() {
+        // 0..100 in 4 segments of 25: unknown until 10, healthy until 60, unhealthy after.
+        let s = uptime_segments(Unknown, &[(10, Healthy), (60, Unhealthy)], 0, 100, 4);
+        assert_eq!(s.len(), 4);
+        assert_eq!((s[0].unknown_ms, s[0].healthy_ms), (10, 15));
+        assert_eq!(s[1].healthy_ms, 25);
+        assert_eq!((s[2].healthy_ms, s[2].unhealthy_ms), (10, 15));
+        assert_eq!(s[3].unhealthy_ms, 25);
+        assert_eq!(s[0].dominant(), Healthy);
+        assert_eq!(s[2].dominant(), Unhealthy);
+        assert_eq!(s[2].uptime(), Some(0.4));
+        let total: i64 = s.iter().map(|g| g.healthy_ms + g.failing_ms + g.unhealthy_ms + g.unknown_ms).sum();
+        assert_eq!(total, 100, "every millisecond counted once");
+    }
+
+    #[test]
+    fn changes_before_the_window_only_set_the_start() {
+        let s = uptime_segments(Healthy, &[(-50, Unhealthy), (150, Healthy)], 0, 100, 2);
+        assert_eq!(s[0].unhealthy_ms + s[1].unhealthy_ms, 100);
+        assert_eq!(uptime_segments(Unknown, &[], 0, 100, 1)[0].uptime(), None);
+        assert_eq!(uptime_segments(Unknown, &[], 0, 100, 1)[0].dominant(), Unknown);
+    }
+}
