@@ -172,7 +172,6 @@ impl Inner {
                 if !store::start(db, &job.run_id, at).await? {
                     return Ok(()); // cancelled or deleted while it waited
                 }
-                store::publish(db, &self.bus, &job.run_id).await;
                 (at, None)
             }
         };
@@ -180,8 +179,17 @@ impl Inner {
         let spent = (Utc::now() - started_at).to_std().unwrap_or_default();
         let remaining = deadline_total.saturating_sub(spent);
         let last_problem = Mutex::new(None::<String>);
+        let resumed = job_id.is_some();
         let work = self.call_agent(&job.run_id, &url, &job.inputs, job_id, remaining, &last_problem);
-        let (status, mut outcome) = match tokio::time::timeout(remaining, work).await {
+        // "running" is published while the agent is called, not before: the call must not
+        // wait for it, and the join ends before the outcome is published, so the order holds.
+        let announce = async {
+            if !resumed {
+                store::publish(db, &self.bus, &job.run_id).await;
+            }
+        };
+        let (_, worked) = tokio::join!(announce, tokio::time::timeout(remaining, work));
+        let (status, mut outcome) = match worked {
             Ok(Ok(reply)) => settle(reply),
             Ok(Err(e)) => return Err(e),
             Err(_) => {
