@@ -1,0 +1,404 @@
+//! The health monitor against a fleet of mock agents in separate processes, each agent on
+//! its own loopback address and port (127.0.0.0/8 is all loopback). Like real agents
+//! (uvicorn), they close idle connections after 5 s. Some answer at once, some after
+//! 200 ms, some are black holes (accept, never answer). The dashboard is the real binary
+//! in its own process, so its CPU time and peak memory are measured apart from the
+//! fleet's. Prints figures; asserts only that every check landed.
+//!
+//!     cargo bench -p server --bench fleet                  (or ./dev bench)
+//!     BENCH_AGENTS=10000 BENCH_FLEET_PROCS=4 BENCH_SSE_SAMPLES=5 cargo bench -p server --bench fleet
+//!
+//! Scenarios:
+//! 1. all agents healthy and due at once (a start with none checked yet): wall time until
+//!    every result is stored; the dashboard's peak RSS, at 1,000 agents and at the full count;
+//! 2. the same with 10% slow (200 ms) and 10% black-holed: when the healthy results are
+//!    stored, and when the dead ones show `failing` (one 3 s timeout after their checks began);
+//! 3. agents going down while the whole fleet is checked on its normal 10 s schedule: from
+//!    the start of the check that sees the failure to an SSE client receiving it.
+
+use sea_orm::{ConnectionTrait, EntityTrait, Statement};
+use std::io::{BufRead, BufReader, Write as _};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Agent `i`'s address: its own host in 127.0.0.0/8 and its own port.
+fn address(i: u64) -> SocketAddr {
+    let host = Ipv4Addr::new(127, 20 + (i / 62_500) as u8, 1 + ((i / 250) % 250) as u8, 1 + (i % 250) as u8);
+    SocketAddr::new(host.into(), 20_000 + (i % 30_000) as u16)
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Kind {
+    Fast,
+    Slow,
+    BlackHole,
+}
+
+/// Every `slow_every`-th agent is slow, every `hole_every`-th (offset by one) a black hole.
+fn kind(i: u64, slow_every: u64, hole_every: u64) -> Kind {
+    if hole_every > 0 && i % hole_every == 1 {
+        Kind::BlackHole
+    } else if slow_every > 0 && i % slow_every == 2 {
+        Kind::Slow
+    } else {
+        Kind::Fast
+    }
+}
+
+/// (peak resident KiB, resident KiB, CPU ms) of a process, from /proc.
+fn usage(pid: u32) -> (u64, u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    (field("VmHWM:"), field("VmRSS:"), ticks * 10)
+}
+
+/// Kills a child process whatever happens to this one.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// ---------------------------------------------------------------- the fleet (child role)
+
+async fn fleet_child() {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let start = env("FLEET_START", 0);
+    let count = env("FLEET_COUNT", 0);
+    let (slow_every, hole_every) = (env("FLEET_SLOW_EVERY", 0), env("FLEET_HOLE_EVERY", 0));
+    let mut down = Vec::new();
+    for i in start..start + count {
+        let listener = tokio::net::TcpListener::bind(address(i)).await.unwrap_or_else(|e| panic!("bind {}: {e}", address(i)));
+        let flag = Arc::new(AtomicBool::new(false));
+        down.push(flag.clone());
+        let kind = kind(i, slow_every, hole_every);
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(connection(socket, kind, flag.clone()));
+            }
+        });
+    }
+    println!("ready");
+    // Commands on stdin: "down N" makes agent N answer 503.
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        if let Some(n) = line.strip_prefix("down ").and_then(|n| n.trim().parse::<u64>().ok()) {
+            if let Some(flag) = n.checked_sub(start).and_then(|k| down.get(k as usize)) {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// One connection, HTTP/1.1 keep-alive, closed after 5 s idle (as uvicorn does).
+async fn connection(mut socket: tokio::net::TcpStream, kind: Kind, down: Arc<AtomicBool>) {
+    let mut buf = vec![0u8; 4096];
+    if kind == Kind::BlackHole {
+        // Reads and never answers, until the caller gives up.
+        while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
+        return;
+    }
+    let mut filled = 0;
+    loop {
+        // One request: up to the blank line (health checks have no body).
+        let complete = loop {
+            if let Some(end) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
+                break Some(end + 4);
+            }
+            if filled == buf.len() {
+                break None;
+            }
+            match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf[filled..])).await {
+                Ok(Ok(n)) if n > 0 => filled += n,
+                _ => break None, // idle for 5 s, closed, or failed
+            }
+        };
+        let Some(end) = complete else { return };
+        buf.copy_within(end..filled, 0);
+        filled -= end;
+        if kind == Kind::Slow {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let answer: &[u8] = if down.load(Ordering::Relaxed) {
+            b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 17\r\n\r\n{\"detail\":\"down\"}"
+        } else {
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 18\r\n\r\n{\"status\":\"alive\"}"
+        };
+        if socket.write_all(answer).await.is_err() {
+            return;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the orchestration
+
+struct Fleet {
+    procs: Vec<(u64, u64, Child, std::process::ChildStdin)>,
+}
+
+impl Fleet {
+    fn start(agents: u64, procs: u64, slow_every: u64, hole_every: u64) -> Fleet {
+        let per = agents.div_ceil(procs);
+        let mut started = Vec::new();
+        for p in 0..procs {
+            let (start, count) = (p * per, per.min(agents.saturating_sub(p * per)));
+            let mut child = Child(
+                Command::new(std::env::current_exe().unwrap())
+                    .env("FLEET_CHILD", "1")
+                    .env("FLEET_START", start.to_string())
+                    .env("FLEET_COUNT", count.to_string())
+                    .env("FLEET_SLOW_EVERY", slow_every.to_string())
+                    .env("FLEET_HOLE_EVERY", hole_every.to_string())
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .expect("a fleet process starts"),
+            );
+            let stdin = child.0.stdin.take().unwrap();
+            started.push((start, count, child, stdin));
+        }
+        for (_, _, child, _) in &mut started {
+            let mut line = String::new();
+            BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+            assert_eq!(line.trim(), "ready", "a fleet process bound its agents");
+        }
+        Fleet { procs: started }
+    }
+
+    fn down(&mut self, i: u64) {
+        for (start, count, _, stdin) in &mut self.procs {
+            if (*start..*start + *count).contains(&i) {
+                writeln!(stdin, "down {i}").unwrap();
+                stdin.flush().unwrap();
+            }
+        }
+    }
+
+    fn cpu_ms(&self) -> u64 {
+        self.procs.iter().map(|(_, _, c, _)| usage(c.0.id()).2).sum()
+    }
+}
+
+/// A fresh SQLite database holding `agents` agents, none checked yet.
+async fn seed(dir: &std::path::Path, agents: u64) -> (String, sea_orm::DatabaseConnection) {
+    use server::entities::agents;
+    use sea_orm::ActiveValue::Set;
+    let url = format!("sqlite://{}", dir.join(format!("fleet-{agents}.db")).display());
+    let db = server::db::connect(&url).await.unwrap();
+    let now = chrono::Utc::now();
+    let rows: Vec<agents::ActiveModel> = (0..agents)
+        .map(|i| agents::ActiveModel {
+            agent_id: Set(format!("agent-{i}")),
+            agent_name: Set(format!("Agent {i}")),
+            agent_url: Set(format!("http://{}", address(i))),
+            source: Set("manual".into()),
+            metadata: Set(serde_json::json!({})),
+            registered_at: Set(now),
+            updated_at: Set(now),
+            ttl_seconds: Set(None),
+            last_heartbeat_at: Set(None),
+            health_state: Set("unknown".into()),
+            health_reason: Set(None),
+            health_latency_ms: Set(None),
+            health_checked_at: Set(None),
+            consecutive_failures: Set(0),
+            schema: Set(None),
+            schema_fetched_at: Set(None),
+            health_interval_ms: Set(None),
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        agents::Entity::insert_many(chunk.to_vec()).exec_without_returning(db.write()).await.unwrap();
+    }
+    let reader = sea_orm::Database::connect(&url).await.unwrap();
+    (url, reader)
+}
+
+struct Dashboard {
+    child: Child,
+    base: String,
+}
+
+fn start_dashboard(database: &str) -> Dashboard {
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
+            .args(["ui", "--port", "0", "--database-url", database, "--leptos-config", "none.toml"])
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the dashboard binary starts"),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().rsplit_once(' ').map(|(_, url)| url.trim_end_matches("/orchestrator").to_owned()).expect("the dashboard prints its URL");
+    Dashboard { child, base }
+}
+
+async fn count(db: &sea_orm::DatabaseConnection, condition: &str) -> u64 {
+    let row = db
+        .query_one(Statement::from_string(db.get_database_backend(), format!("SELECT count(*) AS n FROM agents WHERE {condition}")))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap() as u64
+}
+
+/// Polls until `condition` holds for `n` agents; the time it took from `since`.
+async fn until(db: &sea_orm::DatabaseConnection, condition: &str, n: u64, since: Instant, limit: Duration) -> Option<Duration> {
+    loop {
+        if count(db, condition).await >= n {
+            return Some(since.elapsed());
+        }
+        if since.elapsed() > limit {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Scenario 1 at `agents`: (wall time, peak RSS KiB, dashboard CPU ms, fleet CPU ms).
+async fn all_due_at_once(dir: &std::path::Path, agents: u64, procs: u64) -> (Duration, u64, u64, u64) {
+    let (url, reader) = seed(dir, agents).await;
+    let fleet = Fleet::start(agents, procs, 0, 0);
+    let fleet_cpu = fleet.cpu_ms();
+    let started = Instant::now();
+    let dashboard = start_dashboard(&url);
+    let Some(took) = until(&reader, "health_state = 'healthy'", agents, started, Duration::from_secs(60)).await else {
+        panic!("not every agent was healthy within 60 s: {} of {agents}", count(&reader, "health_state = 'healthy'").await);
+    };
+    let (peak, _, cpu) = usage(dashboard.child.0.id());
+    (took, peak, cpu, fleet.cpu_ms() - fleet_cpu)
+}
+
+async fn run() {
+    let agents = env("BENCH_AGENTS", 10_000);
+    let procs = env("BENCH_FLEET_PROCS", 4).max(2);
+    let samples = env("BENCH_SSE_SAMPLES", 5);
+    let dir = tempfile::tempdir().unwrap();
+    println!("fleet: {agents} agents in {procs} processes, each on its own 127.x.y.z address and port");
+
+    // 1. Healthy, all due at once.
+    let small = agents.min(1000);
+    let (t_small, rss_small, _, _) = all_due_at_once(dir.path(), small, procs).await;
+    let (t, rss, cpu, fleet_cpu) = all_due_at_once(dir.path(), agents, procs).await;
+    println!("1. {agents} healthy agents all due at once (from the dashboard's start, loading them included):");
+    println!("   all checked and stored in {:.0} ms (goal ≤ 1000 ms); {small} agents: {:.0} ms", t.as_secs_f64() * 1e3, t_small.as_secs_f64() * 1e3);
+    println!("   dashboard CPU {cpu} ms, fleet CPU {fleet_cpu} ms");
+    let per_k = (rss.saturating_sub(rss_small)) as f64 / ((agents - small).max(1) as f64 / 1000.0);
+    println!(
+        "   dashboard peak RSS {:.1} MiB (goal ≤ 80 MB); at {small} agents {:.1} MiB; {:.2} MiB per 1,000 agents beyond",
+        mib(rss),
+        mib(rss_small),
+        per_k / 1024.0
+    );
+
+    // 2. 10% slow, 10% black holes.
+    let (url, reader) = seed(dir.path(), agents).await;
+    // Registered in a fresh file: agent-N names don't collide with scenario 1's database.
+    let fleet = Fleet::start(agents, procs, 10, 10);
+    let holes = (0..agents).filter(|i| kind(*i, 10, 10) == Kind::BlackHole).count() as u64;
+    let started = Instant::now();
+    let dashboard = start_dashboard(&url);
+    let healthy = until(&reader, "health_state = 'healthy'", agents - holes, started, Duration::from_secs(60)).await.expect("healthy ones stored");
+    let dead = until(&reader, "health_state = 'failing'", holes, started, Duration::from_secs(60)).await.expect("dead ones failing");
+    let latency = reader
+        .query_one(Statement::from_string(
+            reader.get_database_backend(),
+            "SELECT min(health_latency_ms) AS lo, max(health_latency_ms) AS hi FROM agents WHERE health_state = 'failing'".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let (lo, hi): (i64, i64) = (latency.try_get("", "lo").unwrap(), latency.try_get("", "hi").unwrap());
+    println!("2. {agents} agents due at once, {} slow (200 ms), {holes} black-holed (timeout 3 s):", agents / 10);
+    println!("   every healthy result stored after {:.0} ms (goal ≤ 1000 ms)", healthy.as_secs_f64() * 1e3);
+    println!(
+        "   every dead agent `failing` after {:.0} ms; their checks took {lo}–{hi} ms (one timeout after they began)",
+        dead.as_secs_f64() * 1e3
+    );
+    println!("   dashboard peak RSS {:.1} MiB", mib(usage(dashboard.child.0.id()).0));
+    drop(dashboard);
+    drop(fleet);
+
+    // 3. Down → SSE, under the normal schedule of the whole (healthy) fleet.
+    let (url, reader) = seed(dir.path(), agents).await;
+    let mut fleet = Fleet::start(agents, procs, 0, 0);
+    let started = Instant::now();
+    let dashboard = start_dashboard(&url);
+    until(&reader, "health_state = 'healthy'", agents, started, Duration::from_secs(60)).await.expect("all healthy");
+    let http = reqwest::Client::new();
+    let mut stream = http.get(format!("{}/api/v1/events", dashboard.base)).send().await.unwrap();
+    let mut buffer = String::new();
+    let mut delays = Vec::new();
+    for s in 0..samples {
+        let victim = (s * 7919 + 13) % agents;
+        let id = format!("agent-{victim}");
+        fleet.down(victim);
+        let deadline = Instant::now() + Duration::from_secs(25);
+        'wait: while Instant::now() < deadline {
+            let chunk = tokio::time::timeout(Duration::from_secs(25), stream.chunk()).await.ok().and_then(|c| c.ok()).flatten();
+            let Some(chunk) = chunk else { break };
+            let received = chrono::Utc::now();
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let frame: String = buffer.drain(..end + 2).collect();
+                if !frame.contains("event: agent.health") {
+                    continue;
+                }
+                let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) else { continue };
+                let event: serde_json::Value = serde_json::from_str(data).unwrap();
+                if event["agent_id"] == id.as_str() && event["health"]["state"] == "failing" {
+                    let checked: chrono::DateTime<chrono::Utc> = event["health"]["checked_at"].as_str().unwrap().parse().unwrap();
+                    let probe_ms = event["health"]["latency_ms"].as_u64().unwrap() as i64;
+                    let after_check = (received - checked).num_milliseconds();
+                    delays.push((probe_ms + after_check, probe_ms, after_check));
+                    break 'wait;
+                }
+            }
+        }
+    }
+    assert_eq!(delays.len() as u64, samples, "every downed agent was pushed");
+    println!("3. an agent goes down while {agents} are checked every 10 s: from the start of the check that sees it to an SSE client");
+    for (total, probe, after) in &delays {
+        println!("   {total} ms = check {probe} ms + {after} ms to the browser (goal: + ≤ 100 ms)");
+    }
+    let (_, rss_now, cpu) = usage(dashboard.child.0.id());
+    println!(
+        "   dashboard on the 10 s schedule: RSS {:.1} MiB, CPU {:.0}% of one core over {:.0} s",
+        mib(rss_now),
+        cpu as f64 / started.elapsed().as_millis() as f64 * 100.0,
+        started.elapsed().as_secs_f64()
+    );
+    drop(stream);
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    if std::env::var_os("FLEET_CHILD").is_some() {
+        runtime.block_on(fleet_child());
+    } else {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        runtime.block_on(run());
+    }
+}
