@@ -5,6 +5,7 @@
 pub mod api;
 mod components;
 pub mod error;
+pub mod live;
 pub mod model;
 pub mod schema;
 #[cfg(feature = "ssr")]
@@ -21,7 +22,7 @@ use leptos_router::{
     components::{Redirect, Route, Router, Routes},
     path, SsrMode,
 };
-use pages::{not_found::NotFound, orchestrator::OrchestratorPage, run::RunPage, workflows::WorkflowsPage};
+use pages::{agent::AgentPage, not_found::NotFound, orchestrator::OrchestratorPage, run::RunPage, workflows::WorkflowsPage};
 
 /// The HTML document around the app, rendered by the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -47,6 +48,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     components::clock::provide_clock();
+    live::provide_live();
 
     // Tests (and curious people) can tell when the page has become interactive.
     Effect::new(move |_| {
@@ -65,6 +67,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=|| view! { <Redirect path="/orchestrator"/> }/>
                     // Async: the page arrives complete, agents included (one quick query).
                     <Route path=path!("/orchestrator") view=OrchestratorPage ssr=SsrMode::Async/>
+                    <Route path=path!("/agents/:agent_id") view=AgentPage ssr=SsrMode::Async/>
                     <Route path=path!("/workflows") view=WorkflowsPage ssr=SsrMode::Async/>
                     <Route path=path!("/workflows/:run_id") view=RunPage ssr=SsrMode::Async/>
                 </Routes>

@@ -11,6 +11,9 @@ use std::sync::Arc;
 #[async_trait::async_trait]
 pub trait AgentService: Send + Sync + 'static {
     async fn list_agents(&self, query: AgentQuery) -> Result<AgentPage, ApiError>;
+    /// One page of agents (50 unless `limit` says otherwise, at most 200) with the counts
+    /// by state of all agents and each listed agent's uptime bar for the last day.
+    async fn agent_overview(&self, query: AgentQuery) -> Result<AgentOverview, ApiError>;
     async fn get_agent(&self, agent_id: &str) -> Result<AgentView, ApiError>;
     async fn register_agent(&self, request: RegisterAgent) -> Result<Registration, ApiError>;
     async fn remove_agent(&self, agent_id: &str) -> Result<(), ApiError>;

@@ -134,7 +134,8 @@ test('refreshes keep what is typed, and a stopped agent turns unhealthy', async 
   await stop(agent!.child);
   agent = undefined;
 
-  // The server notices within 1 s, the page within its 5 s refresh.
+  // The server notices within 1 s and pushes it: failing at the first failed check,
+  // unhealthy at the second.
   await expect(row).toHaveAttribute('data-health', 'unhealthy', { timeout: 9_000 });
   await expect(row.getByTestId('health-reason')).toContainText('connection refused');
   await expect(page.getByLabel('Agent Name')).toHaveValue('half-typed name');
@@ -172,30 +173,39 @@ test('Remove asks for confirmation, then the agent is gone', async () => {
   await expect(page.locator('tr[data-agent-id="test-agent"]')).toBeVisible();
 });
 
+/** Keeps the live stream from connecting, so the page falls back to polling. */
+async function withoutStream(p: Page) {
+  await p.route('**/api/v1/events*', (route) => route.abort('connectionrefused'));
+}
+
 test('a failed refresh says so instead of showing stale state silently, then recovers', async () => {
+  await withoutStream(page);
   await open(page, '/orchestrator');
+  await expect(page.getByTestId('live-status')).toHaveAttribute('data-state', 'reconnecting');
   const row = page.locator('tr[data-agent-id="test-agent"]');
   await expect(row).toBeVisible();
-  await page.route('**/api/list_agents*', (route) => route.abort('connectionrefused'));
+  await page.route('**/api/agent_overview*', (route) => route.abort('connectionrefused'));
   const banner = page.getByTestId('refresh-error');
   await expect(banner).toContainText('Showing the last known state', { timeout: 8_000 });
   await expect(row).toBeVisible();
-  await page.unroute('**/api/list_agents*');
+  await page.unroute('**/api/agent_overview*');
   await expect(banner).toHaveCount(0, { timeout: 8_000 });
   // The aborted fetches were provoked by this test.
   errors.splice(0, errors.length, ...errors.filter((e) => !e.includes('ERR_CONNECTION_REFUSED')));
 });
 
 test('a refresh that never gets an answer is reported, and refreshes go on', async () => {
+  await withoutStream(page);
   await open(page, '/orchestrator');
   await expect(page.locator('tr[data-agent-id="test-agent"]')).toBeVisible();
   // The server accepts the request and never answers (a frozen server, a black hole).
-  await page.route('**/api/list_agents*', () => new Promise(() => {}));
+  await page.route('**/api/agent_overview*', () => new Promise(() => {}));
   const banner = page.getByTestId('refresh-error');
   // Reported at the second refresh tick after the hung request: at most ~15 s.
   await expect(banner).toContainText('no answer from the dashboard server', { timeout: 25_000 });
-  await page.unrouteAll({ behavior: 'ignoreErrors' });
+  await page.unroute('**/api/agent_overview*');
   await expect(banner).toHaveCount(0, { timeout: 12_000 });
+  errors.splice(0, errors.length, ...errors.filter((e) => !e.includes('ERR_CONNECTION_REFUSED')));
 });
 
 test('navigation between Orchestrator and Workflows marks the current page', async () => {

@@ -124,6 +124,11 @@ pub struct TestAgentSettings {
     #[arg(long = "async")]
     pub async_jobs: bool,
 
+    /// How long each run's simulated work takes (e.g. `5s`), instead of 100–500 ms
+    /// (1–2 s with --async).
+    #[arg(long, env = "CA_TEST_AGENT_WORK", value_parser = positive_duration)]
+    pub work: Option<Duration>,
+
     /// Publish this JSON file as /schema instead of the article writer's, and answer /run
     /// by echoing the inputs back (for trying generated forms).
     #[arg(long, env = "CA_TEST_AGENT_SCHEMA")]

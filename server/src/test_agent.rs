@@ -24,6 +24,7 @@ struct AgentInfo {
     custom_schema: Option<Value>,
     /// Read again on every `/schema` request, so a test can change the schema.
     schema_file: Option<std::path::PathBuf>,
+    work: Option<Duration>,
     /// Async jobs: when each is done, and its answer.
     jobs: Mutex<HashMap<String, (Instant, Value)>>,
 }
@@ -34,6 +35,8 @@ pub struct Options {
     pub async_jobs: bool,
     pub custom_schema: Option<Value>,
     pub schema_file: Option<std::path::PathBuf>,
+    /// Each run's simulated work, instead of a random one.
+    pub work: Option<Duration>,
 }
 
 pub fn router(agent_id: &str) -> Router {
@@ -52,6 +55,7 @@ pub fn router_with(agent_id: &str, options: Options) -> Router {
             async_jobs: options.async_jobs,
             custom_schema: options.custom_schema,
             schema_file: options.schema_file,
+            work: options.work,
             jobs: Mutex::new(HashMap::new()),
         }))
 }
@@ -68,7 +72,8 @@ pub async fn serve(settings: TestAgentSettings) -> Result<(), StartError> {
             Some(serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?)
         }
     };
-    let options = Options { async_jobs: settings.async_jobs, custom_schema, schema_file: settings.schema.clone() };
+    let options =
+        Options { async_jobs: settings.async_jobs, custom_schema, schema_file: settings.schema.clone(), work: settings.work };
     println!("test agent '{}' listening on http://{}", settings.agent_id, listener.local_addr()?);
     axum::serve(listener, router_with(&settings.agent_id, options))
         .with_graceful_shutdown(async {
@@ -146,7 +151,11 @@ async fn run(State(info): State<Arc<AgentInfo>>, body: Option<Json<Value>>) -> a
     let length = text_or("length", "medium");
 
     // Simulated work, as the original: 100–500 ms (1–2 s as an async job).
-    let work = if info.async_jobs { fastrand::u64(1000..=2000) } else { fastrand::u64(100..=500) };
+    let work = match info.work {
+        Some(work) => work.as_millis() as u64,
+        None if info.async_jobs => fastrand::u64(1000..=2000),
+        None => fastrand::u64(100..=500),
+    };
 
     let paragraphs = match length.as_str() {
         "short" => 1,

@@ -9,6 +9,18 @@ pub async fn list_agents() -> Result<Vec<AgentView>, ApiError> {
     crate::services::call(|s| async move { s.agents.list_agents(Default::default()).await.map(|p| p.agents) }).await
 }
 
+/// The orchestrator page's view: a page of agents, the counts by state, uptime bars.
+#[server(input = Json)]
+pub async fn agent_overview(query: crate::model::AgentQuery) -> Result<crate::model::AgentOverview, ApiError> {
+    crate::services::call(|s| async move { s.agents.agent_overview(query).await }).await
+}
+
+/// One agent as it is now.
+#[server]
+pub async fn get_agent(agent_id: String) -> Result<AgentView, ApiError> {
+    crate::services::call(|s| async move { s.agents.get_agent(&agent_id).await }).await
+}
+
 /// Registers (or updates) an agent after checking its health; `force` stores it even
 /// when the check fails.
 // Named apart: the default name would be the request type's.

@@ -13,6 +13,7 @@ pub fn Header() -> impl IntoView {
                 <A href="/orchestrator">"Orchestrator"</A>
                 <A href="/workflows">"Workflows"</A>
             </nav>
+            <crate::live::LiveIndicator/>
         </header>
     }
 }

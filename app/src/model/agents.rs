@@ -164,6 +164,9 @@ pub struct Registration {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentQuery {
     pub q: Option<String>,
+    /// Only agents in this state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<HealthState>,
     pub limit: Option<u64>,
     pub offset: Option<u64>,
 }
@@ -172,4 +175,62 @@ pub struct AgentQuery {
 pub struct AgentPage {
     pub agents: Vec<AgentView>,
     pub total: u64,
+}
+
+/// How many agents are in each state (the page's summary).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthSummary {
+    pub healthy: u64,
+    pub failing: u64,
+    pub unhealthy: u64,
+    pub unknown: u64,
+}
+
+impl HealthSummary {
+    pub fn get(&self, state: HealthState) -> u64 {
+        match state {
+            HealthState::Healthy => self.healthy,
+            HealthState::Failing => self.failing,
+            HealthState::Unhealthy => self.unhealthy,
+            HealthState::Unknown => self.unknown,
+        }
+    }
+
+    fn slot(&mut self, state: HealthState) -> &mut u64 {
+        match state {
+            HealthState::Healthy => &mut self.healthy,
+            HealthState::Failing => &mut self.failing,
+            HealthState::Unhealthy => &mut self.unhealthy,
+            HealthState::Unknown => &mut self.unknown,
+        }
+    }
+
+    pub fn add(&mut self, state: HealthState, n: u64) {
+        *self.slot(state) += n;
+    }
+
+    /// One agent went from `from` to `to` (counts never go below zero).
+    pub fn moved(&mut self, from: HealthState, to: HealthState) {
+        if from != to {
+            let slot = self.slot(from);
+            *slot = slot.saturating_sub(1);
+            *self.slot(to) += 1;
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.healthy + self.failing + self.unhealthy + self.unknown
+    }
+}
+
+/// The orchestrator page's view: one page of agents, the counts by state of all of them,
+/// and the last day's uptime bar of each agent on the page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentOverview {
+    pub agents: Vec<AgentView>,
+    /// Agents matching the query (all pages).
+    pub total: u64,
+    /// Every agent, whatever the query.
+    pub summary: HealthSummary,
+    pub bars: Vec<super::UptimeBar>,
 }

@@ -2,7 +2,7 @@
 //! and its JSON data. The server publishes them right after the commit that holds the
 //! change; the page applies them to its signals.
 
-use super::{AgentView, HealthView, RunStatus};
+use super::{AgentView, HealthState, HealthView, RunStatus};
 use serde::{Deserialize, Serialize};
 
 /// An agent was registered or updated: the whole agent.
@@ -32,6 +32,10 @@ pub struct AgentRemoved {
 pub struct AgentHealth {
     pub agent_id: String,
     pub health: HealthView,
+    /// The state before this check, so a page can keep its per-state counts without
+    /// asking again (absent from servers before it was added).
+    #[serde(default)]
+    pub previous: Option<HealthState>,
 }
 
 /// What changed about a run (its inputs and outputs are fetched when needed: they can be

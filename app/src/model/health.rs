@@ -71,6 +71,9 @@ impl UptimeSegment {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HealthHistory {
     pub agent_id: String,
+    /// Width of a latency bucket.
+    #[serde(default = "default_bucket_seconds")]
+    pub bucket_seconds: u64,
     /// RFC 3339, UTC: the window.
     pub from: String,
     pub to: String,
@@ -82,6 +85,62 @@ pub struct HealthHistory {
     pub segments: Vec<UptimeSegment>,
     /// Over the whole window (None when never checked in it).
     pub uptime: Option<f64>,
+}
+
+/// The uptime bars on the agent list cover this many hours, one segment an hour.
+pub const BAR_HOURS: u32 = 24;
+
+/// One agent's uptime bar, compact for a page of many: one letter per segment, oldest
+/// first (`h` healthy, `f` failing, `u` unhealthy, `-` not checked), by the state it was
+/// in longest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UptimeBar {
+    pub agent_id: String,
+    /// Milliseconds since the Unix epoch: the window.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub states: String,
+    /// Over the whole window (None when never checked in it).
+    pub uptime: Option<f64>,
+}
+
+impl UptimeBar {
+    pub fn new(agent_id: String, segments: &[UptimeSegment]) -> Self {
+        let from_ms = segments.first().map_or(0, |s| s.start_ms);
+        let to_ms = segments.last().map_or(0, |s| s.end_ms);
+        let mut whole = UptimeSegment { start_ms: from_ms, end_ms: to_ms, ..Default::default() };
+        for s in segments {
+            whole.healthy_ms += s.healthy_ms;
+            whole.failing_ms += s.failing_ms;
+            whole.unhealthy_ms += s.unhealthy_ms;
+            whole.unknown_ms += s.unknown_ms;
+        }
+        let states = segments.iter().map(|s| bar_letter(s.dominant())).collect();
+        Self { agent_id, from_ms, to_ms, states, uptime: whole.uptime() }
+    }
+
+    /// Each segment's state, oldest first.
+    pub fn segments(&self) -> impl Iterator<Item = HealthState> + '_ {
+        self.states.chars().map(|c| match c {
+            'h' => HealthState::Healthy,
+            'f' => HealthState::Failing,
+            'u' => HealthState::Unhealthy,
+            _ => HealthState::Unknown,
+        })
+    }
+}
+
+fn bar_letter(state: HealthState) -> char {
+    match state {
+        HealthState::Healthy => 'h',
+        HealthState::Failing => 'f',
+        HealthState::Unhealthy => 'u',
+        HealthState::Unknown => '-',
+    }
+}
+
+fn default_bucket_seconds() -> u64 {
+    300
 }
 
 /// Splits `[from, to)` into `n` equal segments and adds up the time spent in each state,
@@ -141,6 +200,18 @@ mod tests {
         assert_eq!(s[2].uptime(), Some(0.4));
         let total: i64 = s.iter().map(|g| g.healthy_ms + g.failing_ms + g.unhealthy_ms + g.unknown_ms).sum();
         assert_eq!(total, 100, "every millisecond counted once");
+    }
+
+    #[test]
+    fn a_bar_names_each_segment_by_its_longest_state() {
+        let s = uptime_segments(Unknown, &[(10, Healthy), (60, Unhealthy), (80, Failing)], 0, 100, 4);
+        let bar = UptimeBar::new("a".into(), &s);
+        assert_eq!(bar.states, "hhuf");
+        assert_eq!((bar.from_ms, bar.to_ms), (0, 100));
+        assert_eq!(bar.segments().collect::<Vec<_>>(), [Healthy, Healthy, Unhealthy, Failing]);
+        // 50 healthy + 20 failing of 90 checked.
+        assert_eq!(bar.uptime, Some(70.0 / 90.0));
+        assert_eq!(UptimeBar::new("b".into(), &uptime_segments(Unknown, &[], 0, 10, 2)).states, "--");
     }
 
     #[test]

@@ -1,3 +1,4 @@
+pub mod agent;
 pub mod not_found;
 pub mod orchestrator;
 pub mod run;

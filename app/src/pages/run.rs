@@ -1,18 +1,20 @@
-//! `/workflows/{run_id}`: one run, changing by itself while it goes on (it polls a cheap
-//! server function until the run ends), with Cancel, Re-run, Edit and re-run, Delete.
+//! `/workflows/{run_id}`: one run, changing by itself while it goes on (pushed by the live
+//! stream; polled while the stream is down), with Cancel, Re-run, Edit and re-run, Delete.
 
 use crate::api::{cancel_run, delete_run, get_run, rerun};
 use crate::components::clock::RelativeTime;
 use crate::components::json_tree::JsonTree;
 use crate::components::run_status::{cost_text, duration_text, RunStatusBadge};
 use crate::error::{ApiError, ErrorCode};
+use crate::live::use_live;
+use crate::model::events::LiveEvent;
 use crate::model::{RunStatus, RunView};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use std::time::Duration;
 
-/// How often a live run is asked for (until live push lands).
+/// How often a live run is asked for while the event stream is down.
 const POLL_MS: u64 = 1000;
 
 #[component]
@@ -59,13 +61,12 @@ fn RunDetails(run: RunView) -> impl IntoView {
     let busy = RwSignal::new(false);
     let navigate = use_navigate();
 
-    // Keep asking while the run goes on; one request at a time.
+    // The run as the server has it now; one request at a time.
     let in_flight = StoredValue::new(false);
-    let id = run_id.clone();
-    Effect::new(move |_| {
-        let id = id.clone();
-        let poll = move || {
-            if in_flight.get_value() || gone.get_untracked() || run.with_untracked(|r| r.status.is_final()) {
+    let fetch = {
+        let id = run_id.clone();
+        move || {
+            if in_flight.get_value() || gone.get_untracked() {
                 return;
             }
             in_flight.set_value(true);
@@ -90,6 +91,38 @@ fn RunDetails(run: RunView) -> impl IntoView {
                     Err(e) => poll_error.set(Some(e.message)),
                 }
             });
+        }
+    };
+    // Pushed: a change of status shows at once; the outputs (not in the event: they can
+    // be megabytes) are fetched when it ends.
+    let live = use_live();
+    {
+        let (id, fetch) = (run_id.clone(), fetch.clone());
+        live.subscribe(move |event| match event {
+            LiveEvent::RunUpdated(change) if change.run_id == id => {
+                run.update(|r| {
+                    r.status = change.status;
+                    r.error = change.error.clone();
+                    r.started_at = change.started_at.clone();
+                    r.finished_at = change.finished_at.clone();
+                    r.duration_ms = change.duration_ms;
+                });
+                if change.status.is_final() {
+                    fetch();
+                }
+            }
+            LiveEvent::RunRemoved(removed) if removed.run_id == id => gone.set(true),
+            LiveEvent::Resync => fetch(),
+            _ => {}
+        });
+    }
+    // Asked for only while the stream is not live and the run goes on.
+    Effect::new(move |_| {
+        let fetch = fetch.clone();
+        let poll = move || {
+            if !live.is_live() && !run.with_untracked(|r| r.status.is_final()) {
+                fetch();
+            }
         };
         if let Ok(handle) = set_interval_with_handle(poll, Duration::from_millis(POLL_MS)) {
             on_cleanup(move || handle.clear());
@@ -97,7 +130,7 @@ fn RunDetails(run: RunView) -> impl IntoView {
     });
 
     let status = Signal::derive(move || run.with(|r| r.status));
-    let live = move || !status.get().is_final();
+    let going = move || !status.get().is_final();
     let field = move |f: fn(&RunView) -> Option<String>| Signal::derive(move || run.with(f));
 
     // One way to carry out a button's request: busy while it goes, its error shown.
@@ -161,7 +194,7 @@ fn RunDetails(run: RunView) -> impl IntoView {
             <div class="run-head">
                 <h1>{move || run.with(|r| r.workflow.clone())}</h1>
                 <RunStatusBadge status/>
-                {move || live().then(|| view! { <span class="muted live-note">"updates live"</span> })}
+                {move || going().then(|| view! { <span class="muted live-note">"updates live"</span> })}
             </div>
             {move || gone.get().then(|| view! {
                 <p class="notice error" role="alert" data-testid="run-gone">"This run was deleted. " <a href="/workflows">"All runs"</a></p>
@@ -170,7 +203,7 @@ fn RunDetails(run: RunView) -> impl IntoView {
                 <p class="notice error" role="alert">{format!("Showing the last known state: {e}. Retrying.")}</p>
             })}
             <div class="run-actions actions">
-                {move || live().then(|| view! {
+                {move || going().then(|| view! {
                     <button type="button" class="warning" on:click=do_cancel.clone() disabled=move || busy.get()>"Cancel"</button>
                 })}
                 <button type="button" on:click=do_rerun disabled=move || busy.get() || run.with(|r| r.agent_id.is_empty())>"Re-run"</button>
@@ -237,7 +270,7 @@ fn RunDetails(run: RunView) -> impl IntoView {
                     <h2>"Outputs"</h2>
                     {move || match run.with(|r| r.outputs.clone()) {
                         Some(outputs) => view! { <JsonTree value=outputs label="the outputs"/> }.into_any(),
-                        None if live() => view! { <p class="muted">"Waiting for the agent…"</p> }.into_any(),
+                        None if going() => view! { <p class="muted">"Waiting for the agent…"</p> }.into_any(),
                         None => view! { <p class="muted">"No outputs."</p> }.into_any(),
                     }}
                 </section>

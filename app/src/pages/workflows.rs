@@ -1,10 +1,13 @@
 //! `/workflows`: the run history, newest first, with the old tool's columns. Filters (agent,
 //! status, dates) and the page live in the URL, so a view can be shared and survives a
-//! reload; the page refreshes itself while any run on it is still going.
+//! reload; the page follows the live stream (and polls while it is down and a run on it
+//! is still going).
 
 use crate::api::{list_agents, list_runs};
 use crate::components::clock::RelativeTime;
 use crate::components::run_status::{cost_text, duration_text, RunStatusBadge};
+use crate::live::use_live;
+use crate::model::events::LiveEvent;
 use crate::model::{RunPage, RunQuery, RunStatus, RunView};
 use leptos::prelude::*;
 use leptos_router::components::Form;
@@ -12,7 +15,9 @@ use leptos_router::hooks::use_query_map;
 use std::time::Duration;
 
 const PAGE_SIZE: u64 = 50;
+/// Polling while the event stream is down.
 const REFRESH_MS: u64 = 2000;
+const PUSH_DEBOUNCE_MS: u64 = 250;
 
 #[component]
 pub fn WorkflowsPage() -> impl IntoView {
@@ -31,13 +36,36 @@ pub fn WorkflowsPage() -> impl IntoView {
     let runs = Resource::new(move || query.get(), list_runs);
     let agents = Resource::new(|| (), |_| list_agents());
 
-    // Refresh while something on the page is queued or running.
+    // Pushed: a run created, changed or deleted anywhere may belong in this view; a
+    // burst of them costs one request.
+    let live = use_live();
+    let pending = StoredValue::new(false);
+    let refetch_soon = move || {
+        if !pending.get_value() {
+            pending.set_value(true);
+            set_timeout(
+                move || {
+                    if !pending.is_disposed() {
+                        pending.set_value(false);
+                        runs.refetch();
+                    }
+                },
+                Duration::from_millis(PUSH_DEBOUNCE_MS),
+            );
+        }
+    };
+    live.subscribe(move |event| match event {
+        LiveEvent::RunUpdated(_) | LiveEvent::RunRemoved(_) => refetch_soon(),
+        LiveEvent::Resync => runs.refetch(),
+        _ => {}
+    });
+    // While the stream is down: refresh while something on the page is queued or running.
     Effect::new(move |_| {
         let tick = move || {
-            let live = runs.with_untracked(|r| {
+            let going = runs.with_untracked(|r| {
                 matches!(r, Some(Ok(page)) if page.runs.iter().any(|run| !run.status.is_final()))
             });
-            if live {
+            if going && !live.is_live() {
                 runs.refetch();
             }
         };

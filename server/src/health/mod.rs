@@ -66,6 +66,8 @@ impl Default for MonitorSettings {
 pub struct HealthPolicy {
     pub interval: Duration,
     pub unhealthy_after: u32,
+    /// Width of a latency rollup bucket (for the history's chart).
+    pub rollup_bucket: Duration,
 }
 
 impl HealthPolicy {
@@ -97,6 +99,8 @@ enum Command {
     Remove { agent_id: String },
     /// Check these agents now (tests and benchmarks: "all due at once").
     CheckNow { agent_ids: Option<Vec<String>> },
+    /// The agent's latency bucket still being filled (stored only when it closes).
+    OpenBucket { agent_id: String, reply: tokio::sync::oneshot::Sender<Option<RollupWrite>> },
 }
 
 /// How the registry reaches the monitor. Sends never wait: the monitor takes them in order.
@@ -121,6 +125,14 @@ impl MonitorHandle {
     /// Makes every agent (or those named) due now.
     pub fn check_now(&self, agent_ids: Option<Vec<String>>) {
         let _ = self.commands.send(Command::CheckNow { agent_ids });
+    }
+
+    /// The agent's latency bucket that is still being filled: a history read from the
+    /// database alone would miss the last few minutes. None when the monitor is busy.
+    pub async fn open_bucket(&self, agent_id: &str) -> Option<RollupWrite> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.commands.send(Command::OpenBucket { agent_id: agent_id.to_owned(), reply }).ok()?;
+        tokio::time::timeout(Duration::from_secs(1), answer).await.ok()?.ok()?
     }
 
     /// Agents by state, as the monitor holds them.
@@ -195,7 +207,11 @@ impl HealthMonitor {
     }
 
     pub fn policy(&self) -> HealthPolicy {
-        HealthPolicy { interval: self.settings.interval, unhealthy_after: self.settings.unhealthy_after }
+        HealthPolicy {
+            interval: self.settings.interval,
+            unhealthy_after: self.settings.unhealthy_after,
+            rollup_bucket: self.settings.rollup_bucket,
+        }
     }
 
     /// Checks agents until `shutdown` turns true, then stores what it holds.
@@ -243,6 +259,9 @@ impl HealthMonitor {
                     Command::Upsert { target, checked } => state.upsert(target, checked),
                     Command::Remove { agent_id } => state.remove(&agent_id),
                     Command::CheckNow { agent_ids } => state.make_due(agent_ids),
+                    Command::OpenBucket { agent_id, reply } => {
+                        let _ = reply.send(state.slots.get(agent_id.as_str()).and_then(|s| s.bucket.clone()));
+                    }
                 },
                 Some(done) = checks.join_next(), if !checks.is_empty() => {
                     if let Ok((agent_id, generation, url, probe)) = done {
@@ -328,10 +347,20 @@ impl Scheduler {
     fn upsert(&mut self, target: Target, checked: bool) {
         let interval = target.interval_ms.map_or(self.settings.interval, Duration::from_millis);
         let now = now_ms();
-        // Just checked by its registration: the next check is a good part of an interval
-        // away, at the agent's own slot.
-        let not_before = if checked { now + interval.as_millis() as u64 / 2 } else { now };
-        let due = schedule::next_slot(&target.agent_id, interval, not_before);
+        let stale = target
+            .checked_at
+            .is_none_or(|at| now.saturating_sub(at.timestamp_millis().max(0) as u64) >= interval.as_millis() as u64);
+        let due = if checked {
+            // Just checked by its registration: the next check is a good part of an
+            // interval away, at the agent's own slot.
+            schedule::next_slot(&target.agent_id, interval, now + interval.as_millis() as u64 / 2)
+        } else if stale {
+            // Never checked, or not within its interval (the dashboard was down): the page
+            // would show an old state, so it is checked now, then at its own slot.
+            now
+        } else {
+            schedule::next_slot(&target.agent_id, interval, now)
+        };
         let generation = self.next_generation;
         self.next_generation += 1;
         let key: Arc<str> = Arc::from(target.agent_id.as_str());
@@ -427,7 +456,10 @@ impl Scheduler {
         let failures = if passed { 0 } else { slot.failures.saturating_add(1) };
         let state = HealthState::after_check(passed, failures, settings.unhealthy_after);
         let transition = state != slot.state;
-        let changed = transition || failures != slot.failures || probe.reason != slot.reason;
+        // Counting up to the threshold is news ("failing (1 of 2)"); an unhealthy agent's
+        // count going on up is not, and would be an event per check per dead agent.
+        let counting = failures != slot.failures && failures.min(slot.failures) < settings.unhealthy_after;
+        let changed = transition || counting || probe.reason != slot.reason;
         let old_state = slot.state;
         slot.state = state;
         slot.failures = failures;
@@ -479,6 +511,7 @@ impl Scheduler {
                 latency_ms: probe.latency_ms,
                 checked_at: probe.checked_at,
                 failures,
+                previous: old_state,
                 transition,
             },
             publish,

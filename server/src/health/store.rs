@@ -19,6 +19,7 @@ pub struct Target {
     pub state: HealthState,
     pub failures: u32,
     pub reason: Option<String>,
+    pub checked_at: Option<DateTime<Utc>>,
 }
 
 impl Target {
@@ -30,12 +31,14 @@ impl Target {
             state: HealthState::parse(&m.health_state).unwrap_or(HealthState::Unknown),
             failures: m.consecutive_failures.max(0) as u32,
             reason: m.health_reason.clone(),
+            checked_at: m.health_checked_at,
         }
     }
 }
 
 pub async fn targets(db: &DatabaseConnection) -> Result<Vec<Target>, DbErr> {
-    let rows: Vec<(String, String, Option<i64>, String, i32, Option<String>)> = agents::Entity::find()
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(String, String, Option<i64>, String, i32, Option<String>, Option<DateTime<Utc>>)> = agents::Entity::find()
         .select_only()
         .column(agents::Column::AgentId)
         .column(agents::Column::AgentUrl)
@@ -43,18 +46,20 @@ pub async fn targets(db: &DatabaseConnection) -> Result<Vec<Target>, DbErr> {
         .column(agents::Column::HealthState)
         .column(agents::Column::ConsecutiveFailures)
         .column(agents::Column::HealthReason)
+        .column(agents::Column::HealthCheckedAt)
         .into_tuple()
         .all(db)
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(agent_id, agent_url, interval, state, failures, reason)| Target {
+        .map(|(agent_id, agent_url, interval, state, failures, reason, checked_at)| Target {
             agent_id,
             agent_url,
             interval_ms: interval.map(|ms| ms.max(1) as u64),
             state: HealthState::parse(&state).unwrap_or(HealthState::Unknown),
             failures: failures.max(0) as u32,
             reason,
+            checked_at,
         })
         .collect())
 }
@@ -70,6 +75,8 @@ pub struct CheckWrite {
     pub latency_ms: u64,
     pub checked_at: DateTime<Utc>,
     pub failures: u32,
+    /// The state before this check.
+    pub previous: HealthState,
     /// The state differs from the one before: kept in the history.
     pub transition: bool,
 }
@@ -223,6 +230,39 @@ pub async fn rollups(
 }
 
 /// Deletes an agent's rollups (with the agent: there is no foreign key, see the migration).
+/// Adds the bucket the monitor is still filling to the stored ones (oldest first): to the
+/// stored row of the same start (written before a restart), or as the newest.
+pub fn merge_open_bucket(rollups: &mut Vec<latency_rollups::Model>, open: RollupWrite) {
+    let min = |a: Option<i64>, b: Option<i64>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let max = |a: Option<i64>, b: Option<i64>| a.max(b);
+    let (probes, failures) = (open.probes.min(i32::MAX as u32) as i32, open.failures.min(i32::MAX as u32) as i32);
+    let (lo, hi) = (open.min_ms.map(|v| v as i64), open.max_ms.map(|v| v as i64));
+    match rollups.iter_mut().find(|r| r.bucket_start == open.bucket_start) {
+        Some(r) => {
+            r.probes += probes;
+            r.failures += failures;
+            r.sum_ms += open.sum_ms as i64;
+            r.min_ms = min(r.min_ms, lo);
+            r.max_ms = max(r.max_ms, hi);
+        }
+        None => {
+            rollups.push(latency_rollups::Model {
+                agent_id: open.agent_id,
+                bucket_start: open.bucket_start,
+                probes,
+                failures,
+                min_ms: lo,
+                max_ms: hi,
+                sum_ms: open.sum_ms as i64,
+            });
+            rollups.sort_by_key(|r| r.bucket_start);
+        }
+    }
+}
+
 pub async fn delete_rollups(db: &impl ConnectionTrait, agent_id: &str) -> Result<(), DbErr> {
     latency_rollups::Entity::delete_many()
         .filter(latency_rollups::Column::AgentId.eq(agent_id))

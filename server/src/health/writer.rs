@@ -101,7 +101,8 @@ async fn flush(db: &Db, bus: &EventBus, policy: HealthPolicy, batch: Vec<Write>,
                 check.failures,
                 Some(interval_ms),
             );
-            bus.publish(LiveEvent::AgentHealth(AgentHealth { agent_id: check.agent_id, health }));
+            let previous = Some(check.previous);
+            bus.publish(LiveEvent::AgentHealth(AgentHealth { agent_id: check.agent_id, health, previous }));
         }
     }
     completed.send_modify(|n| *n += stored);

@@ -17,6 +17,7 @@ use serde_json::Value;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/agents", get(list).post(register))
+        .route("/overview", get(overview))
         .route("/agents/{agent_id}", get(show).delete(remove))
         .route("/agents/{agent_id}/schema", get(schema))
         .route("/agents/{agent_id}/history", get(history))
@@ -32,6 +33,16 @@ async fn list(
     let mut headers = HeaderMap::new();
     headers.insert("x-total-count", HeaderValue::from(page.total));
     Ok((headers, Json(page.agents)))
+}
+
+/// A page of agents with the counts by state of all of them and each listed agent's
+/// uptime bar for the last day (what the orchestrator page shows).
+async fn overview(
+    State(registry): State<Registry>,
+    query: Result<Query<AgentQuery>, QueryRejection>,
+) -> Result<Json<app::model::AgentOverview>, HttpError> {
+    let Query(query) = query?;
+    Ok(Json(registry.agent_overview(query).await?))
 }
 
 /// The body is read field by field so that a missing or mistyped field is named.

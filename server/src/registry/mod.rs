@@ -14,7 +14,7 @@ use crate::health::{HealthPolicy, MonitorHandle};
 use app::model::events::{AgentRemoved, LiveEvent};
 use app::error::ApiError;
 use crate::health::store as health_store;
-use app::model::{uptime_segments, HealthChange, HealthHistory, LatencyBucket};
+use app::model::{uptime_segments, AgentOverview, HealthChange, HealthHistory, LatencyBucket, UptimeBar, BAR_HOURS};
 use app::model::{AgentPage, AgentQuery, AgentSource, AgentView, HealthState, RegisterAgent, Registration, SchemaView};
 use app::schema::{parse_schema, schema_hash};
 use app::services::AgentService;
@@ -29,6 +29,10 @@ pub const MAX_HISTORY_HOURS: u32 = 168;
 
 /// The most agents one list call returns when a limit is given.
 pub const MAX_PAGE: u64 = 1000;
+
+/// Agents on one page of the overview, unless asked otherwise, and at most.
+pub const OVERVIEW_PAGE: u64 = 50;
+pub const MAX_OVERVIEW_PAGE: u64 = 200;
 
 #[derive(Clone)]
 pub struct Registry {
@@ -148,9 +152,34 @@ impl AgentService for Registry {
         if q.is_some_and(|q| q.chars().count() > 200) {
             return Err(RegistryError::invalid_field("q", "search text must be at most 200 characters").into());
         }
-        let (models, total) =
-            store::list(self.db.read(), q, query.limit, query.offset.unwrap_or(0)).await.map_err(RegistryError::from)?;
+        let (models, total) = store::list(self.db.read(), q, query.state, query.limit, query.offset.unwrap_or(0))
+            .await
+            .map_err(RegistryError::from)?;
         Ok(AgentPage { agents: models.into_iter().map(|m| store::to_view(m, &self.policy)).collect(), total })
+    }
+
+    async fn agent_overview(&self, query: AgentQuery) -> Result<AgentOverview, ApiError> {
+        // A page, not the whole fleet: the browser holds what it shows.
+        let query = AgentQuery { limit: Some(query.limit.unwrap_or(OVERVIEW_PAGE).min(MAX_OVERVIEW_PAGE)), ..query };
+        let page = self.list_agents(query).await?;
+        let db = self.db.read();
+        let summary = store::summary(db).await.map_err(RegistryError::from)?;
+        let to = Utc::now();
+        let from = to - chrono::Duration::hours(i64::from(BAR_HOURS));
+        let mut bars = Vec::with_capacity(page.agents.len());
+        // Two small indexed reads per agent on the page (at most MAX_OVERVIEW_PAGE).
+        for agent in &page.agents {
+            let (before, within) = health_store::transitions(db, &agent.agent_id, from).await.map_err(RegistryError::from)?;
+            let segments = uptime_segments(
+                before.map_or(HealthState::Unknown, |e| HealthState::parse(&e.state).unwrap_or(HealthState::Unknown)),
+                &steps(&within),
+                from.timestamp_millis(),
+                to.timestamp_millis(),
+                BAR_HOURS as usize,
+            );
+            bars.push(UptimeBar::new(agent.agent_id.clone(), &segments));
+        }
+        Ok(AgentOverview { agents: page.agents, total: page.total, summary, bars })
     }
 
     async fn get_agent(&self, agent_id: &str) -> Result<AgentView, ApiError> {
@@ -186,16 +215,16 @@ impl AgentService for Registry {
         let to = Utc::now();
         let from = to - chrono::Duration::hours(i64::from(hours));
         let (before, within) = health_store::transitions(db, id.as_str(), from).await.map_err(RegistryError::from)?;
-        let rollups = health_store::rollups(db, id.as_str(), from).await.map_err(RegistryError::from)?;
+        let mut rollups = health_store::rollups(db, id.as_str(), from).await.map_err(RegistryError::from)?;
+        if let Some(open) = self.monitor.open_bucket(id.as_str()).await {
+            health_store::merge_open_bucket(&mut rollups, open);
+        }
         let change = |e: crate::entities::health_events::Model| HealthChange {
             state: HealthState::parse(&e.state).unwrap_or(HealthState::Unknown),
             reason: e.reason,
             at: store::timestamp(e.at),
         };
-        let steps: Vec<(i64, HealthState)> = within
-            .iter()
-            .map(|e| (e.at.timestamp_millis(), HealthState::parse(&e.state).unwrap_or(HealthState::Unknown)))
-            .collect();
+        let steps = steps(&within);
         let start = before.as_ref().map_or(HealthState::Unknown, |e| HealthState::parse(&e.state).unwrap_or(HealthState::Unknown));
         // One segment per half hour up to a day, per 6 hours beyond.
         let n = if hours <= 24 { hours as usize * 2 } else { (hours as usize).div_ceil(6) };
@@ -203,6 +232,7 @@ impl AgentService for Registry {
         let whole = uptime_segments(start, &steps, from.timestamp_millis(), to.timestamp_millis(), 1);
         Ok(HealthHistory {
             agent_id: id.as_str().to_owned(),
+            bucket_seconds: self.policy.rollup_bucket.as_secs().max(1),
             from: store::timestamp(from),
             to: store::timestamp(to),
             initial: before.map(change),
@@ -246,6 +276,11 @@ impl SchemaCache {
     fn forget(&self, agent_id: &str) {
         self.0.lock().expect("schema cache lock is never poisoned: no panics while held").remove(agent_id);
     }
+}
+
+/// Each state change as (ms since the epoch, the new state).
+fn steps(changes: &[crate::entities::health_events::Model]) -> Vec<(i64, HealthState)> {
+    changes.iter().map(|e| (e.at.timestamp_millis(), HealthState::parse(&e.state).unwrap_or(HealthState::Unknown))).collect()
 }
 
 /// An ID that arrives in a path: a malformed one cannot name a stored agent.

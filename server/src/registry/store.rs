@@ -4,7 +4,7 @@
 use crate::agent_client::Probe;
 use crate::entities::{agents, health_events};
 use crate::health::HealthPolicy;
-use app::model::{AgentSource, AgentView, HealthState};
+use app::model::{AgentSource, AgentView, HealthState, HealthSummary};
 use app::validation::ValidRegistration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, SimpleExpr};
@@ -115,10 +115,14 @@ pub async fn find(db: &DatabaseConnection, agent_id: &str) -> Result<Option<agen
 pub async fn list(
     db: &DatabaseConnection,
     q: Option<&str>,
+    state: Option<HealthState>,
     limit: Option<u64>,
     offset: u64,
 ) -> Result<(Vec<agents::Model>, u64), DbErr> {
     let mut select = agents::Entity::find();
+    if let Some(state) = state {
+        select = select.filter(agents::Column::HealthState.eq(state.as_str()));
+    }
     if let Some(q) = q {
         let pattern = format!("%{}%", escape_like(&q.to_ascii_lowercase()));
         let matches = |col: agents::Column| {
@@ -144,6 +148,23 @@ pub async fn list(
 }
 
 /// Deletes an agent (its health history goes with it); false when there was none.
+/// How many agents are in each state.
+pub async fn summary(db: &DatabaseConnection) -> Result<HealthSummary, DbErr> {
+    let rows: Vec<(String, i64)> = agents::Entity::find()
+        .select_only()
+        .column(agents::Column::HealthState)
+        .column_as(agents::Column::AgentId.count(), "n")
+        .group_by(agents::Column::HealthState)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut summary = HealthSummary::default();
+    for (state, n) in rows {
+        summary.add(HealthState::parse(&state).unwrap_or(HealthState::Unknown), n.max(0) as u64);
+    }
+    Ok(summary)
+}
+
 pub async fn delete(db: &DatabaseConnection, agent_id: &str) -> Result<bool, DbErr> {
     let txn = db.begin().await?;
     health_events::Entity::delete_many()

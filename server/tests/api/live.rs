@@ -30,6 +30,7 @@ async fn changes_are_pushed_as_they_are_committed() {
     let health = &failing.json()["health"];
     assert_eq!((health["state"].as_str(), health["reason"].as_str()), (Some("failing"), Some("HTTP 503 Service Unavailable")));
     assert_eq!(health["consecutive_failures"], 1);
+    assert_eq!(failing.json()["previous"], "healthy", "pages keep their counts by state from it");
 
     assert_eq!(app.delete_agent("pushed").await.status(), StatusCode::OK);
     events.next_matching("agent.removed", SOON, |d| d["agent_id"] == "pushed").await.expect("agent.removed");

@@ -107,7 +107,7 @@ async fn the_same_request_with_secrets_replays_its_run() {
 
 #[tokio::test]
 async fn a_queued_run_whose_secrets_a_restart_lost_is_interrupted_not_sent() {
-    let (mut app, agent) =
+    let (app, agent) =
         app_with_schema(secret_schema(), Behaviour::Slow(Duration::from_millis(1500)), |s| s.run_concurrency = 1).await;
     let busy = app.start_run("a", json!({"service": "one", "api_key": "sk-1111"})).await;
     app.run_in_status(&busy, "running", SOON).await;

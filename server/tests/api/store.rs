@@ -25,6 +25,7 @@ fn check(url: &str, state: HealthState, failures: u32, transition: bool, at: chr
         latency_ms: 1,
         checked_at: at,
         failures,
+        previous: if transition { HealthState::Unknown } else { state },
         transition,
     }
 }

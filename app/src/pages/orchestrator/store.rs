@@ -2,7 +2,8 @@
 //! refresh touches only the rows whose data changed and the list only when membership
 //! or order changed.
 
-use crate::model::AgentView;
+use crate::model::events::AgentHealth;
+use crate::model::{AgentOverview, AgentView, HealthSummary, UptimeBar};
 use leptos::prelude::*;
 use std::collections::HashMap;
 
@@ -23,6 +24,12 @@ pub struct AgentStore {
     generation: StoredValue<u64>,
     /// Why the last refresh failed; cleared by the next success.
     refresh_error: RwSignal<Option<String>>,
+    /// Counts by state of every agent, kept current by events between refreshes.
+    pub summary: RwSignal<HealthSummary>,
+    /// Agents matching the page's query, over all its pages.
+    pub total: RwSignal<u64>,
+    /// Each listed agent's uptime bar, by ID.
+    pub bars: RwSignal<HashMap<String, UptimeBar>>,
 }
 
 impl AgentStore {
@@ -32,6 +39,56 @@ impl AgentStore {
             owner: StoredValue::new(Owner::current().expect("AgentStore is created inside a component")),
             generation: StoredValue::new(0),
             refresh_error: RwSignal::new(None),
+            summary: RwSignal::new(HealthSummary::default()),
+            total: RwSignal::new(0),
+            bars: RwSignal::new(HashMap::new()),
+        }
+    }
+
+    /// A whole view from the server: the rows, the counts and the bars.
+    pub fn apply_overview(&self, overview: AgentOverview) {
+        self.apply(overview.agents);
+        if self.summary.get_untracked() != overview.summary {
+            self.summary.set(overview.summary);
+        }
+        if self.total.get_untracked() != overview.total {
+            self.total.set(overview.total);
+        }
+        let bars: HashMap<String, UptimeBar> = overview.bars.into_iter().map(|b| (b.agent_id.clone(), b)).collect();
+        if self.bars.with_untracked(|b| b != &bars) {
+            self.bars.set(bars);
+        }
+    }
+
+    /// A pushed health change: the row in place (when it is on this page) and the counts.
+    /// Nothing else is touched: the list is neither rebuilt nor re-sorted. True when a
+    /// listed agent changed state.
+    pub fn apply_health(&self, change: &AgentHealth) -> bool {
+        if let Some(previous) = change.previous {
+            if previous != change.health.state {
+                self.summary.update(|s| s.moved(previous, change.health.state));
+            }
+        }
+        let row = self.rows.with_untracked(|rows| rows.iter().find(|r| r.id.with_value(|id| id == &change.agent_id)).copied());
+        let Some(row) = row else { return false };
+        let moved = row.data.with_untracked(|d| d.health.state != change.health.state);
+        if row.data.with_untracked(|d| d.health != change.health) {
+            row.data.update(|d| d.health = change.health.clone());
+        }
+        moved
+    }
+
+    /// Updates the agent's row if it is on this page; false when it is not.
+    pub fn patch(&self, agent: &AgentView) -> bool {
+        let row = self.rows.with_untracked(|rows| rows.iter().find(|r| r.id.with_value(|id| id == &agent.agent_id)).copied());
+        match row {
+            Some(row) => {
+                if row.data.with_untracked(|d| d != agent) {
+                    row.data.set(agent.clone());
+                }
+                true
+            }
+            None => false,
         }
     }
 

@@ -1,0 +1,129 @@
+//! The live event stream as the pages see it: one stream per browser, not per tab.
+//!
+//! Over HTTP/1.1 a browser opens at most six connections to a host, so a stream per tab
+//! would hang the seventh tab. One tab holds the stream (it holds a Web Lock) and relays
+//! every event to the others over a `BroadcastChannel`; when it closes, the lock passes
+//! to another tab, which resumes from the last event id every tab has seen. Pages
+//! subscribe to events and apply them to their signals, and poll only while the stream
+//! is not live (the indicator in the header says which), so nothing goes stale silently.
+
+#[cfg(feature = "hydrate")]
+mod browser;
+
+use crate::model::events::LiveEvent;
+use leptos::prelude::*;
+
+/// Where this tab's stream stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    /// The page has not heard from the stream yet (also what the server renders).
+    Connecting,
+    /// Events arrive: pages rely on them and do not poll.
+    Live,
+    /// The stream dropped; it is being reopened with backoff, and pages poll meanwhile.
+    Reconnecting,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connecting => "connecting",
+            Self::Live => "live",
+            Self::Reconnecting => "reconnecting",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "connecting" => Some(Self::Connecting),
+            "live" => Some(Self::Live),
+            "reconnecting" => Some(Self::Reconnecting),
+            _ => None,
+        }
+    }
+}
+
+/// The page-wide handle, from context.
+#[derive(Clone, Copy)]
+pub struct Live {
+    state: RwSignal<LinkState>,
+}
+
+impl Live {
+    pub fn state(&self) -> LinkState {
+        self.state.get()
+    }
+
+    /// Whether pages can rely on events now (read without subscribing: for timers).
+    pub fn is_live(&self) -> bool {
+        self.state.get_untracked() == LinkState::Live
+    }
+
+    /// Calls `handler` with every event while the current component lives.
+    #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+    pub fn subscribe(&self, handler: impl Fn(&LiveEvent) + 'static) {
+        #[cfg(feature = "hydrate")]
+        {
+            let id = browser::add_handler(std::rc::Rc::new(handler));
+            on_cleanup(move || browser::remove_handler(id));
+        }
+    }
+
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn set_state(&self, state: LinkState) {
+        if self.state.get_untracked() != state {
+            self.state.set(state);
+        }
+    }
+}
+
+/// Puts the handle in context and, in the browser, joins (or opens) the stream.
+pub fn provide_live() {
+    let live = Live { state: RwSignal::new(LinkState::Connecting) };
+    provide_context(live);
+    // Effects run only in the browser, after hydration.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        browser::start(live);
+    });
+}
+
+pub fn use_live() -> Live {
+    use_context::<Live>().expect("provide_live() runs in App before any page")
+}
+
+/// The small live / reconnecting indicator in the header.
+#[component]
+pub fn LiveIndicator() -> impl IntoView {
+    let live = use_live();
+    let text = move || match live.state() {
+        LinkState::Connecting => "connecting…",
+        LinkState::Live => "live",
+        LinkState::Reconnecting => "reconnecting…",
+    };
+    let title = move || match live.state() {
+        LinkState::Connecting => "Opening the live update stream; until it is up, pages refresh every few seconds.",
+        LinkState::Live => "Changes appear as they happen.",
+        LinkState::Reconnecting => "The live update stream dropped; reconnecting. Pages refresh every few seconds meanwhile.",
+    };
+    view! {
+        <span class=move || format!("live-status {}", live.state().as_str()) data-testid="live-status"
+            data-state=move || live.state().as_str() title=title role="status">
+            <span class="dot" aria-hidden="true"></span>
+            {text}
+        </span>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_read_back() {
+        for s in [LinkState::Connecting, LinkState::Live, LinkState::Reconnecting] {
+            assert_eq!(LinkState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(LinkState::parse("up"), None);
+    }
+}

@@ -1,0 +1,258 @@
+//! `/agents/{agent_id}`: one agent's health over time: its state now (changing by push),
+//! the uptime bar and figure for the last day or week, its latency as a chart, and the
+//! timeline of state changes with their reasons.
+
+use crate::api::{agent_history, get_agent};
+use crate::components::clock::RelativeTime;
+use crate::components::latency_chart::LatencyChart;
+use crate::components::uptime::uptime_text;
+use crate::error::ErrorCode;
+use crate::live::use_live;
+use crate::model::events::LiveEvent;
+use crate::model::{percent_encode, AgentView, HealthChange, HealthHistory, HealthState};
+use crate::time::parse_rfc3339_ms;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use std::time::Duration;
+
+/// The two windows offered: a day and a week (what latency rollups keep by default).
+const WINDOWS: [(u32, &str); 2] = [(24, "24 hours"), (168, "7 days")];
+/// How often the agent is asked for while the event stream is down.
+const POLL_SECS: u64 = 5;
+
+#[component]
+pub fn AgentPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let agent_id = Memo::new(move |_| params.read().get("agent_id").unwrap_or_default());
+    let hours = Memo::new(move |_| {
+        let asked = query.read().get("hours").and_then(|h| h.parse::<u32>().ok());
+        asked.filter(|h| WINDOWS.iter().any(|(w, _)| w == h)).unwrap_or(24)
+    });
+    let agent = Resource::new(move || agent_id.get(), get_agent);
+    let history = Resource::new(move || (agent_id.get(), hours.get()), |(id, h)| agent_history(id, h));
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading the agent…"</p> }>
+            {move || Suspend::new(async move {
+                match agent.await {
+                    Ok(found) => view! { <AgentDetails agent=found history hours/> }.into_any(),
+                    Err(e) if e.code == ErrorCode::NotFound => {
+                        #[cfg(feature = "ssr")]
+                        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                            response.set_status(axum::http::StatusCode::NOT_FOUND);
+                        }
+                        view! {
+                            <section class="card empty" data-testid="agent-missing">
+                                <h1>"Agent not found"</h1>
+                                <p>{e.message}</p>
+                                <p><a href="/orchestrator">"All agents"</a></p>
+                            </section>
+                        }.into_any()
+                    }
+                    Err(e) => view! {
+                        <p class="notice error" role="alert">{format!("Could not load the agent: {}", e.message)}</p>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn AgentDetails(
+    agent: AgentView,
+    history: Resource<Result<HealthHistory, crate::error::ApiError>>,
+    hours: Memo<u32>,
+) -> impl IntoView {
+    let agent_id = agent.agent_id.clone();
+    let data = RwSignal::new(agent);
+    let gone = RwSignal::new(false);
+    let fetch_error = RwSignal::new(None::<String>);
+    let in_flight = StoredValue::new(false);
+    let fetch = {
+        let id = agent_id.clone();
+        move || {
+            if in_flight.get_value() || gone.get_untracked() {
+                return;
+            }
+            in_flight.set_value(true);
+            let id = id.clone();
+            spawn_local(async move {
+                let result = get_agent(id).await;
+                if in_flight.is_disposed() {
+                    return;
+                }
+                in_flight.set_value(false);
+                match result {
+                    Ok(fresh) => {
+                        if data.with_untracked(|d| d != &fresh) {
+                            if fresh.health.state != data.with_untracked(|d| d.health.state) {
+                                history.refetch();
+                            }
+                            data.set(fresh);
+                        }
+                        fetch_error.set(None);
+                    }
+                    Err(e) if e.code == ErrorCode::NotFound => gone.set(true),
+                    Err(e) => fetch_error.set(Some(e.message)),
+                }
+            });
+        }
+    };
+    let live = use_live();
+    {
+        let (id, fetch) = (agent_id.clone(), fetch.clone());
+        live.subscribe(move |event| match event {
+            LiveEvent::AgentHealth(change) if change.agent_id == id => {
+                let moved = data.with_untracked(|d| d.health.state != change.health.state);
+                data.update(|d| d.health = change.health.clone());
+                // A new state is a new entry in the timeline and a new end of the bar.
+                if moved {
+                    history.refetch();
+                }
+            }
+            LiveEvent::AgentUpserted(fresh) if fresh.agent_id == id => data.set(fresh.clone()),
+            LiveEvent::AgentRemoved(removed) if removed.agent_id == id => gone.set(true),
+            LiveEvent::Resync => {
+                fetch();
+                history.refetch();
+            }
+            _ => {}
+        });
+    }
+    Effect::new(move |_| {
+        let fetch = fetch.clone();
+        let tick = move || {
+            if !live.is_live() {
+                fetch();
+            }
+        };
+        if let Ok(handle) = set_interval_with_handle(tick, Duration::from_secs(POLL_SECS)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+
+    let state = Memo::new(move |_| data.with(|d| d.health.state));
+    let field = move |f: fn(&AgentView) -> Option<String>| Signal::derive(move || data.with(f));
+    let window_href = {
+        let id = percent_encode(&agent_id);
+        move |h: u32| format!("/agents/{id}?hours={h}")
+    };
+    view! {
+        <div class="agent-page" data-testid="agent-page" data-health=move || state.get().as_str()>
+            <p class="crumbs"><a href="/orchestrator">"Agents"</a>" / "<code>{agent_id.clone()}</code></p>
+            <div class="run-head">
+                <h1>{move || data.with(|d| d.agent_name.clone())}</h1>
+                <span class=move || format!("badge {}", state.get().as_str()) data-testid="agent-health">
+                    {move || data.with(|d| d.health.label())}
+                </span>
+                <a class="button small primary" href=format!("/orchestrator?execute={}", percent_encode(&agent_id))>"Execute"</a>
+                <a class="button small" href=format!("/workflows?agent_id={}", percent_encode(&agent_id))>"Runs"</a>
+            </div>
+            {move || gone.get().then(|| view! {
+                <p class="notice error" role="alert" data-testid="agent-gone">"This agent was removed. " <a href="/orchestrator">"All agents"</a></p>
+            })}
+            {move || fetch_error.get().map(|e| view! {
+                <p class="notice error" role="alert">{format!("Showing the last known state: {e}. Retrying every {POLL_SECS} s.")}</p>
+            })}
+            <section class="card">
+                <dl class="run-facts">
+                    <dt>"State"</dt>
+                    <dd>{move || data.with(|d| d.health.label())}
+                        {move || data.with(|d| d.health.reason.clone()).map(|r| view! { <div class="reason" data-testid="agent-reason">{r}</div> })}
+                    </dd>
+                    <dt>"Latency"</dt><dd>{move || data.with(|d| d.health.latency_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "—".into()))}</dd>
+                    <dt>"Last checked"</dt><dd><RelativeTime at=field(|d| d.health.checked_at.clone()) fallback="never"/></dd>
+                    <dt>"Checked every"</dt><dd>{move || data.with(|d| format!("{} s, unhealthy after {} failures in a row", d.health.interval_seconds, d.health.unhealthy_after))}</dd>
+                    <dt>"URL"</dt><dd class="url"><code>{move || data.with(|d| d.agent_url.clone())}</code></dd>
+                    <dt>"Registered"</dt><dd><RelativeTime at=field(|d| Some(d.registered_at.clone())) fallback="—"/>{move || data.with(|d| format!(" ({})", d.source.as_str().replace('_', " ")))}</dd>
+                </dl>
+            </section>
+            <nav class="window-choice" aria-label="Period">
+                {WINDOWS.iter().map(|(h, label)| {
+                    let h = *h;
+                    view! { <a href=window_href(h) aria-current=move || (hours.get() == h).then_some("true")>{*label}</a> }
+                }).collect_view()}
+            </nav>
+            <Transition fallback=|| view! { <p class="muted">"Loading the history…"</p> }>
+                {move || Suspend::new(async move {
+                    match history.await {
+                        Ok(h) => view! { <HistoryView history=h/> }.into_any(),
+                        Err(e) => view! { <p class="notice error" role="alert">{format!("Could not load the health history: {}", e.message)}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+    }
+}
+
+#[component]
+fn HistoryView(history: HealthHistory) -> impl IntoView {
+    let from = parse_rfc3339_ms(&history.from).unwrap_or(0.0);
+    let to = parse_rfc3339_ms(&history.to).unwrap_or(from);
+    let count = history.segments.len();
+    let hours = ((to - from) / 3_600_000.0).round();
+    let blocks = history
+        .segments
+        .iter()
+        .map(|s| {
+            let state = s.dominant();
+            let title = format!(
+                "{}: up {}",
+                crate::time::relative(to, s.start_ms as f64),
+                uptime_text(s.uptime())
+            );
+            view! { <span class=format!("block {}", state.as_str()) title=title></span> }
+        })
+        .collect_view();
+    let mut changes: Vec<HealthChange> = history.changes.clone();
+    changes.reverse();
+    let none = changes.is_empty();
+    let before = history.initial.clone();
+    view! {
+        <section class="card" data-testid="agent-uptime">
+            <h2>"Uptime"</h2>
+            <p class="uptime-headline"><strong data-testid="uptime-figure">{uptime_text(history.uptime)}</strong>
+                {format!(" of the checked time over the last {hours} h ({count} blocks, oldest on the left)")}</p>
+            <div class="uptime-bar wide"><span class="blocks">{blocks}</span></div>
+        </section>
+        <section class="card">
+            <h2>"Latency"</h2>
+            <LatencyChart buckets=history.latency.clone() from_ms=from to_ms=to bucket_ms=history.bucket_seconds as f64 * 1000.0/>
+        </section>
+        <section class="card">
+            <h2>"State changes"</h2>
+            <ol class="timeline" data-testid="health-timeline">
+                {changes.into_iter().map(|c| view! { <TimelineItem change=c/> }).collect_view()}
+            </ol>
+            {none.then(|| view! { <p class="muted">"No state changes in this period."</p> })}
+            {before.map(|b| view! {
+                <p class="muted">{format!("Before it: {}", state_name(b.state))}
+                    {b.reason.map(|r| format!(" ({r})"))}", since "<RelativeTime at=Signal::derive(move || Some(b.at.clone())) fallback="—"/></p>
+            })}
+        </section>
+    }
+}
+
+fn state_name(state: HealthState) -> &'static str {
+    match state {
+        HealthState::Unknown => "not checked",
+        other => other.as_str(),
+    }
+}
+
+#[component]
+fn TimelineItem(change: HealthChange) -> impl IntoView {
+    let at = change.at.clone();
+    // "2026-12-02 02:40:12 UTC": the stored instant, readable.
+    let exact = format!("{} UTC", at.get(..19).unwrap_or(&at).replace('T', " "));
+    view! {
+        <li class=format!("change {}", change.state.as_str()) data-state=change.state.as_str()>
+            <span class=format!("badge {}", change.state.as_str())>{state_name(change.state)}</span>
+            <RelativeTime at=Signal::derive(move || Some(at.clone())) fallback="—"/>
+            <span class="muted exact">{exact}</span>
+            {change.reason.map(|r| view! { <span class="reason">{r}</span> })}
+        </li>
+    }
+}

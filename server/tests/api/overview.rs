@@ -1,0 +1,104 @@
+//! The orchestrator page's view (`GET /api/v1/overview`, the `agent_overview` server
+//! function): a page of agents, counts by state of all of them, uptime bars; the list's
+//! state filter; the history's latency including the bucket still being filled.
+
+use crate::helpers::*;
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+async fn overview(app: &TestApp, query: &str) -> Value {
+    let response = app.http.get(app.url(&format!("/api/v1/overview{query}"))).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+/// Registers an agent that fails its check, stored anyway (unhealthy after one failure
+/// only with unhealthy_after = 1; failing otherwise).
+async fn register_forced(app: &TestApp, id: &str, url: &str) {
+    let response = app.post_agent(&json!({ "agent_id": id, "agent_name": id, "agent_url": url, "force": true })).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["agents"].as_array().unwrap().iter().map(|a| a["agent_id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn the_overview_counts_every_agent_and_pages_and_filters_the_list() {
+    let app = spawn_app_configured(|s| s.unhealthy_after = 1).await;
+    let (alive, nobody) = (alive_agent().await, refused_url().await);
+    for id in ["a1", "a2", "a3"] {
+        app.register(id, &alive).await;
+    }
+    register_forced(&app, "dead", &nobody).await;
+
+    let all = overview(&app, "").await;
+    assert_eq!(all["summary"], json!({ "healthy": 3, "failing": 0, "unhealthy": 1, "unknown": 0 }), "{all}");
+    assert_eq!(all["total"], 4);
+    assert_eq!(ids(&all), ["a1", "a2", "a3", "dead"]);
+
+    // A filtered page: the counts stay those of every agent, the total is the filter's.
+    let dead = overview(&app, "?state=unhealthy").await;
+    assert_eq!(ids(&dead), ["dead"]);
+    assert_eq!(dead["total"], 1);
+    assert_eq!(dead["summary"]["healthy"], 3);
+    let second = overview(&app, "?state=healthy&limit=2&offset=2").await;
+    assert_eq!((ids(&second), second["total"].as_u64()), (vec!["a3".to_owned()], Some(3)));
+    let searched = overview(&app, "?q=a2").await;
+    assert_eq!(ids(&searched), ["a2"]);
+
+    // One bar per listed agent: 24 hourly blocks, the last one in its registered state
+    // (the registration's check is its first state change), none before it.
+    let bars = all["bars"].as_array().unwrap();
+    assert_eq!(bars.len(), 4);
+    let bar_of = |id: &str| bars.iter().find(|b| b["agent_id"] == id).unwrap().clone();
+    let healthy = bar_of("a1");
+    assert_eq!(healthy["states"].as_str().unwrap().len(), 24);
+    assert!(healthy["states"].as_str().unwrap().ends_with('h'), "{healthy}");
+    assert!(healthy["states"].as_str().unwrap().starts_with('-'), "{healthy}");
+    assert_eq!(healthy["uptime"], 1.0);
+    assert!(bar_of("dead")["states"].as_str().unwrap().ends_with('u'));
+    assert_eq!(bar_of("dead")["uptime"], 0.0);
+
+    // The REST list takes the same filter.
+    let listed = app.list_agents("?state=unhealthy").await;
+    assert_eq!(listed.headers()["x-total-count"], "1");
+    let bad = app.list_agents("?state=sleepy").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_overview_limit_beyond_a_page_is_cut_not_refused() {
+    let app = spawn_app().await;
+    let alive = alive_agent().await;
+    for i in 0..3 {
+        app.register(&format!("p{i}"), &alive).await;
+    }
+    // A limit above the page bound is cut to it rather than refused.
+    let page = overview(&app, "?limit=5000").await;
+    assert_eq!(ids(&page).len(), 3);
+    let default = overview(&app, "").await;
+    assert_eq!(default["agents"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn the_history_includes_the_latency_bucket_still_being_filled() {
+    let app = spawn_app().await;
+    let alive = alive_agent().await;
+    app.register("timed", &alive).await;
+    for _ in 0..3 {
+        let mut completed = app.monitor.completed();
+        let before = *completed.borrow_and_update();
+        app.monitor.check_now(Some(vec!["timed".into()]));
+        tokio::time::timeout(Duration::from_secs(5), completed.wait_for(|n| *n > before)).await.unwrap().unwrap();
+    }
+    // The 5-minute bucket has not closed: nothing of it is stored yet, and still it shows.
+    let history: Value = app.http.get(app.url("/api/v1/agents/timed/history?hours=1")).send().await.unwrap().json().await.unwrap();
+    let latency = history["latency"].as_array().unwrap();
+    assert_eq!(latency.len(), 1, "{history}");
+    assert!(latency[0]["probes"].as_u64().unwrap() >= 3, "{history}");
+    assert_eq!(latency[0]["failures"], 0);
+    assert!(latency[0]["mean_ms"].as_f64().is_some());
+    assert_eq!(history["bucket_seconds"], 300);
+}
