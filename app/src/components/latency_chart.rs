@@ -21,6 +21,8 @@ pub struct Chart {
     pub band: Vec<String>,
     /// x of each bucket with failed checks, and the share that failed.
     pub failures: Vec<(f64, f64)>,
+    /// Over the whole period, of the checks that passed: (min, mean, max) ms.
+    pub overall: Option<(u64, f64, u64)>,
 }
 
 /// A "nice" axis top: 1, 2 or 5 times a power of ten, at least `ms`.
@@ -76,7 +78,16 @@ pub fn chart(buckets: &[LatencyBucket], from_ms: f64, to_ms: f64, bucket_ms: f64
         }
     }
     close(&mut run);
-    Chart { top_ms: top, mean, band, failures }
+    // The mean of all passed checks: each bucket's mean weighted by its passed checks.
+    let passed = |b: &LatencyBucket| f64::from(b.probes.saturating_sub(b.failures));
+    let weight: f64 = buckets.iter().filter(|b| b.mean_ms.is_some()).map(passed).sum();
+    let overall = (weight > 0.0).then(|| {
+        let mean = buckets.iter().filter_map(|b| b.mean_ms.map(|m| m * passed(b))).sum::<f64>() / weight;
+        let lo = buckets.iter().filter_map(|b| b.min_ms).min().unwrap_or(0);
+        let hi = buckets.iter().filter_map(|b| b.max_ms).max().unwrap_or(0);
+        (lo, mean, hi)
+    });
+    Chart { top_ms: top, mean, band, failures, overall }
 }
 
 #[component]
@@ -99,7 +110,11 @@ pub fn LatencyChart(buckets: Vec<LatencyBucket>, from_ms: f64, to_ms: f64, bucke
                 }).collect_view()}
             </svg>
             <figcaption class="muted">
-                <span>{format!("0–{} ms", c.top_ms)}</span>
+                <span>{format!("axis 0–{} ms", c.top_ms)}</span>
+                <span data-testid="latency-figures">{match c.overall {
+                    Some((lo, mean, hi)) => format!("checks that passed: min {lo} ms, mean {mean:.1} ms, max {hi} ms"),
+                    None => "no check passed in this period".to_owned(),
+                }}</span>
                 <span class="legend"><span class="key mean"></span>"mean "<span class="key band"></span>"min–max "<span class="key failure"></span>"failed checks"</span>
             </figcaption>
         </figure>
@@ -145,5 +160,9 @@ mod tests {
         assert_eq!(c.failures[1].1, 1.0);
         // Centred in its bucket: the first at 2.5 of 20 minutes.
         assert!(c.mean[0].starts_with("75.0,"));
+        // 10 + 9 + 10 passed checks at means 20, 30, 10.
+        let (lo, mean, hi) = c.overall.unwrap();
+        assert_eq!((lo, hi), (5, 40));
+        assert!((mean - (200.0 + 270.0 + 100.0) / 29.0).abs() < 1e-9);
     }
 }

@@ -17,7 +17,11 @@ fn severity(state: HealthState) -> u8 {
 
 /// The blocks to draw: the bar's own, with the newest raised to `current` if worse.
 pub fn blocks(bar: &UptimeBar, current: HealthState) -> Vec<HealthState> {
-    let mut blocks: Vec<HealthState> = bar.segments().collect();
+    raise_newest(bar.segments().collect(), current)
+}
+
+/// The newest block shows `current` when that is worse than what it held so far.
+pub fn raise_newest(mut blocks: Vec<HealthState>, current: HealthState) -> Vec<HealthState> {
     if let Some(last) = blocks.last_mut() {
         if severity(current) > severity(*last) {
             *last = current;

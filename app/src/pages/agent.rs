@@ -5,7 +5,7 @@
 use crate::api::{agent_history, get_agent};
 use crate::components::clock::RelativeTime;
 use crate::components::latency_chart::LatencyChart;
-use crate::components::uptime::uptime_text;
+use crate::components::uptime::{raise_newest, uptime_text};
 use crate::error::ErrorCode;
 use crate::live::use_live;
 use crate::model::events::LiveEvent;
@@ -178,7 +178,7 @@ fn AgentDetails(
             <Transition fallback=|| view! { <p class="muted">"Loading the history…"</p> }>
                 {move || Suspend::new(async move {
                     match history.await {
-                        Ok(h) => view! { <HistoryView history=h/> }.into_any(),
+                        Ok(h) => view! { <HistoryView history=h current=data.with_untracked(|d| d.health.state)/> }.into_any(),
                         Err(e) => view! { <p class="notice error" role="alert">{format!("Could not load the health history: {}", e.message)}</p> }.into_any(),
                     }
                 })}
@@ -188,16 +188,17 @@ fn AgentDetails(
 }
 
 #[component]
-fn HistoryView(history: HealthHistory) -> impl IntoView {
+fn HistoryView(history: HealthHistory, current: HealthState) -> impl IntoView {
     let from = parse_rfc3339_ms(&history.from).unwrap_or(0.0);
     let to = parse_rfc3339_ms(&history.to).unwrap_or(from);
     let count = history.segments.len();
     let hours = ((to - from) / 3_600_000.0).round();
+    let states = raise_newest(history.segments.iter().map(|s| s.dominant()).collect(), current);
     let blocks = history
         .segments
         .iter()
-        .map(|s| {
-            let state = s.dominant();
+        .zip(states)
+        .map(|(s, state)| {
             let title = format!(
                 "{}: up {}",
                 crate::time::relative(to, s.start_ms as f64),
