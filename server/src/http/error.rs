@@ -53,11 +53,15 @@ impl From<JsonRejection> for HttpError {
 impl From<QueryRejection> for HttpError {
     fn from(rejection: QueryRejection) -> Self {
         let text = rejection.body_text();
-        let field = ["limit", "offset", "q", "cursor", "since", "until", "status", "agent_id"]
-            .into_iter()
-            .find(|f| text.contains(f))
-            .unwrap_or("query");
-        HttpError(ApiError::validation(vec![FieldError::new(field, text)]))
+        // serde names the parameter first: "Failed to deserialize query string: limit: …".
+        let field = text
+            .split_once("query string: ")
+            .and_then(|(_, rest)| rest.split_once(':'))
+            .map(|(name, _)| name.trim())
+            .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or("query")
+            .to_owned();
+        HttpError(ApiError::validation(vec![FieldError::new(&field, text)]))
     }
 }
 

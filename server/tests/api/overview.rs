@@ -64,8 +64,9 @@ async fn the_overview_counts_every_agent_and_pages_and_filters_the_list() {
     // The REST list takes the same filter.
     let listed = app.list_agents("?state=unhealthy").await;
     assert_eq!(listed.headers()["x-total-count"], "1");
-    let bad = app.list_agents("?state=sleepy").await;
-    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let bad = error_of(app.list_agents("?state=sleepy").await).await;
+    assert_eq!(bad["code"], "validation", "{bad}");
+    assert_eq!(bad["fields"][0]["field"], "state", "{bad}");
 }
 
 #[tokio::test]
