@@ -196,11 +196,11 @@ impl Fleet {
     }
 }
 
-/// A fresh SQLite database holding `agents` agents, none checked yet.
-async fn seed(dir: &std::path::Path, agents: u64) -> (String, sea_orm::DatabaseConnection) {
+/// A fresh SQLite database (`name`) holding `agents` agents, none checked yet.
+async fn seed(dir: &std::path::Path, name: &str, agents: u64) -> (String, sea_orm::DatabaseConnection) {
     use server::entities::agents;
     use sea_orm::ActiveValue::Set;
-    let url = format!("sqlite://{}", dir.join(format!("fleet-{agents}.db")).display());
+    let url = format!("sqlite://{}", dir.join(format!("{name}-{agents}.db")).display());
     let db = server::db::connect(&url).await.unwrap();
     let now = chrono::Utc::now();
     let rows: Vec<agents::ActiveModel> = (0..agents)
@@ -279,7 +279,7 @@ fn mib(kib: u64) -> f64 {
 
 /// Scenario 1 at `agents`: (wall time, peak RSS KiB, dashboard CPU ms, fleet CPU ms).
 async fn all_due_at_once(dir: &std::path::Path, agents: u64, procs: u64) -> (Duration, u64, u64, u64) {
-    let (url, reader) = seed(dir, agents).await;
+    let (url, reader) = seed(dir, "healthy", agents).await;
     let fleet = Fleet::start(agents, procs, 0, 0);
     let fleet_cpu = fleet.cpu_ms();
     let started = Instant::now();
@@ -314,8 +314,7 @@ async fn run() {
     );
 
     // 2. 10% slow, 10% black holes.
-    let (url, reader) = seed(dir.path(), agents).await;
-    // Registered in a fresh file: agent-N names don't collide with scenario 1's database.
+    let (url, reader) = seed(dir.path(), "mixed", agents).await;
     let fleet = Fleet::start(agents, procs, 10, 10);
     let holes = (0..agents).filter(|i| kind(*i, 10, 10) == Kind::BlackHole).count() as u64;
     let started = Instant::now();
@@ -342,7 +341,7 @@ async fn run() {
     drop(fleet);
 
     // 3. Down → SSE, under the normal schedule of the whole (healthy) fleet.
-    let (url, reader) = seed(dir.path(), agents).await;
+    let (url, reader) = seed(dir.path(), "down", agents).await;
     let mut fleet = Fleet::start(agents, procs, 0, 0);
     let started = Instant::now();
     let dashboard = start_dashboard(&url);

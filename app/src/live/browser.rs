@@ -2,7 +2,7 @@
 //! BroadcastChannel), the EventSource with its reconnect backoff, and the handlers.
 
 use super::{Live, LinkState};
-use crate::model::events::{LiveEvent, EVENT_NAMES};
+use crate::model::events::{LiveEvent, EVENT_NAMES, PING};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
@@ -19,6 +19,8 @@ const STREAM: &str = "/api/v1/events";
 /// random spread so that browsers do not all return at the same instant after a restart.
 const FIRST_RETRY_MS: f64 = 500.0;
 const LONGEST_RETRY_MS: f64 = 8_000.0;
+/// Silence after which an open stream counts as dead: over two of the server's pings.
+const SILENCE_MS: f64 = 40_000.0;
 
 // `navigator.locks` is behind web-sys's unstable APIs; this is the one call we need.
 #[wasm_bindgen]
@@ -81,6 +83,8 @@ struct Tab {
     on_open: RefCell<Option<Closure<dyn FnMut()>>>,
     on_error: RefCell<Option<Closure<dyn FnMut()>>>,
     retry_ms: Cell<f64>,
+    /// When the open stream last said anything (an event or a ping), ms.
+    heard_at: Cell<f64>,
 }
 
 /// Once per document: joins the other tabs and competes for the stream.
@@ -99,6 +103,7 @@ pub fn start(live: Live) {
         on_open: RefCell::new(None),
         on_error: RefCell::new(None),
         retry_ms: Cell::new(FIRST_RETRY_MS),
+        heard_at: Cell::new(0.0),
     });
     TAB.with(|t| *t.borrow_mut() = Some(tab.clone()));
 
@@ -127,8 +132,15 @@ pub fn start(live: Live) {
                 js_sys::Promise::new(&mut |_, _| {})
             });
             let manager: LockManager = locks.unchecked_into();
-            if manager.request(LOCK, granted.as_ref().unchecked_ref()).is_err() {
-                tab.lead();
+            match manager.request(LOCK, granted.as_ref().unchecked_ref()) {
+                // Refused later (an opaque origin, a sandbox): a stream of its own.
+                Ok(pending) => {
+                    let me = tab.clone();
+                    let refused = Closure::<dyn FnMut(JsValue)>::new(move |_| me.lead());
+                    let _ = pending.catch(&refused);
+                    refused.forget();
+                }
+                Err(_) => tab.lead(),
             }
             granted.forget();
             // Events between this page's render and joining the relay were not seen here.
@@ -149,6 +161,9 @@ fn post(tab: &Tab, message: &Message) {
 impl Tab {
     fn received(self: &Rc<Self>, message: Message) {
         match message {
+            // A tab with its own stream has every event already (without Web Locks every
+            // tab holds one, and would otherwise take each event once per tab).
+            Message::Event { .. } if self.leader.get() => {}
             Message::Event { name, data, id } => {
                 if !id.is_empty() {
                     *self.last_id.borrow_mut() = Some(id);
@@ -174,7 +189,31 @@ impl Tab {
         if self.leader.replace(true) {
             return;
         }
+        // What the last holder said is no longer true: until this tab's own stream is up,
+        // pages poll.
+        self.set_state(LinkState::Connecting);
         self.connect();
+        self.watch();
+    }
+
+    /// A connection can die without an error (a half-open TCP connection behind NAT or a
+    /// proxy): the server sends `ping` every 15 s, so silence for much longer means the
+    /// stream is gone, and it is reopened.
+    fn watch(self: &Rc<Self>) {
+        let me = self.clone();
+        let _ = set_interval_with_handle(
+            move || {
+                let silent = crate::time::now_ms() - me.heard_at.get();
+                if me.source.borrow().is_some() && silent > SILENCE_MS {
+                    if let Some(source) = me.source.borrow_mut().take() {
+                        source.close();
+                    }
+                    me.set_state(LinkState::Reconnecting);
+                    me.retry_later();
+                }
+            },
+            Duration::from_secs(5),
+        );
     }
 
     fn set_state(&self, state: LinkState) {
@@ -191,7 +230,11 @@ impl Tab {
             Ok(s) => s,
             Err(_) => return self.retry_later(),
         };
-        let mut listeners = Vec::with_capacity(EVENT_NAMES.len());
+        let mut listeners = Vec::with_capacity(EVENT_NAMES.len() + 1);
+        let me = self.clone();
+        let ping = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| me.heard_at.set(crate::time::now_ms()));
+        let _ = source.add_event_listener_with_callback(PING, ping.as_ref().unchecked_ref());
+        listeners.push(ping);
         for name in EVENT_NAMES {
             let me = self.clone();
             let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
@@ -203,7 +246,9 @@ impl Tab {
             listeners.push(listener);
         }
         let me = self.clone();
+        self.heard_at.set(crate::time::now_ms());
         let on_open = Closure::<dyn FnMut()>::new(move || {
+            me.heard_at.set(crate::time::now_ms());
             me.retry_ms.set(FIRST_RETRY_MS);
             me.set_state(LinkState::Live);
         });
@@ -237,6 +282,7 @@ impl Tab {
     }
 
     fn on_event(&self, name: &'static str, data: String, id: String) {
+        self.heard_at.set(crate::time::now_ms());
         if !id.is_empty() {
             *self.last_id.borrow_mut() = Some(id.clone());
         }

@@ -209,15 +209,6 @@ impl HealthSummary {
         *self.slot(state) += n;
     }
 
-    /// One agent went from `from` to `to` (counts never go below zero).
-    pub fn moved(&mut self, from: HealthState, to: HealthState) {
-        if from != to {
-            let slot = self.slot(from);
-            *slot = slot.saturating_sub(1);
-            *self.slot(to) += 1;
-        }
-    }
-
     pub fn total(&self) -> u64 {
         self.healthy + self.failing + self.unhealthy + self.unknown
     }
@@ -232,5 +223,9 @@ pub struct AgentOverview {
     pub total: u64,
     /// Every agent, whatever the query.
     pub summary: HealthSummary,
+    /// The counts' version (see `events::AgentHealth::summary_version`); 0 when they were
+    /// counted in the database (the monitor had not started yet).
+    #[serde(default)]
+    pub summary_version: u64,
     pub bars: Vec<super::UptimeBar>,
 }

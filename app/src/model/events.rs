@@ -2,7 +2,7 @@
 //! and its JSON data. The server publishes them right after the commit that holds the
 //! change; the page applies them to its signals.
 
-use super::{AgentView, HealthState, HealthView, RunStatus};
+use super::{AgentView, HealthState, HealthSummary, HealthView, RunStatus};
 use serde::{Deserialize, Serialize};
 
 /// An agent was registered or updated: the whole agent.
@@ -20,7 +20,11 @@ pub const RUN_REMOVED: &str = "run.removed";
 /// too far behind): refetch the view. Data: `{}`.
 pub const RESYNC: &str = "resync";
 
-/// Every event name a client may receive, for listeners.
+/// Sent every 15 s with data `{}` and no id, so that a client can tell a quiet stream
+/// from a dead connection (comments, the usual keep-alive, are invisible to scripts).
+pub const PING: &str = "ping";
+
+/// Every event name a client may receive, for listeners (`PING` aside).
 pub const EVENT_NAMES: [&str; 6] = [AGENT_UPSERTED, AGENT_REMOVED, AGENT_HEALTH, RUN_UPDATED, RUN_REMOVED, RESYNC];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,6 +40,12 @@ pub struct AgentHealth {
     /// asking again (absent from servers before it was added).
     #[serde(default)]
     pub previous: Option<HealthState>,
+    /// Every agent's counts by state as the monitor held them when this was published,
+    /// with their version: a page keeps the counts of the highest version it has seen.
+    #[serde(default)]
+    pub summary: Option<HealthSummary>,
+    #[serde(default)]
+    pub summary_version: u64,
 }
 
 /// What changed about a run (its inputs and outputs are fetched when needed: they can be

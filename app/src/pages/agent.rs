@@ -70,39 +70,59 @@ fn AgentDetails(
     let gone = RwSignal::new(false);
     let fetch_error = RwSignal::new(None::<String>);
     let in_flight = StoredValue::new(false);
-    let fetch = {
-        let id = agent_id.clone();
-        move || {
-            if in_flight.get_value() || gone.get_untracked() {
+    // Asked for while a request was out: sent after it (that answer may be older).
+    let owed = StoredValue::new(false);
+    let id = StoredValue::new(agent_id.clone());
+    fn fetch(
+        id: StoredValue<String>,
+        data: RwSignal<AgentView>,
+        history: Resource<Result<HealthHistory, crate::error::ApiError>>,
+        (in_flight, owed): (StoredValue<bool>, StoredValue<bool>),
+        (gone, fetch_error): (RwSignal<bool>, RwSignal<Option<String>>),
+    ) {
+        if gone.get_untracked() {
+            return;
+        }
+        if in_flight.get_value() {
+            owed.set_value(true);
+            return;
+        }
+        in_flight.set_value(true);
+        spawn_local(async move {
+            let result = get_agent(id.get_value()).await;
+            if in_flight.is_disposed() {
                 return;
             }
-            in_flight.set_value(true);
-            let id = id.clone();
-            spawn_local(async move {
-                let result = get_agent(id).await;
-                if in_flight.is_disposed() {
-                    return;
-                }
-                in_flight.set_value(false);
-                match result {
-                    Ok(fresh) => {
-                        if data.with_untracked(|d| d != &fresh) {
-                            if fresh.health.state != data.with_untracked(|d| d.health.state) {
-                                history.refetch();
-                            }
-                            data.set(fresh);
+            in_flight.set_value(false);
+            match result {
+                Ok(mut fresh) => {
+                    // A pushed check newer than this answer stays.
+                    data.with_untracked(|d| {
+                        if d.health.checked_at > fresh.health.checked_at {
+                            fresh.health = d.health.clone();
                         }
-                        fetch_error.set(None);
+                    });
+                    if data.with_untracked(|d| d != &fresh) {
+                        if fresh.health.state != data.with_untracked(|d| d.health.state) {
+                            history.refetch();
+                        }
+                        data.set(fresh);
                     }
-                    Err(e) if e.code == ErrorCode::NotFound => gone.set(true),
-                    Err(e) => fetch_error.set(Some(e.message)),
+                    fetch_error.set(None);
                 }
-            });
-        }
-    };
+                Err(e) if e.code == ErrorCode::NotFound => gone.set(true),
+                Err(e) => fetch_error.set(Some(e.message)),
+            }
+            if owed.get_value() {
+                owed.set_value(false);
+                fetch(id, data, history, (in_flight, owed), (gone, fetch_error));
+            }
+        });
+    }
+    let fetch = move || fetch(id, data, history, (in_flight, owed), (gone, fetch_error));
     let live = use_live();
     {
-        let (id, fetch) = (agent_id.clone(), fetch.clone());
+        let id = agent_id.clone();
         live.subscribe(move |event| match event {
             LiveEvent::AgentHealth(change) if change.agent_id == id => {
                 let moved = data.with_untracked(|d| d.health.state != change.health.state);
@@ -122,7 +142,6 @@ fn AgentDetails(
         });
     }
     Effect::new(move |_| {
-        let fetch = fetch.clone();
         let tick = move || {
             if !live.is_live() {
                 fetch();

@@ -49,6 +49,57 @@ pub fn RunPage() -> impl IntoView {
     }
 }
 
+/// Asks for the run as the server has it now: one request at a time, and one asked for
+/// meanwhile is sent after it (the answer out may predate what was asked about).
+#[derive(Clone, Copy)]
+struct Fetcher {
+    run_id: StoredValue<String>,
+    run: RwSignal<RunView>,
+    in_flight: StoredValue<bool>,
+    owed: StoredValue<bool>,
+    gone: RwSignal<bool>,
+    poll_error: RwSignal<Option<String>>,
+}
+
+impl Fetcher {
+    fn fetch(self) {
+        if self.gone.get_untracked() {
+            return;
+        }
+        if self.in_flight.get_value() {
+            self.owed.set_value(true);
+            return;
+        }
+        self.in_flight.set_value(true);
+        spawn_local(async move {
+            let result = get_run(self.run_id.get_value()).await;
+            if self.in_flight.is_disposed() {
+                return; // navigated away
+            }
+            self.in_flight.set_value(false);
+            match result {
+                // An answer read before the run ended never takes the end back.
+                Ok(fresh) if !fresh.status.is_final() && self.run.with_untracked(|r| r.status.is_final()) => {}
+                Ok(fresh) => {
+                    if self.run.with_untracked(|r| r != &fresh) {
+                        self.run.set(fresh);
+                    }
+                    self.poll_error.set(None);
+                }
+                Err(e) if e.code == ErrorCode::NotFound => {
+                    self.gone.set(true);
+                    self.poll_error.set(None);
+                }
+                Err(e) => self.poll_error.set(Some(e.message)),
+            }
+            if self.owed.get_value() {
+                self.owed.set_value(false);
+                self.fetch();
+            }
+        });
+    }
+}
+
 #[component]
 fn RunDetails(run: RunView) -> impl IntoView {
     let run_id = run.run_id.clone();
@@ -61,43 +112,20 @@ fn RunDetails(run: RunView) -> impl IntoView {
     let busy = RwSignal::new(false);
     let navigate = use_navigate();
 
-    // The run as the server has it now; one request at a time.
-    let in_flight = StoredValue::new(false);
-    let fetch = {
-        let id = run_id.clone();
-        move || {
-            if in_flight.get_value() || gone.get_untracked() {
-                return;
-            }
-            in_flight.set_value(true);
-            let id = id.clone();
-            spawn_local(async move {
-                let result = get_run(id).await;
-                if in_flight.is_disposed() {
-                    return;
-                }
-                in_flight.set_value(false);
-                match result {
-                    Ok(fresh) => {
-                        if run.with_untracked(|r| r != &fresh) {
-                            run.set(fresh);
-                        }
-                        poll_error.set(None);
-                    }
-                    Err(e) if e.code == ErrorCode::NotFound => {
-                        gone.set(true);
-                        poll_error.set(None);
-                    }
-                    Err(e) => poll_error.set(Some(e.message)),
-                }
-            });
-        }
+    let fetcher = Fetcher {
+        run_id: StoredValue::new(run_id.clone()),
+        run,
+        in_flight: StoredValue::new(false),
+        owed: StoredValue::new(false),
+        gone,
+        poll_error,
     };
+    let fetch = move || fetcher.fetch();
     // Pushed: a change of status shows at once; the outputs (not in the event: they can
     // be megabytes) are fetched when it ends.
     let live = use_live();
     {
-        let (id, fetch) = (run_id.clone(), fetch.clone());
+        let id = run_id.clone();
         live.subscribe(move |event| match event {
             LiveEvent::RunUpdated(change) if change.run_id == id => {
                 run.update(|r| {
@@ -116,9 +144,12 @@ fn RunDetails(run: RunView) -> impl IntoView {
             _ => {}
         });
     }
-    // Asked for only while the stream is not live and the run goes on.
+    // Asked for only while the stream is not live and the run goes on; and once now, in
+    // the browser, for what changed between the page's read and the subscription.
     Effect::new(move |_| {
-        let fetch = fetch.clone();
+        if !run.with_untracked(|r| r.status.is_final()) {
+            fetch();
+        }
         let poll = move || {
             if !live.is_live() && !run.with_untracked(|r| r.status.is_final()) {
                 fetch();

@@ -17,7 +17,7 @@ use crate::agent_client::{AgentClient, Probe};
 use crate::db::Db;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
-use app::model::{HealthState, HealthView};
+use app::model::{HealthState, HealthSummary, HealthView};
 use app::validation::AgentUrl;
 use chrono::{DateTime, Utc};
 use std::cmp::Reverse;
@@ -58,6 +58,24 @@ impl Default for MonitorSettings {
             rollup_retention: Duration::from_secs(7 * 24 * 3600),
             refresh_every: Duration::from_secs(30),
         }
+    }
+}
+
+/// Agents by state as the monitor holds them, and a version that goes up with every
+/// change, so that a page keeps the newest of the counts it is sent.
+#[derive(Debug, Default)]
+pub struct Counts {
+    by_state: HashMap<HealthState, i64>,
+    version: u64,
+}
+
+impl Counts {
+    pub fn summary(&self) -> (HealthSummary, u64) {
+        let mut summary = HealthSummary::default();
+        for (state, n) in &self.by_state {
+            summary.add(*state, (*n).max(0) as u64);
+        }
+        (summary, self.version)
     }
 }
 
@@ -107,7 +125,7 @@ enum Command {
 #[derive(Clone)]
 pub struct MonitorHandle {
     commands: mpsc::UnboundedSender<Command>,
-    counts: Arc<Mutex<HashMap<HealthState, i64>>>,
+    counts: Arc<Mutex<Counts>>,
     ready: watch::Receiver<bool>,
     completed: watch::Receiver<u64>,
     batches: watch::Receiver<u64>,
@@ -138,7 +156,16 @@ impl MonitorHandle {
     /// Agents by state, as the monitor holds them.
     pub fn counts(&self) -> Vec<(HealthState, i64)> {
         let counts = self.counts.lock().expect("counts lock is never poisoned: no panics while held");
-        HealthState::ALL.iter().map(|s| (*s, counts.get(s).copied().unwrap_or(0))).collect()
+        HealthState::ALL.iter().map(|s| (*s, counts.by_state.get(s).copied().unwrap_or(0))).collect()
+    }
+
+    /// The counts by state and their version (see `Counts`); None until the monitor has
+    /// loaded the agents.
+    pub fn summary(&self) -> Option<(HealthSummary, u64)> {
+        if !*self.ready.borrow() {
+            return None;
+        }
+        Some(self.counts.lock().expect("counts lock is never poisoned: no panics while held").summary())
     }
 
     /// Turns true once the monitor has loaded the agents and scheduled them.
@@ -165,7 +192,7 @@ pub struct HealthMonitor {
     metrics: Metrics,
     settings: MonitorSettings,
     commands: mpsc::UnboundedReceiver<Command>,
-    counts: Arc<Mutex<HashMap<HealthState, i64>>>,
+    counts: Arc<Mutex<Counts>>,
     ready: watch::Sender<bool>,
     completed: Arc<watch::Sender<u64>>,
     batches: Arc<watch::Sender<u64>>,
@@ -180,7 +207,7 @@ impl HealthMonitor {
         settings: MonitorSettings,
     ) -> (Self, MonitorHandle) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let counts = Arc::new(Mutex::new(HashMap::new()));
+        let counts = Arc::new(Mutex::new(Counts::default()));
         let (ready, ready_rx) = watch::channel(false);
         let (completed, completed_rx) = watch::channel(0);
         let (batches, batches_rx) = watch::channel(0);
@@ -222,6 +249,7 @@ impl HealthMonitor {
             self.db.clone(),
             self.bus.clone(),
             policy,
+            self.counts.clone(),
             writer_inbox,
             self.completed.clone(),
             self.batches.clone(),
@@ -326,14 +354,14 @@ struct Scheduler {
     slots: HashMap<Arc<str>, Slot>,
     queue: BinaryHeap<Reverse<(u64, u64, Arc<str>)>>,
     next_generation: u64,
-    counts: Arc<Mutex<HashMap<HealthState, i64>>>,
+    counts: Arc<Mutex<Counts>>,
     writes: mpsc::UnboundedSender<writer::Write>,
 }
 
 impl Scheduler {
     fn new(
         settings: MonitorSettings,
-        counts: Arc<Mutex<HashMap<HealthState, i64>>>,
+        counts: Arc<Mutex<Counts>>,
         writes: mpsc::UnboundedSender<writer::Write>,
     ) -> Self {
         Self { settings, slots: HashMap::new(), queue: BinaryHeap::new(), next_generation: 1, counts, writes }
@@ -341,7 +369,8 @@ impl Scheduler {
 
     fn count(&self, state: HealthState, delta: i64) {
         let mut counts = self.counts.lock().expect("counts lock is never poisoned: no panics while held");
-        *counts.entry(state).or_default() += delta;
+        *counts.by_state.entry(state).or_default() += delta;
+        counts.version += 1;
     }
 
     fn upsert(&mut self, target: Target, checked: bool) {

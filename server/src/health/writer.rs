@@ -5,11 +5,11 @@
 //! with it. 10,000 checks are a few transactions, not 10,000.
 
 use super::store::{self, CheckWrite, RollupWrite};
-use super::HealthPolicy;
+use super::{Counts, HealthPolicy};
 use crate::db::Db;
 use crate::events::EventBus;
 use app::model::events::{AgentHealth, LiveEvent};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -33,6 +33,7 @@ pub async fn run(
     db: Db,
     bus: EventBus,
     policy: HealthPolicy,
+    counts: Arc<Mutex<Counts>>,
     mut inbox: mpsc::UnboundedReceiver<Write>,
     completed: Arc<watch::Sender<u64>>,
     batches: Arc<watch::Sender<u64>>,
@@ -56,12 +57,19 @@ pub async fn run(
         while let Ok(item) = inbox.try_recv() {
             batch.push(item);
         }
-        flush(&db, &bus, policy, batch, &completed).await;
+        flush(&db, &bus, policy, &counts, batch, &completed).await;
         batches.send_modify(|n| *n += 1);
     }
 }
 
-async fn flush(db: &Db, bus: &EventBus, policy: HealthPolicy, batch: Vec<Write>, completed: &watch::Sender<u64>) {
+async fn flush(
+    db: &Db,
+    bus: &EventBus,
+    policy: HealthPolicy,
+    counts: &Mutex<Counts>,
+    batch: Vec<Write>,
+    completed: &watch::Sender<u64>,
+) {
     let mut checks = Vec::new();
     let mut publish = Vec::new();
     let mut rollups = Vec::new();
@@ -87,10 +95,17 @@ async fn flush(db: &Db, bus: &EventBus, policy: HealthPolicy, batch: Vec<Write>,
             Err(e) => {
                 tracing::error!(error = %e, checks = checks.len(), rollups = rollups.len(), "health checks not stored; the next checks will be");
                 completed.send_modify(|n| *n += checks.len() as u64);
+                // Their changes were never published: open pages refetch rather than
+                // keep counts that no later event would correct.
+                if checks.iter().any(|c| c.transition) {
+                    bus.publish(LiveEvent::Resync);
+                }
                 return;
             }
         }
     };
+    // The counts as of this batch, for every event of it (a page keeps the newest).
+    let (summary, summary_version) = counts.lock().expect("counts lock is never poisoned: no panics while held").summary();
     for ((check, (publish, interval_ms)), written) in checks.into_iter().zip(publish).zip(written) {
         if written && publish {
             let health = policy.view(
@@ -102,7 +117,13 @@ async fn flush(db: &Db, bus: &EventBus, policy: HealthPolicy, batch: Vec<Write>,
                 Some(interval_ms),
             );
             let previous = Some(check.previous);
-            bus.publish(LiveEvent::AgentHealth(AgentHealth { agent_id: check.agent_id, health, previous }));
+            bus.publish(LiveEvent::AgentHealth(AgentHealth {
+                agent_id: check.agent_id,
+                health,
+                previous,
+                summary: Some(summary),
+                summary_version,
+            }));
         }
     }
     completed.send_modify(|n| *n += stored);

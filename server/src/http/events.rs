@@ -8,7 +8,7 @@ use crate::events::Published;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use axum::response::IntoResponse;
 use futures::stream;
 use serde::Deserialize;
@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
-/// A comment line this often keeps proxies and the browser from closing an idle stream.
+/// A `ping` event this often keeps proxies from closing an idle stream and lets the page
+/// tell a quiet stream from a dead connection (it cannot see comment lines).
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// What a browser waits before reconnecting by itself (the page's own backoff governs).
 const RETRY: Duration = Duration::from_secs(2);
@@ -50,6 +51,7 @@ pub async fn stream(
         live: subscription.live,
         closed: subscription.closed,
         bus: state.bus.clone(),
+        ping: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
         _guard: subscription.guard,
     };
     let events = stream::unfold(streaming, |mut s| async move {
@@ -72,9 +74,10 @@ pub async fn stream(
             },
             // The server is stopping: end the stream so shutdown does not wait on it.
             _ = s.closed.changed() => None,
+            _ = s.ping.tick() => Some((Ok(Event::default().event(app::model::events::PING).data("{}")), s)),
         }
     });
-    let mut response = Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response();
+    let mut response = Sse::new(events).into_response();
     // Proxies (nginx) must pass events on as they come.
     response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -86,6 +89,7 @@ struct Streaming {
     live: tokio::sync::broadcast::Receiver<Arc<Published>>,
     closed: tokio::sync::watch::Receiver<bool>,
     bus: crate::events::EventBus,
+    ping: tokio::time::Interval,
     _guard: crate::events::ClientGuard,
 }
 

@@ -163,7 +163,12 @@ impl AgentService for Registry {
         let query = AgentQuery { limit: Some(query.limit.unwrap_or(OVERVIEW_PAGE).min(MAX_OVERVIEW_PAGE)), ..query };
         let page = self.list_agents(query).await?;
         let db = self.db.read();
-        let summary = store::summary(db).await.map_err(RegistryError::from)?;
+        // The monitor's counts carry the version events carry; before it has loaded the
+        // agents, the database's.
+        let (summary, summary_version) = match self.monitor.summary() {
+            Some(counted) => counted,
+            None => (store::summary(db).await.map_err(RegistryError::from)?, 0),
+        };
         let to = Utc::now();
         let from = to - chrono::Duration::hours(i64::from(BAR_HOURS));
         let mut bars = Vec::with_capacity(page.agents.len());
@@ -179,7 +184,7 @@ impl AgentService for Registry {
             );
             bars.push(UptimeBar::new(agent.agent_id.clone(), &segments));
         }
-        Ok(AgentOverview { agents: page.agents, total: page.total, summary, bars })
+        Ok(AgentOverview { agents: page.agents, total: page.total, summary, summary_version, bars })
     }
 
     async fn get_agent(&self, agent_id: &str) -> Result<AgentView, ApiError> {

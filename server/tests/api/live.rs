@@ -30,7 +30,13 @@ async fn changes_are_pushed_as_they_are_committed() {
     let health = &failing.json()["health"];
     assert_eq!((health["state"].as_str(), health["reason"].as_str()), (Some("failing"), Some("HTTP 503 Service Unavailable")));
     assert_eq!(health["consecutive_failures"], 1);
-    assert_eq!(failing.json()["previous"], "healthy", "pages keep their counts by state from it");
+    assert_eq!(failing.json()["previous"], "healthy");
+    // Every agent's counts ride along, versioned: a page keeps the newest it has seen.
+    assert_eq!(failing.json()["summary"], json!({ "healthy": 0, "failing": 1, "unhealthy": 0, "unknown": 0 }));
+    let version = failing.json()["summary_version"].as_u64().unwrap();
+    let overview: serde_json::Value = app.http.get(app.url("/api/v1/overview")).send().await.unwrap().json().await.unwrap();
+    assert!(overview["summary_version"].as_u64().unwrap() >= version, "{overview}");
+    assert_eq!(overview["summary"], failing.json()["summary"]);
 
     assert_eq!(app.delete_agent("pushed").await.status(), StatusCode::OK);
     events.next_matching("agent.removed", SOON, |d| d["agent_id"] == "pushed").await.expect("agent.removed");
@@ -187,4 +193,15 @@ fn parse_exposition(text: &str) -> Vec<(String, String, f64)> {
     }
     assert!(ended, "the exposition ends with # EOF");
     samples
+}
+
+#[tokio::test]
+async fn a_quiet_stream_pings_so_that_a_dead_connection_can_be_told_apart() {
+    let app = spawn_app().await;
+    let mut events = EventStream::open(&app.address, None).await;
+    assert_eq!(events.next(SOON).await.expect("resync").event, "resync");
+    // Nothing happens: the next thing on the stream is a ping, 15 s after it opened.
+    let ping = events.next(Duration::from_secs(20)).await.expect("a ping within 15 s");
+    assert_eq!(ping.event, "ping", "{ping:?}");
+    assert!(ping.id.is_none(), "a ping moves no resume point: {ping:?}");
 }

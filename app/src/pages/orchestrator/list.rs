@@ -24,6 +24,18 @@ use std::time::Duration;
 /// Agents on one page.
 pub const PAGE_SIZE: u64 = 50;
 
+/// The page's address keeping the list's search, filter and page from the URL's query,
+/// with the Execute panel open for `execute` (or closed).
+pub fn href_keeping_list(params: &leptos_router::params::ParamsMap, execute: Option<&str>) -> String {
+    let state = params.get("state").and_then(|s| HealthState::parse(&s));
+    let page = params.get("page").and_then(|n| n.parse::<u64>().ok()).unwrap_or(1);
+    let base = list_href(params.get("q").as_deref().filter(|q| !q.trim().is_empty()), state, page);
+    match execute {
+        Some(id) => format!("{base}{}execute={}", if base.contains('?') { '&' } else { '?' }, percent_encode(id)),
+        None => base,
+    }
+}
+
 /// The page's own address for a search, a state filter and a page number.
 fn list_href(q: Option<&str>, state: Option<HealthState>, page: u64) -> String {
     let page = (page > 1).then(|| page.to_string());
@@ -128,9 +140,15 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
     };
     live.subscribe(move |event| match event {
         LiveEvent::AgentHealth(change) => {
-            // A listed agent changed state: its uptime figure and the exact counts come
-            // with the next view (state changes are rare next to the checks themselves).
-            if store.apply_health(change) {
+            // A listed agent changed state: its uptime figure comes with the next view
+            // (state changes are rare next to the checks themselves). So does the list
+            // when an agent entered or left the state it is filtered by.
+            let listed_moved = store.apply_health(change);
+            let to = change.health.state;
+            let filter_moved = state.get_untracked().is_some_and(|f| {
+                change.previous.is_some_and(|from| from != to && (from == f || to == f))
+            });
+            if listed_moved || filter_moved {
                 reload_soon();
             }
         }
@@ -187,7 +205,7 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
                     view! {
                         <Summary store state/>
                         <Search q/>
-                        <AgentTable store filtered=Signal::derive(move || q.get().is_some() || state.get().is_some())/>
+                        <AgentTable store filtered=Signal::derive(move || q.get().is_some() || state.get().is_some()) q state page/>
                         <Pager store q state page/>
                     }
                 })}
@@ -271,7 +289,7 @@ fn Pager(store: AgentStore, q: Memo<Option<String>>, state: Memo<Option<HealthSt
     let pages = move || store.total.get().div_ceil(PAGE_SIZE).max(1);
     let href = move |n: u64| list_href(q.get().as_deref(), state.get(), n);
     view! {
-        <Show when=move || { store.total.get() > 0 }>
+        <Show when=move || { store.total.get() > 0 && store.rows().with(|r| !r.is_empty()) }>
             <div class="pager" data-testid="agent-pager">
                 <span class="muted">{move || {
                     let first = (page.get() - 1) * PAGE_SIZE + 1;
@@ -291,11 +309,27 @@ fn Pager(store: AgentStore, q: Memo<Option<String>>, state: Memo<Option<HealthSt
 
 /// The table, or the empty state; rendered once the first view is in the store.
 #[component]
-fn AgentTable(store: AgentStore, filtered: Signal<bool>) -> impl IntoView {
+fn AgentTable(
+    store: AgentStore,
+    filtered: Signal<bool>,
+    q: Memo<Option<String>>,
+    state: Memo<Option<HealthState>>,
+    page: Memo<u64>,
+) -> impl IntoView {
     view! {
         <Show when=move || store.rows().with(Vec::is_empty) && store.refresh_error().is_none()>
-            <Show when=move || !filtered.get() fallback=|| view! {
-                <p class="empty muted" data-testid="agents-none-match">"No agents match this search or filter."</p>
+            <Show when=move || !filtered.get() && store.summary.with(|s| s.total()) == 0 && page.get() == 1 fallback=move || {
+                let pages = store.total.get().div_ceil(PAGE_SIZE);
+                if store.total.get() > 0 && page.get() > pages {
+                    view! {
+                        <p class="empty muted" data-testid="agents-past-end">
+                            {format!("Page {} is past the end of the list. ", page.get())}
+                            <a href=list_href(q.get().as_deref(), state.get(), pages)>{format!("Go to page {pages}")}</a>
+                        </p>
+                    }.into_any()
+                } else {
+                    view! { <p class="empty muted" data-testid="agents-none-match">"No agents match this search or filter."</p> }.into_any()
+                }
             }>
                 <div class="empty" data-testid="agents-empty">
                     <p><strong>"No agents registered yet."</strong></p>
@@ -362,6 +396,11 @@ fn AgentRowView(row: AgentRow, store: AgentStore) -> impl IntoView {
 
     let id_for_confirm = agent_id.clone();
     let detail = format!("/agents/{}", percent_encode(&agent_id));
+    let params = use_query_map();
+    let execute_href = {
+        let id = agent_id.clone();
+        move || params.with(|p| href_keeping_list(p, Some(&id)))
+    };
     view! {
         <tr data-agent-id=agent_id.clone() data-health=move || state.get().as_str()>
             <td class="health" data-label="Health">
@@ -391,8 +430,7 @@ fn AgentRowView(row: AgentRow, store: AgentStore) -> impl IntoView {
                 {move || data.with(|d| d.health.latency_ms).map(|ms| view! { <div class="muted latency">{format!("{ms} ms")}</div> })}
             </td>
             <td class="row-actions">
-                <a class="button small primary" href=format!("/orchestrator?execute={}", percent_encode(&agent_id))
-                    aria-label=format!("Execute {agent_id}")>"Execute"</a>
+                <a class="button small primary" href=execute_href aria-label=format!("Execute {agent_id}")>"Execute"</a>
                 <Show when=move || confirming.get() fallback=move || view! {
                     <button type="button" class="small" on:click=move |_| { row_error.set(None); confirming.set(true) }>"Remove"</button>
                 }>
@@ -421,5 +459,11 @@ mod tests {
         assert_eq!(list_href(None, None, 1), "/orchestrator");
         assert_eq!(list_href(Some("a b"), Some(HealthState::Unhealthy), 3), "/orchestrator?q=a%20b&state=unhealthy&page=3");
         assert_eq!(list_href(None, Some(HealthState::Healthy), 1), "/orchestrator?state=healthy");
+        let mut params = leptos_router::params::ParamsMap::new();
+        params.insert("state", "failing".into());
+        params.insert("execute", "old".into());
+        assert_eq!(href_keeping_list(&params, Some("a b")), "/orchestrator?state=failing&execute=a%20b");
+        assert_eq!(href_keeping_list(&params, None), "/orchestrator?state=failing");
+        assert_eq!(href_keeping_list(&leptos_router::params::ParamsMap::new(), Some("x")), "/orchestrator?execute=x");
     }
 }

@@ -2,7 +2,7 @@
 
 mod execute;
 mod form;
-mod list;
+pub(crate) mod list;
 mod store;
 
 use leptos::prelude::*;

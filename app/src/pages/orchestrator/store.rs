@@ -26,6 +26,9 @@ pub struct AgentStore {
     refresh_error: RwSignal<Option<String>>,
     /// Counts by state of every agent, kept current by events between refreshes.
     pub summary: RwSignal<HealthSummary>,
+    /// The version of `summary`: counts of a lower one (an answer slower than an event)
+    /// are older and never replace them.
+    summary_version: StoredValue<u64>,
     /// Agents matching the page's query, over all its pages.
     pub total: RwSignal<u64>,
     /// Each listed agent's uptime bar, by ID.
@@ -40,6 +43,7 @@ impl AgentStore {
             generation: StoredValue::new(0),
             refresh_error: RwSignal::new(None),
             summary: RwSignal::new(HealthSummary::default()),
+            summary_version: StoredValue::new(0),
             total: RwSignal::new(0),
             bars: RwSignal::new(HashMap::new()),
         }
@@ -48,9 +52,7 @@ impl AgentStore {
     /// A whole view from the server: the rows, the counts and the bars.
     pub fn apply_overview(&self, overview: AgentOverview) {
         self.apply(overview.agents);
-        if self.summary.get_untracked() != overview.summary {
-            self.summary.set(overview.summary);
-        }
+        self.set_summary(overview.summary, overview.summary_version);
         if self.total.get_untracked() != overview.total {
             self.total.set(overview.total);
         }
@@ -64,10 +66,8 @@ impl AgentStore {
     /// Nothing else is touched: the list is neither rebuilt nor re-sorted. True when a
     /// listed agent changed state.
     pub fn apply_health(&self, change: &AgentHealth) -> bool {
-        if let Some(previous) = change.previous {
-            if previous != change.health.state {
-                self.summary.update(|s| s.moved(previous, change.health.state));
-            }
+        if let Some(summary) = change.summary {
+            self.set_summary(summary, change.summary_version);
         }
         let row = self.rows.with_untracked(|rows| rows.iter().find(|r| r.id.with_value(|id| id == &change.agent_id)).copied());
         let Some(row) = row else { return false };
@@ -76,6 +76,17 @@ impl AgentStore {
             row.data.update(|d| d.health = change.health.clone());
         }
         moved
+    }
+
+    /// Keeps the newest counts: a version 0 (counted in the database) always applies.
+    fn set_summary(&self, summary: HealthSummary, version: u64) {
+        if version != 0 && version < self.summary_version.get_value() {
+            return;
+        }
+        self.summary_version.set_value(version);
+        if self.summary.get_untracked() != summary {
+            self.summary.set(summary);
+        }
     }
 
     /// Updates the agent's row if it is on this page; false when it is not.
@@ -120,6 +131,14 @@ impl AgentStore {
         for (i, agent) in fresh.into_iter().enumerate() {
             let row = match by_id.remove(&agent.agent_id) {
                 Some(row) => {
+                    let mut agent = agent;
+                    // A pushed check newer than this answer's stays (the answer was read
+                    // before it; RFC 3339 UTC from one formatter compares as text).
+                    row.data.with_untracked(|d| {
+                        if d.health.checked_at > agent.health.checked_at {
+                            agent.health = d.health.clone();
+                        }
+                    });
                     if row.data.with_untracked(|d| d != &agent) {
                         row.data.set(agent);
                     }
@@ -157,5 +176,69 @@ impl AgentStore {
     pub fn remove(&self, agent_id: &str) {
         self.generation.update_value(|g| *g += 1);
         self.rows.update(|rows| rows.retain(|r| r.id.get_value() != agent_id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AgentSource, HealthState, HealthView};
+
+    fn agent(id: &str, state: HealthState, checked_at: &str) -> AgentView {
+        AgentView {
+            agent_id: id.into(),
+            agent_name: id.into(),
+            agent_url: "http://127.0.0.1:1".into(),
+            source: AgentSource::Manual,
+            metadata: Default::default(),
+            registered_at: "2026-12-01T00:00:00.000Z".into(),
+            updated_at: "2026-12-01T00:00:00.000Z".into(),
+            health: HealthView {
+                state,
+                reason: None,
+                latency_ms: Some(1),
+                checked_at: Some(checked_at.into()),
+                consecutive_failures: 0,
+                unhealthy_after: 2,
+                interval_seconds: 10.0,
+            },
+        }
+    }
+
+    fn overview(agents: Vec<AgentView>, healthy: u64, version: u64) -> AgentOverview {
+        let summary = HealthSummary { healthy, ..Default::default() };
+        AgentOverview { total: agents.len() as u64, agents, summary, summary_version: version, bars: Vec::new() }
+    }
+
+    #[test]
+    fn older_answers_never_undo_newer_pushed_changes() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let store = AgentStore::new();
+            store.apply_overview(overview(vec![agent("a", HealthState::Healthy, "2026-12-01T00:00:10.000Z")], 1, 5));
+            // Pushed: a newer check and newer counts.
+            let newer = agent("a", HealthState::Failing, "2026-12-01T00:00:20.000Z");
+            let counts = HealthSummary { failing: 1, ..Default::default() };
+            let moved = store.apply_health(&AgentHealth {
+                agent_id: "a".into(),
+                health: newer.health.clone(),
+                previous: Some(HealthState::Healthy),
+                summary: Some(counts),
+                summary_version: 7,
+            });
+            assert!(moved, "a listed agent changed state");
+            // An answer read before both arrives late: it changes neither.
+            store.apply_overview(overview(vec![agent("a", HealthState::Healthy, "2026-12-01T00:00:10.000Z")], 1, 6));
+            assert_eq!(store.summary.get_untracked(), counts);
+            let row = store.rows().get_untracked()[0];
+            assert_eq!(row.data.get_untracked().health, newer.health);
+            // A newer one does.
+            store.apply_overview(overview(vec![agent("a", HealthState::Healthy, "2026-12-01T00:00:30.000Z")], 1, 8));
+            assert_eq!(store.summary.get_untracked().healthy, 1);
+            assert_eq!(row.data.get_untracked().health.state, HealthState::Healthy);
+            // Counted in the database (the monitor had not started): always taken.
+            store.apply_overview(overview(vec![], 0, 0));
+            assert_eq!(store.summary.get_untracked().total(), 0);
+        });
     }
 }

@@ -1,4 +1,5 @@
-// Live updates: one event stream per browser, relayed to every tab; pages that change in
+// Live updates (runs last: the other files expect the database they started with):
+// one event stream per browser, relayed to every tab; pages that change in
 // place by push (no polling while the stream is up); the indicator, the fallback and the
 // recovery when the stream drops; the agent page; the list's summary, search and filter;
 // a phone-width screen.
@@ -75,8 +76,9 @@ test('two tabs show a stopped agent unhealthy without reload, over one event str
   const streams = streamRequests(context);
   const other = await context.newPage();
   const otherErrors = watchErrors(other);
-  await open(page, '/orchestrator');
-  await open(other, '/orchestrator');
+  // Only this agent listed: others changing state meanwhile would bring fresh views.
+  await open(page, '/orchestrator?q=pair');
+  await open(other, '/orchestrator?q=pair');
   for (const p of [page, other]) {
     await expect(indicator(p)).toHaveAttribute('data-state', 'live');
     await expect(row(p, 'pair')).toHaveAttribute('data-health', 'healthy');
@@ -101,6 +103,7 @@ test('two tabs show a stopped agent unhealthy without reload, over one event str
   await expect.poll(() => openStreams(page), { timeout: 20_000 }).toBe(1);
   await page.screenshot({ path: 'test-results/live-01-two-tabs.png', fullPage: true });
   expect(otherErrors).toEqual([]);
+  await page.request.delete('/api/v1/agents/pair');
 });
 
 test('eight tabs all stay live; a change reaches every one, also after the stream holder closes', async ({ page, context }) => {
@@ -150,6 +153,8 @@ test('a run page goes to succeeded by push, without polling', async ({ page, con
   // Polling every second over the seconds left would have asked several times; push
   // asks once, for the outputs, when the run ends.
   expect(polls.length, polls.join('\n')).toBeLessThanOrEqual(1);
+  await page.request.delete(`/api/v1/runs/${run_id}`);
+  await page.request.delete('/api/v1/agents/pusher');
 });
 
 /** A dashboard of the test's own, on a port of its own, so that it can be restarted. */
@@ -243,6 +248,8 @@ test('the summary counts by state; search and the state filter narrow the list a
   await register(page, 'zz-find-one', a.url);
   await register(page, 'zz-find-two', a.url);
   await register(page, 'zz-find-dead', nobody, true);
+  // Failing at its registration, unhealthy at the monitor's next check.
+  await expect.poll(async () => (await (await page.request.get('/api/v1/agents/zz-find-dead')).json()).health.state).toBe('unhealthy');
   await open(page, '/orchestrator');
   const total = Number(await page.getByTestId('summary-all').locator('.count').textContent());
   expect(total).toBeGreaterThanOrEqual(3);
@@ -257,6 +264,13 @@ test('the summary counts by state; search and the state filter narrow the list a
   await expect(page.locator('tr[data-agent-id]').first()).toHaveAttribute('data-health', 'unhealthy');
   await expect(row(page, 'zz-find-one')).toHaveCount(0);
   await expect(page.getByTestId('summary-unhealthy')).toHaveAttribute('aria-current', 'true');
+  // Execute and Close keep the list as it was.
+  await row(page, 'zz-find-dead').getByRole('link', { name: 'Execute zz-find-dead' }).click();
+  await expect(page).toHaveURL(/q=zz-find&state=unhealthy&execute=zz-find-dead/);
+  await expect(page.getByTestId('execute-panel')).toBeVisible();
+  await page.getByRole('link', { name: 'Close the run form' }).click();
+  await expect(page).toHaveURL(/q=zz-find&state=unhealthy$/);
+  await expect(row(page, 'zz-find-dead')).toBeVisible();
 
   // Counts follow by push: a healthy one stops.
   await page.goto('/orchestrator?q=zz-find');
