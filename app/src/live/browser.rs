@@ -43,6 +43,7 @@ enum Message {
 }
 
 type Handler = Rc<dyn Fn(&LiveEvent)>;
+type Listener = Closure<dyn FnMut(MessageEvent)>;
 
 thread_local! {
     static HANDLERS: RefCell<Vec<(u64, Handler)>> = const { RefCell::new(Vec::new()) };
@@ -79,7 +80,7 @@ struct Tab {
     last_id: RefCell<Option<String>>,
     source: RefCell<Option<EventSource>>,
     /// The open EventSource's listeners, dropped with it.
-    listeners: RefCell<Vec<Closure<dyn FnMut(MessageEvent)>>>,
+    listeners: RefCell<Vec<Listener>>,
     on_open: RefCell<Option<Closure<dyn FnMut()>>>,
     on_error: RefCell<Option<Closure<dyn FnMut()>>>,
     retry_ms: Cell<f64>,

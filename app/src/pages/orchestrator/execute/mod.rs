@@ -55,7 +55,7 @@ fn Panel(agent_id: String, from: Option<String>) -> impl IntoView {
         <section class="card execute" aria-labelledby="execute-title" data-testid="execute-panel">
             <div class="card-title">
                 <h2 id="execute-title">{title}</h2>
-                <a href=move || query.with(|q| super::list::href_keeping_list(q, None)) aria-label="Close the run form">"Close"</a>
+                <a href=move || query.with(|q| super::list::href_keeping_list(|k| q.get(k), None)) aria-label="Close the run form">"Close"</a>
             </div>
             <Suspense fallback=move || view! { <p class="muted" data-testid="schema-loading">"Loading the agent's input schema…"</p> }>
                 {move || Suspend::new({

@@ -1,0 +1,190 @@
+//! The agent list: one page of agents (search, state filter and page number in the URL),
+//! the counts by state on top, rendered by the server with the page. In the browser it
+//! follows the live stream: a health event patches its row and the counts in place; a
+//! registration or removal elsewhere refetches the page. While the stream is not live
+//! the page asks every few seconds instead, and a request that fails says so on the page
+//! instead of showing stale state silently. `controls` holds the counts, the search and
+//! the pager; `table` the rows.
+
+mod controls;
+mod table;
+
+pub use controls::href_keeping_list;
+use controls::{Pager, Search, Summary, PAGE_SIZE};
+use super::store::AgentStore;
+use super::REFRESH_INTERVAL_SECS;
+use crate::api::agent_overview;
+use crate::live::use_live;
+use crate::model::events::LiveEvent;
+use crate::model::{AgentQuery, HealthState};
+use crate::time::now_ms;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_query_map;
+use std::time::Duration;
+use table::AgentTable;
+
+#[component]
+pub fn AgentList(store: AgentStore) -> impl IntoView {
+    let live = use_live();
+    let params = use_query_map();
+    let q = Memo::new(move |_| params.with(|p| p.get("q").map(|q| q.trim().to_owned()).filter(|q| !q.is_empty())));
+    let state = Memo::new(move |_| params.with(|p| p.get("state").and_then(|s| HealthState::parse(&s))));
+    let page = Memo::new(move |_| params.with(|p| p.get("page").and_then(|n| n.parse::<u64>().ok())).unwrap_or(1).max(1));
+    let query = Memo::new(move |_| AgentQuery {
+        q: q.get(),
+        state: state.get(),
+        limit: Some(PAGE_SIZE),
+        offset: Some((page.get() - 1) * PAGE_SIZE),
+    });
+    // The first view, rendered with the page; later ones (another page, a search, a
+    // resync) come from `request`, which patches the same table instead of building a
+    // new one.
+    let initial = Resource::new(|| (), move |_| agent_overview(query.get_untracked()));
+
+    // The newest request's number, and since when a request has been unanswered.
+    let latest = StoredValue::new(0u64);
+    let pending_since = StoredValue::new(None::<f64>);
+    let interval_ms = REFRESH_INTERVAL_SECS as f64 * 1000.0;
+
+    // Fetches the view for the current query now; an older request still out is ignored.
+    let request = move || {
+        let seq = latest.get_value() + 1;
+        latest.set_value(seq);
+        pending_since.set_value(Some(now_ms()));
+        let generation = store.generation();
+        let asked = query.get_untracked();
+        spawn_local(async move {
+            let result = agent_overview(asked.clone()).await;
+            // Left the page meanwhile, or a newer request superseded this one.
+            if latest.is_disposed() || latest.get_value() != seq {
+                return;
+            }
+            pending_since.set_value(None);
+            match result {
+                // A view read before a local register/remove, or for another page of the
+                // list, would undo what is shown: skip it, the next one is current.
+                Ok(overview) if store.generation() == generation && query.get_untracked() == asked => {
+                    store.apply_overview(overview);
+                    store.set_refresh_error(None);
+                }
+                Ok(_) => store.set_refresh_error(None),
+                Err(e) => store.set_refresh_error(Some(e.message)),
+            }
+        });
+    };
+    // Polling (while the stream is down): one request at a time, and one that hangs is
+    // reported rather than waited on silently.
+    let reload = move || {
+        if let Some(since) = pending_since.get_value() {
+            let now = now_ms();
+            // Reported at the second tick after the request (1.5 keeps timer jitter from
+            // pushing that to the third).
+            if now - since < 1.5 * interval_ms {
+                return;
+            }
+            let waited = ((now - since) / 1000.0) as u64;
+            store.set_refresh_error(Some(format!("no answer from the dashboard server for {waited} s")));
+        }
+        request();
+    };
+    // Another page, search or filter in the URL.
+    Effect::new(move |previous: Option<AgentQuery>| {
+        let now = query.get();
+        if previous.is_some_and(|p| p != now) {
+            request();
+        }
+        now
+    });
+    // Bursts of registrations or removals elsewhere cost one request.
+    let reload_pending = StoredValue::new(false);
+    let reload_soon = move || {
+        if !reload_pending.get_value() {
+            reload_pending.set_value(true);
+            set_timeout(
+                move || {
+                    if !reload_pending.is_disposed() {
+                        reload_pending.set_value(false);
+                        request();
+                    }
+                },
+                Duration::from_millis(300),
+            );
+        }
+    };
+    live.subscribe(move |event| match event {
+        LiveEvent::AgentHealth(change) => {
+            // A listed agent changed state: its uptime figure comes with the next view
+            // (state changes are rare next to the checks themselves). So does the list
+            // when an agent entered or left the state it is filtered by.
+            let listed_moved = store.apply_health(change);
+            let to = change.health.state;
+            let filter_moved = state.get_untracked().is_some_and(|f| {
+                change.previous.is_some_and(|from| from != to && (from == f || to == f))
+            });
+            if listed_moved || filter_moved {
+                reload_soon();
+            }
+        }
+        // The counts, and which agents this page holds, may have changed.
+        LiveEvent::AgentUpserted(agent) => {
+            store.patch(agent);
+            reload_soon();
+        }
+        LiveEvent::AgentRemoved(gone) => {
+            store.remove(&gone.agent_id);
+            reload_soon();
+        }
+        LiveEvent::Resync => request(),
+        LiveEvent::RunUpdated(_) | LiveEvent::RunRemoved(_) => {}
+    });
+    // Polling only while the stream is not live.
+    Effect::new(move |_| {
+        let tick = move || {
+            if !live.is_live() {
+                reload();
+            }
+        };
+        if let Ok(handle) = set_interval_with_handle(tick, Duration::from_secs(REFRESH_INTERVAL_SECS)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+
+    view! {
+        <section class="card agents" aria-labelledby="agents-title">
+            <div class="card-title">
+                <h2 id="agents-title">"Registered agents"</h2>
+                <span class="muted">{move || if live.state() == crate::live::LinkState::Live {
+                    "updated as it happens".to_owned()
+                } else {
+                    format!("refreshes every {REFRESH_INTERVAL_SECS} s")
+                }}</span>
+            </div>
+            {move || store.refresh_error().map(|e| view! {
+                <p class="notice error" role="alert" data-testid="refresh-error">
+                    {format!("Showing the last known state: {e}. Retrying every {REFRESH_INTERVAL_SECS} s.")}
+                </p>
+            })}
+            <Suspense fallback=|| view! { <p class="muted">"Loading agents…"</p> }>
+                {move || Suspend::new(async move {
+                    match initial.await {
+                        Ok(overview) => {
+                            store.apply_overview(overview);
+                            store.set_refresh_error(None);
+                        }
+                        Err(e) => store.set_refresh_error(Some(e.message)),
+                    }
+                    // Rendered once the view is in the store, on the server as in the
+                    // browser: hydration must find the same counts and pager.
+                    view! {
+                        <Summary store q state/>
+                        <Search q/>
+                        <AgentTable store filtered=Signal::derive(move || q.get().is_some() || state.get().is_some()) q state page/>
+                        <Pager store q state page/>
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+    .into_any()
+}

@@ -1,0 +1,155 @@
+//! The table of agents (or the empty state), one keyed row per agent: its state and
+//! reason, name, URL, uptime bar, last check and actions.
+
+use super::super::store::{AgentRow, AgentStore};
+use super::controls::{href_keeping_list, list_href, PAGE_SIZE};
+use crate::api::remove_agent;
+use crate::components::clock::RelativeTime;
+use crate::components::uptime::UptimeBarView;
+use crate::error::ErrorCode;
+use crate::model::{percent_encode, HealthState};
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+/// The table, or the empty state; rendered once the first view is in the store.
+#[component]
+pub(super) fn AgentTable(
+    store: AgentStore,
+    filtered: Signal<bool>,
+    q: Memo<Option<String>>,
+    state: Memo<Option<HealthState>>,
+    page: Memo<u64>,
+) -> impl IntoView {
+    view! {
+        <Show when=move || store.rows().with(Vec::is_empty) && store.refresh_error().is_none()>
+            <Show when=move || !filtered.get() && store.summary.with(|s| s.total()) == 0 && page.get() == 1 fallback=move || {
+                let pages = store.total.get().div_ceil(PAGE_SIZE);
+                if store.total.get() > 0 && page.get() > pages {
+                    view! {
+                        <p class="empty muted" data-testid="agents-past-end">
+                            {format!("Page {} is past the end of the list. ", page.get())}
+                            <a href=list_href(q.get().as_deref(), state.get(), pages)>{format!("Go to page {pages}")}</a>
+                        </p>
+                    }.into_any()
+                } else {
+                    view! { <p class="empty muted" data-testid="agents-none-match">"No agents match this search or filter."</p> }.into_any()
+                }
+            }>
+                <div class="empty" data-testid="agents-empty">
+                    <p><strong>"No agents registered yet."</strong></p>
+                    <p class="muted">
+                        "Start the reference agent with " <code>"configurable-agents test-agent"</code>
+                        " and register it at " <code>"http://127.0.0.1:8002"</code> "."
+                    </p>
+                </div>
+            </Show>
+        </Show>
+        <Show when=move || store.rows().with(|r| !r.is_empty())>
+            <table class="agent-table" data-testid="agent-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Health"</th>
+                        <th scope="col">"Agent"</th>
+                        <th scope="col">"URL"</th>
+                        <th scope="col">"Last 24 h"</th>
+                        <th scope="col">"Last checked"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=move || store.rows().get() key=|row| row.id.get_value() let:row>
+                        <AgentRowView row store/>
+                    </For>
+                </tbody>
+            </table>
+        </Show>
+    }
+    .into_any()
+}
+
+#[component]
+fn AgentRowView(row: AgentRow, store: AgentStore) -> impl IntoView {
+    let data = row.data;
+    let agent_id = row.id.get_value();
+    let state = Memo::new(move |_| data.with(|d| d.health.state));
+    let reason = Memo::new(move |_| data.with(|d| d.health.reason.clone()));
+    let checked_at = Signal::derive(move || data.with(|d| d.health.checked_at.clone()));
+    let bar = {
+        let id = agent_id.clone();
+        Memo::new(move |_| store.bars.with(|b| b.get(&id).cloned()))
+    };
+    let confirming = RwSignal::new(false);
+    let row_error = RwSignal::new(None::<String>);
+
+    let remove = Action::new(move |id: &String| {
+        let id = id.clone();
+        async move { (id.clone(), remove_agent(id).await) }
+    });
+    Effect::new(move |_| {
+        if let Some((id, result)) = remove.value().get() {
+            match result {
+                Ok(()) => store.remove(&id),
+                Err(e) if e.code == ErrorCode::NotFound => store.remove(&id),
+                Err(e) => {
+                    confirming.set(false);
+                    row_error.set(Some(e.message));
+                }
+            }
+        }
+    });
+
+    let id_for_confirm = agent_id.clone();
+    let detail = format!("/agents/{}", percent_encode(&agent_id));
+    let params = use_query_map();
+    let execute_href = {
+        let id = agent_id.clone();
+        move || params.with(|p| href_keeping_list(|k| p.get(k), Some(&id)))
+    };
+    view! {
+        <tr data-agent-id=agent_id.clone() data-health=move || state.get().as_str()>
+            <td class="health" data-label="Health">
+                <span class=move || format!("badge {}", state.get().as_str())>
+                    {move || match state.get() {
+                        HealthState::Healthy => "● healthy".to_owned(),
+                        HealthState::Failing => format!("● {}", data.with(|d| d.health.label())),
+                        HealthState::Unhealthy => "● unhealthy".to_owned(),
+                        HealthState::Unknown => "○ not checked yet".to_owned(),
+                    }}
+                </span>
+                {move || reason.get().map(|r| view! { <div class="reason" data-testid="health-reason">{r}</div> })}
+            </td>
+            <td class="who" data-label="Agent">
+                <div class="name"><a href=detail.clone()>{move || data.with(|d| d.agent_name.clone())}</a></div>
+                <div class="id"><code>{agent_id.clone()}</code></div>
+                {move || data.with(|d| d.description().map(str::to_owned)).map(|t| view! { <div class="muted description">{t}</div> })}
+            </td>
+            <td class="url" data-label="URL"><code>{move || data.with(|d| d.agent_url.clone())}</code></td>
+            <td class="uptime" data-label="Last 24 h">
+                <a href=detail class="uptime-link" aria-label=format!("Health history of {agent_id}")>
+                    <UptimeBarView bar=Signal::derive(move || bar.get()) current=Signal::derive(move || state.get())/>
+                </a>
+            </td>
+            <td class="checked" data-label="Last checked">
+                <RelativeTime at=checked_at fallback="never"/>
+                {move || data.with(|d| d.health.latency_ms).map(|ms| view! { <div class="muted latency">{format!("{ms} ms")}</div> })}
+            </td>
+            <td class="row-actions">
+                <a class="button small primary" href=execute_href aria-label=format!("Execute {agent_id}")>"Execute"</a>
+                <Show when=move || confirming.get() fallback=move || view! {
+                    <button type="button" class="small" on:click=move |_| { row_error.set(None); confirming.set(true) }>"Remove"</button>
+                }>
+                    <span class="confirm">
+                        "Remove this agent? "
+                        <button type="button" class="small danger" disabled=move || remove.pending().get()
+                            on:click={
+                                let id = id_for_confirm.clone();
+                                move |_| { remove.dispatch(id.clone()); }
+                            }>"Confirm remove"</button>
+                        <button type="button" class="small" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                    </span>
+                </Show>
+                {move || row_error.get().map(|e| view! { <div class="field-error">{e}</div> })}
+            </td>
+        </tr>
+    }
+}

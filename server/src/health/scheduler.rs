@@ -1,0 +1,243 @@
+//! The monitor's state: every agent's slot, state and open latency bucket, the queue of
+//! due checks, and the decisions a check's result leads to (handed to the writer).
+
+use super::store::{CheckWrite, RollupWrite, Target};
+use super::{now_ms, schedule, writer, Counts, MonitorSettings};
+use crate::agent_client::Probe;
+use app::model::HealthState;
+use chrono::DateTime;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// One agent as the monitor holds it.
+struct Slot {
+    url: String,
+    interval: Duration,
+    generation: u64,
+    /// The slot it is scheduled for (ms since the epoch).
+    due: u64,
+    in_flight: bool,
+    state: HealthState,
+    failures: u32,
+    reason: Option<String>,
+    published_at: Option<Instant>,
+    bucket: Option<RollupWrite>,
+}
+
+/// The schedule, the agents' states, and the decisions.
+pub(super) struct Scheduler {
+    settings: MonitorSettings,
+    slots: HashMap<Arc<str>, Slot>,
+    queue: BinaryHeap<Reverse<(u64, u64, Arc<str>)>>,
+    next_generation: u64,
+    counts: Arc<Mutex<Counts>>,
+    writes: mpsc::UnboundedSender<writer::Write>,
+}
+
+impl Scheduler {
+    pub(super) fn new(
+        settings: MonitorSettings,
+        counts: Arc<Mutex<Counts>>,
+        writes: mpsc::UnboundedSender<writer::Write>,
+    ) -> Self {
+        Self { settings, slots: HashMap::new(), queue: BinaryHeap::new(), next_generation: 1, counts, writes }
+    }
+
+    fn count(&self, state: HealthState, delta: i64) {
+        let mut counts = self.counts.lock().expect("counts lock is never poisoned: no panics while held");
+        *counts.by_state.entry(state).or_default() += delta;
+        counts.version += 1;
+    }
+
+    pub(super) fn upsert(&mut self, target: Target, checked: bool) {
+        let interval = target.interval_ms.map_or(self.settings.interval, Duration::from_millis);
+        let now = now_ms();
+        let stale = target
+            .checked_at
+            .is_none_or(|at| now.saturating_sub(at.timestamp_millis().max(0) as u64) >= interval.as_millis() as u64);
+        let due = if checked {
+            // Just checked by its registration: the next check is a good part of an
+            // interval away, at the agent's own slot.
+            schedule::next_slot(&target.agent_id, interval, now + interval.as_millis() as u64 / 2)
+        } else if stale {
+            // Never checked, or not within its interval (the dashboard was down): the page
+            // would show an old state, so it is checked now, then at its own slot.
+            now
+        } else {
+            schedule::next_slot(&target.agent_id, interval, now)
+        };
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let key: Arc<str> = Arc::from(target.agent_id.as_str());
+        let old = self.slots.remove(&key);
+        if let Some(old) = &old {
+            self.count(old.state, -1);
+        }
+        self.count(target.state, 1);
+        let bucket = old.and_then(|o| o.bucket);
+        self.slots.insert(
+            key.clone(),
+            Slot {
+                url: target.agent_url,
+                interval,
+                generation,
+                due,
+                in_flight: false,
+                state: target.state,
+                failures: target.failures,
+                reason: target.reason,
+                published_at: checked.then(Instant::now),
+                bucket,
+            },
+        );
+        self.queue.push(Reverse((due, generation, key)));
+    }
+
+    pub(super) fn remove(&mut self, agent_id: &str) {
+        // Its queue entry goes stale (another generation) and is skipped when reached.
+        if let Some(old) = self.slots.remove(agent_id) {
+            self.count(old.state, -1);
+        }
+    }
+
+    pub(super) fn make_due(&mut self, agent_ids: Option<Vec<String>>) {
+        let now = now_ms();
+        let keys: Vec<Arc<str>> = match agent_ids {
+            Some(ids) => ids.iter().filter_map(|id| self.slots.get_key_value(id.as_str()).map(|(k, _)| k.clone())).collect(),
+            None => self.slots.keys().cloned().collect(),
+        };
+        for key in keys {
+            let generation = self.next_generation;
+            self.next_generation += 1;
+            if let Some(slot) = self.slots.get_mut(&key) {
+                slot.generation = generation;
+                slot.due = now;
+                slot.in_flight = false;
+                self.queue.push(Reverse((now, generation, key)));
+            }
+        }
+    }
+
+    /// The latency bucket still being filled for this agent.
+    pub(super) fn open_bucket(&self, agent_id: &str) -> Option<RollupWrite> {
+        self.slots.get(agent_id).and_then(|s| s.bucket.clone())
+    }
+
+    pub(super) fn next_due(&self) -> Option<u64> {
+        self.queue.peek().map(|Reverse((due, _, _))| *due)
+    }
+
+    /// Agents due now, at most `room`; each moves to its next slot.
+    pub(super) fn take_due(&mut self, room: usize) -> Vec<(Arc<str>, u64, String)> {
+        let now = now_ms();
+        let mut due = Vec::new();
+        while due.len() < room {
+            match self.queue.peek() {
+                Some(Reverse((at, _, _))) if *at <= now => {}
+                _ => break,
+            }
+            let Reverse((at, generation, key)) = self.queue.pop().expect("peeked");
+            let Some(slot) = self.slots.get_mut(&key) else { continue };
+            if slot.generation != generation || slot.due != at {
+                continue; // re-registered, removed or rescheduled since
+            }
+            // The next slot after this one; one that passed while waiting is skipped.
+            let next = schedule::next_slot(&key, slot.interval, at.max(now) + 1);
+            slot.due = next;
+            self.queue.push(Reverse((next, generation, key.clone())));
+            if slot.in_flight {
+                continue; // its previous check is still open: never two at once
+            }
+            slot.in_flight = true;
+            due.push((key, generation, slot.url.clone()));
+        }
+        due
+    }
+
+    /// A check came back: decide the new state, and hand the result to the writer.
+    pub(super) fn record(&mut self, agent_id: &Arc<str>, generation: u64, url: String, probe: Probe) {
+        let settings = self.settings;
+        let Some(slot) = self.slots.get_mut(agent_id) else { return };
+        if slot.generation != generation {
+            return; // taken before a re-registration or a removal: not this agent's any more
+        }
+        slot.in_flight = false;
+        let passed = probe.state == HealthState::Healthy;
+        let failures = if passed { 0 } else { slot.failures.saturating_add(1) };
+        let state = HealthState::after_check(passed, failures, settings.unhealthy_after);
+        let transition = state != slot.state;
+        // Counting up to the threshold is news ("failing (1 of 2)"); an unhealthy agent's
+        // count going on up is not, and would be an event per check per dead agent.
+        let counting = failures != slot.failures && failures.min(slot.failures) < settings.unhealthy_after;
+        let changed = transition || counting || probe.reason != slot.reason;
+        let old_state = slot.state;
+        slot.state = state;
+        slot.failures = failures;
+        slot.reason = probe.reason.clone();
+        let publish = changed || slot.published_at.is_none_or(|at| at.elapsed() >= settings.refresh_every);
+        if publish {
+            slot.published_at = Some(Instant::now());
+        }
+
+        // Latency rollup: a check that starts a new bucket closes the previous one.
+        let bucket_ms = (settings.rollup_bucket.as_millis() as i64).max(1);
+        let at_ms = probe.checked_at.timestamp_millis();
+        let bucket_start = DateTime::from_timestamp_millis(at_ms - at_ms.rem_euclid(bucket_ms)).unwrap_or(probe.checked_at);
+        let closed = match &slot.bucket {
+            Some(b) if b.bucket_start != bucket_start => slot.bucket.take(),
+            _ => None,
+        };
+        let bucket = slot.bucket.get_or_insert_with(|| RollupWrite {
+            agent_id: agent_id.to_string(),
+            bucket_start,
+            probes: 0,
+            failures: 0,
+            min_ms: None,
+            max_ms: None,
+            sum_ms: 0,
+        });
+        bucket.probes += 1;
+        if passed {
+            bucket.min_ms = Some(bucket.min_ms.map_or(probe.latency_ms, |m| m.min(probe.latency_ms)));
+            bucket.max_ms = Some(bucket.max_ms.map_or(probe.latency_ms, |m| m.max(probe.latency_ms)));
+            bucket.sum_ms += probe.latency_ms;
+        } else {
+            bucket.failures += 1;
+        }
+        let interval_ms = slot.interval.as_millis() as u64;
+        if transition {
+            self.count(old_state, -1);
+            self.count(state, 1);
+        }
+        if let Some(closed) = closed {
+            let _ = self.writes.send(writer::Write::Rollup(closed));
+        }
+        let _ = self.writes.send(writer::Write::Check {
+            check: CheckWrite {
+                agent_id: agent_id.to_string(),
+                agent_url: url,
+                state,
+                reason: probe.reason,
+                latency_ms: probe.latency_ms,
+                checked_at: probe.checked_at,
+                failures,
+                previous: old_state,
+                transition,
+            },
+            publish,
+            interval_ms,
+        });
+    }
+
+    /// Hands every open bucket to the writer (the monitor is stopping).
+    pub(super) fn flush_rollups(&mut self) {
+        for slot in self.slots.values_mut() {
+            if let Some(bucket) = slot.bucket.take() {
+                let _ = self.writes.send(writer::Write::Rollup(bucket));
+            }
+        }
+    }
+}
