@@ -7,6 +7,7 @@
 //!
 //!     cargo bench -p server --bench fleet                  (or ./dev bench)
 //!     BENCH_AGENTS=10000 BENCH_FLEET_PROCS=4 BENCH_SSE_SAMPLES=5 cargo bench -p server --bench fleet
+//!     BENCH_ONLY_FIRST=1 …                                  (scenario 1 only)
 //!
 //! Scenarios:
 //! 1. all agents healthy and due at once (a start with none checked yet): wall time until
@@ -312,6 +313,10 @@ async fn run() {
         mib(rss_small),
         per_k / 1024.0
     );
+
+    if env("BENCH_ONLY_FIRST", 0) == 1 {
+        return;
+    }
 
     // 2. 10% slow, 10% black holes.
     let (url, reader) = seed(dir.path(), "mixed", agents).await;

@@ -83,10 +83,16 @@ impl AgentClient {
     }
 
     /// `GET {base}/health`, judged as the agent protocol says.
-    pub async fn check_health(&self, base: &AgentUrl) -> Probe {
+    /// `keep_connection`: leave the connection in the pool for the next check; otherwise
+    /// it is closed after the answer (`Connection: close`).
+    pub async fn check_health(&self, base: &AgentUrl, keep_connection: bool) -> Probe {
         let started = Instant::now();
+        let mut request = self.http.get(base.endpoint("health"));
+        if !keep_connection {
+            request = request.header(reqwest::header::CONNECTION, "close");
+        }
         let verdict = self
-            .exchange(self.http.get(base.endpoint("health")), self.limits.health)
+            .exchange(request, self.limits.health)
             .await
             .and_then(|answer| {
                 require_success(&answer)?;

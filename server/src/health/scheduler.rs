@@ -130,8 +130,9 @@ impl Scheduler {
         self.queue.peek().map(|Reverse((due, _, _))| *due)
     }
 
-    /// Agents due now, at most `room`; each moves to its next slot.
-    pub(super) fn take_due(&mut self, room: usize) -> Vec<(Arc<str>, u64, String)> {
+    /// Agents due now (ID, generation, URL, interval), at most `room`; each moves to its
+    /// next slot.
+    pub(super) fn take_due(&mut self, room: usize) -> Vec<(Arc<str>, u64, String, Duration)> {
         let now = now_ms();
         let mut due = Vec::new();
         while due.len() < room {
@@ -152,7 +153,7 @@ impl Scheduler {
                 continue; // its previous check is still open: never two at once
             }
             slot.in_flight = true;
-            due.push((key, generation, slot.url.clone()));
+            due.push((key, generation, slot.url.clone(), slot.interval));
         }
         due
     }

@@ -114,7 +114,7 @@ impl AgentService for Registry {
         if let Err(e) = url::Url::parse(valid.agent_url.as_str()) {
             return Err(RegistryError::invalid_field("agent_url", format!("Agent URL is not a valid URL ({e})")).into());
         }
-        let probe = self.client.check_health(&valid.agent_url).await;
+        let probe = self.client.check_health(&valid.agent_url, false).await;
         if probe.state != HealthState::Healthy && !valid.force {
             return Err(RegistryError::HealthCheckFailed {
                 agent_url: valid.agent_url.as_str().to_owned(),

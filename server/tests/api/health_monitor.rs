@@ -277,3 +277,40 @@ async fn dead_agents_do_not_hold_up_live_ones() {
     .await;
     assert!(all_dead.is_some(), "every dead agent was checked concurrently");
 }
+
+/// An agent that notes the `Connection` header of every health check.
+async fn header_noting_agent() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let noted = seen.clone();
+    let router = Router::new().route(
+        "/health",
+        get(move |headers: axum::http::HeaderMap| {
+            let noted = noted.clone();
+            async move {
+                let connection = headers.get("connection").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                noted.lock().unwrap().push(connection);
+                axum::Json(json!({ "status": "alive" }))
+            }
+        }),
+    );
+    (serve(router).await, seen)
+}
+
+#[tokio::test]
+async fn a_connection_is_kept_only_when_the_next_check_comes_before_agents_close_idle_ones() {
+    // Every 10 s: an agent (uvicorn) would have closed it after 5 s; it is closed at once.
+    let (url, seen) = header_noting_agent().await;
+    let app = spawn_app_with(Duration::from_secs(10)).await;
+    app.register("rare", &url).await;
+    check_now(&app, "rare").await;
+    assert_eq!(seen.lock().unwrap().as_slice(), [Some("close".to_owned()), Some("close".to_owned())], "registration and check");
+
+    // Every second: kept for the next check.
+    let (url, seen) = header_noting_agent().await;
+    let app = spawn_app_with(Duration::from_secs(1)).await;
+    app.register("often", &url).await;
+    check_now(&app, "often").await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.first(), Some(&Some("close".to_owned())), "a registration's one-off check");
+    assert_eq!(seen.get(1), Some(&None), "the monitor's: {seen:?}");
+}
