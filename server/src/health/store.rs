@@ -4,9 +4,8 @@
 use crate::entities::{agents, health_events, latency_rollups};
 use app::model::HealthState;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 
@@ -105,35 +104,25 @@ pub async fn write_batch(
     rollups: &[RollupWrite],
 ) -> Result<Vec<bool>, DbErr> {
     let txn = db.begin().await?;
-    let mut written = Vec::with_capacity(checks.len());
-    let mut transitions = Vec::new();
-    for check in checks {
-        let result = agents::Entity::update_many()
-            .col_expr(agents::Column::HealthState, Expr::value(check.state.as_str()))
-            .col_expr(agents::Column::HealthReason, Expr::value(check.reason.clone()))
-            .col_expr(agents::Column::HealthLatencyMs, Expr::value(Some(check.latency_ms as i64)))
-            .col_expr(agents::Column::HealthCheckedAt, Expr::value(Some(check.checked_at)))
-            .col_expr(agents::Column::ConsecutiveFailures, Expr::value(check.failures.min(i32::MAX as u32) as i32))
-            .filter(agents::Column::AgentId.eq(check.agent_id.as_str()))
-            .filter(agents::Column::AgentUrl.eq(check.agent_url.as_str()))
-            .filter(
-                Condition::any()
-                    .add(agents::Column::HealthCheckedAt.is_null())
-                    .add(agents::Column::HealthCheckedAt.lt(check.checked_at)),
-            )
-            .exec(&txn)
-            .await?;
-        let ok = result.rows_affected > 0;
-        if ok && check.transition {
-            transitions.push(health_events::ActiveModel {
-                agent_id: Set(check.agent_id.clone()),
-                state: Set(check.state.as_str().to_owned()),
-                reason: Set(check.reason.clone()),
-                at: Set(check.checked_at),
-                ..Default::default()
-            });
+    let mut written = vec![false; checks.len()];
+    for range in statements(checks) {
+        // Agent IDs are unique within one statement's checks.
+        let at: std::collections::HashMap<&str, usize> = range.clone().map(|i| (checks[i].agent_id.as_str(), i)).collect();
+        for agent_id in update_checks(&txn, &checks[range.clone()]).await? {
+            if let Some(&i) = at.get(agent_id.as_str()) {
+                written[i] = true;
+            }
         }
-        written.push(ok);
+    }
+    let mut transitions = Vec::new();
+    for (check, _) in checks.iter().zip(&written).filter(|(c, w)| **w && c.transition) {
+        transitions.push(health_events::ActiveModel {
+            agent_id: Set(check.agent_id.clone()),
+            state: Set(check.state.as_str().to_owned()),
+            reason: Set(check.reason.clone()),
+            at: Set(check.checked_at),
+            ..Default::default()
+        });
     }
     for chunk in transitions.chunks(500) {
         health_events::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
@@ -143,6 +132,69 @@ pub async fn write_batch(
     }
     txn.commit().await?;
     Ok(written)
+}
+
+/// Checks per UPDATE statement (7 parameters each: far below SQLite's and PostgreSQL's
+/// limits on parameters).
+const CHECKS_PER_STATEMENT: usize = 500;
+
+/// Splits a batch into the ranges one statement each writes, in order: at most
+/// `CHECKS_PER_STATEMENT`, and a new statement where an agent comes again (one
+/// statement updating a row twice would keep either; in order, the later check wins as
+/// it would one by one).
+fn statements(checks: &[CheckWrite]) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    let mut seen = std::collections::HashSet::new();
+    for (i, check) in checks.iter().enumerate() {
+        if i - start == CHECKS_PER_STATEMENT || !seen.insert(check.agent_id.as_str()) {
+            ranges.push(start..i);
+            start = i;
+            seen.clear();
+            seen.insert(check.agent_id.as_str());
+        }
+    }
+    if start < checks.len() {
+        ranges.push(start..checks.len());
+    }
+    ranges
+}
+
+/// One statement for many checks (one per check made 10,000 statements of a sweep, each
+/// a round trip to the database's worker): each row is written only if the agent still
+/// has the URL checked and no newer check is stored; returns the agents written.
+/// `UPDATE … FROM (VALUES …) RETURNING` reads the same on SQLite (3.35+) and PostgreSQL,
+/// whose VALUES columns are both named column1, column2, ….
+async fn update_checks(txn: &impl ConnectionTrait, checks: &[CheckWrite]) -> Result<Vec<String>, DbErr> {
+    let backend = txn.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(checks.len() * 7);
+    let mut rows = Vec::with_capacity(checks.len());
+    for check in checks {
+        let first = values.len() + 1;
+        let place = |n: usize| match backend {
+            sea_orm::DbBackend::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        };
+        rows.push(format!("({})", (first..first + 7).map(place).collect::<Vec<_>>().join(", ")));
+        values.push(check.agent_id.clone().into());
+        values.push(check.agent_url.clone().into());
+        values.push(check.state.as_str().into());
+        values.push(check.reason.clone().into());
+        values.push(Some(check.latency_ms as i64).into());
+        values.push(Some(check.checked_at).into());
+        values.push((check.failures.min(i32::MAX as u32) as i32).into());
+    }
+    let sql = format!(
+        "UPDATE agents SET health_state = v.column3, health_reason = v.column4, health_latency_ms = v.column5, \
+           health_checked_at = v.column6, consecutive_failures = v.column7 \
+         FROM (VALUES {}) AS v \
+         WHERE agents.agent_id = v.column1 AND agents.agent_url = v.column2 \
+           AND (agents.health_checked_at IS NULL OR agents.health_checked_at < v.column6) \
+         RETURNING agents.agent_id",
+        rows.join(", ")
+    );
+    let returned = txn.query_all(Statement::from_sql_and_values(backend, sql, values)).await?;
+    returned.iter().map(|row| row.try_get::<String>("", "agent_id")).collect()
 }
 
 /// Adds a bucket's counts to what is stored for it (a restart inside a bucket writes it
@@ -269,4 +321,32 @@ pub async fn delete_rollups(db: &impl ConnectionTrait, agent_id: &str) -> Result
         .exec(db)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(agent_id: &str) -> CheckWrite {
+        CheckWrite {
+            agent_id: agent_id.into(),
+            agent_url: "http://127.0.0.1:1".into(),
+            state: HealthState::Healthy,
+            reason: None,
+            latency_ms: 1,
+            checked_at: chrono::Utc::now(),
+            failures: 0,
+            previous: HealthState::Healthy,
+            transition: false,
+        }
+    }
+
+    #[test]
+    fn a_batch_is_split_where_an_agent_comes_again_and_at_the_statement_size() {
+        let batch: Vec<CheckWrite> = ["a", "b", "a", "c", "b", "b"].iter().map(|id| check(id)).collect();
+        assert_eq!(statements(&batch), [0..2, 2..5, 5..6]);
+        let many: Vec<CheckWrite> = (0..CHECKS_PER_STATEMENT * 2 + 1).map(|i| check(&i.to_string())).collect();
+        assert_eq!(statements(&many), [0..500, 500..1000, 1000..1001]);
+        assert!(statements(&[]).is_empty());
+    }
 }
