@@ -242,6 +242,7 @@ fn start_dashboard(database: &str) -> Dashboard {
         Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
             .args(["ui", "--port", "0", "--database-url", database, "--leptos-config", "none.toml"])
             .env("RUST_LOG", "error")
+            .envs(std::env::var("BENCH_DASHBOARD_ENV").ok().and_then(|v| v.split_once("=").map(|(k, v)| (k.to_owned(), v.to_owned()))))
             .stdout(Stdio::piped())
             .spawn()
             .expect("the dashboard binary starts"),

@@ -34,6 +34,83 @@ pub use writer::FLUSH_WITHIN;
 /// Agents checked more often than this keep their connection between checks.
 pub const KEEP_CONNECTIONS_BELOW: Duration = Duration::from_secs(4);
 
+/// Checks started at once, at most (see `young`).
+pub const MAX_YOUNG: usize = 1024;
+/// How long a check counts as young: agents answer well within it; one that has not is
+/// waiting on a slow or dead agent.
+pub const YOUNG_FOR: Duration = Duration::from_millis(250);
+
+mod young {
+    //! Counts the checks in flight that started less than `YOUNG_FOR` ago.
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use std::time::Duration;
+
+        #[tokio::test]
+        async fn a_check_is_young_until_it_answers_or_waits_too_long() {
+            let young = std::sync::Arc::new(Young::default());
+            young.start();
+            young.start();
+            assert_eq!(young.count(), 2, "counted when started, before the task runs");
+            young.watch(async {}).await;
+            assert_eq!(young.count(), 1, "answered");
+            let y = young.clone();
+            let slow = tokio::spawn(async move { y.watch(tokio::time::sleep(Duration::from_millis(400))).await });
+            tokio::time::timeout(Duration::from_secs(1), young.aged()).await.expect("told when it turned old");
+            assert_eq!(young.count(), 0, "old after YOUNG_FOR, still waiting");
+            slow.await.unwrap();
+            assert_eq!(young.count(), 0);
+        }
+    }
+
+    use std::future::Future;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::sync::Notify;
+
+    #[derive(Default)]
+    pub struct Young {
+        count: AtomicUsize,
+        aged: Notify,
+    }
+
+    impl Young {
+        pub fn count(&self) -> usize {
+            self.count.load(Ordering::Acquire)
+        }
+
+        /// Resolves when a young check answers late (turns old).
+        pub async fn aged(&self) {
+            self.aged.notified().await
+        }
+
+        /// Counts a check as young from now, before its task first runs (the monitor
+        /// decides how many to start from the count).
+        pub fn start(&self) {
+            self.count.fetch_add(1, Ordering::AcqRel);
+        }
+
+        /// Runs a `start`ed check, counted young until it answers or `YOUNG_FOR` passes.
+        pub async fn watch<T>(&self, check: impl Future<Output = T>) -> T {
+            tokio::pin!(check);
+            let answered = tokio::select! {
+                out = &mut check => Some(out),
+                _ = tokio::time::sleep(super::YOUNG_FOR) => None,
+            };
+            self.count.fetch_sub(1, Ordering::AcqRel);
+            match answered {
+                // Its completion wakes the monitor by itself.
+                Some(out) => out,
+                None => {
+                    self.aged.notify_one();
+                    check.await
+                }
+            }
+        }
+    }
+}
+
 /// How the monitor checks, decides and keeps.
 #[derive(Clone, Copy, Debug)]
 pub struct MonitorSettings {
@@ -281,8 +358,14 @@ impl HealthMonitor {
         let _ = self.ready.send(true);
         let mut commands = self.commands;
         let mut checks: JoinSet<(Arc<str>, u64, String, Probe)> = JoinSet::new();
+        // Checks started less than `YOUNG_FOR` ago that have not answered. Starting more
+        // than `MAX_YOUNG` at once makes no sweep faster (the work is CPU-bound), but each
+        // open check holds its buffers (~10 KB): 4,096 at once were 107 MiB at 10,000
+        // agents, 1,024 were 77. A check older than that is waiting on a slow or dead
+        // agent: those may fill the rest of `max_in_flight`, so they never starve the others.
+        let young = Arc::new(young::Young::default());
         loop {
-            let capacity = checks.len() < self.settings.max_in_flight;
+            let capacity = checks.len() < self.settings.max_in_flight && young.count() < MAX_YOUNG;
             let next_due = state.next_due();
             tokio::select! {
                 biased;
@@ -301,8 +384,10 @@ impl HealthMonitor {
                         state.record(&agent_id, generation, url, probe);
                     }
                 }
+                // A young check turned old: there may be room again.
+                _ = young.aged(), if !capacity => {}
                 _ = sleep_until_ms(next_due), if capacity && next_due.is_some() => {
-                    let room = self.settings.max_in_flight - checks.len();
+                    let room = (self.settings.max_in_flight - checks.len()).min(MAX_YOUNG - young.count());
                     for (agent_id, generation, url, interval) in state.take_due(room) {
                         let client = self.client.clone();
                         // A connection is worth keeping only if the next check comes before
@@ -310,12 +395,18 @@ impl HealthMonitor {
                         // pool would hold one socket and its buffers per agent for nothing
                         // (10,000 agents: 234 → 100 MiB peak, and faster).
                         let keep = interval < KEEP_CONNECTIONS_BELOW;
+                        let young = young.clone();
+                        young.start();
                         checks.spawn(async move {
-                            let probe = match AgentUrl::parse(&url) {
-                                Ok(parsed) => client.check_health(&parsed, keep).await,
-                                // A stored URL always parsed once; a hand-edited row gets a reason.
-                                Err(e) => Probe { state: HealthState::Unhealthy, reason: Some(e), latency_ms: 0, checked_at: Utc::now() },
-                            };
+                            let probe = young
+                                .watch(async {
+                                    match AgentUrl::parse(&url) {
+                                        Ok(parsed) => client.check_health(&parsed, keep).await,
+                                        // A stored URL always parsed once; a hand-edited row gets a reason.
+                                        Err(e) => Probe { state: HealthState::Unhealthy, reason: Some(e), latency_ms: 0, checked_at: Utc::now() },
+                                    }
+                                })
+                                .await;
                             (agent_id, generation, url, probe)
                         });
                     }
