@@ -69,6 +69,24 @@ impl Live {
         }
     }
 
+    /// Calls `f` every `period` while the stream is not live, for as long as the current
+    /// component lives: a page's fallback, so it is never stale without saying so.
+    pub fn poll_while_down(&self, period: std::time::Duration, f: impl Fn() + Clone + 'static) {
+        let live = *self;
+        // Effects run only in the browser.
+        Effect::new(move |_| {
+            let f = f.clone();
+            let tick = move || {
+                if !live.is_live() {
+                    f();
+                }
+            };
+            if let Ok(handle) = set_interval_with_handle(tick, period) {
+                on_cleanup(move || handle.clear());
+            }
+        });
+    }
+
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     fn set_state(&self, state: LinkState) {
         if self.state.get_untracked() != state {
@@ -90,6 +108,26 @@ pub fn provide_live() {
 
 pub fn use_live() -> Live {
     use_context::<Live>().expect("provide_live() runs in App before any page")
+}
+
+/// `f` once, `wait` after the first of a burst of calls: a burst of events costs one
+/// request. Nothing happens if the component is gone by then.
+pub fn coalesced(wait: std::time::Duration, f: impl Fn() + Copy + 'static) -> impl Fn() + Copy + 'static {
+    let pending = StoredValue::new(false);
+    move || {
+        if !pending.get_value() {
+            pending.set_value(true);
+            set_timeout(
+                move || {
+                    if !pending.is_disposed() {
+                        pending.set_value(false);
+                        f();
+                    }
+                },
+                wait,
+            );
+        }
+    }
 }
 
 /// The small live / reconnecting indicator in the header.

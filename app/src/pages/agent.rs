@@ -141,16 +141,7 @@ fn AgentDetails(
             _ => {}
         });
     }
-    Effect::new(move |_| {
-        let tick = move || {
-            if !live.is_live() {
-                fetch();
-            }
-        };
-        if let Ok(handle) = set_interval_with_handle(tick, Duration::from_secs(POLL_SECS)) {
-            on_cleanup(move || handle.clear());
-        }
-    });
+    live.poll_while_down(Duration::from_secs(POLL_SECS), fetch);
 
     let state = Memo::new(move |_| data.with(|d| d.health.state));
     let field = move |f: fn(&AgentView) -> Option<String>| Signal::derive(move || data.with(f));

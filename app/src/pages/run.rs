@@ -144,19 +144,16 @@ fn RunDetails(run: RunView) -> impl IntoView {
             _ => {}
         });
     }
-    // Asked for only while the stream is not live and the run goes on; and once now, in
-    // the browser, for what changed between the page's read and the subscription.
+    // Once now, in the browser, for what changed between the page's read and the
+    // subscription; then only while the stream is not live and the run goes on.
     Effect::new(move |_| {
         if !run.with_untracked(|r| r.status.is_final()) {
             fetch();
         }
-        let poll = move || {
-            if !live.is_live() && !run.with_untracked(|r| r.status.is_final()) {
-                fetch();
-            }
-        };
-        if let Ok(handle) = set_interval_with_handle(poll, Duration::from_millis(POLL_MS)) {
-            on_cleanup(move || handle.clear());
+    });
+    live.poll_while_down(Duration::from_millis(POLL_MS), move || {
+        if !run.with_untracked(|r| r.status.is_final()) {
+            fetch();
         }
     });
 

@@ -6,7 +6,7 @@
 use crate::api::{list_agents, list_runs};
 use crate::components::clock::RelativeTime;
 use crate::components::run_status::{cost_text, duration_text, RunStatusBadge};
-use crate::live::use_live;
+use crate::live::{coalesced, use_live};
 use crate::model::events::LiveEvent;
 use crate::model::{RunPage, RunQuery, RunStatus, RunView};
 use leptos::prelude::*;
@@ -39,38 +39,17 @@ pub fn WorkflowsPage() -> impl IntoView {
     // Pushed: a run created, changed or deleted anywhere may belong in this view; a
     // burst of them costs one request.
     let live = use_live();
-    let pending = StoredValue::new(false);
-    let refetch_soon = move || {
-        if !pending.get_value() {
-            pending.set_value(true);
-            set_timeout(
-                move || {
-                    if !pending.is_disposed() {
-                        pending.set_value(false);
-                        runs.refetch();
-                    }
-                },
-                Duration::from_millis(PUSH_DEBOUNCE_MS),
-            );
-        }
-    };
+    let refetch_soon = coalesced(Duration::from_millis(PUSH_DEBOUNCE_MS), move || runs.refetch());
     live.subscribe(move |event| match event {
         LiveEvent::RunUpdated(_) | LiveEvent::RunRemoved(_) => refetch_soon(),
         LiveEvent::Resync => runs.refetch(),
         _ => {}
     });
     // While the stream is down: refresh while something on the page is queued or running.
-    Effect::new(move |_| {
-        let tick = move || {
-            let going = runs.with_untracked(|r| {
-                matches!(r, Some(Ok(page)) if page.runs.iter().any(|run| !run.status.is_final()))
-            });
-            if going && !live.is_live() {
-                runs.refetch();
-            }
-        };
-        if let Ok(handle) = set_interval_with_handle(tick, Duration::from_millis(REFRESH_MS)) {
-            on_cleanup(move || handle.clear());
+    live.poll_while_down(Duration::from_millis(REFRESH_MS), move || {
+        let going = runs.with_untracked(|r| matches!(r, Some(Ok(page)) if page.runs.iter().any(|run| !run.status.is_final())));
+        if going {
+            runs.refetch();
         }
     });
 

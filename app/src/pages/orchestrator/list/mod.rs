@@ -14,7 +14,7 @@ use controls::{Pager, Search, Summary, PAGE_SIZE};
 use super::store::AgentStore;
 use super::REFRESH_INTERVAL_SECS;
 use crate::api::agent_overview;
-use crate::live::use_live;
+use crate::live::{coalesced, use_live};
 use crate::model::events::LiveEvent;
 use crate::model::{AgentQuery, HealthState};
 use crate::time::now_ms;
@@ -97,21 +97,7 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
         now
     });
     // Bursts of registrations or removals elsewhere cost one request.
-    let reload_pending = StoredValue::new(false);
-    let reload_soon = move || {
-        if !reload_pending.get_value() {
-            reload_pending.set_value(true);
-            set_timeout(
-                move || {
-                    if !reload_pending.is_disposed() {
-                        reload_pending.set_value(false);
-                        request();
-                    }
-                },
-                Duration::from_millis(300),
-            );
-        }
-    };
+    let reload_soon = coalesced(Duration::from_millis(300), request);
     live.subscribe(move |event| match event {
         LiveEvent::AgentHealth(change) => {
             // A listed agent changed state: its uptime figure comes with the next view
@@ -138,17 +124,7 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
         LiveEvent::Resync => request(),
         LiveEvent::RunUpdated(_) | LiveEvent::RunRemoved(_) => {}
     });
-    // Polling only while the stream is not live.
-    Effect::new(move |_| {
-        let tick = move || {
-            if !live.is_live() {
-                reload();
-            }
-        };
-        if let Ok(handle) = set_interval_with_handle(tick, Duration::from_secs(REFRESH_INTERVAL_SECS)) {
-            on_cleanup(move || handle.clear());
-        }
-    });
+    live.poll_while_down(Duration::from_secs(REFRESH_INTERVAL_SECS), reload);
 
     view! {
         <section class="card agents" aria-labelledby="agents-title">
