@@ -17,41 +17,16 @@
 //! 3. agents going down while the whole fleet is checked on its normal 10 s schedule: from
 //!    the start of the check that sees the failure to an SSE client receiving it.
 
+mod agents;
+
+use agents::{address, fleet_child, kind, Kind};
 use sea_orm::{ConnectionTrait, EntityTrait, Statement};
 use std::io::{BufRead, BufReader, Write as _};
-use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// Agent `i`'s address: its own host in 127.0.0.0/8 and its own port.
-fn address(i: u64) -> SocketAddr {
-    let host = Ipv4Addr::new(127, 20 + (i / 62_500) as u8, 1 + ((i / 250) % 250) as u8, 1 + (i % 250) as u8);
-    SocketAddr::new(host.into(), 20_000 + (i % 30_000) as u16)
-}
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Kind {
-    Fast,
-    Slow,
-    BlackHole,
-}
-
-/// Every `slow_every`-th agent is slow, every `hole_every`-th (offset by one) a black hole.
-fn kind(i: u64, slow_every: u64, hole_every: u64) -> Kind {
-    if hole_every > 0 && i % hole_every == 1 {
-        Kind::BlackHole
-    } else if slow_every > 0 && i % slow_every == 2 {
-        Kind::Slow
-    } else {
-        Kind::Fast
-    }
 }
 
 /// (peak resident KiB, resident KiB, CPU ms) of a process, from /proc.
@@ -73,78 +48,6 @@ impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-// ---------------------------------------------------------------- the fleet (child role)
-
-async fn fleet_child() {
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let start = env("FLEET_START", 0);
-    let count = env("FLEET_COUNT", 0);
-    let (slow_every, hole_every) = (env("FLEET_SLOW_EVERY", 0), env("FLEET_HOLE_EVERY", 0));
-    let mut down = Vec::new();
-    for i in start..start + count {
-        let listener = tokio::net::TcpListener::bind(address(i)).await.unwrap_or_else(|e| panic!("bind {}: {e}", address(i)));
-        let flag = Arc::new(AtomicBool::new(false));
-        down.push(flag.clone());
-        let kind = kind(i, slow_every, hole_every);
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(connection(socket, kind, flag.clone()));
-            }
-        });
-    }
-    println!("ready");
-    // Commands on stdin: "down N" makes agent N answer 503.
-    let stdin = std::io::stdin();
-    for line in stdin.lock().lines() {
-        let Ok(line) = line else { break };
-        if let Some(n) = line.strip_prefix("down ").and_then(|n| n.trim().parse::<u64>().ok()) {
-            if let Some(flag) = n.checked_sub(start).and_then(|k| down.get(k as usize)) {
-                flag.store(true, Ordering::SeqCst);
-            }
-        }
-    }
-}
-
-/// One connection, HTTP/1.1 keep-alive, closed after 5 s idle (as uvicorn does).
-async fn connection(mut socket: tokio::net::TcpStream, kind: Kind, down: Arc<AtomicBool>) {
-    let mut buf = vec![0u8; 4096];
-    if kind == Kind::BlackHole {
-        // Reads and never answers, until the caller gives up.
-        while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
-        return;
-    }
-    let mut filled = 0;
-    loop {
-        // One request: up to the blank line (health checks have no body).
-        let complete = loop {
-            if let Some(end) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
-                break Some(end + 4);
-            }
-            if filled == buf.len() {
-                break None;
-            }
-            match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf[filled..])).await {
-                Ok(Ok(n)) if n > 0 => filled += n,
-                _ => break None, // idle for 5 s, closed, or failed
-            }
-        };
-        let Some(end) = complete else { return };
-        buf.copy_within(end..filled, 0);
-        filled -= end;
-        if kind == Kind::Slow {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        let answer: &[u8] = if down.load(Ordering::Relaxed) {
-            b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 17\r\n\r\n{\"detail\":\"down\"}"
-        } else {
-            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 18\r\n\r\n{\"status\":\"alive\"}"
-        };
-        if socket.write_all(answer).await.is_err() {
-            return;
-        }
     }
 }
 
@@ -280,8 +183,8 @@ fn mib(kib: u64) -> f64 {
 }
 
 /// Scenario 1 at `agents`: (wall time, peak RSS KiB, dashboard CPU ms, fleet CPU ms).
-async fn all_due_at_once(dir: &std::path::Path, agents: u64, procs: u64) -> (Duration, u64, u64, u64) {
-    let (url, reader) = seed(dir, "healthy", agents).await;
+async fn all_due_at_once(dir: &std::path::Path, name: &str, agents: u64, procs: u64) -> (Duration, u64, u64, u64) {
+    let (url, reader) = seed(dir, name, agents).await;
     let fleet = Fleet::start(agents, procs, 0, 0);
     let fleet_cpu = fleet.cpu_ms();
     let started = Instant::now();
@@ -302,18 +205,16 @@ async fn run() {
 
     // 1. Healthy, all due at once.
     let small = agents.min(1000);
-    let (t_small, rss_small, _, _) = all_due_at_once(dir.path(), small, procs).await;
-    let (t, rss, cpu, fleet_cpu) = all_due_at_once(dir.path(), agents, procs).await;
+    let (t_small, rss_small, _, _) = all_due_at_once(dir.path(), "small", small, procs).await;
+    let (t, rss, cpu, fleet_cpu) = all_due_at_once(dir.path(), "healthy", agents, procs).await;
     println!("1. {agents} healthy agents all due at once (from the dashboard's start, loading them included):");
     println!("   all checked and stored in {:.0} ms (goal ≤ 1000 ms); {small} agents: {:.0} ms", t.as_secs_f64() * 1e3, t_small.as_secs_f64() * 1e3);
     println!("   dashboard CPU {cpu} ms, fleet CPU {fleet_cpu} ms");
-    let per_k = (rss.saturating_sub(rss_small)) as f64 / ((agents - small).max(1) as f64 / 1000.0);
-    println!(
-        "   dashboard peak RSS {:.1} MiB (goal ≤ 80 MB); at {small} agents {:.1} MiB; {:.2} MiB per 1,000 agents beyond",
-        mib(rss),
-        mib(rss_small),
-        per_k / 1024.0
-    );
+    let beyond = match agents.checked_sub(small).filter(|n| *n > 0) {
+        Some(n) => format!("; {:.2} MiB per 1,000 agents beyond", mib(rss.saturating_sub(rss_small)) / (n as f64 / 1000.0)),
+        None => String::new(),
+    };
+    println!("   dashboard peak RSS {:.1} MiB (goal ≤ 80 MB); at {small} agents {:.1} MiB{beyond}", mib(rss), mib(rss_small));
 
     if env("BENCH_ONLY_FIRST", 0) == 1 {
         return;
