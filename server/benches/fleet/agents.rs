@@ -64,7 +64,8 @@ pub async fn fleet_child() {
     }
 }
 
-/// One connection, HTTP/1.1 keep-alive, closed after 5 s idle (as uvicorn does).
+/// One connection, HTTP/1.1 keep-alive, closed after 5 s idle, or right after the answer
+/// when the request said `Connection: close` (as uvicorn does).
 async fn connection(mut socket: tokio::net::TcpStream, kind: Kind, down: Arc<AtomicBool>) {
     let mut buf = vec![0u8; 4096];
     if kind == Kind::BlackHole {
@@ -88,6 +89,7 @@ async fn connection(mut socket: tokio::net::TcpStream, kind: Kind, down: Arc<Ato
             }
         };
         let Some(end) = complete else { return };
+        let close = buf[..end].to_ascii_lowercase().windows(17).any(|w| w == b"connection: close");
         buf.copy_within(end..filled, 0);
         filled -= end;
         if kind == Kind::Slow {
@@ -98,7 +100,7 @@ async fn connection(mut socket: tokio::net::TcpStream, kind: Kind, down: Arc<Ato
         } else {
             b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 18\r\n\r\n{\"status\":\"alive\"}"
         };
-        if socket.write_all(answer).await.is_err() {
+        if socket.write_all(answer).await.is_err() || close {
             return;
         }
     }

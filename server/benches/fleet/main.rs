@@ -165,16 +165,20 @@ async fn count(db: &sea_orm::DatabaseConnection, condition: &str) -> u64 {
     row.try_get::<i64>("", "n").unwrap() as u64
 }
 
-/// Polls until `condition` holds for `n` agents; the time it took from `since`.
+/// Polls until `condition` holds for `n` agents; the time it took from `since`. Each poll
+/// scans the table (~1 ms at 10,000 agents) on the cores the dashboard needs, so it polls
+/// every 20 ms until 90 % are there, then every 2 ms.
 async fn until(db: &sea_orm::DatabaseConnection, condition: &str, n: u64, since: Instant, limit: Duration) -> Option<Duration> {
     loop {
-        if count(db, condition).await >= n {
+        let have = count(db, condition).await;
+        if have >= n {
             return Some(since.elapsed());
         }
         if since.elapsed() > limit {
             return None;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        let pause = if have * 10 >= n * 9 { 2 } else { 20 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }
 
@@ -182,18 +186,20 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// Scenario 1 at `agents`: (wall time, peak RSS KiB, dashboard CPU ms, fleet CPU ms).
-async fn all_due_at_once(dir: &std::path::Path, name: &str, agents: u64, procs: u64) -> (Duration, u64, u64, u64) {
+/// Scenario 1 at `agents`: (wall time, peak RSS KiB, dashboard CPU ms, fleet CPU ms,
+/// time until the dashboard served).
+async fn all_due_at_once(dir: &std::path::Path, name: &str, agents: u64, procs: u64) -> (Duration, u64, u64, u64, Duration) {
     let (url, reader) = seed(dir, name, agents).await;
     let fleet = Fleet::start(agents, procs, 0, 0);
     let fleet_cpu = fleet.cpu_ms();
     let started = Instant::now();
     let dashboard = start_dashboard(&url);
+    let serving = started.elapsed();
     let Some(took) = until(&reader, "health_state = 'healthy'", agents, started, Duration::from_secs(60)).await else {
         panic!("not every agent was healthy within 60 s: {} of {agents}", count(&reader, "health_state = 'healthy'").await);
     };
     let (peak, _, cpu) = usage(dashboard.child.0.id());
-    (took, peak, cpu, fleet.cpu_ms() - fleet_cpu)
+    (took, peak, cpu, fleet.cpu_ms() - fleet_cpu, serving)
 }
 
 async fn run() {
@@ -205,10 +211,11 @@ async fn run() {
 
     // 1. Healthy, all due at once.
     let small = agents.min(1000);
-    let (t_small, rss_small, _, _) = all_due_at_once(dir.path(), "small", small, procs).await;
-    let (t, rss, cpu, fleet_cpu) = all_due_at_once(dir.path(), "healthy", agents, procs).await;
+    let (t_small, rss_small, _, _, _) = all_due_at_once(dir.path(), "small", small, procs).await;
+    let (t, rss, cpu, fleet_cpu, serving) = all_due_at_once(dir.path(), "healthy", agents, procs).await;
     println!("1. {agents} healthy agents all due at once (from the dashboard's start, loading them included):");
     println!("   all checked and stored in {:.0} ms (goal ≤ 1000 ms); {small} agents: {:.0} ms", t.as_secs_f64() * 1e3, t_small.as_secs_f64() * 1e3);
+    println!("   of which {:.0} ms until the dashboard served", serving.as_secs_f64() * 1e3);
     println!("   dashboard CPU {cpu} ms, fleet CPU {fleet_cpu} ms");
     let beyond = match agents.checked_sub(small).filter(|n| *n > 0) {
         Some(n) => format!("; {:.2} MiB per 1,000 agents beyond", mib(rss.saturating_sub(rss_small)) / (n as f64 / 1000.0)),
