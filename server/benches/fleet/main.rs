@@ -8,6 +8,8 @@
 //!     cargo bench -p server --bench fleet                  (or ./dev bench)
 //!     BENCH_AGENTS=10000 BENCH_FLEET_PROCS=4 BENCH_SSE_SAMPLES=5 cargo bench -p server --bench fleet
 //!     BENCH_ONLY_FIRST=1 …                                  (scenario 1 only)
+//!     BENCH_DASHBOARD_BIN=path/to/configurable-agents …     (another build of the dashboard)
+//!     BENCH_DASHBOARD_ENV=NAME=value …                      (one variable for the dashboard)
 //!
 //! Scenarios:
 //! 1. all agents healthy and due at once (a start with none checked yet): wall time until
@@ -142,7 +144,8 @@ struct Dashboard {
 
 fn start_dashboard(database: &str) -> Dashboard {
     let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
+        // BENCH_DASHBOARD_BIN: another build of the dashboard, to compare two.
+        Command::new(std::env::var("BENCH_DASHBOARD_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_configurable-agents").to_owned()))
             .args(["ui", "--port", "0", "--database-url", database, "--leptos-config", "none.toml"])
             .env("RUST_LOG", "error")
             .envs(std::env::var("BENCH_DASHBOARD_ENV").ok().and_then(|v| v.split_once("=").map(|(k, v)| (k.to_owned(), v.to_owned()))))

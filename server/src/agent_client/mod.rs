@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
+mod closing;
 mod replies;
 pub use replies::{judge_job_status, judge_run_answer, JobReply, RunReply};
 
@@ -49,6 +50,10 @@ impl ClientLimits {
 pub struct AgentClient {
     http: reqwest::Client,
     limits: ClientLimits,
+    user_agent: reqwest::header::HeaderValue,
+    /// Health checks that close their connection skip reqwest (`closing`), unless a proxy
+    /// is configured: reqwest would use it.
+    direct: bool,
 }
 
 /// The result of one health check.
@@ -71,15 +76,16 @@ impl AgentClient {
     pub fn new(limits: ClientLimits) -> Result<Self, reqwest::Error> {
         // reqwest is built without a bundled crypto provider; ours is ring (shared with sqlx).
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let user_agent = reqwest::header::HeaderValue::from_static(concat!("configurable-agents/", env!("CARGO_PKG_VERSION")));
         let http = reqwest::Client::builder()
-            .user_agent(concat!("configurable-agents/", env!("CARGO_PKG_VERSION")))
+            .user_agent(user_agent.clone())
             .connect_timeout(limits.health.timeout.min(Duration::from_secs(5)))
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(32)
             // A redirect is reported, not followed: the registered URL must be the agent.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { http, limits })
+        Ok(Self { http, limits, user_agent, direct: !closing::proxy_configured() })
     }
 
     /// `GET {base}/health`, judged as the agent protocol says.
@@ -87,14 +93,20 @@ impl AgentClient {
     /// it is closed after the answer (`Connection: close`).
     pub async fn check_health(&self, base: &AgentUrl, keep_connection: bool) -> Probe {
         let started = Instant::now();
-        let mut request = self.http.get(base.endpoint("health"));
-        if !keep_connection {
-            request = request.header(reqwest::header::CONNECTION, "close");
-        }
-        let verdict = self
-            .exchange(request, self.limits.health)
-            .await
-            .and_then(|answer| {
+        let endpoint = base.endpoint("health");
+        let answer = if !keep_connection && self.direct && endpoint.starts_with("http://") {
+            match url::Url::parse(&endpoint) {
+                Ok(url) => closing::get(&url, &self.user_agent, self.limits.health).await,
+                Err(e) => Err(format!("invalid URL: {e}")),
+            }
+        } else {
+            let mut request = self.http.get(endpoint);
+            if !keep_connection {
+                request = request.header(reqwest::header::CONNECTION, "close");
+            }
+            self.exchange(request, self.limits.health).await
+        };
+        let verdict = answer.and_then(|answer| {
                 require_success(&answer)?;
                 judge_health_body(&answer.body)
             });
@@ -207,22 +219,8 @@ fn describe_transport_error(error: &reqwest::Error, timeout: Duration) -> String
     if error.is_timeout() {
         return format!("timed out after {}", humantime::format_duration(timeout));
     }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::*;
-            match io.kind() {
-                ConnectionRefused => return "connection refused".into(),
-                ConnectionReset => return "connection reset by the agent".into(),
-                TimedOut => return format!("timed out after {}", humantime::format_duration(timeout)),
-                _ => {}
-            }
-        }
-        let text = e.to_string();
-        if text.contains("dns error") || text.contains("failed to lookup address") {
-            return "could not resolve the host name".into();
-        }
-        source = e.source();
+    if let Some(known) = describe_io_chain(error, timeout) {
+        return known;
     }
     if error.is_connect() {
         return format!("could not connect: {}", chain(error));
@@ -231,6 +229,29 @@ fn describe_transport_error(error: &reqwest::Error, timeout: Duration) -> String
         return format!("the answer broke off: {}", chain(error));
     }
     chain(error)
+}
+
+/// The reason for the failures every client names the same way: refused, reset, timed
+/// out, unresolvable (found anywhere in the error's chain of causes).
+fn describe_io_chain(error: &(dyn std::error::Error + 'static), timeout: Duration) -> Option<String> {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            match io.kind() {
+                ConnectionRefused => return Some("connection refused".into()),
+                ConnectionReset | ConnectionAborted => return Some("connection reset by the agent".into()),
+                TimedOut => return Some(format!("timed out after {}", humantime::format_duration(timeout))),
+                _ => {}
+            }
+        }
+        let text = e.to_string();
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return Some("could not resolve the host name".into());
+        }
+        source = e.source();
+    }
+    None
 }
 
 fn chain(error: &dyn std::error::Error) -> String {
