@@ -7,9 +7,9 @@
 //!
 //!     cargo bench -p server --bench fleet                  (or ./dev bench)
 //!     BENCH_AGENTS=10000 BENCH_FLEET_PROCS=4 BENCH_SSE_SAMPLES=5 cargo bench -p server --bench fleet
-//!     BENCH_ONLY_FIRST=1 …                                  (scenario 1 only)
+//!     BENCH_SCENARIOS=1,2 …                                 (only these scenarios)
 //!     BENCH_DASHBOARD_BIN=path/to/configurable-agents …     (another build of the dashboard)
-//!     BENCH_DASHBOARD_ENV=NAME=value …                      (one variable for the dashboard)
+//!     BENCH_DASHBOARD_ENV=NAME=value,NAME=value …           (environment for the dashboard)
 //!
 //! Scenarios:
 //! 1. all agents healthy and due at once (a start with none checked yet): wall time until
@@ -148,7 +148,7 @@ fn start_dashboard(database: &str) -> Dashboard {
         Command::new(std::env::var("BENCH_DASHBOARD_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_configurable-agents").to_owned()))
             .args(["ui", "--port", "0", "--database-url", database, "--leptos-config", "none.toml"])
             .env("RUST_LOG", "error")
-            .envs(std::env::var("BENCH_DASHBOARD_ENV").ok().and_then(|v| v.split_once("=").map(|(k, v)| (k.to_owned(), v.to_owned()))))
+            .envs(std::env::var("BENCH_DASHBOARD_ENV").ok().into_iter().flat_map(|v| v.split(',').filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned()))).collect::<Vec<_>>()))
             .stdout(Stdio::piped())
             .spawn()
             .expect("the dashboard binary starts"),
@@ -185,8 +185,18 @@ async fn until(db: &sea_orm::DatabaseConnection, condition: &str, n: u64, since:
     }
 }
 
+/// Whether scenario `n` is to run (BENCH_SCENARIOS, default all).
+fn scenario(n: u32) -> bool {
+    std::env::var("BENCH_SCENARIOS").map_or(true, |list| list.split(',').any(|s| s.trim() == n.to_string()))
+}
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
+}
+
+/// Megabytes (10^6), the goal's unit.
+fn mb(kib: u64) -> f64 {
+    kib as f64 * 1024.0 / 1e6
 }
 
 /// Scenario 1 at `agents`: (wall time, peak RSS KiB, dashboard CPU ms, fleet CPU ms,
@@ -212,101 +222,118 @@ async fn run() {
     let dir = tempfile::tempdir().unwrap();
     println!("fleet: {agents} agents in {procs} processes, each on its own 127.x.y.z address and port");
 
-    // 1. Healthy, all due at once.
-    let small = agents.min(1000);
-    let (t_small, rss_small, _, _, _) = all_due_at_once(dir.path(), "small", small, procs).await;
-    let (t, rss, cpu, fleet_cpu, serving) = all_due_at_once(dir.path(), "healthy", agents, procs).await;
-    println!("1. {agents} healthy agents all due at once (from the dashboard's start, loading them included):");
-    println!("   all checked and stored in {:.0} ms (goal ≤ 1000 ms); {small} agents: {:.0} ms", t.as_secs_f64() * 1e3, t_small.as_secs_f64() * 1e3);
-    println!("   of which {:.0} ms until the dashboard served", serving.as_secs_f64() * 1e3);
-    println!("   dashboard CPU {cpu} ms, fleet CPU {fleet_cpu} ms");
-    let beyond = match agents.checked_sub(small).filter(|n| *n > 0) {
-        Some(n) => format!("; {:.2} MiB per 1,000 agents beyond", mib(rss.saturating_sub(rss_small)) / (n as f64 / 1000.0)),
-        None => String::new(),
-    };
-    println!("   dashboard peak RSS {:.1} MiB (goal ≤ 80 MB); at {small} agents {:.1} MiB{beyond}", mib(rss), mib(rss_small));
-
-    if env("BENCH_ONLY_FIRST", 0) == 1 {
-        return;
+    if scenario(1) {
+        // 1. Healthy, all due at once.
+        let small = agents.min(1000);
+        let (t_small, rss_small, _, _, _) = all_due_at_once(dir.path(), "small", small, procs).await;
+        let (t, rss, cpu, fleet_cpu, serving) = all_due_at_once(dir.path(), "healthy", agents, procs).await;
+        println!("1. {agents} healthy agents all due at once (from the dashboard's start, loading them included):");
+        println!("   all checked and stored in {:.0} ms (goal ≤ 1000 ms); {small} agents: {:.0} ms", t.as_secs_f64() * 1e3, t_small.as_secs_f64() * 1e3);
+        println!("   of which {:.0} ms until the dashboard served", serving.as_secs_f64() * 1e3);
+        println!("   dashboard CPU {cpu} ms, fleet CPU {fleet_cpu} ms");
+        let beyond = match agents.checked_sub(small).filter(|n| *n > 0) {
+            Some(n) => format!("; {:.2} MiB per 1,000 agents beyond", mib(rss.saturating_sub(rss_small)) / (n as f64 / 1000.0)),
+            None => String::new(),
+        };
+        println!("   dashboard peak RSS {:.1} MB = {:.1} MiB (goal ≤ 80 MB); at {small} agents {:.1} MiB{beyond}", mb(rss), mib(rss), mib(rss_small));
     }
-
-    // 2. 10% slow, 10% black holes.
-    let (url, reader) = seed(dir.path(), "mixed", agents).await;
-    let fleet = Fleet::start(agents, procs, 10, 10);
-    let holes = (0..agents).filter(|i| kind(*i, 10, 10) == Kind::BlackHole).count() as u64;
-    let started = Instant::now();
-    let dashboard = start_dashboard(&url);
-    let healthy = until(&reader, "health_state = 'healthy'", agents - holes, started, Duration::from_secs(60)).await.expect("healthy ones stored");
-    let dead = until(&reader, "health_state = 'failing'", holes, started, Duration::from_secs(60)).await.expect("dead ones failing");
-    let latency = reader
-        .query_one(Statement::from_string(
-            reader.get_database_backend(),
-            "SELECT min(health_latency_ms) AS lo, max(health_latency_ms) AS hi FROM agents WHERE health_state = 'failing'".to_owned(),
-        ))
+    if scenario(2) {
+        // 2. 10% slow, 10% black holes.
+        let (url, reader) = seed(dir.path(), "mixed", agents).await;
+        let fleet = Fleet::start(agents, procs, 10, 10);
+        let holes = (0..agents).filter(|i| kind(*i, 10, 10) == Kind::BlackHole).count() as u64;
+        let started = Instant::now();
+        let dashboard = start_dashboard(&url);
+        let slow = (0..agents).filter(|i| kind(*i, 10, 10) == Kind::Slow).count() as u64;
+        // The agents that answer at once (not the 200 ms ones): `agent-{i}` with i % 10 ≠ 2.
+        let fast = until(
+            &reader,
+            "health_state = 'healthy' AND CAST(substr(agent_id, 7) AS INTEGER) % 10 != 2",
+            agents - holes - slow,
+            started,
+            Duration::from_secs(60),
+        )
         .await
-        .unwrap()
-        .unwrap();
-    let (lo, hi): (i64, i64) = (latency.try_get("", "lo").unwrap(), latency.try_get("", "hi").unwrap());
-    println!("2. {agents} agents due at once, {} slow (200 ms), {holes} black-holed (timeout 3 s):", agents / 10);
-    println!("   every healthy result stored after {:.0} ms (goal ≤ 1000 ms)", healthy.as_secs_f64() * 1e3);
-    println!(
-        "   every dead agent `failing` after {:.0} ms; their checks took {lo}–{hi} ms (one timeout after they began)",
-        dead.as_secs_f64() * 1e3
-    );
-    println!("   dashboard peak RSS {:.1} MiB", mib(usage(dashboard.child.0.id()).0));
-    drop(dashboard);
-    drop(fleet);
-
-    // 3. Down → SSE, under the normal schedule of the whole (healthy) fleet.
-    let (url, reader) = seed(dir.path(), "down", agents).await;
-    let mut fleet = Fleet::start(agents, procs, 0, 0);
-    let started = Instant::now();
-    let dashboard = start_dashboard(&url);
-    until(&reader, "health_state = 'healthy'", agents, started, Duration::from_secs(60)).await.expect("all healthy");
-    let http = reqwest::Client::new();
-    let mut stream = http.get(format!("{}/api/v1/events", dashboard.base)).send().await.unwrap();
-    let mut buffer = String::new();
-    let mut delays = Vec::new();
-    for s in 0..samples {
-        let victim = (s * 7919 + 13) % agents;
-        let id = format!("agent-{victim}");
-        fleet.down(victim);
-        let deadline = Instant::now() + Duration::from_secs(25);
-        'wait: while Instant::now() < deadline {
-            let chunk = tokio::time::timeout(Duration::from_secs(25), stream.chunk()).await.ok().and_then(|c| c.ok()).flatten();
-            let Some(chunk) = chunk else { break };
-            let received = chrono::Utc::now();
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buffer.find("\n\n") {
-                let frame: String = buffer.drain(..end + 2).collect();
-                if !frame.contains("event: agent.health") {
-                    continue;
-                }
-                let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) else { continue };
-                let event: serde_json::Value = serde_json::from_str(data).unwrap();
-                if event["agent_id"] == id.as_str() && event["health"]["state"] == "failing" {
-                    let checked: chrono::DateTime<chrono::Utc> = event["health"]["checked_at"].as_str().unwrap().parse().unwrap();
-                    let probe_ms = event["health"]["latency_ms"].as_u64().unwrap() as i64;
-                    let after_check = (received - checked).num_milliseconds();
-                    delays.push((probe_ms + after_check, probe_ms, after_check));
-                    break 'wait;
+        .expect("fast ones stored");
+        let healthy = until(&reader, "health_state = 'healthy'", agents - holes, started, Duration::from_secs(60)).await.expect("healthy ones stored");
+        let cpu = usage(dashboard.child.0.id()).2;
+        let dead = until(&reader, "health_state = 'failing'", holes, started, Duration::from_secs(60)).await.expect("dead ones failing");
+        let latency = reader
+            .query_one(Statement::from_string(
+                reader.get_database_backend(),
+                "SELECT min(health_latency_ms) AS lo, max(health_latency_ms) AS hi FROM agents WHERE health_state = 'failing'".to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let (lo, hi): (i64, i64) = (latency.try_get("", "lo").unwrap(), latency.try_get("", "hi").unwrap());
+        println!("2. {agents} agents due at once, {slow} slow (200 ms), {holes} black-holed (timeout 3 s):");
+        println!(
+            "   every healthy result stored after {:.0} ms (goal ≤ 1000 ms); those answering at once after {:.0} ms",
+            healthy.as_secs_f64() * 1e3,
+            fast.as_secs_f64() * 1e3
+        );
+        println!("   dashboard CPU until then {cpu} ms");
+        println!(
+            "   every dead agent `failing` after {:.0} ms; their checks took {lo}–{hi} ms (one timeout after they began)",
+            dead.as_secs_f64() * 1e3
+        );
+        println!("   dashboard peak RSS {:.1} MiB (no goal)", mib(usage(dashboard.child.0.id()).0));
+        drop(dashboard);
+        drop(fleet);
+    }
+    if scenario(3) {
+        // 3. Down → SSE, under the normal schedule of the whole (healthy) fleet.
+        let (url, reader) = seed(dir.path(), "down", agents).await;
+        let mut fleet = Fleet::start(agents, procs, 0, 0);
+        let started = Instant::now();
+        let dashboard = start_dashboard(&url);
+        until(&reader, "health_state = 'healthy'", agents, started, Duration::from_secs(60)).await.expect("all healthy");
+        let http = reqwest::Client::new();
+        let mut stream = http.get(format!("{}/api/v1/events", dashboard.base)).send().await.unwrap();
+        let mut buffer = String::new();
+        let mut delays = Vec::new();
+        for s in 0..samples {
+            let victim = (s * 7919 + 13) % agents;
+            let id = format!("agent-{victim}");
+            fleet.down(victim);
+            let deadline = Instant::now() + Duration::from_secs(25);
+            'wait: while Instant::now() < deadline {
+                let chunk = tokio::time::timeout(Duration::from_secs(25), stream.chunk()).await.ok().and_then(|c| c.ok()).flatten();
+                let Some(chunk) = chunk else { break };
+                let received = chrono::Utc::now();
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let frame: String = buffer.drain(..end + 2).collect();
+                    if !frame.contains("event: agent.health") {
+                        continue;
+                    }
+                    let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) else { continue };
+                    let event: serde_json::Value = serde_json::from_str(data).unwrap();
+                    if event["agent_id"] == id.as_str() && event["health"]["state"] == "failing" {
+                        let checked: chrono::DateTime<chrono::Utc> = event["health"]["checked_at"].as_str().unwrap().parse().unwrap();
+                        let probe_ms = event["health"]["latency_ms"].as_u64().unwrap() as i64;
+                        let after_check = (received - checked).num_milliseconds();
+                        delays.push((probe_ms + after_check, probe_ms, after_check));
+                        break 'wait;
+                    }
                 }
             }
         }
+        assert_eq!(delays.len() as u64, samples, "every downed agent was pushed");
+        println!("3. an agent goes down while {agents} are checked every 10 s: from the start of the check that sees it to an SSE client");
+        for (total, probe, after) in &delays {
+            println!("   {total} ms = check {probe} ms + {after} ms to the browser (goal: + ≤ 100 ms)");
+        }
+        let (_, rss_now, cpu) = usage(dashboard.child.0.id());
+        println!(
+            "   dashboard on the 10 s schedule: RSS {:.1} MiB, CPU {:.0}% of one core over {:.0} s",
+            mib(rss_now),
+            cpu as f64 / started.elapsed().as_millis() as f64 * 100.0,
+            started.elapsed().as_secs_f64()
+        );
+        drop(stream);
     }
-    assert_eq!(delays.len() as u64, samples, "every downed agent was pushed");
-    println!("3. an agent goes down while {agents} are checked every 10 s: from the start of the check that sees it to an SSE client");
-    for (total, probe, after) in &delays {
-        println!("   {total} ms = check {probe} ms + {after} ms to the browser (goal: + ≤ 100 ms)");
-    }
-    let (_, rss_now, cpu) = usage(dashboard.child.0.id());
-    println!(
-        "   dashboard on the 10 s schedule: RSS {:.1} MiB, CPU {:.0}% of one core over {:.0} s",
-        mib(rss_now),
-        cpu as f64 / started.elapsed().as_millis() as f64 * 100.0,
-        started.elapsed().as_secs_f64()
-    );
-    drop(stream);
 }
 
 fn main() {
