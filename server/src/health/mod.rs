@@ -295,9 +295,11 @@ impl HealthMonitor {
                 }
             }
         };
+        let agents = targets.len();
         for target in targets {
             state.upsert(target, false);
         }
+        tracing::info!(agents, interval = %humantime::format_duration(self.settings.interval), "health monitor started");
         let _ = self.ready.send(true);
         let mut commands = self.commands;
         let mut checks: JoinSet<(Arc<str>, u64, String, Probe)> = JoinSet::new();
