@@ -52,16 +52,21 @@ pub async fn fleet_child() {
         });
     }
     println!("ready");
-    // Commands on stdin: "down N" makes agent N answer 503.
-    let stdin = std::io::stdin();
-    for line in stdin.lock().lines() {
-        let Ok(line) = line else { break };
-        if let Some(n) = line.strip_prefix("down ").and_then(|n| n.trim().parse::<u64>().ok()) {
-            if let Some(flag) = n.checked_sub(start).and_then(|k| down.get(k as usize)) {
-                flag.store(true, Ordering::SeqCst);
+    // Commands on stdin: "down N" makes agent N answer 503. Read on a thread of their
+    // own: the agents' loop is this one thread. The process ends when stdin closes.
+    let (ended, end) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if let Some(n) = line.strip_prefix("down ").and_then(|n| n.trim().parse::<u64>().ok()) {
+                if let Some(flag) = n.checked_sub(start).and_then(|k| down.get(k as usize)) {
+                    flag.store(true, Ordering::SeqCst);
+                }
             }
         }
-    }
+        let _ = ended.send(());
+    });
+    let _ = end.await;
 }
 
 /// One connection, HTTP/1.1 keep-alive, closed after 5 s idle, or right after the answer

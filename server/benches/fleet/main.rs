@@ -340,10 +340,12 @@ async fn run() {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     if std::env::var_os("FLEET_CHILD").is_some() {
+        // One thread per fleet process, as a uvicorn worker is one asyncio loop.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(fleet_child());
     } else {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
         let _ = rustls::crypto::ring::default_provider().install_default();
         runtime.block_on(run());
     }

@@ -124,8 +124,8 @@ pub async fn write_batch(
             ..Default::default()
         });
     }
-    for chunk in transitions.chunks(500) {
-        health_events::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
+    for piece in pieces(0..transitions.len()) {
+        health_events::Entity::insert_many(transitions[piece].to_vec()).exec_without_returning(&txn).await?;
     }
     for rollup in rollups {
         merge_rollup(&txn, rollup).await?;
@@ -134,30 +134,44 @@ pub async fn write_batch(
     Ok(written)
 }
 
-/// Checks per UPDATE statement (7 parameters each: far below SQLite's and PostgreSQL's
-/// limits on parameters).
-const CHECKS_PER_STATEMENT: usize = 500;
+/// Most checks per UPDATE statement (7 parameters each: far below SQLite's and
+/// PostgreSQL's limits on parameters).
+const CHECKS_PER_STATEMENT: usize = 256;
 
-/// Splits a batch into the ranges one statement each writes, in order: at most
-/// `CHECKS_PER_STATEMENT`, and a new statement where an agent comes again (one
-/// statement updating a row twice would keep either; in order, the later check wins as
-/// it would one by one).
+/// Splits a batch into the ranges one statement each writes, in order: a new statement
+/// where an agent comes again (one statement updating a row twice would keep either; in
+/// order, the later check wins as it would one by one), and each of a power-of-two size
+/// (`pieces`).
 fn statements(checks: &[CheckWrite]) -> Vec<std::ops::Range<usize>> {
     let mut ranges = Vec::new();
     let mut start = 0;
     let mut seen = std::collections::HashSet::new();
     for (i, check) in checks.iter().enumerate() {
-        if i - start == CHECKS_PER_STATEMENT || !seen.insert(check.agent_id.as_str()) {
-            ranges.push(start..i);
+        if !seen.insert(check.agent_id.as_str()) {
+            ranges.extend(pieces(start..i));
             start = i;
             seen.clear();
             seen.insert(check.agent_id.as_str());
         }
     }
-    if start < checks.len() {
-        ranges.push(start..checks.len());
-    }
+    ranges.extend(pieces(start..checks.len()));
     ranges
+}
+
+/// `range` cut into pieces of 256, 128, …, 1 rows, largest first. A statement's text
+/// depends on its number of rows, and the database prepares each new text anew (parsing
+/// a 500-row statement is most of executing it): with these sizes there are nine texts,
+/// each prepared once and then taken from the connection's statement cache.
+fn pieces(range: std::ops::Range<usize>) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = range.start;
+    while start < range.end {
+        let left = range.end - start;
+        let size = (1usize << (usize::BITS - 1 - left.leading_zeros())).min(CHECKS_PER_STATEMENT);
+        out.push(start..start + size);
+        start += size;
+    }
+    out
 }
 
 /// One statement for many checks (one per check made 10,000 statements of a sweep, each
@@ -344,9 +358,24 @@ mod tests {
     #[test]
     fn a_batch_is_split_where_an_agent_comes_again_and_at_the_statement_size() {
         let batch: Vec<CheckWrite> = ["a", "b", "a", "c", "b", "b"].iter().map(|id| check(id)).collect();
-        assert_eq!(statements(&batch), [0..2, 2..5, 5..6]);
-        let many: Vec<CheckWrite> = (0..CHECKS_PER_STATEMENT * 2 + 1).map(|i| check(&i.to_string())).collect();
-        assert_eq!(statements(&many), [0..500, 500..1000, 1000..1001]);
+        assert_eq!(statements(&batch), [0..2, 2..4, 4..5, 5..6]);
+        let many: Vec<CheckWrite> = (0..1001).map(|i| check(&i.to_string())).collect();
+        assert_eq!(
+            statements(&many),
+            [0..256, 256..512, 512..768, 768..896, 896..960, 960..992, 992..1000, 1000..1001]
+        );
         assert!(statements(&[]).is_empty());
+    }
+
+    #[test]
+    fn pieces_have_few_sizes_and_cover_the_range_in_order() {
+        let mut sizes = std::collections::BTreeSet::new();
+        for n in 0..2000 {
+            let cut = pieces(3..3 + n);
+            assert_eq!(cut.iter().map(|r| r.len()).sum::<usize>(), n);
+            assert!(cut.windows(2).all(|w| w[0].end == w[1].start && w[0].len() >= w[1].len()));
+            sizes.extend(cut.iter().map(|r| r.len()));
+        }
+        assert_eq!(sizes.into_iter().collect::<Vec<_>>(), [1, 2, 4, 8, 16, 32, 64, 128, 256]);
     }
 }
