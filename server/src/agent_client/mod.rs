@@ -107,9 +107,9 @@ impl AgentClient {
             self.exchange(request, self.limits.health).await
         };
         let verdict = answer.and_then(|answer| {
-                require_success(&answer)?;
-                judge_health_body(&answer.body)
-            });
+            require_success(&answer)?;
+            judge_health_body(&answer.body)
+        });
         let latency_ms = started.elapsed().as_millis() as u64;
         let (state, reason) = match verdict {
             Ok(()) => (HealthState::Healthy, None),
@@ -165,7 +165,7 @@ impl AgentClient {
         };
         match tokio::time::timeout(timeout, call).await {
             Ok(result) => result,
-            Err(_) => Err(format!("timed out after {}", humantime::format_duration(timeout))),
+            Err(_) => Err(timed_out(timeout)),
         }
     }
 }
@@ -217,7 +217,7 @@ pub fn judge_health_body(body: &[u8]) -> Result<(), String> {
 /// A short, precise reason for a failed exchange.
 fn describe_transport_error(error: &reqwest::Error, timeout: Duration) -> String {
     if error.is_timeout() {
-        return format!("timed out after {}", humantime::format_duration(timeout));
+        return timed_out(timeout);
     }
     if let Some(known) = describe_io_chain(error, timeout) {
         return known;
@@ -231,6 +231,11 @@ fn describe_transport_error(error: &reqwest::Error, timeout: Duration) -> String
     chain(error)
 }
 
+/// "timed out after 3s"
+fn timed_out(timeout: Duration) -> String {
+    format!("timed out after {}", humantime::format_duration(timeout))
+}
+
 /// The reason for the failures every client names the same way: refused, reset, timed
 /// out, unresolvable (found anywhere in the error's chain of causes).
 fn describe_io_chain(error: &(dyn std::error::Error + 'static), timeout: Duration) -> Option<String> {
@@ -241,7 +246,7 @@ fn describe_io_chain(error: &(dyn std::error::Error + 'static), timeout: Duratio
             match io.kind() {
                 ConnectionRefused => return Some("connection refused".into()),
                 ConnectionReset | ConnectionAborted => return Some("connection reset by the agent".into()),
-                TimedOut => return Some(format!("timed out after {}", humantime::format_duration(timeout))),
+                TimedOut => return Some(timed_out(timeout)),
                 _ => {}
             }
         }

@@ -269,14 +269,25 @@ impl HealthMonitor {
         // runnable checks at every turn of a transaction (10,000 agents due at once: 3,529
         // results took 440 ms to store during the checks, 6,218 took 118 ms after them).
         // It still uses the runtime's I/O and timers.
+        // Should the thread not start, the writer runs as a task: slower, but nothing piles up.
         let (writer_done, writer_ended) = tokio::sync::oneshot::channel::<()>();
         let runtime = tokio::runtime::Handle::current();
+        let writer = Arc::new(Mutex::new(Some((writer, writer_done))));
+        let taken = writer.clone();
         let spawned = std::thread::Builder::new().name("health-writer".into()).spawn(move || {
-            runtime.block_on(writer);
-            let _ = writer_done.send(());
+            if let Some((writer, done)) = taken.lock().ok().and_then(|mut w| w.take()) {
+                runtime.block_on(writer);
+                let _ = done.send(());
+            }
         });
         if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start the health writer's thread; health results will not be stored");
+            tracing::warn!(error = %e, "cannot start the health writer's thread; it runs as a task");
+            if let Some((writer, done)) = writer.lock().ok().and_then(|mut w| w.take()) {
+                tokio::spawn(async move {
+                    writer.await;
+                    let _ = done.send(());
+                });
+            }
         }
         let mut state = Scheduler::new(self.settings, self.counts.clone(), writes);
         // Loaded with retries: a database that is briefly unavailable at start must not
