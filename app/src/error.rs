@@ -67,11 +67,7 @@ impl ApiError {
 
     /// A validation error carrying every field that failed; the message lists them.
     pub fn validation(fields: Vec<FieldError>) -> Self {
-        let message = fields
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let message = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
         Self { code: ErrorCode::Validation, message, fields, reason: None }
     }
 

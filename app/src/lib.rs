@@ -7,11 +7,11 @@ mod components;
 pub mod error;
 pub mod live;
 pub mod model;
+mod pages;
 pub mod schema;
 #[cfg(feature = "ssr")]
 pub mod services;
 mod storage;
-mod pages;
 pub mod time;
 pub mod validation;
 
@@ -22,7 +22,9 @@ use leptos_router::{
     components::{Redirect, Route, Router, Routes},
     path, SsrMode,
 };
-use pages::{agent::AgentPage, not_found::NotFound, orchestrator::OrchestratorPage, run::RunPage, workflows::WorkflowsPage};
+use pages::{
+    agent::AgentPage, not_found::NotFound, orchestrator::OrchestratorPage, run::RunPage, workflows::WorkflowsPage,
+};
 
 /// The HTML document around the app, rendered by the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

@@ -9,10 +9,7 @@ pub fn now_ms() -> f64 {
     }
     #[cfg(not(all(target_arch = "wasm32", feature = "hydrate")))]
     {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as f64)
-            .unwrap_or(0.0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0)
     }
 }
 
@@ -82,10 +79,7 @@ mod tests {
     fn parses_utc_and_offsets() {
         assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0.0));
         assert_eq!(parse_rfc3339_ms("2026-11-21T22:27:09.250Z"), Some(1_795_300_029_250.0));
-        assert_eq!(
-            parse_rfc3339_ms("2026-11-21T23:27:09.250+01:00"),
-            parse_rfc3339_ms("2026-11-21T22:27:09.250Z")
-        );
+        assert_eq!(parse_rfc3339_ms("2026-11-21T23:27:09.250+01:00"), parse_rfc3339_ms("2026-11-21T22:27:09.250Z"));
         assert_eq!(parse_rfc3339_ms("not a date"), None);
         assert_eq!(parse_rfc3339_ms("2026-11-21T22:27:09"), None);
     }

@@ -26,9 +26,7 @@ impl AgentId {
             return Err(format!("Agent ID must be at most {MAX_ID_LEN} characters"));
         }
         if let Some(bad) = id.chars().find(|c| !is_id_char(*c)) {
-            return Err(format!(
-                "Agent ID may only contain letters, digits and . _ : @ ~ - (found {bad:?})"
-            ));
+            return Err(format!("Agent ID may only contain letters, digits and . _ : @ ~ - (found {bad:?})"));
         }
         if matches!(id, "." | ".." | "register") {
             return Err(format!("Agent ID cannot be \"{id}\" (reserved)"));
@@ -89,13 +87,11 @@ impl AgentUrl {
             None => {
                 return Err(match raw.split_once(':') {
                     // `localhost:8002` is a host and port without a scheme, not a scheme.
-                    Some((scheme, after))
-                        if is_scheme(scheme) && !after.starts_with(|c: char| c.is_ascii_digit()) =>
-                    {
+                    Some((scheme, after)) if is_scheme(scheme) && !after.starts_with(|c: char| c.is_ascii_digit()) => {
                         format!("Agent URL must use http or https, not {scheme}:")
                     }
                     _ => "Agent URL must start with http:// or https://".into(),
-                })
+                });
             }
         };
         if !is_scheme(&scheme) {
@@ -193,11 +189,7 @@ pub fn parse_metadata(raw: &Value) -> Result<Map<String, Value>, String> {
     };
     let size = serde_json::to_string(&map).map(|s| s.len()).unwrap_or(usize::MAX);
     if size > MAX_METADATA_BYTES {
-        return Err(format!(
-            "Metadata must be at most {} KiB (got {} bytes)",
-            MAX_METADATA_BYTES / 1024,
-            size
-        ));
+        return Err(format!("Metadata must be at most {} KiB (got {} bytes)", MAX_METADATA_BYTES / 1024, size));
     }
     Ok(map)
 }
@@ -240,9 +232,7 @@ pub const MAX_HEALTH_INTERVAL: f64 = 3600.0;
 /// An agent's own health-check interval, in whole milliseconds.
 pub fn parse_health_interval(seconds: f64) -> Result<u64, String> {
     if !seconds.is_finite() || !(MIN_HEALTH_INTERVAL..=MAX_HEALTH_INTERVAL).contains(&seconds) {
-        return Err(format!(
-            "health_interval must be between {MIN_HEALTH_INTERVAL} and {MAX_HEALTH_INTERVAL} seconds"
-        ));
+        return Err(format!("health_interval must be between {MIN_HEALTH_INTERVAL} and {MAX_HEALTH_INTERVAL} seconds"));
     }
     Ok((seconds * 1000.0).round() as u64)
 }
@@ -250,18 +240,11 @@ pub fn parse_health_interval(seconds: f64) -> Result<u64, String> {
 /// Checks every field and reports all that fail, each by its API name.
 pub fn validate_registration(input: &RegisterAgent) -> Result<ValidRegistration, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let agent_id = AgentId::parse(&input.agent_id)
-        .map_err(|m| errors.push(FieldError::new("agent_id", m)))
-        .ok();
-    let agent_name = parse_agent_name(&input.agent_name)
-        .map_err(|m| errors.push(FieldError::new("agent_name", m)))
-        .ok();
-    let agent_url = AgentUrl::parse(&input.agent_url)
-        .map_err(|m| errors.push(FieldError::new("agent_url", m)))
-        .ok();
-    let metadata = parse_metadata(&input.metadata)
-        .map_err(|m| errors.push(FieldError::new("metadata", m)))
-        .ok();
+    let agent_id = AgentId::parse(&input.agent_id).map_err(|m| errors.push(FieldError::new("agent_id", m))).ok();
+    let agent_name =
+        parse_agent_name(&input.agent_name).map_err(|m| errors.push(FieldError::new("agent_name", m))).ok();
+    let agent_url = AgentUrl::parse(&input.agent_url).map_err(|m| errors.push(FieldError::new("agent_url", m))).ok();
+    let metadata = parse_metadata(&input.metadata).map_err(|m| errors.push(FieldError::new("metadata", m))).ok();
     let health_interval_ms = match input.health_interval.map(parse_health_interval).transpose() {
         Ok(ms) => ms,
         Err(m) => {
@@ -308,8 +291,22 @@ mod tests {
         assert_eq!(AgentUrl::parse("HTTP://Example.ORG:8080/A/b/").unwrap().as_str(), "http://example.org:8080/A/b");
         assert_eq!(AgentUrl::parse("http://[::1]:8002").unwrap().as_str(), "http://[::1]:8002");
         assert_eq!(AgentUrl::parse("https://agents.internal").unwrap().as_str(), "https://agents.internal");
-        for bad in ["http://", "http://:80", "http://h:0", "http://h:99999", "http://h:x", "http://a b",
-                    "http://h..x", "http://[zz]:1", "http://[1::2::3]", "http://999.1.1.1", "http://1.2.3.4.5", "mailto:x@y", "http://-h", "http://h#f"] {
+        for bad in [
+            "http://",
+            "http://:80",
+            "http://h:0",
+            "http://h:99999",
+            "http://h:x",
+            "http://a b",
+            "http://h..x",
+            "http://[zz]:1",
+            "http://[1::2::3]",
+            "http://999.1.1.1",
+            "http://1.2.3.4.5",
+            "mailto:x@y",
+            "http://-h",
+            "http://h#f",
+        ] {
             assert!(AgentUrl::parse(bad).is_err(), "{bad} should fail");
         }
         assert!(AgentUrl::parse("mailto:x@y").unwrap_err().contains("not mailto:"));
@@ -318,7 +315,9 @@ mod tests {
 
     #[test]
     fn whatever_the_browser_accepts_the_url_crate_parses_the_same() {
-        for ok in ["http://127.0.0.1:8002", "https://example.org/agents/writer", "http://[::1]:9/x", "http://münchen.de"] {
+        for ok in
+            ["http://127.0.0.1:8002", "https://example.org/agents/writer", "http://[::1]:9/x", "http://münchen.de"]
+        {
             let ours = AgentUrl::parse(ok).unwrap();
             let theirs = url::Url::parse(ours.as_str()).unwrap();
             assert_eq!(theirs.scheme(), ours.as_str().split("://").next().unwrap());

@@ -70,13 +70,7 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(HealthEvents::Table)
                     .if_not_exists()
-                    .col(
-                        ColumnDef::new(HealthEvents::Id)
-                            .big_integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
+                    .col(ColumnDef::new(HealthEvents::Id).big_integer().not_null().auto_increment().primary_key())
                     .col(ColumnDef::new(HealthEvents::AgentId).string_len(128).not_null())
                     .col(ColumnDef::new(HealthEvents::State).string_len(16).not_null())
                     .col(ColumnDef::new(HealthEvents::Reason).text().null())

@@ -28,7 +28,9 @@ enum Schemas {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .alter_table(Table::alter().table(Runs::Table).add_column(ColumnDef::new(Runs::Withheld).json().null()).to_owned())
+            .alter_table(
+                Table::alter().table(Runs::Table).add_column(ColumnDef::new(Runs::Withheld).json().null()).to_owned(),
+            )
             .await?;
         manager
             .create_table(

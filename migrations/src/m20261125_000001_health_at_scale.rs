@@ -72,8 +72,6 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(LatencyRollups::Table).to_owned()).await?;
-        manager
-            .alter_table(Table::alter().table(Agents::Table).drop_column(Agents::HealthIntervalMs).to_owned())
-            .await
+        manager.alter_table(Table::alter().table(Agents::Table).drop_column(Agents::HealthIntervalMs).to_owned()).await
     }
 }

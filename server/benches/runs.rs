@@ -27,7 +27,8 @@ fn usage(pid: u32) -> (u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
     (hwm, ticks * 10) // 100 ticks per second on Linux
 }
 
@@ -70,18 +71,25 @@ async fn main() {
     };
 
     let dir = tempfile::tempdir().unwrap();
-    let database = std::env::var("BENCH_DB").unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    let mut dashboard = Child(Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
-        .args(["ui", "--port", "0", "--database-url", &database, "--leptos-config", "none.toml"])
-        .args(["--run-concurrency", &runs.max(1).to_string()])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the dashboard binary starts"));
+    let database =
+        std::env::var("BENCH_DB").unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let mut dashboard = Child(
+        Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
+            .args(["ui", "--port", "0", "--database-url", &database, "--leptos-config", "none.toml"])
+            .args(["--run-concurrency", &runs.max(1).to_string()])
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the dashboard binary starts"),
+    );
     let pid = dashboard.0.id();
     let mut line = String::new();
     BufReader::new(dashboard.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().rsplit_once(' ').map(|(_, url)| url.trim_end_matches("/orchestrator").to_owned()).expect("the dashboard prints its URL");
+    let base = line
+        .trim()
+        .rsplit_once(' ')
+        .map(|(_, url)| url.trim_end_matches("/orchestrator").to_owned())
+        .expect("the dashboard prints its URL");
 
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
     let registered = http
@@ -125,15 +133,23 @@ async fn main() {
     let done = started.elapsed();
     let (rss_peak, cpu_end) = usage(pid);
     let succeeded = count("succeeded").await;
-    let sample: Vec<Value> = http.get(format!("{base}/api/v1/runs?limit=1")).send().await.unwrap().json().await.unwrap();
+    let sample: Vec<Value> =
+        http.get(format!("{base}/api/v1/runs?limit=1")).send().await.unwrap().json().await.unwrap();
     drop(dashboard);
 
-    println!("{runs} runs submitted at once to one agent answering in {agent_ms} ms (per-agent limit {runs}), database {}", if database.starts_with("postgres") { "PostgreSQL" } else { "SQLite" });
+    println!(
+        "{runs} runs submitted at once to one agent answering in {agent_ms} ms (per-agent limit {runs}), database {}",
+        if database.starts_with("postgres") { "PostgreSQL" } else { "SQLite" }
+    );
     println!("  all accepted (202) after   {:>7.0} ms", accepted.as_secs_f64() * 1e3);
     println!("  all recorded with outputs  {:>7.0} ms  (goal: ≤ 2000 ms)", done.as_secs_f64() * 1e3);
     println!("  throughput                 {:>7.0} runs/s", runs as f64 / done.as_secs_f64());
     println!("  succeeded                  {succeeded} of {runs}; a sample's outputs: {}", sample[0]["outputs"]);
-    println!("  dashboard peak RSS         {:>7.1} MB  ({:.1} MB idle before the burst)", rss_peak as f64 / 1024.0, rss_idle as f64 / 1024.0);
+    println!(
+        "  dashboard peak RSS         {:>7.1} MB  ({:.1} MB idle before the burst)",
+        rss_peak as f64 / 1024.0,
+        rss_idle as f64 / 1024.0
+    );
     println!("  dashboard CPU time         {:>7} ms during the burst", cpu_end.saturating_sub(cpu_idle));
     assert_eq!(succeeded, runs, "every run succeeded");
     assert!(sample[0]["outputs"]["echo"]["topic"].is_string(), "outputs recorded");

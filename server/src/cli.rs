@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "configurable-agents", version, about = "Register remote AI agents, watch their health, run their workflows.")]
+#[command(
+    name = "configurable-agents",
+    version,
+    about = "Register remote AI agents, watch their health, run their workflows."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

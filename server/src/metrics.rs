@@ -102,8 +102,7 @@ impl Metrics {
         self.sse_clients.set(sse_clients as i64);
         let mut text = String::new();
         let registry = self.registry.lock().expect("metrics registry lock is never poisoned: no panics while held");
-        prometheus_client::encoding::text::encode(&mut text, &registry)
-            .expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("writing to a String cannot fail");
         text
     }
 }

@@ -5,8 +5,8 @@ use crate::agent_client::{AgentClient, ClientLimits};
 use crate::cli::UiSettings;
 use crate::events::EventBus;
 use crate::health::{HealthMonitor, MonitorHandle, MonitorSettings};
-use crate::metrics::Metrics;
 use crate::http::guard::{self, RequestGuard};
+use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::runs::{Dispatcher, RunSettings, Runs};
 use crate::state::AppState;
@@ -88,7 +88,8 @@ impl Application {
                 tasks::every(Duration::from_secs(3600), shutdown, move || {
                     let db = db.clone();
                     async move {
-                        let before = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
+                        let before = chrono::Utc::now()
+                            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
                         match crate::health::store::purge_rollups_before(db.write(), before).await {
                             Ok(0) => {}
                             Ok(n) => tracing::info!(deleted = n, "old latency buckets deleted (--latency-retention)"),
@@ -185,9 +186,7 @@ fn routes(options: LeptosOptions, state: AppState, max_body: usize) -> Router {
 fn leptos_options(settings: &UiSettings) -> Result<LeptosOptions, StartError> {
     let mut options = if settings.leptos_config.exists() {
         let path = settings.leptos_config.to_string_lossy().into_owned();
-        get_configuration(Some(&path))
-            .map_err(|e| format!("cannot read {path}: {e}"))?
-            .leptos_options
+        get_configuration(Some(&path)).map_err(|e| format!("cannot read {path}: {e}"))?.leptos_options
     } else {
         LeptosOptions::builder().output_name("configurable_agents").site_root("target/site").build()
     };

@@ -34,7 +34,8 @@ impl Tasks {
 
     pub fn start(self) -> RunningTasks {
         let (stop, signal) = watch::channel(false);
-        let handles = self.pending.into_iter().map(|(name, start)| (name, tokio::spawn(start(signal.clone())))).collect();
+        let handles =
+            self.pending.into_iter().map(|(name, start)| (name, tokio::spawn(start(signal.clone())))).collect();
         RunningTasks { stop, handles }
     }
 }

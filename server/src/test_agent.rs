@@ -11,8 +11,8 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -62,9 +62,8 @@ pub fn router_with(agent_id: &str, options: Options) -> Router {
 
 pub async fn serve(settings: TestAgentSettings) -> Result<(), StartError> {
     let addr = SocketAddr::new(settings.host, settings.port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e} (try --port)"))?;
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e} (try --port)"))?;
     let custom_schema = match &settings.schema {
         None => None,
         Some(path) => {
@@ -72,8 +71,12 @@ pub async fn serve(settings: TestAgentSettings) -> Result<(), StartError> {
             Some(serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?)
         }
     };
-    let options =
-        Options { async_jobs: settings.async_jobs, custom_schema, schema_file: settings.schema.clone(), work: settings.work };
+    let options = Options {
+        async_jobs: settings.async_jobs,
+        custom_schema,
+        schema_file: settings.schema.clone(),
+        work: settings.work,
+    };
     println!("test agent '{}' listening on http://{}", settings.agent_id, listener.local_addr()?);
     axum::serve(listener, router_with(&settings.agent_id, options))
         .with_graceful_shutdown(async {
@@ -104,7 +107,11 @@ async fn health(State(info): State<Arc<AgentInfo>>) -> Json<Value> {
 
 async fn schema(State(info): State<Arc<AgentInfo>>) -> Json<Value> {
     // The file as it is now; as it was at start if it has become unreadable.
-    let now = info.schema_file.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).and_then(|t| serde_json::from_str(&t).ok());
+    let now = info
+        .schema_file
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str(&t).ok());
     if let Some(custom) = now.as_ref().or(info.custom_schema.as_ref()) {
         return Json(custom.clone());
     }
@@ -123,10 +130,7 @@ async fn schema(State(info): State<Arc<AgentInfo>>) -> Json<Value> {
 
 /// FastAPI's shape for a validation error, as the original agents answer.
 fn unprocessable(loc: &[&str], msg: &str, kind: &str) -> axum::response::Response {
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({ "detail": [{ "loc": loc, "msg": msg, "type": kind }] })),
-    )
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "detail": [{ "loc": loc, "msg": msg, "type": kind }] })))
         .into_response()
 }
 

@@ -93,7 +93,8 @@ pub fn chart(buckets: &[LatencyBucket], from_ms: f64, to_ms: f64, bucket_ms: f64
 #[component]
 pub fn LatencyChart(buckets: Vec<LatencyBucket>, from_ms: f64, to_ms: f64, bucket_ms: f64) -> impl IntoView {
     if buckets.is_empty() {
-        return view! { <p class="muted" data-testid="latency-empty">"No checks recorded in this period yet."</p> }.into_any();
+        return view! { <p class="muted" data-testid="latency-empty">"No checks recorded in this period yet."</p> }
+            .into_any();
     }
     let c = chart(&buckets, from_ms, to_ms, bucket_ms);
     let plot_h = H - MARKS;
@@ -150,7 +151,12 @@ mod tests {
     #[test]
     fn a_bucket_without_latency_breaks_the_line_and_failures_are_marked() {
         let from = parse_rfc3339_ms("2026-12-01T00:00:00Z").unwrap();
-        let b = [bucket(0, Some(10), Some(30), 0), bucket(5, Some(20), Some(40), 1), bucket(10, None, None, 10), bucket(15, Some(5), Some(15), 0)];
+        let b = [
+            bucket(0, Some(10), Some(30), 0),
+            bucket(5, Some(20), Some(40), 1),
+            bucket(10, None, None, 10),
+            bucket(15, Some(5), Some(15), 0),
+        ];
         let c = chart(&b, from, from + 20.0 * 60_000.0, 5.0 * 60_000.0);
         assert_eq!(c.top_ms, 50);
         assert_eq!(c.mean.len(), 2, "two runs around the all-failed bucket");

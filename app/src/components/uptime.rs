@@ -56,7 +56,10 @@ fn block_title(state: HealthState, index: usize, count: usize, span_ms: i64) -> 
 }
 
 #[component]
-pub fn UptimeBarView(#[prop(into)] bar: Signal<Option<UptimeBar>>, #[prop(into)] current: Signal<HealthState>) -> impl IntoView {
+pub fn UptimeBarView(
+    #[prop(into)] bar: Signal<Option<UptimeBar>>,
+    #[prop(into)] current: Signal<HealthState>,
+) -> impl IntoView {
     move || {
         bar.get().map(|b| {
             let drawn = blocks(&b, current.get());
@@ -89,7 +92,11 @@ mod tests {
     #[test]
     fn the_newest_block_shows_a_worse_current_state_at_once() {
         assert_eq!(blocks(&bar("hh"), HealthState::Unhealthy), [HealthState::Healthy, HealthState::Unhealthy]);
-        assert_eq!(blocks(&bar("hu"), HealthState::Healthy), [HealthState::Healthy, HealthState::Unhealthy], "the outage stays on the bar");
+        assert_eq!(
+            blocks(&bar("hu"), HealthState::Healthy),
+            [HealthState::Healthy, HealthState::Unhealthy],
+            "the outage stays on the bar"
+        );
         assert_eq!(blocks(&bar("h-"), HealthState::Healthy), [HealthState::Healthy, HealthState::Healthy]);
     }
 

@@ -1,7 +1,7 @@
 //! The browser side of the stream: who holds it (a Web Lock), the relay to other tabs (a
 //! BroadcastChannel), the EventSource with its reconnect backoff, and the handlers.
 
-use super::{Live, LinkState};
+use super::{LinkState, Live};
 use crate::model::events::{LiveEvent, EVENT_NAMES, PING};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -123,7 +123,8 @@ pub fn start(live: Live) {
 
     // Whoever gets the lock holds the stream until its tab closes; the others wait in
     // the lock's queue, and the next one takes over at once.
-    let locks = js_sys::Reflect::get(&window().navigator(), &JsValue::from_str("locks")).ok().filter(|l| !l.is_undefined());
+    let locks =
+        js_sys::Reflect::get(&window().navigator(), &JsValue::from_str("locks")).ok().filter(|l| !l.is_undefined());
     match (locks, &tab.channel) {
         (Some(locks), Some(_)) => {
             let me = tab.clone();
@@ -146,7 +147,14 @@ pub fn start(live: Live) {
             granted.forget();
             // Events between this page's render and joining the relay were not seen here.
             let me = tab.clone();
-            set_timeout(move || if !me.leader.get() { dispatch(&LiveEvent::Resync) }, Duration::ZERO);
+            set_timeout(
+                move || {
+                    if !me.leader.get() {
+                        dispatch(&LiveEvent::Resync)
+                    }
+                },
+                Duration::ZERO,
+            );
         }
         // No Web Locks (an insecure context) or no channel: this tab keeps its own stream.
         _ => tab.lead(),
@@ -233,7 +241,8 @@ impl Tab {
         };
         let mut listeners = Vec::with_capacity(EVENT_NAMES.len() + 1);
         let me = self.clone();
-        let ping = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| me.heard_at.set(crate::time::now_ms()));
+        let ping =
+            Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| me.heard_at.set(crate::time::now_ms()));
         let _ = source.add_event_listener_with_callback(PING, ping.as_ref().unchecked_ref());
         listeners.push(ping);
         for name in EVENT_NAMES {

@@ -142,7 +142,9 @@ pub fn LiveIndicator() -> impl IntoView {
     let title = move || match live.state() {
         LinkState::Connecting => "Opening the live update stream; until it is up, pages refresh every few seconds.",
         LinkState::Live => "Changes appear as they happen.",
-        LinkState::Reconnecting => "The live update stream dropped; reconnecting. Pages refresh every few seconds meanwhile.",
+        LinkState::Reconnecting => {
+            "The live update stream dropped; reconnecting. Pages refresh every few seconds meanwhile."
+        }
     };
     view! {
         <span class=move || format!("live-status {}", live.state().as_str()) data-testid="live-status"

@@ -145,7 +145,13 @@ fn default_bucket_seconds() -> u64 {
 
 /// Splits `[from, to)` into `n` equal segments and adds up the time spent in each state,
 /// starting in `initial` and switching at each of `changes` (ms, state; oldest first).
-pub fn uptime_segments(initial: HealthState, changes: &[(i64, HealthState)], from: i64, to: i64, n: usize) -> Vec<UptimeSegment> {
+pub fn uptime_segments(
+    initial: HealthState,
+    changes: &[(i64, HealthState)],
+    from: i64,
+    to: i64,
+    n: usize,
+) -> Vec<UptimeSegment> {
     let n = n.max(1);
     let span = (to - from).max(1);
     let bounds: Vec<i64> = (0..=n).map(|i| from + span * i as i64 / n as i64).collect();

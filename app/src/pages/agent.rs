@@ -209,11 +209,7 @@ fn HistoryView(history: HealthHistory, current: HealthState) -> impl IntoView {
         .iter()
         .zip(states)
         .map(|(s, state)| {
-            let title = format!(
-                "{}: up {}",
-                crate::time::relative(to, s.start_ms as f64),
-                uptime_text(s.uptime())
-            );
+            let title = format!("{}: up {}", crate::time::relative(to, s.start_ms as f64), uptime_text(s.uptime()));
             view! { <span class=format!("block {}", state.as_str()) title=title></span> }
         })
         .collect_view();

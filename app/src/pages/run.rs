@@ -188,7 +188,9 @@ fn RunDetails(run: RunView) -> impl IntoView {
         move |_| {
             let (id, navigate) = (id.clone(), navigate.clone());
             // Secrets are never kept: re-running means entering them again, in the form.
-            if let Some(edit) = run.with_untracked(|r| (!r.withheld.is_empty()).then(|| format!("/orchestrator?execute={}&from={}", r.agent_id, r.run_id))) {
+            if let Some(edit) = run.with_untracked(|r| {
+                (!r.withheld.is_empty()).then(|| format!("/orchestrator?execute={}&from={}", r.agent_id, r.run_id))
+            }) {
                 navigate(&edit, Default::default());
                 return;
             }

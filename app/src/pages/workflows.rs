@@ -47,7 +47,8 @@ pub fn WorkflowsPage() -> impl IntoView {
     });
     // While the stream is down: refresh while something on the page is queued or running.
     live.poll_while_down(Duration::from_millis(REFRESH_MS), move || {
-        let going = runs.with_untracked(|r| matches!(r, Some(Ok(page)) if page.runs.iter().any(|run| !run.status.is_final())));
+        let going =
+            runs.with_untracked(|r| matches!(r, Some(Ok(page)) if page.runs.iter().any(|run| !run.status.is_final())));
         if going {
             runs.refetch();
         }
@@ -103,7 +104,8 @@ pub fn WorkflowsPage() -> impl IntoView {
 #[component]
 fn RunTable(page: RunPage, first: u64, query: RunQuery) -> impl IntoView {
     if page.runs.is_empty() {
-        let filtered = query.agent_id.is_some() || query.status.is_some() || query.since.is_some() || query.until.is_some();
+        let filtered =
+            query.agent_id.is_some() || query.status.is_some() || query.since.is_some() || query.until.is_some();
         return view! {
             <div class="empty" data-testid="runs-empty">
                 <p><strong>{if filtered { "No runs match these filters." } else { "No runs yet." }}</strong></p>

@@ -37,8 +37,7 @@ pub fn looks_like_json_schema(v: &Value) -> bool {
         _ => false,
     };
     (object_type && (o.get("properties").is_some_and(Value::is_object) || !o.contains_key("properties")))
-        || (o.get("$ref").is_some_and(Value::is_string)
-            && (o.contains_key("$defs") || o.contains_key("definitions")))
+        || (o.get("$ref").is_some_and(Value::is_string) && (o.contains_key("$defs") || o.contains_key("definitions")))
 }
 
 /// Reads `schema` (an object schema) as the run's inputs; `body` is the whole `/schema`
@@ -241,7 +240,13 @@ impl<'a> Reader<'a> {
         FieldKind::Enum { options: options.to_vec() }
     }
 
-    fn union(&mut self, variants: &[Value], exclusive: bool, path: &mut String, depth: usize) -> Result<FieldKind, SchemaError> {
+    fn union(
+        &mut self,
+        variants: &[Value],
+        exclusive: bool,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<FieldKind, SchemaError> {
         let (nulls, rest): (Vec<&Value>, Vec<&Value>) = variants.iter().partition(|v| is_null_schema(v));
         let nullable = !nulls.is_empty();
         if rest.len() > MAX_VARIANTS {
@@ -353,7 +358,13 @@ impl<'a> Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn typed(&mut self, t: &str, o: &Map<String, Value>, path: &mut String, depth: usize) -> Result<FieldKind, SchemaError> {
+    fn typed(
+        &mut self,
+        t: &str,
+        o: &Map<String, Value>,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<FieldKind, SchemaError> {
         Ok(match t {
             "string" => {
                 let pattern = match o.get("pattern").and_then(Value::as_str) {
@@ -526,7 +537,8 @@ impl Reader<'_> {
                 required,
                 default: meta.and_then(|m| m.get("default")).filter(|v| !v.is_null()).cloned(),
                 description: text("description"),
-                title: text("title").filter(|t| !t.eq_ignore_ascii_case(&super::humanize(name)) && !t.trim().is_empty()),
+                title: text("title")
+                    .filter(|t| !t.eq_ignore_ascii_case(&super::humanize(name)) && !t.trim().is_empty()),
                 secret,
                 kind,
             });
@@ -709,9 +721,17 @@ mod tests {
         check(
             json!({"type": "string", "minLength": 2, "maxLength": 4}),
             &[json!("ab"), json!("abcd"), json!("😀😀")],
-            &[(json!("a"), "at least 2 characters"), (json!("abcde"), "at most 4 characters"), (json!(3), "Must be text")],
+            &[
+                (json!("a"), "at least 2 characters"),
+                (json!("abcde"), "at most 4 characters"),
+                (json!(3), "Must be text"),
+            ],
         );
-        check(json!({"type": "string", "pattern": "^[a-z]+-\\d+$"}), &[json!("ab-12")], &[(json!("AB-12"), "Must match the pattern")]);
+        check(
+            json!({"type": "string", "pattern": "^[a-z]+-\\d+$"}),
+            &[json!("ab-12")],
+            &[(json!("AB-12"), "Must match the pattern")],
+        );
         for (format, ok, bad) in [
             ("date", "2026-11-23", "23/11/2026"),
             ("date-time", "2026-11-23T10:00:00Z", "2026-11-23 10am"),
@@ -739,7 +759,10 @@ mod tests {
         assert!(validate_inputs(&s, &json!({"a": "anything", "b": ["x"]})).is_ok());
         // A valid pattern the server will not run (exponential backtracking) is kept for
         // the browser, said once, and not checked here.
-        let s = parse_schema(&json!({"type": "object", "properties": {"a": {"type": "string", "pattern": "^(?=a)(a+)+$"}}})).unwrap();
+        let s = parse_schema(
+            &json!({"type": "object", "properties": {"a": {"type": "string", "pattern": "^(?=a)(a+)+$"}}}),
+        )
+        .unwrap();
         assert!(matches!(&s.fields[0].kind, FieldKind::Text { pattern: Some(_), .. }));
         assert!(s.warnings[0].contains("checked in the form only"), "{:?}", s.warnings);
         assert!(validate_inputs(&s, &json!({"a": "b"})).is_ok());
@@ -750,7 +773,12 @@ mod tests {
         check(
             json!({"type": "integer", "minimum": 0, "maximum": 100}),
             &[json!(0), json!(100)],
-            &[(json!(-1), "at least 0"), (json!(101), "at most 100"), (json!(1.5), "whole number"), (json!("1"), "whole number")],
+            &[
+                (json!(-1), "at least 0"),
+                (json!(101), "at most 100"),
+                (json!(1.5), "whole number"),
+                (json!("1"), "whole number"),
+            ],
         );
         check(
             json!({"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}),
@@ -758,16 +786,31 @@ mod tests {
             &[(json!(0), "greater than 0"), (json!(1), "less than 1")],
         );
         // Draft 4's boolean exclusive bounds.
-        check(json!({"type": "number", "minimum": 0, "exclusiveMinimum": true}), &[json!(0.1)], &[(json!(0), "greater than 0")]);
-        check(json!({"type": "number", "multipleOf": 0.1}), &[json!(0.3), json!(2)], &[(json!(0.25), "multiple of 0.1")]);
+        check(
+            json!({"type": "number", "minimum": 0, "exclusiveMinimum": true}),
+            &[json!(0.1)],
+            &[(json!(0), "greater than 0")],
+        );
+        check(
+            json!({"type": "number", "multipleOf": 0.1}),
+            &[json!(0.3), json!(2)],
+            &[(json!(0.25), "multiple of 0.1")],
+        );
         check(json!({"type": "integer", "multipleOf": 5}), &[json!(15)], &[(json!(7), "multiple of 5")]);
         check(json!({"type": "boolean"}), &[json!(true)], &[(json!("true"), "true or false")]);
-        assert_eq!(kind_of(json!({"type": "integer", "minimum": 1, "maximum": 5})).constraint_hint().as_deref(), Some("1 to 5"));
+        assert_eq!(
+            kind_of(json!({"type": "integer", "minimum": 1, "maximum": 5})).constraint_hint().as_deref(),
+            Some("1 to 5")
+        );
     }
 
     #[test]
     fn enums_consts_and_type_lists() {
-        check(json!({"enum": ["a", "b", 3, null]}), &[json!("a"), json!(3)], &[(json!("c"), "one of: a, b, 3, (empty)")]);
+        check(
+            json!({"enum": ["a", "b", 3, null]}),
+            &[json!("a"), json!(3)],
+            &[(json!("c"), "one of: a, b, 3, (empty)")],
+        );
         check(json!({"const": "fixed"}), &[json!("fixed")], &[(json!("other"), "one of: fixed")]);
         let s = one(json!({"enum": [null, "x"]}));
         assert!(validate_inputs(&s, &json!({"x": null})).is_ok(), "null is one of the options");
@@ -814,14 +857,26 @@ mod tests {
         assert!(validate_inputs(&s, &json!({"x": {"name": "a", "inner": {"n": 1, "free": true}}})).is_ok());
         assert_eq!(
             errors(&s, json!({"inner": {"n": "1"}, "extra": 1})),
-            ["/x/name This field is required", "/x/inner/n Must be a whole number", "/x/extra This object takes no such field"]
+            [
+                "/x/name This field is required",
+                "/x/inner/n Must be a whole number",
+                "/x/extra This object takes no such field"
+            ]
         );
         // Extra keys of a kind, next to named fields; only extra keys: a map.
-        let s = one(json!({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": {"type": "integer"}}));
+        let s = one(
+            json!({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": {"type": "integer"}}),
+        );
         assert_eq!(errors(&s, json!({"a": "s", "b": 1, "c": "no"})), ["/x/c Must be a whole number"]);
-        assert!(matches!(kind_of(json!({"type": "object", "additionalProperties": {"type": "integer"}})), FieldKind::Map { .. }));
+        assert!(matches!(
+            kind_of(json!({"type": "object", "additionalProperties": {"type": "integer"}})),
+            FieldKind::Map { .. }
+        ));
         // The inputs object itself may be closed.
-        let s = parse_schema(&json!({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": false})).unwrap();
+        let s = parse_schema(
+            &json!({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": false}),
+        )
+        .unwrap();
         let errs = validate_inputs(&s, &json!({"a": "x", "b": 1})).unwrap_err();
         assert_eq!((errs[0].field.as_str(), errs[0].message.as_str()), ("/b", "This object takes no such field"));
     }
@@ -838,7 +893,11 @@ mod tests {
         assert_eq!(item.description.as_deref(), Some("The item"));
         assert!(matches!(&item.kind, FieldKind::Object { fields, .. } if fields[0].name == "sku"));
         assert_eq!(
-            validate_inputs(&s, &json!({"item": {}, "old": "x"})).unwrap_err().iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
+            validate_inputs(&s, &json!({"item": {}, "old": "x"}))
+                .unwrap_err()
+                .iter()
+                .map(|e| e.field.as_str())
+                .collect::<Vec<_>>(),
             ["/item/sku", "/old"]
         );
         // Refs that point nowhere or elsewhere: JSON, with a warning each.
@@ -899,7 +958,10 @@ mod tests {
         assert_eq!(errors(&s, json!(1)), ["/x Fits more than one of: whole number, number (it must fit exactly one)"]);
         assert!(errors(&s, json!(1.5)).is_empty());
         // anyOf of consts: one select.
-        assert_eq!(kind_of(json!({"anyOf": [{"const": "a"}, {"const": "b"}]})), FieldKind::Enum { options: vec![json!("a"), json!("b")] });
+        assert_eq!(
+            kind_of(json!({"anyOf": [{"const": "a"}, {"const": "b"}]})),
+            FieldKind::Enum { options: vec![json!("a"), json!("b")] }
+        );
         // allOf of objects merges properties and required lists.
         let s = one(json!({"allOf": [
             {"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}},
@@ -923,7 +985,10 @@ mod tests {
         .unwrap();
         let secret: Vec<_> = s.fields.iter().filter(|f| f.secret).map(|f| f.name.as_str()).collect();
         assert_eq!(secret, ["key", "pw", "token"]);
-        let native = parse_schema(&json!({"inputs": {"api_key": {"type": "str", "secret": true}, "b": "str", "c": "str"}, "secrets": ["c"]})).unwrap();
+        let native = parse_schema(
+            &json!({"inputs": {"api_key": {"type": "str", "secret": true}, "b": "str", "c": "str"}, "secrets": ["c"]}),
+        )
+        .unwrap();
         let secret: Vec<_> = native.fields.iter().filter(|f| f.secret).map(|f| f.name.as_str()).collect();
         assert_eq!(secret, ["api_key", "c"]);
     }
@@ -931,9 +996,18 @@ mod tests {
     #[test]
     fn broken_schemas_say_what_is_wrong() {
         let err = |v: Value| parse_schema(&v).unwrap_err().message;
-        assert_eq!(err(json!({"type": "object", "properties": {"a": 3}})), "Field /a: a schema must be a JSON object or true/false");
-        assert_eq!(err(json!({"type": "object", "properties": {"a": {"type": "object", "properties": []}}})), "Field /a: \"properties\" must be an object");
-        assert_eq!(err(json!({"$ref": "#/$defs/S", "$defs": {"S": {"type": "string"}}})), "The input schema describes text rather than an object of inputs");
+        assert_eq!(
+            err(json!({"type": "object", "properties": {"a": 3}})),
+            "Field /a: a schema must be a JSON object or true/false"
+        );
+        assert_eq!(
+            err(json!({"type": "object", "properties": {"a": {"type": "object", "properties": []}}})),
+            "Field /a: \"properties\" must be an object"
+        );
+        assert_eq!(
+            err(json!({"$ref": "#/$defs/S", "$defs": {"S": {"type": "string"}}})),
+            "The input schema describes text rather than an object of inputs"
+        );
     }
 
     /// `{"type": "object", "properties": {"f": <that>}}`, n levels deep.
@@ -957,7 +1031,10 @@ mod tests {
         defs.insert("D0".into(), json!({"type": "string"}));
         for i in 1..40 {
             let prev = format!("#/$defs/D{}", i - 1);
-            defs.insert(format!("D{i}"), json!({"type": "object", "properties": {"l": {"$ref": prev}, "r": {"$ref": prev}}}));
+            defs.insert(
+                format!("D{i}"),
+                json!({"type": "object", "properties": {"l": {"$ref": prev}, "r": {"$ref": prev}}}),
+            );
         }
         let fan = json!({"type": "object", "properties": {"root": {"$ref": "#/$defs/D39"}}, "$defs": defs});
         let s = parse_schema(&fan).unwrap();
@@ -977,12 +1054,16 @@ mod tests {
         defs.insert("U0".into(), json!({"type": "string"}));
         for i in 1..=30 {
             let prev = format!("#/$defs/U{}", i - 1);
-            defs.insert(format!("U{i}"), json!({"anyOf": [
+            defs.insert(
+                format!("U{i}"),
+                json!({"anyOf": [
                 {"type": "object", "properties": {"a": {"$ref": prev}}, "required": ["a", "b"]},
                 {"type": "object", "properties": {"a": {"$ref": prev}}, "required": ["a", "c"]},
-                {"type": "object", "properties": {"a": {"$ref": prev}}, "required": ["a", "d"]}]}));
+                {"type": "object", "properties": {"a": {"$ref": prev}}, "required": ["a", "d"]}]}),
+            );
         }
-        let s = parse_schema(&json!({"type": "object", "properties": {"u": {"$ref": "#/$defs/U30"}}, "$defs": defs})).unwrap();
+        let s = parse_schema(&json!({"type": "object", "properties": {"u": {"$ref": "#/$defs/U30"}}, "$defs": defs}))
+            .unwrap();
         let mut value = json!(1);
         for _ in 0..30 {
             value = json!({"a": value});

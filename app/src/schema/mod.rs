@@ -16,8 +16,8 @@ mod validate;
 
 pub use jsonschema::{MAX_ENUM, MAX_VARIANTS};
 pub use model::{default_value, humanize, Additional, Bounds, Field, FieldKind, InputSchema, SchemaError, Variant};
-pub use pattern::Pattern;
 pub use parse::parse_type;
+pub use pattern::Pattern;
 pub use spec::parse_schema;
 pub use validate::{fits, validate_inputs};
 
@@ -47,9 +47,7 @@ pub fn schema_hash(schema: &InputSchema) -> String {
 /// FNV-1a, 64-bit: tiny, and stable across platforms and Rust versions (unlike
 /// `DefaultHasher`).
 fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// Appends `/segment` to a JSON Pointer, escaped (`~` → `~0`, `/` → `~1`).
@@ -95,10 +93,8 @@ mod tests {
         assert_eq!(h, schema_hash(&a.clone()));
         assert_eq!(h, schema_hash(&b));
 
-        let c =
-            parse_schema(&json!({"workflow": "w", "inputs": {"b": "int", "a": "str"}})).unwrap();
-        let d =
-            parse_schema(&json!({"workflow": "w", "inputs": {"b": "int", "a": "float"}})).unwrap();
+        let c = parse_schema(&json!({"workflow": "w", "inputs": {"b": "int", "a": "str"}})).unwrap();
+        let d = parse_schema(&json!({"workflow": "w", "inputs": {"b": "int", "a": "float"}})).unwrap();
         assert_ne!(schema_hash(&a), schema_hash(&c));
         assert_ne!(schema_hash(&c), schema_hash(&d));
     }

@@ -62,15 +62,7 @@ pub struct Field {
 impl Field {
     /// A plain optional field of `kind`.
     pub fn new(name: impl Into<String>, kind: FieldKind) -> Field {
-        Field {
-            name: name.into(),
-            kind,
-            required: false,
-            default: None,
-            description: None,
-            title: None,
-            secret: false,
-        }
+        Field { name: name.into(), kind, required: false, default: None, description: None, title: None, secret: false }
     }
 
     /// What the form calls it.
@@ -161,7 +153,9 @@ pub enum FieldKind {
     },
     Boolean,
     /// One of a fixed set of JSON values (`enum`, `const`): a select.
-    Enum { options: Vec<Value> },
+    Enum {
+        options: Vec<Value>,
+    },
     /// `list` alone has `Json` items. `prefix` kinds apply to the first items in order
     /// (a tuple); `item` to the rest.
     List {
@@ -175,7 +169,10 @@ pub enum FieldKind {
     },
     /// A JSON object used as a map. Keys are always JSON strings, so a non-text `key`
     /// (e.g. `dict[int, str]`) means each key must parse as that type.
-    Map { key: Box<FieldKind>, value: Box<FieldKind> },
+    Map {
+        key: Box<FieldKind>,
+        value: Box<FieldKind>,
+    },
     /// An object with known fields.
     Object {
         fields: Vec<Field>,
@@ -190,11 +187,17 @@ pub enum FieldKind {
         exclusive: bool,
     },
     /// `inner`, or `null` (JSON Schema `["string", "null"]`, pydantic's `Optional[T]`).
-    Nullable { inner: Box<FieldKind> },
+    Nullable {
+        inner: Box<FieldKind>,
+    },
     /// A kind in `InputSchema::defs`, by name: a recursive type, opened on demand.
-    Ref { name: String },
+    Ref {
+        name: String,
+    },
     /// Free JSON: `any`, or a type we do not know (`type_name` keeps it for display).
-    Json { type_name: Option<String> },
+    Json {
+        type_name: Option<String>,
+    },
 }
 
 impl FieldKind {
@@ -427,10 +430,8 @@ mod tests {
         assert_eq!(FieldKind::number().type_label(), "number");
         assert_eq!(FieldKind::Boolean.type_label(), "true/false");
         assert_eq!(FieldKind::list(FieldKind::integer()).type_label(), "list of whole number");
-        let map = FieldKind::Map {
-            key: Box::new(FieldKind::text()),
-            value: Box::new(FieldKind::Json { type_name: None }),
-        };
+        let map =
+            FieldKind::Map { key: Box::new(FieldKind::text()), value: Box::new(FieldKind::Json { type_name: None }) };
         assert_eq!(map.type_label(), "map text → JSON");
         assert_eq!(FieldKind::object(vec![]).type_label(), "object");
         let date = FieldKind::Text { min_len: None, max_len: None, pattern: None, format: Some("date".into()) };
@@ -462,7 +463,10 @@ mod tests {
         let k: FieldKind = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(serde_json::to_value(&k).unwrap(), v);
         let f = Field::new("a", FieldKind::object(vec![]));
-        assert_eq!(serde_json::to_value(&f).unwrap(), json!({"name": "a", "kind": {"kind": "object", "fields": []}, "required": false, "default": null, "description": null}));
+        assert_eq!(
+            serde_json::to_value(&f).unwrap(),
+            json!({"name": "a", "kind": {"kind": "object", "fields": []}, "required": false, "default": null, "description": null})
+        );
         let err = SchemaError::new("boom");
         assert_eq!(err.to_string(), "boom");
     }

@@ -98,8 +98,8 @@ fn named_kind(name: &str, mut args: Vec<FieldKind>, raw: &str) -> Option<FieldKi
         ("optional", 1) => args.remove(0),
         ("any" | "json", 0) => FieldKind::Json { type_name: None },
         (
-            "str" | "string" | "int" | "integer" | "float" | "number" | "bool" | "boolean" | "list"
-            | "dict" | "object" | "optional" | "any" | "json",
+            "str" | "string" | "int" | "integer" | "float" | "number" | "bool" | "boolean" | "list" | "dict" | "object"
+            | "optional" | "any" | "json",
             _,
         ) => return None,
         _ => FieldKind::Json { type_name: Some(raw.to_owned()) },

@@ -89,9 +89,9 @@ mod native {
     impl Engine {
         pub fn new(source: &str) -> Result<Engine, String> {
             let ecma = regress::Regex::with_flags(source, "u").map_err(|e| e.to_string())?;
-            if let Some(re) = translate(source).and_then(|t| {
-                regex::RegexBuilder::new(&t).size_limit(1 << 20).build().ok()
-            }) {
+            if let Some(re) =
+                translate(source).and_then(|t| regex::RegexBuilder::new(&t).size_limit(1 << 20).build().ok())
+            {
                 return Ok(Engine::Linear(re));
             }
             if backtrack_safe(source) {
@@ -317,7 +317,8 @@ mod tests {
         assert!(Pattern::new(r"\bcat\b").unwrap().is_match("a cat!"));
         assert!(Pattern::new(r"^[a&&b]$").unwrap().is_match("&"));
         assert!(Pattern::new(r"^(?:ab)+(?<x>c)$").unwrap().is_match("ababc"));
-        for (src, translated) in [("(?=x)", false), (r"\1", false), ("[^]", false), (r"\p{L}", true), ("a{2,3}", true)] {
+        for (src, translated) in [("(?=x)", false), (r"\1", false), ("[^]", false), (r"\p{L}", true), ("a{2,3}", true)]
+        {
             assert_eq!(native::translate(src).is_some(), translated, "{src}");
         }
     }

@@ -35,7 +35,9 @@ pub fn has_secrets(schema: &InputSchema) -> bool {
         depth < 64
             && match k {
                 FieldKind::Text { format: Some(f), .. } => f == "password",
-                FieldKind::List { item, prefix, .. } => kind(item, depth + 1) || prefix.iter().any(|p| kind(p, depth + 1)),
+                FieldKind::List { item, prefix, .. } => {
+                    kind(item, depth + 1) || prefix.iter().any(|p| kind(p, depth + 1))
+                }
                 FieldKind::Map { value, .. } => kind(value, depth + 1),
                 FieldKind::Object { fields, additional } => {
                     fields.iter().any(|f| f.secret || kind(&f.kind, depth + 1))
@@ -88,7 +90,14 @@ fn mask(v: &mut Value, path: &str, out: &mut Vec<String>) {
     }
 }
 
-fn value(schema: &InputSchema, kind: &FieldKind, v: &mut Value, path: &mut String, out: &mut Vec<String>, depth: usize) {
+fn value(
+    schema: &InputSchema,
+    kind: &FieldKind,
+    v: &mut Value,
+    path: &mut String,
+    out: &mut Vec<String>,
+    depth: usize,
+) {
     // Inputs are validated before this runs, and serde_json caps nesting at 128.
     if depth > 128 {
         return;
@@ -111,7 +120,9 @@ fn value(schema: &InputSchema, kind: &FieldKind, v: &mut Value, path: &mut Strin
                 path.truncate(len);
             }
         }
-        (FieldKind::Object { fields, additional }, Value::Object(map)) => object(schema, fields, additional, map, path, out, depth),
+        (FieldKind::Object { fields, additional }, Value::Object(map)) => {
+            object(schema, fields, additional, map, path, out, depth)
+        }
         // Whichever variant the value is, its secrets are withheld: every variant is
         // applied (a key secret in any of them is masked).
         (FieldKind::Choice { variants, .. }, v) => {

@@ -11,17 +11,14 @@ use serde_json::{Map, Value};
 /// `{"workflow": …, "inputs": {FIELD: SPEC, …}, "outputs": […]}`, the same with a JSON
 /// Schema object as `inputs`, or a JSON Schema object as the whole answer.
 pub fn parse_schema(raw: &Value) -> Result<InputSchema, SchemaError> {
-    let body =
-        raw.as_object().ok_or_else(|| SchemaError::new("The schema must be a JSON object"))?;
+    let body = raw.as_object().ok_or_else(|| SchemaError::new("The schema must be a JSON object"))?;
     if jsonschema::looks_like_json_schema(raw) {
         return jsonschema::parse(raw, raw);
     }
     // Metadata of the wrong shape is ignored; only the inputs' structure is strict.
     let workflow = body.get("workflow").and_then(Value::as_str).map(str::to_owned);
     let outputs: Vec<String> = match body.get("outputs") {
-        Some(Value::Array(items)) => {
-            items.iter().filter_map(Value::as_str).map(str::to_owned).collect()
-        }
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
         Some(Value::Object(map)) => map.keys().cloned().collect(),
         _ => Vec::new(),
     };
@@ -57,9 +54,7 @@ fn parse_fields(
     count: &mut usize,
 ) -> Result<Vec<Field>, SchemaError> {
     if depth > MAX_DEPTH {
-        return Err(SchemaError::new(format!(
-            "Field {path}: objects are nested more than {MAX_DEPTH} levels deep"
-        )));
+        return Err(SchemaError::new(format!("Field {path}: objects are nested more than {MAX_DEPTH} levels deep")));
     }
     // Counted before the walk, so a schema with a million fields fails at once.
     *count += specs.len();
@@ -101,18 +96,12 @@ fn parse_field(
     let spec = match spec {
         Value::String(t) => return Ok(field(parse_type_within(t, type_budget))),
         Value::Object(spec) => spec,
-        _ => {
-            return Err(SchemaError::new(format!(
-                "Field {path}: expected a type string or an object"
-            )))
-        }
+        _ => return Err(SchemaError::new(format!("Field {path}: expected a type string or an object"))),
     };
     let mut kind = match spec.get("type") {
         Some(Value::String(t)) => parse_type_within(t, type_budget),
         // No type but a field map: clearly an object.
-        None | Some(Value::Null) if spec.contains_key("schema") => {
-            FieldKind::object(Vec::new())
-        }
+        None | Some(Value::Null) if spec.contains_key("schema") => FieldKind::object(Vec::new()),
         // Missing or not a string (e.g. a JSON Schema type list): still usable as JSON.
         _ => FieldKind::Json { type_name: None },
     };
@@ -120,21 +109,13 @@ fn parse_field(
         match spec.get("schema") {
             None | Some(Value::Null) => {}
             Some(Value::Object(sub)) => *fields = parse_fields(sub, path, depth + 1, count)?,
-            Some(_) => {
-                return Err(SchemaError::new(format!(
-                    "Field {path}: \"schema\" must be an object of fields"
-                )))
-            }
+            Some(_) => return Err(SchemaError::new(format!("Field {path}: \"schema\" must be an object of fields"))),
         }
     }
     let required = match spec.get("required") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            return Err(SchemaError::new(format!(
-                "Field {path}: \"required\" must be true or false"
-            )))
-        }
+        Some(_) => return Err(SchemaError::new(format!("Field {path}: \"required\" must be true or false"))),
     };
     Ok(Field {
         required,
@@ -164,10 +145,7 @@ mod tests {
         let raw = json!({"workflow":"article_writer","inputs":{"topic":{"type":"str","required":true,"description":"What the article is about"},"tone":{"type":"str","required":false,"default":"professional","description":"professional, casual or enthusiastic"},"length":{"type":"str","required":false,"default":"medium","description":"short, medium or long"}},"outputs":["result","summary","word_count","tone_used","length_setting"]});
         let schema = parse_schema(&raw).unwrap();
         assert_eq!(schema.workflow.as_deref(), Some("article_writer"));
-        assert_eq!(
-            schema.outputs,
-            ["result", "summary", "word_count", "tone_used", "length_setting"]
-        );
+        assert_eq!(schema.outputs, ["result", "summary", "word_count", "tone_used", "length_setting"]);
         let names: Vec<_> = schema.fields.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["topic", "length", "tone"]); // required first, then by name
         assert_eq!(
@@ -232,18 +210,13 @@ mod tests {
         let err = |v: Value| parse_schema(&v).unwrap_err().message;
         assert_eq!(err(json!([])), "The schema must be a JSON object");
         assert_eq!(err(json!({"inputs": []})), "The schema's \"inputs\" must be a JSON object");
-        assert_eq!(
-            err(json!({"inputs": {"a": 3}})),
-            "Field /a: expected a type string or an object"
-        );
+        assert_eq!(err(json!({"inputs": {"a": 3}})), "Field /a: expected a type string or an object");
         assert_eq!(
             err(json!({"inputs": {"a": {"type": "str", "required": "yes"}}})),
             "Field /a: \"required\" must be true or false"
         );
         assert_eq!(
-            err(
-                json!({"inputs": {"o": {"type": "object", "schema": {"x/y": {"type": "object", "schema": 1}}}}})
-            ),
+            err(json!({"inputs": {"o": {"type": "object", "schema": {"x/y": {"type": "object", "schema": 1}}}}})),
             "Field /o/x~1y: \"schema\" must be an object of fields"
         );
         assert_eq!(err(json!({"inputs": {" ": "str"}})), "A field has an empty name");
@@ -289,15 +262,13 @@ mod tests {
     #[test]
     fn limits_field_counts() {
         let start = Instant::now();
-        let many: Map<String, Value> =
-            (0..100_000).map(|i| (format!("f{i}"), json!("str"))).collect();
+        let many: Map<String, Value> = (0..100_000).map(|i| (format!("f{i}"), json!("str"))).collect();
         let msg = parse_schema(&json!({"inputs": many})).unwrap_err().message;
         assert_eq!(msg, "The schema has more than 2000 fields");
 
         // The limit counts nested fields too: 40 objects of 50 fields each, plus 40.
         let obj: Map<String, Value> = (0..50).map(|i| (format!("g{i}"), json!("int"))).collect();
-        let nested: Map<String, Value> =
-            (0..40).map(|i| (format!("o{i}"), json!({"schema": obj}))).collect();
+        let nested: Map<String, Value> = (0..40).map(|i| (format!("o{i}"), json!({"schema": obj}))).collect();
         let msg = parse_schema(&json!({"inputs": nested})).unwrap_err().message;
         assert_eq!(msg, "The schema has more than 2000 fields");
 
@@ -312,9 +283,6 @@ mod tests {
         let raw = json!({"inputs": {"choice": {"type": "int", "default": options.clone(), "enum": options}}});
         let s = parse_schema(&raw).unwrap();
         assert_eq!(s.fields[0].kind, FieldKind::integer());
-        assert_eq!(
-            s.fields[0].default.as_ref().and_then(Value::as_array).map(Vec::len),
-            Some(100_000)
-        );
+        assert_eq!(s.fields[0].default.as_ref().and_then(Value::as_array).map(Vec::len), Some(100_000));
     }
 }

@@ -12,10 +12,7 @@ use std::fmt::Write;
 /// Checks `inputs` against `schema` and returns them unchanged if they fit. Otherwise
 /// returns every problem found (at most `MAX_ERRORS`), each at its JSON Pointer path
 /// (`/items/2/name`). Keys the schema does not name are kept unless it forbids them.
-pub fn validate_inputs(
-    schema: &InputSchema,
-    inputs: &Value,
-) -> Result<Map<String, Value>, Vec<FieldError>> {
+pub fn validate_inputs(schema: &InputSchema, inputs: &Value) -> Result<Map<String, Value>, Vec<FieldError>> {
     let Some(map) = inputs.as_object() else {
         return Err(vec![FieldError::new("/", "Inputs must be a JSON object")]);
     };
@@ -159,10 +156,12 @@ impl<'s> Checker<'s> {
                     self.push(path, problem);
                 }
             }
-            FieldKind::Integer { bounds } => match value.as_i64().map(|i| i as f64).or(value.as_u64().map(|u| u as f64)) {
-                Some(n) => self.bounds(bounds, n, path),
-                None => self.push(path, "Must be a whole number"),
-            },
+            FieldKind::Integer { bounds } => {
+                match value.as_i64().map(|i| i as f64).or(value.as_u64().map(|u| u as f64)) {
+                    Some(n) => self.bounds(bounds, n, path),
+                    None => self.push(path, "Must be a whole number"),
+                }
+            }
             FieldKind::Number { bounds } => match value.as_f64() {
                 Some(n) => self.bounds(bounds, n, path),
                 None => self.push(path, "Must be a number"),
@@ -389,18 +388,11 @@ mod tests {
     #[test]
     fn reference_agent_inputs() {
         let s = parse_schema(&json!({"workflow":"article_writer","inputs":{"topic":{"type":"str","required":true},"tone":{"type":"str","default":"professional"},"length":{"type":"str","default":"medium"}}})).unwrap();
-        let ok =
-            validate_inputs(&s, &json!({"topic": "Rust", "tone": "casual", "extra": 1})).unwrap();
+        let ok = validate_inputs(&s, &json!({"topic": "Rust", "tone": "casual", "extra": 1})).unwrap();
         assert_eq!(Value::Object(ok), json!({"topic": "Rust", "tone": "casual", "extra": 1}));
         assert_eq!(errors(&s, json!({})), pairs(&[("/topic", "This field is required")]));
-        assert_eq!(
-            errors(&s, json!({"topic": "  "})),
-            pairs(&[("/topic", "This field is required")])
-        );
-        assert_eq!(
-            errors(&s, json!({"topic": null})),
-            pairs(&[("/topic", "This field is required")])
-        );
+        assert_eq!(errors(&s, json!({"topic": "  "})), pairs(&[("/topic", "This field is required")]));
+        assert_eq!(errors(&s, json!({"topic": null})), pairs(&[("/topic", "This field is required")]));
         assert_eq!(
             errors(&s, json!({"topic": 5, "tone": false})),
             pairs(&[("/topic", "Must be text"), ("/tone", "Must be text")])
@@ -426,11 +418,7 @@ mod tests {
         assert!(validate_inputs(&s, &json!({"i": u64::MAX, "n": 7})).is_ok());
         assert_eq!(
             errors(&s, json!({"i": 3.0, "n": "2", "b": "true"})),
-            pairs(&[
-                ("/b", "Must be true or false"),
-                ("/i", "Must be a whole number"),
-                ("/n", "Must be a number"),
-            ])
+            pairs(&[("/b", "Must be true or false"), ("/i", "Must be a whole number"), ("/n", "Must be a number"),])
         );
         assert_eq!(errors(&s, json!({"i": "3"})), pairs(&[("/i", "Must be a whole number")]));
         // Required with a default: still required (the form prefills the default).
@@ -445,11 +433,7 @@ mod tests {
     #[test]
     fn lists() {
         let s = schema(json!({"tags": "list[str]", "any": "list", "grid": "list[list[int]]"}));
-        assert!(validate_inputs(
-            &s,
-            &json!({"tags": [], "any": [1, "a", null], "grid": [[1], []]})
-        )
-        .is_ok());
+        assert!(validate_inputs(&s, &json!({"tags": [], "any": [1, "a", null], "grid": [[1], []]})).is_ok());
         assert_eq!(
             errors(&s, json!({"tags": "a", "any": {}, "grid": [[1, "x"], 2, [3.5]]})),
             pairs(&[
@@ -527,16 +511,10 @@ mod tests {
     fn deep_paths_in_lists_of_objects() {
         // A list of objects with known fields, as JSON Schema will produce.
         let person = FieldKind::object(vec![Field { required: true, ..Field::new("name", FieldKind::text()) }]);
-        let s = InputSchema {
-            fields: vec![Field::new("items", FieldKind::list(person))],
-            ..InputSchema::default()
-        };
+        let s = InputSchema { fields: vec![Field::new("items", FieldKind::list(person))], ..InputSchema::default() };
         assert_eq!(
             errors(&s, json!({"items": [{"name": "a"}, {"name": "b"}, {"name": ""}, {"name": 1}]})),
-            pairs(&[
-                ("/items/2/name", "This field is required"),
-                ("/items/3/name", "Must be text")
-            ])
+            pairs(&[("/items/2/name", "This field is required"), ("/items/3/name", "Must be text")])
         );
     }
 
@@ -554,9 +532,8 @@ mod tests {
 
     #[test]
     fn odd_defaults_do_not_break_validation() {
-        let s = schema(
-            json!({"n": {"type": "int", "default": "lots"}, "l": {"type": "list[int]", "default": {"x": 1}}}),
-        );
+        let s =
+            schema(json!({"n": {"type": "int", "default": "lots"}, "l": {"type": "list[int]", "default": {"x": 1}}}));
         assert!(validate_inputs(&s, &json!({})).is_ok());
         assert_eq!(errors(&s, json!({"n": "lots"})), pairs(&[("/n", "Must be a whole number")]));
     }

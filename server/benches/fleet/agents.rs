@@ -41,7 +41,8 @@ pub async fn fleet_child() {
     let (slow_every, hole_every) = (env("FLEET_SLOW_EVERY", 0), env("FLEET_HOLE_EVERY", 0));
     let mut down = Vec::new();
     for i in start..start + count {
-        let listener = tokio::net::TcpListener::bind(address(i)).await.unwrap_or_else(|e| panic!("bind {}: {e}", address(i)));
+        let listener =
+            tokio::net::TcpListener::bind(address(i)).await.unwrap_or_else(|e| panic!("bind {}: {e}", address(i)));
         let flag = Arc::new(AtomicBool::new(false));
         down.push(flag.clone());
         let kind = kind(i, slow_every, hole_every);

@@ -35,11 +35,16 @@ fn env(name: &str, default: u64) -> u64 {
 fn usage(pid: u32) -> (u64, u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
-        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
     };
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
     (field("VmHWM:"), field("VmRSS:"), ticks * 10)
 }
 
@@ -104,8 +109,8 @@ impl Fleet {
 
 /// A fresh SQLite database (`name`) holding `agents` agents, none checked yet.
 async fn seed(dir: &std::path::Path, name: &str, agents: u64) -> (String, sea_orm::DatabaseConnection) {
-    use server::entities::agents;
     use sea_orm::ActiveValue::Set;
+    use server::entities::agents;
     let url = format!("sqlite://{}", dir.join(format!("{name}-{agents}.db")).display());
     let db = server::db::connect(&url).await.unwrap();
     let now = chrono::Utc::now();
@@ -145,23 +150,37 @@ struct Dashboard {
 fn start_dashboard(database: &str) -> Dashboard {
     let mut child = Child(
         // BENCH_DASHBOARD_BIN: another build of the dashboard, to compare two.
-        Command::new(std::env::var("BENCH_DASHBOARD_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_configurable-agents").to_owned()))
-            .args(["ui", "--port", "0", "--database-url", database, "--leptos-config", "none.toml"])
-            .env("RUST_LOG", "error")
-            .envs(std::env::var("BENCH_DASHBOARD_ENV").ok().into_iter().flat_map(|v| v.split(',').filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned()))).collect::<Vec<_>>()))
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the dashboard binary starts"),
+        Command::new(
+            std::env::var("BENCH_DASHBOARD_BIN")
+                .unwrap_or_else(|_| env!("CARGO_BIN_EXE_configurable-agents").to_owned()),
+        )
+        .args(["ui", "--port", "0", "--database-url", database, "--leptos-config", "none.toml"])
+        .env("RUST_LOG", "error")
+        .envs(std::env::var("BENCH_DASHBOARD_ENV").ok().into_iter().flat_map(|v| {
+            v.split(',')
+                .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                .collect::<Vec<_>>()
+        }))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the dashboard binary starts"),
     );
     let mut line = String::new();
     BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().rsplit_once(' ').map(|(_, url)| url.trim_end_matches("/orchestrator").to_owned()).expect("the dashboard prints its URL");
+    let base = line
+        .trim()
+        .rsplit_once(' ')
+        .map(|(_, url)| url.trim_end_matches("/orchestrator").to_owned())
+        .expect("the dashboard prints its URL");
     Dashboard { child, base }
 }
 
 async fn count(db: &sea_orm::DatabaseConnection, condition: &str) -> u64 {
     let row = db
-        .query_one(Statement::from_string(db.get_database_backend(), format!("SELECT count(*) AS n FROM agents WHERE {condition}")))
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT count(*) AS n FROM agents WHERE {condition}"),
+        ))
         .await
         .unwrap()
         .unwrap();
@@ -171,7 +190,13 @@ async fn count(db: &sea_orm::DatabaseConnection, condition: &str) -> u64 {
 /// Polls until `condition` holds for `n` agents; the time it took from `since`. Each poll
 /// scans the table (~1 ms at 10,000 agents) on the cores the dashboard needs, so it polls
 /// every 20 ms until 90 % are there, then every 2 ms.
-async fn until(db: &sea_orm::DatabaseConnection, condition: &str, n: u64, since: Instant, limit: Duration) -> Option<Duration> {
+async fn until(
+    db: &sea_orm::DatabaseConnection,
+    condition: &str,
+    n: u64,
+    since: Instant,
+    limit: Duration,
+) -> Option<Duration> {
     loop {
         let have = count(db, condition).await;
         if have >= n {
@@ -201,7 +226,12 @@ fn mb(kib: u64) -> f64 {
 
 /// Scenario 1 at `agents`: (wall time, peak RSS KiB, dashboard CPU ms, fleet CPU ms,
 /// time until the dashboard served).
-async fn all_due_at_once(dir: &std::path::Path, name: &str, agents: u64, procs: u64) -> (Duration, u64, u64, u64, Duration) {
+async fn all_due_at_once(
+    dir: &std::path::Path,
+    name: &str,
+    agents: u64,
+    procs: u64,
+) -> (Duration, u64, u64, u64, Duration) {
     let (url, reader) = seed(dir, name, agents).await;
     let fleet = Fleet::start(agents, procs, 0, 0);
     let fleet_cpu = fleet.cpu_ms();
@@ -209,7 +239,10 @@ async fn all_due_at_once(dir: &std::path::Path, name: &str, agents: u64, procs: 
     let dashboard = start_dashboard(&url);
     let serving = started.elapsed();
     let Some(took) = until(&reader, "health_state = 'healthy'", agents, started, Duration::from_secs(60)).await else {
-        panic!("not every agent was healthy within 60 s: {} of {agents}", count(&reader, "health_state = 'healthy'").await);
+        panic!(
+            "not every agent was healthy within 60 s: {} of {agents}",
+            count(&reader, "health_state = 'healthy'").await
+        );
     };
     let (peak, _, cpu) = usage(dashboard.child.0.id());
     (took, peak, cpu, fleet.cpu_ms() - fleet_cpu, serving)
@@ -228,14 +261,25 @@ async fn run() {
         let (t_small, rss_small, _, _, _) = all_due_at_once(dir.path(), "small", small, procs).await;
         let (t, rss, cpu, fleet_cpu, serving) = all_due_at_once(dir.path(), "healthy", agents, procs).await;
         println!("1. {agents} healthy agents all due at once (from the dashboard's start, loading them included):");
-        println!("   all checked and stored in {:.0} ms (goal ≤ 1000 ms); {small} agents: {:.0} ms", t.as_secs_f64() * 1e3, t_small.as_secs_f64() * 1e3);
+        println!(
+            "   all checked and stored in {:.0} ms (goal ≤ 1000 ms); {small} agents: {:.0} ms",
+            t.as_secs_f64() * 1e3,
+            t_small.as_secs_f64() * 1e3
+        );
         println!("   of which {:.0} ms until the dashboard served", serving.as_secs_f64() * 1e3);
         println!("   dashboard CPU {cpu} ms, fleet CPU {fleet_cpu} ms");
         let beyond = match agents.checked_sub(small).filter(|n| *n > 0) {
-            Some(n) => format!("; {:.2} MiB per 1,000 agents beyond", mib(rss.saturating_sub(rss_small)) / (n as f64 / 1000.0)),
+            Some(n) => {
+                format!("; {:.2} MiB per 1,000 agents beyond", mib(rss.saturating_sub(rss_small)) / (n as f64 / 1000.0))
+            }
             None => String::new(),
         };
-        println!("   dashboard peak RSS {:.1} MB = {:.1} MiB (goal ≤ 80 MB); at {small} agents {:.1} MiB{beyond}", mb(rss), mib(rss), mib(rss_small));
+        println!(
+            "   dashboard peak RSS {:.1} MB = {:.1} MiB (goal ≤ 80 MB); at {small} agents {:.1} MiB{beyond}",
+            mb(rss),
+            mib(rss),
+            mib(rss_small)
+        );
     }
     if scenario(2) {
         // 2. 10% slow, 10% black holes.
@@ -255,9 +299,13 @@ async fn run() {
         )
         .await
         .expect("fast ones stored");
-        let healthy = until(&reader, "health_state = 'healthy'", agents - holes, started, Duration::from_secs(60)).await.expect("healthy ones stored");
+        let healthy = until(&reader, "health_state = 'healthy'", agents - holes, started, Duration::from_secs(60))
+            .await
+            .expect("healthy ones stored");
         let cpu = usage(dashboard.child.0.id()).2;
-        let dead = until(&reader, "health_state = 'failing'", holes, started, Duration::from_secs(60)).await.expect("dead ones failing");
+        let dead = until(&reader, "health_state = 'failing'", holes, started, Duration::from_secs(60))
+            .await
+            .expect("dead ones failing");
         let latency = reader
             .query_one(Statement::from_string(
                 reader.get_database_backend(),
@@ -288,7 +336,9 @@ async fn run() {
         let mut fleet = Fleet::start(agents, procs, 0, 0);
         let started = Instant::now();
         let dashboard = start_dashboard(&url);
-        until(&reader, "health_state = 'healthy'", agents, started, Duration::from_secs(60)).await.expect("all healthy");
+        until(&reader, "health_state = 'healthy'", agents, started, Duration::from_secs(60))
+            .await
+            .expect("all healthy");
         // The steady state starts after the first checks of all (scenario 1 measures those).
         let (steady_since, steady_cpu) = (Instant::now(), usage(dashboard.child.0.id()).2);
         let http = reqwest::Client::new();
@@ -301,7 +351,11 @@ async fn run() {
             fleet.down(victim);
             let deadline = Instant::now() + Duration::from_secs(25);
             'wait: while Instant::now() < deadline {
-                let chunk = tokio::time::timeout(Duration::from_secs(25), stream.chunk()).await.ok().and_then(|c| c.ok()).flatten();
+                let chunk = tokio::time::timeout(Duration::from_secs(25), stream.chunk())
+                    .await
+                    .ok()
+                    .and_then(|c| c.ok())
+                    .flatten();
                 let Some(chunk) = chunk else { break };
                 let received = chrono::Utc::now();
                 buffer.push_str(&String::from_utf8_lossy(&chunk));
@@ -313,7 +367,8 @@ async fn run() {
                     let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) else { continue };
                     let event: serde_json::Value = serde_json::from_str(data).unwrap();
                     if event["agent_id"] == id.as_str() && event["health"]["state"] == "failing" {
-                        let checked: chrono::DateTime<chrono::Utc> = event["health"]["checked_at"].as_str().unwrap().parse().unwrap();
+                        let checked: chrono::DateTime<chrono::Utc> =
+                            event["health"]["checked_at"].as_str().unwrap().parse().unwrap();
                         let probe_ms = event["health"]["latency_ms"].as_u64().unwrap() as i64;
                         let after_check = (received - checked).num_milliseconds();
                         delays.push((probe_ms + after_check, probe_ms, after_check));

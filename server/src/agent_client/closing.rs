@@ -22,7 +22,9 @@ use tokio::net::TcpStream;
 
 /// Whether reqwest would send calls through a proxy (it reads these at start).
 pub(super) fn proxy_configured() -> bool {
-    ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"].iter().any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
+    ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
 }
 
 /// `GET url` with `Connection: close`, read whole within `limits`; `url` is `http://`.
@@ -69,7 +71,8 @@ async fn exchange(url: &url::Url, user_agent: &HeaderValue, limits: CallLimits) 
     let answer = async {
         let response = sender.send_request(request).await.map_err(|e| describe(&e, limits.timeout, false))?;
         let status = response.status();
-        let declared = response.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let declared =
+            response.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limits.max_body as u64) {
             return Err(too_large(limits.max_body));
         }
@@ -173,7 +176,9 @@ mod tests {
         (format!("http://127.0.0.1:{port}"), handle)
     }
 
-    fn answering(reply: &'static [u8]) -> impl FnOnce(TcpStream) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    fn answering(
+        reply: &'static [u8],
+    ) -> impl FnOnce(TcpStream) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
         move |mut socket| {
             Box::pin(async move {
                 let _ = socket.write_all(reply).await;
@@ -190,20 +195,29 @@ mod tests {
 
     #[tokio::test]
     async fn sends_one_closing_get_to_the_path_and_reads_the_answer() {
-        let (base, request) = agent(answering(b"HTTP/1.1 200 OK\r\ncontent-length: 18\r\n\r\n{\"status\":\"alive\"}")).await;
+        let (base, request) =
+            agent(answering(b"HTTP/1.1 200 OK\r\ncontent-length: 18\r\n\r\n{\"status\":\"alive\"}")).await;
         let answer = call(&base).await.unwrap();
         assert_eq!((answer.status.as_u16(), answer.body.as_slice()), (200, &b"{\"status\":\"alive\"}"[..]));
         let request = request.await.unwrap().to_ascii_lowercase();
         let port = base.rsplit(':').next().unwrap();
         assert!(request.starts_with("get /prefix/health http/1.1\r\n"), "{request}");
-        for header in [format!("host: 127.0.0.1:{port}"), "connection: close".into(), "accept: application/json".into(), "user-agent: test/1".into()] {
+        for header in [
+            format!("host: 127.0.0.1:{port}"),
+            "connection: close".into(),
+            "accept: application/json".into(),
+            "user-agent: test/1".into(),
+        ] {
             assert!(request.contains(&header), "{header} missing from {request}");
         }
     }
 
     #[tokio::test]
     async fn a_chunked_answer_is_read_whole() {
-        let (base, _) = agent(answering(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{\"sta\r\nd\r\ntus\":\"alive\"}\r\n0\r\n\r\n")).await;
+        let (base, _) = agent(answering(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{\"sta\r\nd\r\ntus\":\"alive\"}\r\n0\r\n\r\n",
+        ))
+        .await;
         assert_eq!(call(&base).await.unwrap().body, b"{\"status\":\"alive\"}");
     }
 
@@ -220,7 +234,11 @@ mod tests {
     async fn answers_over_the_limit_are_refused_declared_or_not() {
         let (base, _) = agent(answering(b"HTTP/1.1 200 OK\r\ncontent-length: 5000\r\n\r\n")).await;
         assert_eq!(call(&base).await.unwrap_err(), "answer larger than 1 KiB");
-        let big: &'static [u8] = Box::leak(format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n800\r\n{}\r\n0\r\n\r\n", "x".repeat(0x800)).into_bytes().into_boxed_slice());
+        let big: &'static [u8] = Box::leak(
+            format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n800\r\n{}\r\n0\r\n\r\n", "x".repeat(0x800))
+                .into_bytes()
+                .into_boxed_slice(),
+        );
         let (base, _) = agent(answering(big)).await;
         assert_eq!(call(&base).await.unwrap_err(), "answer larger than 1 KiB");
     }
@@ -267,7 +285,8 @@ mod tests {
     #[tokio::test]
     async fn a_host_name_is_resolved_and_each_address_tried() {
         // localhost may resolve to ::1 first, where nothing listens: the next address answers.
-        let (base, request) = agent(answering(b"HTTP/1.1 200 OK\r\ncontent-length: 15\r\n\r\n{\"status\":\"ok\"}")).await;
+        let (base, request) =
+            agent(answering(b"HTTP/1.1 200 OK\r\ncontent-length: 15\r\n\r\n{\"status\":\"ok\"}")).await;
         let base = base.replace("127.0.0.1", "localhost");
         assert_eq!(call(&base).await.unwrap().status.as_u16(), 200);
         assert!(request.await.unwrap().to_ascii_lowercase().contains("host: localhost:"));
@@ -279,7 +298,10 @@ mod tests {
         client.direct = true; // as without a proxy in the environment
         let cases: [(&'static [u8], Option<&str>); 3] = [
             (b"HTTP/1.1 200 OK\r\ncontent-length: 18\r\n\r\n{\"status\":\"alive\"}", None),
-            (b"HTTP/1.1 301 Moved Permanently\r\nlocation: /elsewhere\r\ncontent-length: 0\r\n\r\n", Some("HTTP 301 Moved Permanently")),
+            (
+                b"HTTP/1.1 301 Moved Permanently\r\nlocation: /elsewhere\r\ncontent-length: 0\r\n\r\n",
+                Some("HTTP 301 Moved Permanently"),
+            ),
             (b"HTTP/1.1 200 OK\r\ncontent-length: 21\r\n\r\n{\"status\":\"starting\"}", Some("status \"starting\"")),
         ];
         for (reply, reason) in cases {

@@ -76,7 +76,8 @@ impl AgentClient {
     pub fn new(limits: ClientLimits) -> Result<Self, reqwest::Error> {
         // reqwest is built without a bundled crypto provider; ours is ring (shared with sqlx).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let user_agent = reqwest::header::HeaderValue::from_static(concat!("configurable-agents/", env!("CARGO_PKG_VERSION")));
+        let user_agent =
+            reqwest::header::HeaderValue::from_static(concat!("configurable-agents/", env!("CARGO_PKG_VERSION")));
         let http = reqwest::Client::builder()
             .user_agent(user_agent.clone())
             .connect_timeout(limits.health.timeout.min(Duration::from_secs(5)))
@@ -126,14 +127,20 @@ impl AgentClient {
     }
 
     /// `POST {base}/run` with the inputs object itself; `timeout` is what is left of the run's.
-    pub async fn start_run(&self, base: &AgentUrl, inputs: &serde_json::Value, timeout: Duration) -> Result<Answer, String> {
+    pub async fn start_run(
+        &self,
+        base: &AgentUrl,
+        inputs: &serde_json::Value,
+        timeout: Duration,
+    ) -> Result<Answer, String> {
         let limits = CallLimits { timeout, max_body: self.limits.run_max_body };
         self.exchange(self.http.post(base.endpoint("run")).json(inputs), limits).await
     }
 
     /// `GET {base}/status/{job_id}`.
     pub async fn job_status(&self, base: &AgentUrl, job_id: &str, timeout: Duration) -> Result<Answer, String> {
-        let limits = CallLimits { timeout: timeout.min(self.limits.status.timeout), max_body: self.limits.status.max_body };
+        let limits =
+            CallLimits { timeout: timeout.min(self.limits.status.timeout), max_body: self.limits.status.max_body };
         let url = base.endpoint(&format!("status/{}", app::model::percent_encode(job_id)));
         self.exchange(self.http.get(url), limits).await
     }
@@ -196,8 +203,7 @@ fn too_large(max: usize) -> String {
 
 /// Reads a 2xx /health body: JSON with a `status` that means up.
 pub fn judge_health_body(body: &[u8]) -> Result<(), String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|_| "body is not JSON".to_owned())?;
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| "body is not JSON".to_owned())?;
     let Some(object) = value.as_object() else {
         return Err("body is not a JSON object".into());
     };

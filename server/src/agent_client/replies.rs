@@ -50,9 +50,7 @@ pub fn judge_run_answer(answer: &Answer) -> RunReply {
 /// Judges a `GET /status/{job_id}` answer.
 pub fn judge_job_status(job_id: &str, answer: &Answer) -> JobReply {
     if answer.status == reqwest::StatusCode::NOT_FOUND {
-        return JobReply::Finished(failed(&format!(
-            "the agent no longer knows job {job_id} (it may have restarted)"
-        )));
+        return JobReply::Finished(failed(&format!("the agent no longer knows job {job_id} (it may have restarted)")));
     }
     if answer.status.is_server_error() || answer.status == reqwest::StatusCode::TOO_MANY_REQUESTS {
         return JobReply::Unavailable(format!("it answered {}", status_text(answer.status)));
@@ -162,7 +160,10 @@ fn done(body: &Map<String, Value>) -> RunReply {
     let metrics = |key: &str| body.get(key).or_else(|| outputs.get(key)).cloned();
     RunReply::Done {
         total_tokens: metrics("total_tokens").and_then(|v| v.as_u64()),
-        cost_usd: metrics("cost_usd").or_else(|| metrics("total_cost_usd")).and_then(|v| v.as_f64()).filter(|c| c.is_finite()),
+        cost_usd: metrics("cost_usd")
+            .or_else(|| metrics("total_cost_usd"))
+            .and_then(|v| v.as_f64())
+            .filter(|c| c.is_finite()),
         outputs,
     }
 }
@@ -201,8 +202,12 @@ mod tests {
             judge_run_answer(&answer(200, r#"{"status":"async","job_id":"j-1","message":"started"}"#)),
             RunReply::Async { job_id: "j-1".into() }
         );
-        assert_eq!(judge_run_answer(&answer(202, r#"{"status":"async","job_id":7}"#)), RunReply::Async { job_id: "7".into() });
-        for bad in [r#"{"status":"async"}"#, r#"{"status":"async","job_id":".."}"#, r#"{"status":"async","job_id":""}"#] {
+        assert_eq!(
+            judge_run_answer(&answer(202, r#"{"status":"async","job_id":7}"#)),
+            RunReply::Async { job_id: "7".into() }
+        );
+        for bad in [r#"{"status":"async"}"#, r#"{"status":"async","job_id":".."}"#, r#"{"status":"async","job_id":""}"#]
+        {
             assert!(matches!(judge_run_answer(&answer(200, bad)), RunReply::Failed { .. }), "{bad}");
         }
     }
@@ -224,8 +229,14 @@ mod tests {
             RunReply::Failed { error, .. } => error,
             other => panic!("failure expected, got {other:?}"),
         };
-        assert_eq!(failed_with(answer(500, r#"{"detail":"model overloaded"}"#)), "the agent answered HTTP 500 Internal Server Error: model overloaded");
-        assert_eq!(failed_with(answer(502, "<html>bad gateway</html>")), "the agent answered HTTP 502 Bad Gateway: <html>bad gateway</html>");
+        assert_eq!(
+            failed_with(answer(500, r#"{"detail":"model overloaded"}"#)),
+            "the agent answered HTTP 500 Internal Server Error: model overloaded"
+        );
+        assert_eq!(
+            failed_with(answer(502, "<html>bad gateway</html>")),
+            "the agent answered HTTP 502 Bad Gateway: <html>bad gateway</html>"
+        );
         assert_eq!(failed_with(answer(503, "")), "the agent answered HTTP 503 Service Unavailable");
         assert_eq!(failed_with(answer(200, "<html>")), "the agent's answer is not JSON");
         assert_eq!(failed_with(answer(200, "[1,2]")), "the agent's answer is not a JSON object");
@@ -237,18 +248,31 @@ mod tests {
         assert_eq!(judge_job_status("j", &answer(200, r#"{"job_id":"j","status":"pending"}"#)), JobReply::Pending);
         assert_eq!(judge_job_status("j", &answer(200, r#"{"job_id":"j","status":"running"}"#)), JobReply::Pending);
         assert_eq!(
-            judge_job_status("j", &answer(200, r#"{"job_id":"j","status":"completed","outputs":{"x":1},"total_tokens":3}"#)),
+            judge_job_status(
+                "j",
+                &answer(200, r#"{"job_id":"j","status":"completed","outputs":{"x":1},"total_tokens":3}"#)
+            ),
             JobReply::Finished(RunReply::Done { outputs: json!({"x": 1}), total_tokens: Some(3), cost_usd: None })
         );
         assert_eq!(
             judge_job_status("j", &answer(200, r#"{"job_id":"j","status":"failed","error":"boom"}"#)),
             JobReply::Finished(failed("boom"))
         );
-        let JobReply::Finished(RunReply::Failed { error, .. }) = judge_job_status("j", &answer(404, r#"{"detail":"Job j not found"}"#)) else { panic!() };
+        let JobReply::Finished(RunReply::Failed { error, .. }) =
+            judge_job_status("j", &answer(404, r#"{"detail":"Job j not found"}"#))
+        else {
+            panic!()
+        };
         assert!(error.contains("no longer knows job j"));
-        assert!(matches!(judge_job_status("j", &answer(200, r#"{"status":"weird"}"#)), JobReply::Finished(RunReply::Failed { .. })));
+        assert!(matches!(
+            judge_job_status("j", &answer(200, r#"{"status":"weird"}"#)),
+            JobReply::Finished(RunReply::Failed { .. })
+        ));
         // A restarting agent or its proxy: asked again, not failed.
-        assert_eq!(judge_job_status("j", &answer(503, "")), JobReply::Unavailable("it answered HTTP 503 Service Unavailable".into()));
+        assert_eq!(
+            judge_job_status("j", &answer(503, "")),
+            JobReply::Unavailable("it answered HTTP 503 Service Unavailable".into())
+        );
         assert!(matches!(judge_job_status("j", &answer(429, "{}")), JobReply::Unavailable(_)));
         assert!(matches!(judge_job_status("j", &answer(400, "{}")), JobReply::Finished(RunReply::Failed { .. })));
     }

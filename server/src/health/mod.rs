@@ -22,10 +22,10 @@ use crate::metrics::Metrics;
 use app::model::{HealthState, HealthSummary, HealthView};
 use app::validation::AgentUrl;
 use chrono::{DateTime, Utc};
+use scheduler::Scheduler;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use scheduler::Scheduler;
 use store::{RollupWrite, Target};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -124,12 +124,22 @@ impl HealthPolicy {
 /// A change the registry tells the monitor about.
 enum Command {
     /// Registered or updated; `checked` when the registration just checked it.
-    Upsert { target: Target, checked: bool },
-    Remove { agent_id: String },
+    Upsert {
+        target: Target,
+        checked: bool,
+    },
+    Remove {
+        agent_id: String,
+    },
     /// Check these agents now (tests and benchmarks: "all due at once").
-    CheckNow { agent_ids: Option<Vec<String>> },
+    CheckNow {
+        agent_ids: Option<Vec<String>>,
+    },
     /// The agent's latency bucket still being filled (stored only when it closes).
-    OpenBucket { agent_id: String, reply: tokio::sync::oneshot::Sender<Option<RollupWrite>> },
+    OpenBucket {
+        agent_id: String,
+        reply: tokio::sync::oneshot::Sender<Option<RollupWrite>>,
+    },
 }
 
 /// How the registry reaches the monitor. Sends never wait: the monitor takes them in order.
@@ -395,4 +405,3 @@ async fn sleep_until_ms(due: Option<u64>) {
 pub(crate) fn now_ms() -> u64 {
     Utc::now().timestamp_millis().max(0) as u64
 }
-

@@ -106,7 +106,9 @@ impl Scheduler {
     pub(super) fn make_due(&mut self, agent_ids: Option<Vec<String>>) {
         let now = now_ms();
         let keys: Vec<Arc<str>> = match agent_ids {
-            Some(ids) => ids.iter().filter_map(|id| self.slots.get_key_value(id.as_str()).map(|(k, _)| k.clone())).collect(),
+            Some(ids) => {
+                ids.iter().filter_map(|id| self.slots.get_key_value(id.as_str()).map(|(k, _)| k.clone())).collect()
+            }
             None => self.slots.keys().cloned().collect(),
         };
         for key in keys {
@@ -186,7 +188,8 @@ impl Scheduler {
         // Latency rollup: a check that starts a new bucket closes the previous one.
         let bucket_ms = (settings.rollup_bucket.as_millis() as i64).max(1);
         let at_ms = probe.checked_at.timestamp_millis();
-        let bucket_start = DateTime::from_timestamp_millis(at_ms - at_ms.rem_euclid(bucket_ms)).unwrap_or(probe.checked_at);
+        let bucket_start =
+            DateTime::from_timestamp_millis(at_ms - at_ms.rem_euclid(bucket_ms)).unwrap_or(probe.checked_at);
         let closed = match &slot.bucket {
             Some(b) if b.bucket_start != bucket_start => slot.bucket.take(),
             _ => None,

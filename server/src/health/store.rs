@@ -5,8 +5,8 @@ use crate::entities::{agents, health_events, latency_rollups};
 use app::model::HealthState;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, TransactionTrait,
 };
 
 /// What the monitor needs of each agent at start.
@@ -37,18 +37,19 @@ impl Target {
 
 pub async fn targets(db: &DatabaseConnection) -> Result<Vec<Target>, DbErr> {
     #[allow(clippy::type_complexity)]
-    let rows: Vec<(String, String, Option<i64>, String, i32, Option<String>, Option<DateTime<Utc>>)> = agents::Entity::find()
-        .select_only()
-        .column(agents::Column::AgentId)
-        .column(agents::Column::AgentUrl)
-        .column(agents::Column::HealthIntervalMs)
-        .column(agents::Column::HealthState)
-        .column(agents::Column::ConsecutiveFailures)
-        .column(agents::Column::HealthReason)
-        .column(agents::Column::HealthCheckedAt)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let rows: Vec<(String, String, Option<i64>, String, i32, Option<String>, Option<DateTime<Utc>>)> =
+        agents::Entity::find()
+            .select_only()
+            .column(agents::Column::AgentId)
+            .column(agents::Column::AgentUrl)
+            .column(agents::Column::HealthIntervalMs)
+            .column(agents::Column::HealthState)
+            .column(agents::Column::ConsecutiveFailures)
+            .column(agents::Column::HealthReason)
+            .column(agents::Column::HealthCheckedAt)
+            .into_tuple()
+            .all(db)
+            .await?;
     Ok(rows
         .into_iter()
         .map(|(agent_id, agent_url, interval, state, failures, reason, checked_at)| Target {
@@ -107,7 +108,8 @@ pub async fn write_batch(
     let mut written = vec![false; checks.len()];
     for range in statements(checks) {
         // Agent IDs are unique within one statement's checks.
-        let at: std::collections::HashMap<&str, usize> = range.clone().map(|i| (checks[i].agent_id.as_str(), i)).collect();
+        let at: std::collections::HashMap<&str, usize> =
+            range.clone().map(|i| (checks[i].agent_id.as_str(), i)).collect();
         for agent_id in update_checks(&txn, &checks[range.clone()]).await? {
             if let Some(&i) = at.get(agent_id.as_str()) {
                 written[i] = true;
@@ -232,7 +234,14 @@ async fn merge_rollup(txn: &impl ConnectionTrait, r: &RollupWrite) -> Result<(),
                     THEN excluded.min_ms ELSE latency_rollups.min_ms END, \
            max_ms = CASE WHEN latency_rollups.max_ms IS NULL OR excluded.max_ms > latency_rollups.max_ms \
                     THEN excluded.max_ms ELSE latency_rollups.max_ms END",
-        p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8)
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6),
+        p(7),
+        p(8)
     );
     let values: Vec<sea_orm::Value> = vec![
         r.agent_id.clone().into(),
@@ -330,10 +339,7 @@ pub fn merge_open_bucket(rollups: &mut Vec<latency_rollups::Model>, open: Rollup
 }
 
 pub async fn delete_rollups(db: &impl ConnectionTrait, agent_id: &str) -> Result<(), DbErr> {
-    latency_rollups::Entity::delete_many()
-        .filter(latency_rollups::Column::AgentId.eq(agent_id))
-        .exec(db)
-        .await?;
+    latency_rollups::Entity::delete_many().filter(latency_rollups::Column::AgentId.eq(agent_id)).exec(db).await?;
     Ok(())
 }
 

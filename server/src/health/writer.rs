@@ -105,7 +105,8 @@ async fn flush(
         }
     };
     // The counts as of this batch, for every event of it (a page keeps the newest).
-    let (summary, summary_version) = counts.lock().expect("counts lock is never poisoned: no panics while held").summary();
+    let (summary, summary_version) =
+        counts.lock().expect("counts lock is never poisoned: no panics while held").summary();
     for ((check, (publish, interval_ms)), written) in checks.into_iter().zip(publish).zip(written) {
         if written && publish {
             let health = policy.view(

@@ -94,8 +94,7 @@ fn registration_from_json(body: Value) -> Result<RegisterAgent, HttpError> {
     // Report type errors together with the rule checks of the other fields.
     if !errors.is_empty() {
         if let Err(more) = app::validation::validate_registration(&request) {
-            let more: Vec<_> =
-                more.into_iter().filter(|m| !errors.iter().any(|e| e.field == m.field)).collect();
+            let more: Vec<_> = more.into_iter().filter(|m| !errors.iter().any(|e| e.field == m.field)).collect();
             errors.extend(more);
         }
         return Err(HttpError(ApiError::validation(errors)));

@@ -73,10 +73,7 @@ impl From<PathRejection> for HttpError {
 }
 
 pub async fn method_not_allowed(method: Method, uri: Uri) -> HttpError {
-    HttpError(ApiError::new(
-        ErrorCode::MethodNotAllowed,
-        format!("{method} is not allowed on {}", uri.path()),
-    ))
+    HttpError(ApiError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on {}", uri.path())))
 }
 
 pub async fn unknown_endpoint(uri: Uri) -> HttpError {

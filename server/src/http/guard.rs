@@ -135,7 +135,14 @@ mod tests {
         for host in ["127.0.0.1:8001", "localhost:9", "LOCALHOST", "[::1]:8001", "127.8.9.10", "localhost."] {
             assert!(guard.refusal(&Method::GET, &headers(&[("host", host)])).is_none(), "{host}");
         }
-        for host in ["evil.example", "evil.example:8001", "10.0.0.1:8001", "localhost.evil.example", "[::2]:1", "[::1]evil.example"] {
+        for host in [
+            "evil.example",
+            "evil.example:8001",
+            "10.0.0.1:8001",
+            "localhost.evil.example",
+            "[::2]:1",
+            "[::1]evil.example",
+        ] {
             let refusal = guard.refusal(&Method::GET, &headers(&[("host", host)])).expect(host);
             assert_eq!(refusal.code, ErrorCode::Forbidden);
             assert!(refusal.message.contains("--allowed-host"), "{}", refusal.message);

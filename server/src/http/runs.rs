@@ -26,7 +26,10 @@ pub fn router() -> Router<AppState> {
 
 /// `GET /runs/{id}/schema`: the input schema the run was validated against, with its
 /// hash; 404 when it was not kept.
-async fn schema(State(runs): State<Runs>, run_id: Result<Path<String>, PathRejection>) -> Result<impl IntoResponse, HttpError> {
+async fn schema(
+    State(runs): State<Runs>,
+    run_id: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse, HttpError> {
     let Path(run_id) = run_id?;
     let view = runs.get_run(&run_id).await?;
     match runs.run_schema(&run_id).await? {
@@ -54,12 +57,17 @@ pub async fn create(
         None | Some(Value::Null) => Default::default(),
         Some(Value::Object(inputs)) => inputs,
         Some(_) => {
-            return Err(HttpError(ApiError::validation(vec![FieldError::new("inputs", "inputs must be a JSON object")])))
+            return Err(HttpError(ApiError::validation(vec![FieldError::new(
+                "inputs",
+                "inputs must be a JSON object",
+            )])))
         }
     };
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
-        Some(v) => Some(v.to_str().map_err(|_| bad_request("the Idempotency-Key header must be plain text"))?.to_owned()),
+        Some(v) => {
+            Some(v.to_str().map_err(|_| bad_request("the Idempotency-Key header must be plain text"))?.to_owned())
+        }
     };
     let created = runs.create_run(CreateRun { agent_id, inputs, idempotency_key }).await?;
     Ok(accepted(created))
@@ -74,7 +82,10 @@ fn accepted(created: RunCreated) -> impl IntoResponse {
     (StatusCode::ACCEPTED, headers, Json(created))
 }
 
-async fn list(State(runs): State<Runs>, query: Result<Query<RunQuery>, QueryRejection>) -> Result<impl IntoResponse, HttpError> {
+async fn list(
+    State(runs): State<Runs>,
+    query: Result<Query<RunQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, HttpError> {
     let Query(query) = query?;
     let page = runs.list_runs(query.clone()).await?;
     let mut headers = HeaderMap::new();
@@ -88,22 +99,34 @@ async fn list(State(runs): State<Runs>, query: Result<Query<RunQuery>, QueryReje
     Ok((headers, Json(page.runs)))
 }
 
-async fn show(State(runs): State<Runs>, run_id: Result<Path<String>, PathRejection>) -> Result<Json<RunView>, HttpError> {
+async fn show(
+    State(runs): State<Runs>,
+    run_id: Result<Path<String>, PathRejection>,
+) -> Result<Json<RunView>, HttpError> {
     let Path(run_id) = run_id?;
     Ok(Json(runs.get_run(&run_id).await?))
 }
 
-async fn cancel(State(runs): State<Runs>, run_id: Result<Path<String>, PathRejection>) -> Result<Json<RunView>, HttpError> {
+async fn cancel(
+    State(runs): State<Runs>,
+    run_id: Result<Path<String>, PathRejection>,
+) -> Result<Json<RunView>, HttpError> {
     let Path(run_id) = run_id?;
     Ok(Json(runs.cancel_run(&run_id).await?))
 }
 
-async fn rerun(State(runs): State<Runs>, run_id: Result<Path<String>, PathRejection>) -> Result<impl IntoResponse, HttpError> {
+async fn rerun(
+    State(runs): State<Runs>,
+    run_id: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse, HttpError> {
     let Path(run_id) = run_id?;
     Ok(accepted(runs.rerun(&run_id).await?))
 }
 
-async fn remove(State(runs): State<Runs>, run_id: Result<Path<String>, PathRejection>) -> Result<Json<Value>, HttpError> {
+async fn remove(
+    State(runs): State<Runs>,
+    run_id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, HttpError> {
     let Path(run_id) = run_id?;
     runs.delete_run(&run_id).await?;
     Ok(Json(serde_json::json!({ "status": "deleted", "run_id": run_id })))

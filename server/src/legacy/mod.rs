@@ -13,7 +13,9 @@ use app::validation::{parse_metadata, AgentId};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryResult, Statement, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryResult, Statement, TransactionTrait,
+};
 use serde_json::Value;
 
 /// Every table the old tool creates (main branch, and the later `dev` branch's renames).
@@ -53,9 +55,8 @@ async fn table_names(db: &Db) -> Result<Vec<String>, DbErr> {
 }
 
 async fn columns(db: &impl ConnectionTrait, table: &str) -> Result<Vec<String>, DbErr> {
-    let rows = db
-        .query_all(Statement::from_string(DbBackend::Sqlite, format!("PRAGMA table_info(\"{table}\")")))
-        .await?;
+    let rows =
+        db.query_all(Statement::from_string(DbBackend::Sqlite, format!("PRAGMA table_info(\"{table}\")"))).await?;
     Ok(rows.iter().filter_map(|r| r.try_get::<String>("", "name").ok()).collect())
 }
 
@@ -96,7 +97,9 @@ pub async fn refuse_if_legacy(db: &Db, raw_url: &str) -> Result<(), crate::Start
 /// run again: what was imported already is left as it is.
 pub async fn import(db: &Db) -> Result<ImportReport, crate::StartError> {
     if db.backend() != DbBackend::Sqlite {
-        return Err("--import-legacy reads the old tool's SQLite file; give it with --database-url sqlite://FILE".into());
+        return Err(
+            "--import-legacy reads the old tool's SQLite file; give it with --database-url sqlite://FILE".into()
+        );
     }
     let mut report = ImportReport::default();
     let existing = table_names(db).await?;
@@ -118,7 +121,8 @@ pub async fn import(db: &Db) -> Result<ImportReport, crate::StartError> {
     let txn = db.write().begin().await?;
     let mut urls = std::collections::HashMap::new();
     for table in tables.iter().filter(|t| *t == "legacy_agents" || t.starts_with("legacy_agents_")) {
-        let rows = txn.query_all(Statement::from_string(DbBackend::Sqlite, format!("SELECT * FROM \"{table}\""))).await?;
+        let rows =
+            txn.query_all(Statement::from_string(DbBackend::Sqlite, format!("SELECT * FROM \"{table}\""))).await?;
         for row in rows {
             match import_agent(&txn, &row).await? {
                 Ok((id, url)) => {
@@ -130,7 +134,8 @@ pub async fn import(db: &Db) -> Result<ImportReport, crate::StartError> {
         }
     }
     for table in tables.iter().filter(|t| *t == "legacy_workflow_runs" || t.starts_with("legacy_workflow_runs_")) {
-        let rows = txn.query_all(Statement::from_string(DbBackend::Sqlite, format!("SELECT * FROM \"{table}\""))).await?;
+        let rows =
+            txn.query_all(Statement::from_string(DbBackend::Sqlite, format!("SELECT * FROM \"{table}\""))).await?;
         for row in rows {
             match import_run(&txn, &row, &urls).await? {
                 Ok(()) => report.runs += 1,
@@ -181,7 +186,10 @@ fn loose_json(raw: Option<String>) -> Option<Value> {
     serde_json::from_str(trimmed).ok().or_else(|| pyliteral::parse(trimmed)).or(Some(Value::String(raw)))
 }
 
-async fn import_agent(txn: &impl ConnectionTrait, row: &QueryResult) -> Result<Result<(String, String), String>, DbErr> {
+async fn import_agent(
+    txn: &impl ConnectionTrait,
+    row: &QueryResult,
+) -> Result<Result<(String, String), String>, DbErr> {
     let raw_id = text(row, "agent_id").unwrap_or_default();
     let id = match AgentId::parse(&raw_id) {
         Ok(id) => id.into_string(),
@@ -245,7 +253,9 @@ async fn import_run(
         "cancelled" => RunStatus::Cancelled,
         // The old tool left runs "running" for ever when the agent call broke.
         "running" | "pending" => {
-            error.get_or_insert_with(|| format!("Imported from the old dashboard while marked {old_status}; it never finished there."));
+            error.get_or_insert_with(|| {
+                format!("Imported from the old dashboard while marked {old_status}; it never finished there.")
+            });
             RunStatus::Interrupted
         }
         other => {

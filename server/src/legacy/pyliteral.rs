@@ -101,7 +101,11 @@ impl Parser<'_> {
                         'r' => out.push('\r'),
                         '0' => out.push('\0'),
                         'x' | 'u' | 'U' => {
-                            let len = match e { 'x' => 2, 'u' => 4, _ => 8 };
+                            let len = match e {
+                                'x' => 2,
+                                'u' => 4,
+                                _ => 8,
+                            };
                             let hex = self.text.get(self.i..self.i + len)?;
                             out.push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);
                             self.i += len;
@@ -116,7 +120,10 @@ impl Parser<'_> {
 
     fn word(&mut self) -> Option<Value> {
         let start = self.i;
-        while self.i < self.s.len() && !matches!(self.s[self.i], b',' | b':' | b'}' | b']' | b')') && !self.s[self.i].is_ascii_whitespace() {
+        while self.i < self.s.len()
+            && !matches!(self.s[self.i], b',' | b':' | b'}' | b']' | b')')
+            && !self.s[self.i].is_ascii_whitespace()
+        {
             self.i += 1;
         }
         match &self.text[start..self.i] {

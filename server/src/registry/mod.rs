@@ -10,10 +10,10 @@ pub use error::{database_error, RegistryError};
 use crate::agent_client::AgentClient;
 use crate::db::Db;
 use crate::events::EventBus;
-use crate::health::{HealthPolicy, MonitorHandle};
-use app::model::events::{AgentRemoved, LiveEvent};
-use app::error::ApiError;
 use crate::health::store as health_store;
+use crate::health::{HealthPolicy, MonitorHandle};
+use app::error::ApiError;
+use app::model::events::{AgentRemoved, LiveEvent};
 use app::model::{uptime_segments, AgentOverview, HealthChange, HealthHistory, LatencyBucket, UptimeBar, BAR_HOURS};
 use app::model::{AgentPage, AgentQuery, AgentSource, AgentView, HealthState, RegisterAgent, Registration, SchemaView};
 use app::schema::{parse_schema, schema_hash};
@@ -58,8 +58,11 @@ impl Registry {
     /// when the agent cannot answer, the last one fetched.
     pub async fn current_schema(&self, agent_id: &str) -> Result<(AgentUrl, SchemaView), RegistryError> {
         let id = parse_path_id(agent_id)?;
-        let agent = store::find(self.db.read(), id.as_str()).await?.ok_or_else(|| RegistryError::NotFound(id.as_str().to_owned()))?;
-        let url = AgentUrl::parse(&agent.agent_url).map_err(|e| RegistryError::SchemaUnavailable(format!("its stored URL is not usable: {e}")))?;
+        let agent = store::find(self.db.read(), id.as_str())
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(id.as_str().to_owned()))?;
+        let url = AgentUrl::parse(&agent.agent_url)
+            .map_err(|e| RegistryError::SchemaUnavailable(format!("its stored URL is not usable: {e}")))?;
         let slot = self.schemas.slot(id.as_str());
         let mut cached = slot.lock().await;
         // A failure is remembered as long as a success: askers queued behind a hung agent
@@ -73,14 +76,21 @@ impl Registry {
             }
         }
         let fetched = match self.client.fetch_schema(&url).await {
-            Ok(raw) => parse_schema(&raw).map_err(|e| format!("its /schema answer is not a usable schema: {e}")).map(|s| (raw, s)),
+            Ok(raw) => parse_schema(&raw)
+                .map_err(|e| format!("its /schema answer is not a usable schema: {e}"))
+                .map(|s| (raw, s)),
             Err(reason) => Err(reason),
         };
         let view = match fetched {
             Ok((raw, schema)) => {
                 let fetched_at = Utc::now();
                 store::save_schema(self.db.write(), id.as_str(), &raw, fetched_at).await?;
-                SchemaView { agent_id: id.as_str().to_owned(), schema_hash: schema_hash(&schema), schema, fetched_at: store::timestamp(fetched_at) }
+                SchemaView {
+                    agent_id: id.as_str().to_owned(),
+                    schema_hash: schema_hash(&schema),
+                    schema,
+                    fetched_at: store::timestamp(fetched_at),
+                }
             }
             Err(reason) => {
                 // The last schema the agent published still describes its inputs best.
@@ -88,7 +98,12 @@ impl Registry {
                 match stored {
                     Some((schema, at)) => {
                         tracing::info!(agent_id = %id.as_str(), %reason, "using the stored schema: the agent did not answer /schema");
-                        SchemaView { agent_id: id.as_str().to_owned(), schema_hash: schema_hash(&schema), schema, fetched_at: store::timestamp(at) }
+                        SchemaView {
+                            agent_id: id.as_str().to_owned(),
+                            schema_hash: schema_hash(&schema),
+                            schema,
+                            fetched_at: store::timestamp(at),
+                        }
                     }
                     None => {
                         *cached = Some((std::time::Instant::now(), url, Err(reason.clone())));
@@ -142,7 +157,9 @@ impl AgentService for Registry {
     async fn list_agents(&self, query: AgentQuery) -> Result<AgentPage, ApiError> {
         if let Some(limit) = query.limit {
             if limit == 0 || limit > MAX_PAGE {
-                return Err(RegistryError::invalid_field("limit", format!("limit must be between 1 and {MAX_PAGE}")).into());
+                return Err(
+                    RegistryError::invalid_field("limit", format!("limit must be between 1 and {MAX_PAGE}")).into()
+                );
             }
         }
         if query.offset.is_some_and(|o| o > i64::MAX as u64) {
@@ -174,7 +191,8 @@ impl AgentService for Registry {
         let mut bars = Vec::with_capacity(page.agents.len());
         // Two small indexed reads per agent on the page (at most MAX_OVERVIEW_PAGE).
         for agent in &page.agents {
-            let (before, within) = health_store::transitions(db, &agent.agent_id, from).await.map_err(RegistryError::from)?;
+            let (before, within) =
+                health_store::transitions(db, &agent.agent_id, from).await.map_err(RegistryError::from)?;
             let segments = uptime_segments(
                 before.map_or(HealthState::Unknown, |e| HealthState::parse(&e.state).unwrap_or(HealthState::Unknown)),
                 &steps(&within),
@@ -212,11 +230,18 @@ impl AgentService for Registry {
 
     async fn agent_history(&self, agent_id: &str, hours: u32) -> Result<HealthHistory, ApiError> {
         if !(1..=MAX_HISTORY_HOURS).contains(&hours) {
-            return Err(RegistryError::invalid_field("hours", format!("hours must be between 1 and {MAX_HISTORY_HOURS}")).into());
+            return Err(RegistryError::invalid_field(
+                "hours",
+                format!("hours must be between 1 and {MAX_HISTORY_HOURS}"),
+            )
+            .into());
         }
         let id = parse_path_id(agent_id)?;
         let db = self.db.read();
-        store::find(db, id.as_str()).await.map_err(RegistryError::from)?.ok_or_else(|| RegistryError::NotFound(id.as_str().to_owned()))?;
+        store::find(db, id.as_str())
+            .await
+            .map_err(RegistryError::from)?
+            .ok_or_else(|| RegistryError::NotFound(id.as_str().to_owned()))?;
         let to = Utc::now();
         let from = to - chrono::Duration::hours(i64::from(hours));
         let (before, within) = health_store::transitions(db, id.as_str(), from).await.map_err(RegistryError::from)?;
@@ -230,7 +255,9 @@ impl AgentService for Registry {
             at: store::timestamp(e.at),
         };
         let steps = steps(&within);
-        let start = before.as_ref().map_or(HealthState::Unknown, |e| HealthState::parse(&e.state).unwrap_or(HealthState::Unknown));
+        let start = before
+            .as_ref()
+            .map_or(HealthState::Unknown, |e| HealthState::parse(&e.state).unwrap_or(HealthState::Unknown));
         // One segment per half hour up to a day, per 6 hours beyond.
         let n = if hours <= 24 { hours as usize * 2 } else { (hours as usize).div_ceil(6) };
         let segments = uptime_segments(start, &steps, from.timestamp_millis(), to.timestamp_millis(), n);
@@ -285,7 +312,10 @@ impl SchemaCache {
 
 /// Each state change as (ms since the epoch, the new state).
 fn steps(changes: &[crate::entities::health_events::Model]) -> Vec<(i64, HealthState)> {
-    changes.iter().map(|e| (e.at.timestamp_millis(), HealthState::parse(&e.state).unwrap_or(HealthState::Unknown))).collect()
+    changes
+        .iter()
+        .map(|e| (e.at.timestamp_millis(), HealthState::parse(&e.state).unwrap_or(HealthState::Unknown)))
+        .collect()
 }
 
 /// An ID that arrives in a path: a malformed one cannot name a stored agent.

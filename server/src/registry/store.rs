@@ -167,10 +167,7 @@ pub async fn summary(db: &DatabaseConnection) -> Result<HealthSummary, DbErr> {
 
 pub async fn delete(db: &DatabaseConnection, agent_id: &str) -> Result<bool, DbErr> {
     let txn = db.begin().await?;
-    health_events::Entity::delete_many()
-        .filter(health_events::Column::AgentId.eq(agent_id))
-        .exec(&txn)
-        .await?;
+    health_events::Entity::delete_many().filter(health_events::Column::AgentId.eq(agent_id)).exec(&txn).await?;
     crate::health::store::delete_rollups(&txn, agent_id).await?;
     let deleted = agents::Entity::delete_by_id(agent_id).exec(&txn).await?.rows_affected > 0;
     txn.commit().await?;

@@ -245,7 +245,10 @@ impl Inner {
                 let answer = match self.client.start_run(url, inputs, budget + CALL_MARGIN).await {
                     Ok(answer) => answer,
                     Err(reason) => {
-                        return Ok(RunReply::Failed { error: format!("calling the agent failed: {reason}"), fields: vec![] })
+                        return Ok(RunReply::Failed {
+                            error: format!("calling the agent failed: {reason}"),
+                            fields: vec![],
+                        })
                     }
                 };
                 match judge_run_answer(&answer) {
@@ -326,10 +329,9 @@ fn failure(error: String, fields: Option<serde_json::Value>) -> Outcome {
 
 fn settle(reply: RunReply) -> (RunStatus, Outcome) {
     match reply {
-        RunReply::Done { outputs, total_tokens, cost_usd } => (
-            RunStatus::Succeeded,
-            Outcome { outputs: Some(outputs), total_tokens, cost_usd, ..Default::default() },
-        ),
+        RunReply::Done { outputs, total_tokens, cost_usd } => {
+            (RunStatus::Succeeded, Outcome { outputs: Some(outputs), total_tokens, cost_usd, ..Default::default() })
+        }
         RunReply::Failed { error, fields } => {
             let fields = (!fields.is_empty()).then(|| serde_json::to_value(&fields).unwrap_or_default());
             (RunStatus::Failed, failure(error, fields))

@@ -13,12 +13,12 @@ use crate::registry::{database_error, Registry};
 use app::error::{ApiError, ErrorCode, FieldError};
 use app::model::{CreateRun, RunCreated, RunPage, RunQuery, RunStatus, RunView};
 use app::schema::{secrets, validate_inputs};
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
 use app::services::RunService;
 use dispatcher::Job;
 use sea_orm::DbErr;
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The most runs one history page holds.
@@ -71,7 +71,12 @@ impl Runs {
     }
 
     /// Validates `inputs` against the agent's current schema and stores a queued run.
-    async fn start(&self, agent_id: &str, inputs: serde_json::Map<String, serde_json::Value>, key: Option<String>) -> Result<RunCreated, ApiError> {
+    async fn start(
+        &self,
+        agent_id: &str,
+        inputs: serde_json::Map<String, serde_json::Value>,
+        key: Option<String>,
+    ) -> Result<RunCreated, ApiError> {
         let inputs = serde_json::Value::Object(inputs);
         let size = serde_json::to_vec(&inputs).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > self.settings.max_inputs_bytes {
@@ -103,7 +108,11 @@ impl Runs {
         }
         let (url, schema) = self.registry.current_schema(agent_id).await?;
         let valid = validate_inputs(&schema.schema, &inputs).map_err(|fields| ApiError {
-            message: format!("The inputs do not fit {}'s schema: {}", schema.agent_id, ApiError::validation(fields.clone()).message),
+            message: format!(
+                "The inputs do not fit {}'s schema: {}",
+                schema.agent_id,
+                ApiError::validation(fields.clone()).message
+            ),
             ..ApiError::validation(fields)
         })?;
         // Secrets go to the agent from memory; what is stored has "***" in their place.
@@ -125,7 +134,8 @@ impl Runs {
             // The key's hash must not be a way to test guesses of a secret.
             request_hash = key.as_ref().map(|_| self::request_hash(agent_id.trim(), &stored_inputs));
         }
-        let workflow = schema.schema.workflow.clone().filter(|w| !w.trim().is_empty()).unwrap_or_else(|| schema.agent_id.clone());
+        let workflow =
+            schema.schema.workflow.clone().filter(|w| !w.trim().is_empty()).unwrap_or_else(|| schema.agent_id.clone());
         let new = store::NewRun {
             run_id: uuid::Uuid::new_v4().to_string(),
             agent_id: schema.agent_id.clone(),
@@ -181,7 +191,10 @@ impl Runs {
         if !plausible_run_id(run_id) {
             return Err(ApiError::run_not_found(run_id));
         }
-        store::find(self.db.read(), run_id).await.map_err(database_error)?.ok_or_else(|| ApiError::run_not_found(run_id))
+        store::find(self.db.read(), run_id)
+            .await
+            .map_err(database_error)?
+            .ok_or_else(|| ApiError::run_not_found(run_id))
     }
 
     /// Deletes finished runs older than `age`; the retention task calls this.
@@ -193,7 +206,11 @@ impl Runs {
 
 /// The run that already holds an idempotency key: the same request gets it back, another
 /// request is refused.
-fn replay(holder: crate::entities::runs::Model, request_hash: Option<&str>, agent_id: &str) -> Result<RunCreated, ApiError> {
+fn replay(
+    holder: crate::entities::runs::Model,
+    request_hash: Option<&str>,
+    agent_id: &str,
+) -> Result<RunCreated, ApiError> {
     if holder.request_hash.as_deref() == request_hash && holder.agent_id == agent_id {
         let status = RunStatus::parse(&holder.status).unwrap_or(RunStatus::Failed);
         return Ok(RunCreated { run_id: holder.run_id, status });
@@ -209,8 +226,13 @@ fn replay(holder: crate::entities::runs::Model, request_hash: Option<&str>, agen
 
 /// The hash of `inputs` as `holder` stored its request: with its withheld secrets
 /// masked, since that is what its hash was taken over. `None` when it withheld nothing.
-fn comparable_hash(holder: &crate::entities::runs::Model, agent_id: &str, inputs: &serde_json::Value) -> Option<String> {
-    let withheld: Vec<String> = holder.withheld.clone().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+fn comparable_hash(
+    holder: &crate::entities::runs::Model,
+    agent_id: &str,
+    inputs: &serde_json::Value,
+) -> Option<String> {
+    let withheld: Vec<String> =
+        holder.withheld.clone().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
     if withheld.is_empty() {
         return None;
     }
@@ -244,9 +266,8 @@ impl RunService for Runs {
         let (filter, cursor, limit) = parse_query(&query)?;
         let (rows, total, more) =
             store::list(self.db.read(), &filter, cursor.as_ref(), limit).await.map_err(database_error)?;
-        let next_cursor = more
-            .then(|| rows.last().map(|r| format!("{}_{}", r.created_at.timestamp_millis(), r.run_id)))
-            .flatten();
+        let next_cursor =
+            more.then(|| rows.last().map(|r| format!("{}_{}", r.created_at.timestamp_millis(), r.run_id))).flatten();
         Ok(RunPage { runs: rows.into_iter().map(store::to_view).collect(), total, next_cursor })
     }
 
@@ -275,7 +296,10 @@ impl RunService for Runs {
         if !cancelled {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
-                format!("Run {run_id} has already ended ({}); only queued or running runs can be cancelled.", now.status.label()),
+                format!(
+                    "Run {run_id} has already ended ({}); only queued or running runs can be cancelled.",
+                    now.status.label()
+                ),
             ));
         }
         Ok(now)
@@ -283,7 +307,8 @@ impl RunService for Runs {
 
     async fn rerun(&self, run_id: &str) -> Result<RunCreated, ApiError> {
         let run = self.find(run_id).await?;
-        let withheld: Vec<String> = run.withheld.clone().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+        let withheld: Vec<String> =
+            run.withheld.clone().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
         if !withheld.is_empty() {
             return Err(ApiError {
                 message: format!(
@@ -295,12 +320,18 @@ impl RunService for Runs {
             });
         }
         let serde_json::Value::Object(inputs) = run.inputs else {
-            return Err(ApiError::new(ErrorCode::Conflict, format!("Run {run_id}'s inputs are not an object; edit them and run again.")));
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!("Run {run_id}'s inputs are not an object; edit them and run again."),
+            ));
         };
         match self.start(&run.agent_id, inputs, None).await {
             Err(e) if e.code == ErrorCode::NotFound => Err(ApiError::new(
                 ErrorCode::Conflict,
-                format!("Run {run_id}'s agent '{}' is no longer registered; register it again to re-run.", run.agent_id),
+                format!(
+                    "Run {run_id}'s agent '{}' is no longer registered; register it again to re-run.",
+                    run.agent_id
+                ),
             )),
             other => other,
         }
@@ -319,7 +350,9 @@ impl RunService for Runs {
         if store::delete(self.db.write(), run_id).await.map_err(database_error)? {
             // A run deleted while live stops too: nothing is left to record its outcome in.
             self.dispatcher.abort(run_id);
-            self.bus.publish(app::model::events::LiveEvent::RunRemoved(app::model::events::RunRemoved { run_id: run_id.to_owned() }));
+            self.bus.publish(app::model::events::LiveEvent::RunRemoved(app::model::events::RunRemoved {
+                run_id: run_id.to_owned(),
+            }));
             tracing::info!(%run_id, "run deleted");
             Ok(())
         } else {
@@ -337,10 +370,7 @@ fn parse_query(query: &RunQuery) -> Result<(store::Filter, Option<store::Cursor>
             Some(st) => statuses.push(st),
             None => errors.push(FieldError::new(
                 "status",
-                format!(
-                    "Unknown status {s:?}; use one of {}",
-                    RunStatus::ALL.map(RunStatus::as_str).join(", ")
-                ),
+                format!("Unknown status {s:?}; use one of {}", RunStatus::ALL.map(RunStatus::as_str).join(", ")),
             )),
         }
     }
@@ -349,7 +379,10 @@ fn parse_query(query: &RunQuery) -> Result<(store::Filter, Option<store::Cursor>
         Some(t) => match parse_time(t) {
             Some(t) => Some(t),
             None => {
-                errors.push(FieldError::new(name, format!("{name} must be an RFC 3339 time like 2026-11-23T10:00:00Z or a date like 2026-11-23")));
+                errors.push(FieldError::new(
+                    name,
+                    format!("{name} must be an RFC 3339 time like 2026-11-23T10:00:00Z or a date like 2026-11-23"),
+                ));
                 None
             }
         },
@@ -369,7 +402,10 @@ fn parse_query(query: &RunQuery) -> Result<(store::Filter, Option<store::Cursor>
         Some(raw) => match parse_cursor(raw) {
             Some(c) => Some(c),
             None => {
-                errors.push(FieldError::new("cursor", "cursor is not one this dashboard handed out; start from the first page"));
+                errors.push(FieldError::new(
+                    "cursor",
+                    "cursor is not one this dashboard handed out; start from the first page",
+                ));
                 None
             }
         },
@@ -400,7 +436,12 @@ mod tests {
 
     #[test]
     fn queries_are_parsed_with_every_mistake_named() {
-        let q = RunQuery { status: Some("running, failed".into()), since: Some("2026-11-23".into()), limit: Some(10), ..Default::default() };
+        let q = RunQuery {
+            status: Some("running, failed".into()),
+            since: Some("2026-11-23".into()),
+            limit: Some(10),
+            ..Default::default()
+        };
         let (filter, cursor, limit) = parse_query(&q).unwrap();
         assert_eq!(filter.statuses, vec![RunStatus::Running, RunStatus::Failed]);
         assert_eq!(filter.since.unwrap().to_rfc3339(), "2026-11-23T00:00:00+00:00");

@@ -65,7 +65,9 @@ pub async fn insert(db: &DatabaseConnection, run: NewRun) -> Result<Result<runs:
         == 1;
     if inserted {
         let stored = find(db, &run.run_id).await?;
-        return stored.map(Ok).ok_or_else(|| DbErr::RecordNotFound(format!("run {} vanished after insert", run.run_id)));
+        return stored
+            .map(Ok)
+            .ok_or_else(|| DbErr::RecordNotFound(format!("run {} vanished after insert", run.run_id)));
     }
     let key = key.unwrap_or_default();
     let holder = find_by_key(db, &key).await?;
@@ -175,7 +177,12 @@ pub async fn interrupt_withheld(db: &DatabaseConnection) -> Result<u64, DbErr> {
 }
 
 /// `status` runs matching `which` → `interrupted` with `reason`; how many.
-async fn interrupt(db: &DatabaseConnection, status: RunStatus, which: sea_orm::sea_query::SimpleExpr, reason: &str) -> Result<u64, DbErr> {
+async fn interrupt(
+    db: &DatabaseConnection,
+    status: RunStatus,
+    which: sea_orm::sea_query::SimpleExpr,
+    reason: &str,
+) -> Result<u64, DbErr> {
     let result = runs::Entity::update_many()
         .col_expr(runs::Column::Status, Expr::value(RunStatus::Interrupted.as_str()))
         .col_expr(runs::Column::Error, Expr::value(reason))
@@ -188,7 +195,11 @@ async fn interrupt(db: &DatabaseConnection, status: RunStatus, which: sea_orm::s
 }
 
 /// Keeps `schema` under its hash, once (for schema drift: Edit and re-run compares).
-pub async fn remember_schema(db: &DatabaseConnection, hash: &str, schema: &app::schema::InputSchema) -> Result<(), DbErr> {
+pub async fn remember_schema(
+    db: &DatabaseConnection,
+    hash: &str,
+    schema: &app::schema::InputSchema,
+) -> Result<(), DbErr> {
     let row = schemas::ActiveModel {
         hash: Set(hash.to_owned()),
         schema: Set(serde_json::to_value(schema).unwrap_or_default()),
@@ -203,10 +214,7 @@ pub async fn remember_schema(db: &DatabaseConnection, hash: &str, schema: &app::
 
 /// The schema kept under `hash`, if any run was validated against it.
 pub async fn schema_by_hash(db: &DatabaseConnection, hash: &str) -> Result<Option<app::schema::InputSchema>, DbErr> {
-    Ok(schemas::Entity::find_by_id(hash.to_owned())
-        .one(db)
-        .await?
-        .and_then(|m| serde_json::from_value(m.schema).ok()))
+    Ok(schemas::Entity::find_by_id(hash.to_owned()).one(db).await?.and_then(|m| serde_json::from_value(m.schema).ok()))
 }
 
 /// Runs still to be carried on at start: queued ones, and async jobs being polled.
@@ -330,10 +338,7 @@ pub async fn publish(db: &DatabaseConnection, bus: &crate::events::EventBus, run
 }
 
 pub fn to_view(m: runs::Model) -> RunView {
-    let field_errors = m
-        .field_errors
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
+    let field_errors = m.field_errors.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
     RunView {
         status: RunStatus::parse(&m.status).unwrap_or(RunStatus::Failed),
         run_id: m.run_id,

@@ -62,7 +62,9 @@ async fn registering_an_existing_id_updates_it() {
     let created = app.register("same", &first).await;
 
     let response = app
-        .post_agent(&json!({"agent_id": "same", "agent_name": "Renamed", "agent_url": second, "metadata": "now plain text"}))
+        .post_agent(
+            &json!({"agent_id": "same", "agent_name": "Renamed", "agent_url": second, "metadata": "now plain text"}),
+        )
         .await;
 
     assert_eq!(response.status(), StatusCode::OK, "an update answers 200, not 201");
@@ -80,7 +82,9 @@ async fn metadata_sent_as_a_json_string_becomes_an_object() {
     let app = spawn_app().await;
     let agent = alive_agent().await;
     let response = app
-        .post_agent(&json!({"agent_id": "old", "agent_name": "Old", "agent_url": agent, "metadata": "{\"version\": \"1.2\"}"}))
+        .post_agent(
+            &json!({"agent_id": "old", "agent_name": "Old", "agent_url": agent, "metadata": "{\"version\": \"1.2\"}"}),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.unwrap();
@@ -103,12 +107,8 @@ async fn unhealthy_agents_are_refused_with_the_precise_reason() {
     let app = spawn_app().await;
     assert_refused(&app, &refused_url().await, "connection refused").await;
     assert_refused(&app, &slow_agent(Duration::from_secs(5)).await, "timed out").await;
-    assert_refused(
-        &app,
-        &agent_answering(StatusCode::SERVICE_UNAVAILABLE, "{}").await,
-        "HTTP 503 Service Unavailable",
-    )
-    .await;
+    assert_refused(&app, &agent_answering(StatusCode::SERVICE_UNAVAILABLE, "{}").await, "HTTP 503 Service Unavailable")
+        .await;
     assert_refused(&app, &agent_answering(StatusCode::OK, "<html>up</html>").await, "body is not JSON").await;
     assert_refused(&app, &agent_answering(StatusCode::OK, r#"{"status":"starting"}"#).await, "status \"starting\"")
         .await;
@@ -120,9 +120,8 @@ async fn unhealthy_agents_are_refused_with_the_precise_reason() {
 async fn register_anyway_stores_an_unhealthy_agent_with_its_reason() {
     let app = spawn_app().await;
     let url = refused_url().await;
-    let response = app
-        .post_agent(&json!({"agent_id": "later", "agent_name": "Later", "agent_url": url, "force": true}))
-        .await;
+    let response =
+        app.post_agent(&json!({"agent_id": "later", "agent_name": "Later", "agent_url": url, "force": true})).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["health"]["state"], "unhealthy");
@@ -143,7 +142,10 @@ async fn invalid_input_is_refused_naming_each_field() {
         (json!({"agent_id": "ok", "agent_name": "x", "agent_url": "ftp://example.org"}), "agent_url"),
         (json!({"agent_id": "ok", "agent_name": "x", "agent_url": "localhost:8002"}), "agent_url"),
         (json!({"agent_id": "ok", "agent_name": "x", "agent_url": "http://127.0.0.1:1", "metadata": [1]}), "metadata"),
-        (json!({"agent_id": "ok", "agent_name": "x", "agent_url": "http://127.0.0.1:1", "metadata": "{\"a\": }"}), "metadata"),
+        (
+            json!({"agent_id": "ok", "agent_name": "x", "agent_url": "http://127.0.0.1:1", "metadata": "{\"a\": }"}),
+            "metadata",
+        ),
         (json!({"agent_id": 7, "agent_name": "x", "agent_url": "http://127.0.0.1:1"}), "agent_id"),
         (json!({"agent_id": "ok", "agent_name": "x", "agent_url": "http://127.0.0.1:1", "force": "yes"}), "force"),
         (json!({"agent_name": "x", "agent_url": "http://127.0.0.1:1"}), "agent_id"),

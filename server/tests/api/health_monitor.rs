@@ -100,16 +100,12 @@ async fn an_agent_that_goes_down_turns_unhealthy_and_recovers() {
     app.register("flappy", &url).await;
 
     up.store(false, Ordering::SeqCst);
-    let down = wait_for_state(&app, "flappy", "unhealthy")
-        .await
-        .expect("the monitor noticed the agent went down");
+    let down = wait_for_state(&app, "flappy", "unhealthy").await.expect("the monitor noticed the agent went down");
     assert_eq!(down["reason"], "HTTP 503 Service Unavailable");
     assert!(down["consecutive_failures"].as_u64().unwrap() >= 1);
 
     up.store(true, Ordering::SeqCst);
-    let back = wait_for_state(&app, "flappy", "healthy")
-        .await
-        .expect("the monitor noticed the agent came back");
+    let back = wait_for_state(&app, "flappy", "healthy").await.expect("the monitor noticed the agent came back");
     assert_eq!(back["reason"], Value::Null);
     assert_eq!(back["consecutive_failures"], 0);
 }
@@ -140,9 +136,8 @@ async fn every_kind_of_failure_has_its_own_reason() {
         assert_eq!(state_of(&app, "a").await["state"], "healthy");
     }
     // Nothing listening at all.
-    let response = app
-        .post_agent(&json!({"agent_id": "gone", "agent_name": "G", "agent_url": refused, "force": true}))
-        .await;
+    let response =
+        app.post_agent(&json!({"agent_id": "gone", "agent_name": "G", "agent_url": refused, "force": true})).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     check_now(&app, "gone").await;
     let h = state_of(&app, "gone").await;
@@ -176,7 +171,8 @@ async fn one_lost_check_shows_failing_at_once_without_calling_the_agent_down() {
     assert_eq!(kept, expected);
 
     // The history reads them back, with the uptime bar they make.
-    let history: Value = app.http.get(app.url("/api/v1/agents/steady/history?hours=24")).send().await.unwrap().json().await.unwrap();
+    let history: Value =
+        app.http.get(app.url("/api/v1/agents/steady/history?hours=24")).send().await.unwrap().json().await.unwrap();
     assert_eq!(history["changes"].as_array().unwrap().len(), 3, "{history}");
     assert_eq!(history["segments"].as_array().unwrap().len(), 48);
     let uptime = history["uptime"].as_f64().unwrap();
@@ -214,7 +210,8 @@ async fn registration_and_removal_reach_the_monitor_at_once() {
     let (url, _, calls) = health_agent().await;
     app.register("new", &url).await;
     assert_eq!(calls.load(Ordering::SeqCst), 1, "the registration's own check");
-    let checked = eventually(Duration::from_secs(3), || async { (calls.load(Ordering::SeqCst) >= 2).then_some(()) }).await;
+    let checked =
+        eventually(Duration::from_secs(3), || async { (calls.load(Ordering::SeqCst) >= 2).then_some(()) }).await;
     assert!(checked.is_some(), "the monitor scheduled the new agent at once");
 
     assert_eq!(app.delete_agent("new").await.status(), StatusCode::OK);
@@ -232,7 +229,9 @@ async fn an_agent_removed_while_its_check_runs_stays_removed() {
     let mut events = EventStream::open(&app.address, None).await;
     *mode.lock().unwrap() = Mode::Hang; // the check stays open until its timeout (600 ms)
     app.monitor.check_now(Some(vec!["brief".into()]));
-    assert!(eventually(Duration::from_secs(2), || async { (calls.load(Ordering::SeqCst) >= 2).then_some(()) }).await.is_some());
+    assert!(eventually(Duration::from_secs(2), || async { (calls.load(Ordering::SeqCst) >= 2).then_some(()) })
+        .await
+        .is_some());
     assert_eq!(app.delete_agent("brief").await.status(), StatusCode::OK);
     // Its check times out after the removal: nothing of it may come back.
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -255,7 +254,9 @@ async fn dead_agents_do_not_hold_up_live_ones() {
     .await;
     let slow = slow_agent(Duration::from_secs(30)).await;
     let registrations = (0..20).map(|i| {
-        app.post_agent_owned(json!({"agent_id": format!("slow-{i}"), "agent_name": "S", "agent_url": slow, "force": true}))
+        app.post_agent_owned(
+            json!({"agent_id": format!("slow-{i}"), "agent_name": "S", "agent_url": slow, "force": true}),
+        )
     });
     for response in futures::future::join_all(registrations).await {
         assert_eq!(response.status(), 201);
@@ -271,7 +272,10 @@ async fn dead_agents_do_not_hold_up_live_ones() {
         let list: Vec<Value> = app.list_agents("").await.json().await.unwrap();
         list.iter()
             .filter(|a| a["agent_id"].as_str().unwrap().starts_with("slow-"))
-            .all(|a| a["health"]["state"] == "unhealthy" && a["health"]["reason"].as_str().is_some_and(|r| r.contains("timed out")))
+            .all(|a| {
+                a["health"]["state"] == "unhealthy"
+                    && a["health"]["reason"].as_str().is_some_and(|r| r.contains("timed out"))
+            })
             .then_some(())
     })
     .await;
@@ -303,7 +307,11 @@ async fn a_connection_is_kept_only_when_the_next_check_comes_before_agents_close
     let app = spawn_app_with(Duration::from_secs(10)).await;
     app.register("rare", &url).await;
     check_now(&app, "rare").await;
-    assert_eq!(seen.lock().unwrap().as_slice(), [Some("close".to_owned()), Some("close".to_owned())], "registration and check");
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        [Some("close".to_owned()), Some("close".to_owned())],
+        "registration and check"
+    );
 
     // Every second: kept for the next check.
     let (url, seen) = header_noting_agent().await;

@@ -38,9 +38,8 @@ impl Drop for TestDatabase {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 runtime.block_on(async {
                     if let Ok(admin) = Database::connect(&admin_url).await {
-                        let _ = admin
-                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                            .await;
+                        let _ =
+                            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
                     }
                 });
             })
@@ -182,9 +181,8 @@ impl TestApp {
 
     /// Registers an agent and asserts it was accepted; returns the stored agent.
     pub async fn register(&self, id: &str, url: &str) -> Value {
-        let response = self
-            .post_agent(&json!({ "agent_id": id, "agent_name": format!("Agent {id}"), "agent_url": url }))
-            .await;
+        let response =
+            self.post_agent(&json!({ "agent_id": id, "agent_name": format!("Agent {id}"), "agent_url": url })).await;
         assert_eq!(response.status(), StatusCode::CREATED, "registering {id} at {url}");
         response.json().await.unwrap()
     }
@@ -205,10 +203,12 @@ pub async fn alive_agent() -> String {
 
 /// An agent as the original deploy command generates it (`status: "healthy"`).
 pub async fn healthy_agent() -> String {
-    serve(Router::new().route(
-        "/health",
-        get(|| async { Json(json!({ "status": "healthy", "timestamp": "2026-11-21T00:00:00Z" })) }),
-    ))
+    serve(
+        Router::new().route(
+            "/health",
+            get(|| async { Json(json!({ "status": "healthy", "timestamp": "2026-11-21T00:00:00Z" })) }),
+        ),
+    )
     .await
 }
 
@@ -372,7 +372,8 @@ impl EventStream {
                     if line.starts_with(':') || line.is_empty() {
                         continue;
                     }
-                    let (field, value) = line.split_once(':').map(|(f, v)| (f, v.strip_prefix(' ').unwrap_or(v))).unwrap_or((line, ""));
+                    let (field, value) =
+                        line.split_once(':').map(|(f, v)| (f, v.strip_prefix(' ').unwrap_or(v))).unwrap_or((line, ""));
                     match field {
                         "id" => event.id = Some(value.to_owned()),
                         "event" => event.event = value.to_owned(),
@@ -393,7 +394,12 @@ impl EventStream {
     }
 
     /// Skips events until one named `name` that satisfies `matches`, within `within`.
-    pub async fn next_matching(&mut self, name: &str, within: Duration, matches: impl Fn(&Value) -> bool) -> Option<SseEvent> {
+    pub async fn next_matching(
+        &mut self,
+        name: &str,
+        within: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Option<SseEvent> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());

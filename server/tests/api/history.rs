@@ -57,7 +57,12 @@ async fn the_history_filters_counts_and_pages_with_a_cursor() {
     assert!(future.is_empty());
     let bad = list("?status=done&limit=0&since=soon".into()).await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<String> = error_of(bad).await["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_owned()).collect();
+    let fields: Vec<String> = error_of(bad).await["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(fields, ["status", "since", "limit"]);
 }
 
@@ -112,7 +117,8 @@ async fn the_schema_endpoint_answers_the_normalised_schema() {
     let view: Value = response.json().await.unwrap();
     assert_eq!(view["agent_id"], "a");
     assert_eq!(view["schema"]["workflow"], "article_writer");
-    let names: Vec<&str> = view["schema"]["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        view["schema"]["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
     assert_eq!(names[0], "topic", "required first");
     assert_eq!(view["schema"]["fields"][0]["kind"]["kind"], "text");
 
@@ -160,9 +166,8 @@ async fn retention_removes_old_finished_runs_only() {
 async fn an_agent_that_cannot_give_its_schema_is_a_clear_502() {
     let app = spawn_app().await;
     let nobody = refused_url().await;
-    let stored = app
-        .post_agent(&json!({"agent_id": "gone", "agent_name": "Gone", "agent_url": nobody, "force": true}))
-        .await;
+    let stored =
+        app.post_agent(&json!({"agent_id": "gone", "agent_name": "Gone", "agent_url": nobody, "force": true})).await;
     assert_eq!(stored.status(), StatusCode::CREATED);
     for response in [
         app.http.get(app.url("/api/v1/agents/gone/schema")).send().await.unwrap(),

@@ -88,11 +88,20 @@ async fn the_old_tools_database_is_refused_then_imported_with_nothing_lost() {
     assert_eq!(done["workflow"], "writer");
     assert_eq!(done["inputs"], json!({"topic": "AI", "ok": true, "x": null}), "Python repr read as JSON");
     assert_eq!(done["outputs"], json!({"result": "An article", "words": 2}));
-    assert_eq!((done["duration_ms"].clone(), done["total_tokens"].clone(), done["cost_usd"].clone()), (json!(2500), json!(120), json!(0.0042)));
+    assert_eq!(
+        (done["duration_ms"].clone(), done["total_tokens"].clone(), done["cost_usd"].clone()),
+        (json!(2500), json!(120), json!(0.0042))
+    );
     assert_eq!(done["created_at"], "2026-02-05T18:31:02.123Z");
     let failed = by_id("1b7c");
-    assert_eq!((failed["status"].clone(), failed["error"].clone(), failed["outputs"].clone()), (json!("failed"), json!("HTTP 500: boom"), Value::Null));
+    assert_eq!(
+        (failed["status"].clone(), failed["error"].clone(), failed["outputs"].clone()),
+        (json!("failed"), json!("HTTP 500: boom"), Value::Null)
+    );
     assert_eq!(by_id("2b7c")["status"], "interrupted", "the old tool's forever-running run is settled");
     let flow = by_id("3b7c");
-    assert_eq!((flow["agent_id"].clone(), flow["workflow"].clone(), flow["inputs"].clone()), (json!(""), json!("my_flow"), json!({"a": [1, 2]})));
+    assert_eq!(
+        (flow["agent_id"].clone(), flow["workflow"].clone(), flow["inputs"].clone()),
+        (json!(""), json!("my_flow"), json!({"a": [1, 2]}))
+    );
 }

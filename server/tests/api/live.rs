@@ -28,13 +28,17 @@ async fn changes_are_pushed_as_they_are_committed() {
     app.monitor.check_now(Some(vec!["pushed".into()]));
     let failing = events.next_matching("agent.health", SOON, |d| d["agent_id"] == "pushed").await.unwrap();
     let health = &failing.json()["health"];
-    assert_eq!((health["state"].as_str(), health["reason"].as_str()), (Some("failing"), Some("HTTP 503 Service Unavailable")));
+    assert_eq!(
+        (health["state"].as_str(), health["reason"].as_str()),
+        (Some("failing"), Some("HTTP 503 Service Unavailable"))
+    );
     assert_eq!(health["consecutive_failures"], 1);
     assert_eq!(failing.json()["previous"], "healthy");
     // Every agent's counts ride along, versioned: a page keeps the newest it has seen.
     assert_eq!(failing.json()["summary"], json!({ "healthy": 0, "failing": 1, "unhealthy": 0, "unknown": 0 }));
     let version = failing.json()["summary_version"].as_u64().unwrap();
-    let overview: serde_json::Value = app.http.get(app.url("/api/v1/overview")).send().await.unwrap().json().await.unwrap();
+    let overview: serde_json::Value =
+        app.http.get(app.url("/api/v1/overview")).send().await.unwrap().json().await.unwrap();
     assert!(overview["summary_version"].as_u64().unwrap() >= version, "{overview}");
     assert_eq!(overview["summary"], failing.json()["summary"]);
 
@@ -140,20 +144,27 @@ async fn metrics_are_prometheus_text_with_the_promised_series() {
     })
     .await
     .expect("a check was counted");
-    let value = |name: &str, labels: &str| {
-        samples.iter().find(|(n, l, _)| n == name && l == labels).map(|(_, _, v)| *v)
-    };
+    let value =
+        |name: &str, labels: &str| samples.iter().find(|(n, l, _)| n == name && l == labels).map(|(_, _, v)| *v);
     assert_eq!(value("configurable_agents_agents", r#"state="healthy""#), Some(1.0));
     assert_eq!(value("configurable_agents_agents", r#"state="unhealthy""#), Some(0.0));
     assert_eq!(value("configurable_agents_event_stream_clients", ""), Some(1.0));
     assert_eq!(value("configurable_agents_runs", r#"status="queued""#), Some(0.0));
     assert!(value("configurable_agents_health_checks_total", r#"outcome="healthy""#).unwrap() >= 1.0);
-    assert!(samples.iter().any(|(n, l, _)| n == "configurable_agents_health_check_duration_seconds_bucket" && l.contains("le=")));
+    assert!(samples
+        .iter()
+        .any(|(n, l, _)| n == "configurable_agents_health_check_duration_seconds_bucket" && l.contains("le=")));
     assert!(
-        value("configurable_agents_http_requests_total", r#"method="GET",route="/api/v1/agents",status="200""#).unwrap() >= 1.0,
+        value("configurable_agents_http_requests_total", r#"method="GET",route="/api/v1/agents",status="200""#)
+            .unwrap()
+            >= 1.0,
         "requests counted by route pattern: {samples:?}"
     );
-    let routes: HashSet<&str> = samples.iter().filter(|(n, _, _)| n.starts_with("configurable_agents_http")).map(|(_, l, _)| l.as_str()).collect();
+    let routes: HashSet<&str> = samples
+        .iter()
+        .filter(|(n, _, _)| n.starts_with("configurable_agents_http"))
+        .map(|(_, l, _)| l.as_str())
+        .collect();
     assert!(routes.iter().all(|l| !l.contains("route=\"/api/v1/agents/m\"")), "no series per agent: {routes:?}");
 }
 
@@ -172,7 +183,11 @@ fn parse_exposition(text: &str) -> Vec<(String, String, f64)> {
         }
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("# TYPE name kind");
-            assert!(["counter", "gauge", "histogram", "summary", "unknown", "info", "stateset", "gaugehistogram"].contains(&kind), "{line}");
+            assert!(
+                ["counter", "gauge", "histogram", "summary", "unknown", "info", "stateset", "gaugehistogram"]
+                    .contains(&kind),
+                "{line}"
+            );
             families.insert(name.to_owned());
             continue;
         }
@@ -187,7 +202,12 @@ fn parse_exposition(text: &str) -> Vec<(String, String, f64)> {
             None => (series, ""),
         };
         assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'), "{name}");
-        let family_declared = families.iter().any(|f| name == f || name.strip_prefix(f.as_str()).is_some_and(|s| ["_total", "_bucket", "_sum", "_count", "_created"].contains(&s)));
+        let family_declared = families.iter().any(|f| {
+            name == f
+                || name
+                    .strip_prefix(f.as_str())
+                    .is_some_and(|s| ["_total", "_bucket", "_sum", "_count", "_created"].contains(&s))
+        });
         assert!(family_declared, "{name} has no # TYPE");
         samples.push((name.to_owned(), labels.to_owned(), value));
     }

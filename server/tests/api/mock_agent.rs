@@ -1,6 +1,7 @@
 //! A mock agent for run tests: real HTTP on loopback, with a schema and a `/run`
 //! behaviour a test chooses (and may switch), counting what it receives.
 
+use crate::helpers::{spawn_app_configured, TestApp};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,7 +12,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use crate::helpers::{spawn_app_configured, TestApp};
 
 #[derive(Clone, Debug)]
 pub enum Behaviour {
@@ -147,7 +147,10 @@ pub async fn app_with(behaviour: Behaviour) -> (TestApp, MockAgent) {
     app_with_settings(behaviour, |_| {}).await
 }
 
-pub async fn app_with_settings(behaviour: Behaviour, configure: impl FnOnce(&mut server::cli::UiSettings)) -> (TestApp, MockAgent) {
+pub async fn app_with_settings(
+    behaviour: Behaviour,
+    configure: impl FnOnce(&mut server::cli::UiSettings),
+) -> (TestApp, MockAgent) {
     let app = spawn_app_configured(configure).await;
     let agent = mock_agent(article_schema(), behaviour).await;
     app.register("a", &agent.url).await;

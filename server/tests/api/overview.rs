@@ -95,7 +95,8 @@ async fn the_history_includes_the_latency_bucket_still_being_filled() {
         tokio::time::timeout(Duration::from_secs(5), completed.wait_for(|n| *n > before)).await.unwrap().unwrap();
     }
     // The 5-minute bucket has not closed: nothing of it is stored yet, and still it shows.
-    let history: Value = app.http.get(app.url("/api/v1/agents/timed/history?hours=1")).send().await.unwrap().json().await.unwrap();
+    let history: Value =
+        app.http.get(app.url("/api/v1/agents/timed/history?hours=1")).send().await.unwrap().json().await.unwrap();
     let latency = history["latency"].as_array().unwrap();
     assert_eq!(latency.len(), 1, "{history}");
     assert!(latency[0]["probes"].as_u64().unwrap() >= 3, "{history}");

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 const SOON: Duration = Duration::from_secs(10);
 
-
 #[tokio::test]
 async fn an_inflight_sync_call_is_interrupted_and_never_resent() {
     let app = spawn_app().await;

@@ -49,7 +49,8 @@ async fn inputs_that_break_the_schema_are_refused_per_field_and_never_sent() {
     let fields: Vec<&str> = error["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
     assert!(fields.contains(&"/topic") && fields.contains(&"/tone"), "{error}");
 
-    let not_object = app.http.post(app.url("/api/v1/agents/a/runs")).json(&json!({"inputs": [1]})).send().await.unwrap();
+    let not_object =
+        app.http.post(app.url("/api/v1/agents/a/runs")).json(&json!({"inputs": [1]})).send().await.unwrap();
     assert_eq!(not_object.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let unknown = app.create_run("nobody", json!({})).await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
@@ -76,7 +77,10 @@ async fn async_jobs_are_followed_to_their_end() {
 async fn every_kind_of_agent_failure_is_recorded_precisely() {
     let (app, agent) = app_with_settings(Behaviour::Echo, |s| s.max_run_output = 4096).await;
     let cases: Vec<(Behaviour, &str)> = vec![
-        (Behaviour::Answer(500, r#"{"detail":"model overloaded"}"#), "HTTP 500 Internal Server Error: model overloaded"),
+        (
+            Behaviour::Answer(500, r#"{"detail":"model overloaded"}"#),
+            "HTTP 500 Internal Server Error: model overloaded",
+        ),
         (Behaviour::Answer(200, "<html>oops</html>"), "not JSON"),
         (Behaviour::Oversized(10_000), "answer larger than 4 KiB"),
         (Behaviour::Answer(200, r#"{"status":"async"}"#), "without a usable job_id"),
@@ -103,7 +107,8 @@ async fn every_kind_of_agent_failure_is_recorded_precisely() {
 #[tokio::test]
 async fn a_run_past_its_timeout_is_timed_out() {
     let (app, _agent) =
-        app_with_settings(Behaviour::Slow(Duration::from_secs(5)), |s| s.run_timeout = Duration::from_millis(500)).await;
+        app_with_settings(Behaviour::Slow(Duration::from_secs(5)), |s| s.run_timeout = Duration::from_millis(500))
+            .await;
     let run_id = app.start_run("a", json!({"topic": "x"})).await;
     let run = app.finished_run(&run_id, SOON).await;
     assert_eq!(run["status"], "timed_out");
@@ -149,8 +154,7 @@ async fn rerun_starts_a_new_run_with_the_same_inputs() {
 
 #[tokio::test]
 async fn runs_beyond_the_per_agent_limit_wait_queued() {
-    let (app, agent) =
-        app_with_settings(Behaviour::Slow(Duration::from_millis(300)), |s| s.run_concurrency = 2).await;
+    let (app, agent) = app_with_settings(Behaviour::Slow(Duration::from_millis(300)), |s| s.run_concurrency = 2).await;
     let mut ids = Vec::new();
     for i in 0..6 {
         ids.push(app.start_run("a", json!({"topic": format!("t{i}")})).await);
@@ -183,8 +187,7 @@ async fn the_reference_agent_runs_synchronously_and_as_async_jobs() {
 
 #[tokio::test]
 async fn a_queued_run_can_be_cancelled_and_is_never_sent() {
-    let (app, agent) =
-        app_with_settings(Behaviour::Slow(Duration::from_millis(500)), |s| s.run_concurrency = 1).await;
+    let (app, agent) = app_with_settings(Behaviour::Slow(Duration::from_millis(500)), |s| s.run_concurrency = 1).await;
     let first = app.start_run("a", json!({"topic": "first"})).await;
     let second = app.start_run("a", json!({"topic": "second"})).await;
     app.run_in_status(&first, "running", SOON).await;

@@ -24,7 +24,11 @@ fn secret_schema() -> Value {
     })
 }
 
-async fn app_with_schema(schema: Value, behaviour: Behaviour, configure: impl FnOnce(&mut server::cli::UiSettings)) -> (TestApp, MockAgent) {
+async fn app_with_schema(
+    schema: Value,
+    behaviour: Behaviour,
+    configure: impl FnOnce(&mut server::cli::UiSettings),
+) -> (TestApp, MockAgent) {
     let app = spawn_app_configured(configure).await;
     let agent = mock_agent(schema, behaviour).await;
     app.register("a", &agent.url).await;
@@ -61,7 +65,8 @@ async fn json_schema_inputs_are_validated_with_per_field_paths() {
 #[tokio::test]
 async fn secrets_reach_the_agent_and_are_stored_nowhere() {
     let (app, agent) = app_with_schema(secret_schema(), Behaviour::Echo, |_| {}).await;
-    let inputs = json!({"service": "web", "api_key": "sk-live-123456", "target": {"region": "eu", "token": "tok-98765"}});
+    let inputs =
+        json!({"service": "web", "api_key": "sk-live-123456", "target": {"region": "eu", "token": "tok-98765"}});
     let run_id = app.start_run("a", inputs.clone()).await;
     let run = app.finished_run(&run_id, SOON).await;
     assert_eq!(run["status"], "succeeded", "{run}");
@@ -127,7 +132,8 @@ async fn a_run_keeps_the_schema_it_was_validated_against() {
     let (app, agent) = app_with_schema(secret_schema(), Behaviour::Echo, |_| {}).await;
     let run_id = app.start_run("a", json!({"service": "web", "api_key": "sk-123456"})).await;
     let run = app.finished_run(&run_id, SOON).await;
-    let kept: Value = app.http.get(app.url(&format!("/api/v1/runs/{run_id}/schema"))).send().await.unwrap().json().await.unwrap();
+    let kept: Value =
+        app.http.get(app.url(&format!("/api/v1/runs/{run_id}/schema"))).send().await.unwrap().json().await.unwrap();
     assert_eq!(kept["schema_hash"], run["schema_hash"]);
     assert_eq!(kept["schema"]["workflow"], "Deploy");
 
@@ -137,7 +143,8 @@ async fn a_run_keeps_the_schema_it_was_validated_against() {
     app.register("b", &agent.url).await;
     let now: Value = app.http.get(app.url("/api/v1/agents/b/schema")).send().await.unwrap().json().await.unwrap();
     assert_ne!(now["schema_hash"], run["schema_hash"]);
-    let again: Value = app.http.get(app.url(&format!("/api/v1/runs/{run_id}/schema"))).send().await.unwrap().json().await.unwrap();
+    let again: Value =
+        app.http.get(app.url(&format!("/api/v1/runs/{run_id}/schema"))).send().await.unwrap().json().await.unwrap();
     assert_eq!(again, kept);
 
     let missing = app.http.get(app.url("/api/v1/runs/nope/schema")).send().await.unwrap();

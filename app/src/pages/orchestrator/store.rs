@@ -69,7 +69,9 @@ impl AgentStore {
         if let Some(summary) = change.summary {
             self.set_summary(summary, change.summary_version);
         }
-        let row = self.rows.with_untracked(|rows| rows.iter().find(|r| r.id.with_value(|id| id == &change.agent_id)).copied());
+        let row = self
+            .rows
+            .with_untracked(|rows| rows.iter().find(|r| r.id.with_value(|id| id == &change.agent_id)).copied());
         let Some(row) = row else { return false };
         let moved = row.data.with_untracked(|d| d.health.state != change.health.state);
         if row.data.with_untracked(|d| d.health != change.health) {
@@ -91,7 +93,8 @@ impl AgentStore {
 
     /// Updates the agent's row if it is on this page; false when it is not.
     pub fn patch(&self, agent: &AgentView) -> bool {
-        let row = self.rows.with_untracked(|rows| rows.iter().find(|r| r.id.with_value(|id| id == &agent.agent_id)).copied());
+        let row =
+            self.rows.with_untracked(|rows| rows.iter().find(|r| r.id.with_value(|id| id == &agent.agent_id)).copied());
         match row {
             Some(row) => {
                 if row.data.with_untracked(|d| d != agent) {
@@ -124,8 +127,7 @@ impl AgentStore {
     /// Replaces the list with `fresh` (the server's order), writing only what changed.
     pub fn apply(&self, fresh: Vec<AgentView>) {
         let current = self.rows.get_untracked();
-        let mut by_id: HashMap<String, AgentRow> =
-            current.iter().map(|r| (r.id.get_value(), *r)).collect();
+        let mut by_id: HashMap<String, AgentRow> = current.iter().map(|r| (r.id.get_value(), *r)).collect();
         let mut membership_changed = fresh.len() != current.len();
         let mut next = Vec::with_capacity(fresh.len());
         for (i, agent) in fresh.into_iter().enumerate() {
@@ -144,10 +146,10 @@ impl AgentStore {
                     }
                     row
                 }
-                None => self.owner.get_value().with(|| AgentRow {
-                    id: StoredValue::new(agent.agent_id.clone()),
-                    data: RwSignal::new(agent),
-                }),
+                None => self
+                    .owner
+                    .get_value()
+                    .with(|| AgentRow { id: StoredValue::new(agent.agent_id.clone()), data: RwSignal::new(agent) }),
             };
             if current.get(i).map(|r| r.id.get_value()) != Some(row.id.get_value()) {
                 membership_changed = true;

@@ -48,7 +48,10 @@ pub fn FieldView(field: Field, node: Node, path: Signal<String>, ctx: FormContex
     };
     let constraints = field.kind.constraint_hint();
     let required = field.required;
-    let group = matches!(node, Node::List { .. } | Node::Map { .. } | Node::Object { .. } | Node::Choice { .. } | Node::Lazy { .. });
+    let group = matches!(
+        node,
+        Node::List { .. } | Node::Map { .. } | Node::Object { .. } | Node::Choice { .. } | Node::Lazy { .. }
+    );
     let id = ctx.dom_id();
     let hint_id = format!("{id}-hint");
     let error_id = format!("{id}-error");
@@ -66,7 +69,8 @@ pub fn FieldView(field: Field, node: Node, path: Signal<String>, ctx: FormContex
             </p>
         }
     });
-    let problem = move || error.get().map(|m| view! { <p class="field-error" id=error_id.clone() role="alert">{m}</p> });
+    let problem =
+        move || error.get().map(|m| view! { <p class="field-error" id=error_id.clone() role="alert">{m}</p> });
     let spec = Spec { id: id.clone(), path, ctx, required, name: field.name.clone(), secret: field.secret, label };
     if group {
         view! {
@@ -315,7 +319,12 @@ fn input(node: Node, spec: Spec) -> AnyView {
 }
 
 /// Key/value rows (a map, or an object's extra keys) with Add and Remove.
-fn key_value_rows(value: std::sync::Arc<FieldKind>, rows: RwSignal<Vec<Row>>, path: Signal<String>, ctx: FormContext) -> impl IntoView {
+fn key_value_rows(
+    value: std::sync::Arc<FieldKind>,
+    rows: RwSignal<Vec<Row>>,
+    path: Signal<String>,
+    ctx: FormContext,
+) -> impl IntoView {
     let b = ctx.build;
     let add = move |_| {
         let b = b.get_value();
@@ -350,7 +359,8 @@ fn ItemView(node: Node, path: Signal<String>, ctx: FormContext, label: Signal<St
     let id = ctx.dom_id();
     let error = ctx.error_at(path);
     let error_id = format!("{id}-error");
-    let spec = Spec { id: id.clone(), path, ctx, required: false, name: String::new(), secret: false, label: String::new() };
+    let spec =
+        Spec { id: id.clone(), path, ctx, required: false, name: String::new(), secret: false, label: String::new() };
     view! {
         <div class="item" data-path=move || path.get()>
             <label class="visually-hidden" for=id>{label}</label>

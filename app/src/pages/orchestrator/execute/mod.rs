@@ -97,7 +97,11 @@ fn without_secrets(schema: &crate::schema::InputSchema, inputs: &Map<String, Val
 fn RunForm(agent_id: String, schema: SchemaView, earlier: Option<RunView>) -> impl IntoView {
     let model = Arc::new(schema.schema.clone());
     let build = Build { ids: RowIds::new(), schema: model.clone() };
-    let ctx = FormContext { errors: RwSignal::new(Vec::new()), build: StoredValue::new(build.clone()), dom_ids: StoredValue::new(0) };
+    let ctx = FormContext {
+        errors: RwSignal::new(Vec::new()),
+        build: StoredValue::new(build.clone()),
+        dom_ids: StoredValue::new(0),
+    };
     // An earlier run's inputs, its withheld secrets cleared: they must be entered again.
     let initial = earlier.as_ref().map(|run| {
         let mut inputs = run.inputs.clone();
@@ -144,8 +148,11 @@ fn RunForm(agent_id: String, schema: SchemaView, earlier: Option<RunView>) -> im
     let to_raw = move |_| {
         let (inputs, errors) = collect();
         raw_problem.set((!errors.is_empty()).then(|| {
-            format!("{} value(s) could not be read as typed and are left out: {}", errors.len(),
-                errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>().join(", "))
+            format!(
+                "{} value(s) could not be read as typed and are left out: {}",
+                errors.len(),
+                errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>().join(", ")
+            )
         }));
         raw_errors.set(Vec::new());
         raw.set(Some(serde_json::to_string_pretty(&Value::Object(inputs)).unwrap_or_else(|_| "{}".into())));
@@ -181,7 +188,8 @@ fn RunForm(agent_id: String, schema: SchemaView, earlier: Option<RunView>) -> im
         raw_problem.set(None);
         if let Err(more) = model.with_value(|m| validate_inputs(m, &Value::Object(inputs.clone()))) {
             // A field whose text did not even parse is already reported.
-            let more: Vec<FieldError> = more.into_iter().filter(|m| !errors.iter().any(|e| e.field == m.field)).collect();
+            let more: Vec<FieldError> =
+                more.into_iter().filter(|m| !errors.iter().any(|e| e.field == m.field)).collect();
             errors.extend(more);
         }
         failure.set(None);

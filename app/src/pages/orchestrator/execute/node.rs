@@ -12,14 +12,31 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub enum Node {
     /// `format` picks the input (date, email, …); date-times are edited in local time.
-    Text { value: RwSignal<String>, format: Option<Arc<str>> },
-    Number { raw: RwSignal<String>, integer: bool },
+    Text {
+        value: RwSignal<String>,
+        format: Option<Arc<str>>,
+    },
+    Number {
+        raw: RwSignal<String>,
+        integer: bool,
+    },
     Bool(RwSignal<bool>),
     /// One of fixed values; `None` is "not chosen".
-    Select { options: Arc<Vec<Value>>, selected: RwSignal<Option<usize>> },
+    Select {
+        options: Arc<Vec<Value>>,
+        selected: RwSignal<Option<usize>>,
+    },
     /// Rows; the first `prefix.len()` are fixed positions of a tuple.
-    List { item: Arc<FieldKind>, prefix: Arc<Vec<FieldKind>>, max: Option<u64>, rows: RwSignal<Vec<Row>> },
-    Map { value: Arc<FieldKind>, rows: RwSignal<Vec<Row>> },
+    List {
+        item: Arc<FieldKind>,
+        prefix: Arc<Vec<FieldKind>>,
+        max: Option<u64>,
+        rows: RwSignal<Vec<Row>>,
+    },
+    Map {
+        value: Arc<FieldKind>,
+        rows: RwSignal<Vec<Row>>,
+    },
     /// Named fields, plus key/value rows when the object takes extra keys of a kind.
     /// `pristine`: what it held when built from defaults alone; an optional object still
     /// holding just that was not filled in, and is left out.
@@ -29,9 +46,17 @@ pub enum Node {
         pristine: Option<Arc<Map<String, Value>>>,
     },
     /// One node per variant; the chosen one is what is sent.
-    Choice { variants: Arc<Vec<Variant>>, nodes: Arc<Vec<Node>>, selected: RwSignal<Option<usize>> },
+    Choice {
+        variants: Arc<Vec<Variant>>,
+        nodes: Arc<Vec<Node>>,
+        selected: RwSignal<Option<usize>>,
+    },
     /// A recursive type, opened on demand (a tree would otherwise be infinite).
-    Lazy { name: Arc<str>, kind: Arc<FieldKind>, node: RwSignal<Option<Node>> },
+    Lazy {
+        name: Arc<str>,
+        kind: Arc<FieldKind>,
+        node: RwSignal<Option<Node>>,
+    },
     /// A type the form has no input for: edited as JSON text.
     Json(RwSignal<String>),
 }
@@ -106,9 +131,8 @@ impl Node {
                 };
                 // Tuple positions always have a row; the rest come from the value.
                 let n = given.len().max(prefix.len());
-                let rows = (0..n)
-                    .map(|i| Row::new(prefix.get(i).unwrap_or(item), given.get(i), String::new(), b))
-                    .collect();
+                let rows =
+                    (0..n).map(|i| Row::new(prefix.get(i).unwrap_or(item), given.get(i), String::new(), b)).collect();
                 Node::List {
                     item: Arc::new((**item).clone()),
                     prefix: Arc::new(prefix.clone()),
@@ -118,7 +142,9 @@ impl Node {
             }
             FieldKind::Map { value: value_kind, .. } => {
                 let rows = match value {
-                    Some(Value::Object(map)) => map.iter().map(|(k, v)| Row::new(value_kind, Some(v), k.clone(), b)).collect(),
+                    Some(Value::Object(map)) => {
+                        map.iter().map(|(k, v)| Row::new(value_kind, Some(v), k.clone(), b)).collect()
+                    }
                     _ => Vec::new(),
                 };
                 Node::Map { value: Arc::new((**value_kind).clone()), rows: RwSignal::new(rows) }
@@ -138,11 +164,16 @@ impl Node {
                     .enumerate()
                     .map(|(i, x)| Node::new(&x.kind, given.filter(|_| selected == Some(i)), b))
                     .collect();
-                Node::Choice { variants: Arc::new(variants.clone()), nodes: Arc::new(nodes), selected: RwSignal::new(selected) }
+                Node::Choice {
+                    variants: Arc::new(variants.clone()),
+                    nodes: Arc::new(nodes),
+                    selected: RwSignal::new(selected),
+                }
             }
             FieldKind::Nullable { inner } => Node::new(inner, value.filter(|v| !v.is_null()), b),
             FieldKind::Ref { name } => {
-                let resolved = b.schema.defs.get(name).cloned().unwrap_or(FieldKind::Json { type_name: Some(name.clone()) });
+                let resolved =
+                    b.schema.defs.get(name).cloned().unwrap_or(FieldKind::Json { type_name: Some(name.clone()) });
                 // A given value is finite, so its nodes are too; an empty one stays closed.
                 let node = value.filter(|v| !v.is_null()).map(|v| Node::new(&resolved, Some(v), b));
                 Node::Lazy { name: Arc::from(name.as_str()), kind: Arc::new(resolved), node: RwSignal::new(node) }
@@ -224,7 +255,9 @@ impl Node {
                 if items.iter().all(Option::is_none) && rows.len() <= prefix.len() {
                     return None;
                 }
-                Some(Value::Array(items.into_iter().zip(&rows).map(|(v, row)| v.unwrap_or_else(|| row.node.empty())).collect()))
+                Some(Value::Array(
+                    items.into_iter().zip(&rows).map(|(v, row)| v.unwrap_or_else(|| row.node.empty())).collect(),
+                ))
             }
             Node::Map { rows, .. } => {
                 let mut map = Map::new();
@@ -242,7 +275,9 @@ impl Node {
                 let node = nodes.get(selected.get_untracked()?)?;
                 node.collect(path, errors).or_else(|| Some(node.empty()))
             }
-            Node::Lazy { node, .. } => node.with_untracked(|n| n.as_ref().map(|n| n.collect(path, errors).unwrap_or_else(|| n.empty()))),
+            Node::Lazy { node, .. } => {
+                node.with_untracked(|n| n.as_ref().map(|n| n.collect(path, errors).unwrap_or_else(|| n.empty())))
+            }
             Node::Json(raw) => {
                 let raw = raw.get_untracked();
                 if raw.trim().is_empty() {
@@ -324,7 +359,8 @@ pub fn collect_fields(fields: &[(Field, Node)], path: &str, errors: &mut Vec<Fie
     for (field, node) in fields {
         match node.collect(&pointer(path, &field.name), errors) {
             // Defaults of an optional nested object do not make it filled in.
-            Some(Value::Object(m)) if !field.required && matches!(node, Node::Object { pristine: Some(p), .. } if **p == m) => {}
+            Some(Value::Object(m))
+                if !field.required && matches!(node, Node::Object { pristine: Some(p), .. } if **p == m) => {}
             Some(v) => {
                 map.insert(field.name.clone(), v);
             }
@@ -416,7 +452,9 @@ mod tests {
     fn form(schema: Value, initial: Option<Value>) -> (Build, Vec<(Field, Node)>) {
         let schema = parse_schema(&schema).unwrap();
         let b = Build { ids: RowIds::new(), schema: Arc::new(schema.clone()) };
-        let Node::Object { fields, .. } = Node::object(&schema.fields, &schema.additional, initial.as_ref(), &b) else { panic!() };
+        let Node::Object { fields, .. } = Node::object(&schema.fields, &schema.additional, initial.as_ref(), &b) else {
+            panic!()
+        };
         (b, fields.to_vec())
     }
 
@@ -558,7 +596,9 @@ mod tests {
                         // The one thing a form field cannot say: a required text that
                         // is the empty string (blank reads as "not filled in"; the raw
                         // JSON view sends "").
-                        let blank = |f: &FieldError| valid.pointer(&f.field) == Some(&json!("")) && f.message == "This field is required";
+                        let blank = |f: &FieldError| {
+                            valid.pointer(&f.field) == Some(&json!("")) && f.message == "This field is required"
+                        };
                         assert!(e.iter().all(blank), "{path:?}: {valid} came back from the form as {collected}: {e:?}");
                     }
                 }

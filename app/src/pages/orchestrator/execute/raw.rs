@@ -101,7 +101,8 @@ pub fn pointer_lines(text: &str) -> Vec<(String, usize)> {
             _ => {
                 // A number, true, false or null.
                 out.push((here(&stack, &key), line));
-                while i + 1 < bytes.len() && !matches!(bytes[i + 1], b',' | b'}' | b']' | b'\n' | b' ' | b'\r' | b'\t') {
+                while i + 1 < bytes.len() && !matches!(bytes[i + 1], b',' | b'}' | b']' | b'\n' | b' ' | b'\r' | b'\t')
+                {
                     i += 1;
                 }
                 advance(&mut stack, &mut key);

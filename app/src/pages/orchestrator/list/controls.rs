@@ -109,7 +109,12 @@ pub(super) fn Search(q: Memo<Option<String>>) -> impl IntoView {
 
 /// "Showing 51–100 of 230" with Previous / Next.
 #[component]
-pub(super) fn Pager(store: AgentStore, q: Memo<Option<String>>, state: Memo<Option<HealthState>>, page: Memo<u64>) -> impl IntoView {
+pub(super) fn Pager(
+    store: AgentStore,
+    q: Memo<Option<String>>,
+    state: Memo<Option<HealthState>>,
+    page: Memo<u64>,
+) -> impl IntoView {
     let pages = move || store.total.get().div_ceil(PAGE_SIZE).max(1);
     let href = move |n: u64| list_href(q.get().as_deref(), state.get(), n);
     view! {
@@ -138,7 +143,10 @@ mod tests {
     #[test]
     fn links_keep_the_search_and_the_filter() {
         assert_eq!(list_href(None, None, 1), "/orchestrator");
-        assert_eq!(list_href(Some("a b"), Some(HealthState::Unhealthy), 3), "/orchestrator?q=a%20b&state=unhealthy&page=3");
+        assert_eq!(
+            list_href(Some("a b"), Some(HealthState::Unhealthy), 3),
+            "/orchestrator?q=a%20b&state=unhealthy&page=3"
+        );
         assert_eq!(list_href(None, Some(HealthState::Healthy), 1), "/orchestrator?state=healthy");
         let params = |k: &str| match k {
             "state" => Some("failing".to_owned()),

@@ -9,8 +9,6 @@
 mod controls;
 mod table;
 
-pub use controls::href_keeping_list;
-use controls::{Pager, Search, Summary, PAGE_SIZE};
 use super::store::AgentStore;
 use super::REFRESH_INTERVAL_SECS;
 use crate::api::agent_overview;
@@ -18,6 +16,8 @@ use crate::live::{coalesced, use_live};
 use crate::model::events::LiveEvent;
 use crate::model::{AgentQuery, HealthState};
 use crate::time::now_ms;
+pub use controls::href_keeping_list;
+use controls::{Pager, Search, Summary, PAGE_SIZE};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
@@ -30,7 +30,8 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
     let params = use_query_map();
     let q = Memo::new(move |_| params.with(|p| p.get("q").map(|q| q.trim().to_owned()).filter(|q| !q.is_empty())));
     let state = Memo::new(move |_| params.with(|p| p.get("state").and_then(|s| HealthState::parse(&s))));
-    let page = Memo::new(move |_| params.with(|p| p.get("page").and_then(|n| n.parse::<u64>().ok())).unwrap_or(1).max(1));
+    let page =
+        Memo::new(move |_| params.with(|p| p.get("page").and_then(|n| n.parse::<u64>().ok())).unwrap_or(1).max(1));
     let query = Memo::new(move |_| AgentQuery {
         q: q.get(),
         state: state.get(),
@@ -105,9 +106,9 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
             // when an agent entered or left the state it is filtered by.
             let listed_moved = store.apply_health(change);
             let to = change.health.state;
-            let filter_moved = state.get_untracked().is_some_and(|f| {
-                change.previous.is_some_and(|from| from != to && (from == f || to == f))
-            });
+            let filter_moved = state
+                .get_untracked()
+                .is_some_and(|f| change.previous.is_some_and(|from| from != to && (from == f || to == f)));
             if listed_moved || filter_moved {
                 reload_soon();
             }
