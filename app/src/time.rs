@@ -71,9 +71,39 @@ pub fn relative(now_ms: f64, then_ms: f64) -> String {
     }
 }
 
+/// When an agent was last checked, as far as a page can know: `checked_ms` is the last
+/// check *published* to it. While the event stream is live, unchanged results arrive at
+/// most every `published_every_ms`, yet the agent is still checked every `interval_ms`;
+/// so within that window (and one interval more for the check in flight) the time is
+/// that of the agent's latest slot on its schedule, never a growing "29 s ago" that
+/// reads as a problem. Past the window, or while the stream is down, it is the stored
+/// time as it is: then it is stale for real.
+pub fn projected_check_ms(now_ms: f64, checked_ms: f64, interval_ms: f64, published_every_ms: f64, live: bool) -> f64 {
+    let age = now_ms - checked_ms;
+    if !live || interval_ms <= 0.0 || age < 0.0 || age > published_every_ms + 2.0 * interval_ms {
+        return checked_ms;
+    }
+    checked_ms + (age / interval_ms).floor() * interval_ms
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_check_follows_the_schedule_between_publications() {
+        let (every, window) = (10_000.0, 30_000.0);
+        // 29 s after the last published check, checked every 10 s: the last slot was 9 s ago.
+        assert_eq!(projected_check_ms(129_000.0, 100_000.0, every, window, true), 120_000.0);
+        assert_eq!(relative(129_000.0, projected_check_ms(129_000.0, 100_000.0, every, window, true)), "9 s ago");
+        // Within one interval, nothing to project.
+        assert_eq!(projected_check_ms(104_000.0, 100_000.0, every, window, true), 100_000.0);
+        // Past the window no publication came when one was due: the stored time, stale.
+        assert_eq!(projected_check_ms(151_000.0, 100_000.0, every, window, true), 100_000.0);
+        // Without the live stream the page cannot know: the stored time.
+        assert_eq!(projected_check_ms(129_000.0, 100_000.0, every, window, false), 100_000.0);
+        assert_eq!(projected_check_ms(129_000.0, 100_000.0, 0.0, window, true), 100_000.0);
+    }
 
     #[test]
     fn parses_utc_and_offsets() {

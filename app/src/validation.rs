@@ -221,6 +221,8 @@ pub struct ValidRegistration {
     pub agent_url: AgentUrl,
     pub metadata: Map<String, Value>,
     pub force: bool,
+    /// Replace another agent that has this ID (a different URL or name).
+    pub replace: bool,
     /// Milliseconds between health checks, when the agent asks for its own interval.
     pub health_interval_ms: Option<u64>,
 }
@@ -254,7 +256,15 @@ pub fn validate_registration(input: &RegisterAgent) -> Result<ValidRegistration,
     };
     match (agent_id, agent_name, agent_url, metadata) {
         (Some(agent_id), Some(agent_name), Some(agent_url), Some(metadata)) if errors.is_empty() => {
-            Ok(ValidRegistration { agent_id, agent_name, agent_url, metadata, force: input.force, health_interval_ms })
+            Ok(ValidRegistration {
+                agent_id,
+                agent_name,
+                agent_url,
+                metadata,
+                force: input.force,
+                replace: input.replace,
+                health_interval_ms,
+            })
         }
         _ => Err(errors),
     }
@@ -352,6 +362,7 @@ mod tests {
             agent_url: "ftp://x".into(),
             metadata: json!(5),
             force: false,
+            replace: false,
             health_interval: Some(0.5),
         })
         .unwrap_err();

@@ -115,10 +115,23 @@ test('the test agent registers and shows healthy without a reload', async () => 
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
   await expect(page.getByLabel('Agent ID')).toHaveValue('');
 
-  // Registering the same ID again updates it and says so.
-  await fillForm(page, 'test-agent', 'Test Agent v2', AGENT_URL);
+  // The same ID, URL and name again is a harmless update.
+  await fillForm(page, 'test-agent', 'Test Agent', AGENT_URL);
   await page.getByRole('button', { name: 'Register', exact: true }).click();
   await expect(page.getByTestId('form-message')).toContainText("Updated agent 'test-agent'");
+
+  // The ID with another name is refused, naming the agent that has it, until the person
+  // confirms Replace.
+  await fillForm(page, 'test-agent', 'Test Agent v2', AGENT_URL);
+  await page.getByRole('button', { name: 'Register', exact: true }).click();
+  const message = page.getByTestId('form-message');
+  await expect(message).toContainText(`Agent ID 'test-agent' is already registered to 'Test Agent' at ${AGENT_URL}. Replace it, or choose another ID.`);
+  await expect(page.locator('#agent_id-error')).toContainText('Already registered');
+  await expect(row).toContainText('Test Agent');
+  await expect(row).not.toContainText('Test Agent v2');
+  await page.screenshot({ path: 'test-results/03-id-taken.png', fullPage: true });
+  await page.getByTestId('replace-agent').click();
+  await expect(message).toContainText("Replaced agent 'test-agent'");
   await expect(row).toContainText('Test Agent v2');
   await expect(page.locator('tr[data-agent-id]')).toHaveCount(1);
   await page.screenshot({ path: 'test-results/03-healthy.png', fullPage: true });
@@ -149,8 +162,11 @@ test('register anyway stores an unreachable agent as unhealthy', async () => {
   await fillForm(page, 'nobody', 'Nobody', NOBODY_URL);
   await page.getByRole('button', { name: 'Register', exact: true }).click();
   await page.getByRole('button', { name: 'Register anyway' }).click();
-  await expect(page.getByTestId('form-message')).toContainText("Registered agent 'nobody'");
+  // It says what the row shows: failing at its first failed check, not "unhealthy".
+  await expect(page.getByTestId('form-message')).toContainText("Registered agent 'nobody' (failing (1 of 2): connection refused");
   const row = page.locator('tr[data-agent-id="nobody"]');
+  // No answer has no latency.
+  await expect(row.locator('.latency')).toHaveText('—');
   await expect(row).toHaveAttribute('data-health', 'unhealthy');
   await expect(row.getByTestId('health-reason')).toContainText('connection refused');
 });

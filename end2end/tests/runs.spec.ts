@@ -187,3 +187,73 @@ test('a run that cannot be found says so', async () => {
   // The page itself answers 404, which Chromium logs; that is the point of this test.
   errors.splice(0, errors.length, ...errors.filter((e) => !/status of 404/.test(e)));
 });
+
+test('a re-run links to its source, the run page to its agent, and the history offers Re-run', async () => {
+  const runs = await (await page.request.get('/api/v1/runs?agent_id=kinds')).json();
+  const source = runs[0].run_id;
+  await open(page, '/workflows?agent_id=kinds');
+  await page.locator(`tr[data-run-id="${source}"]`).getByTestId('row-rerun').click();
+  await expect(page).toHaveURL(/\/workflows\/[0-9a-f-]{36}$/);
+  await expect(page).not.toHaveURL(new RegExp(source));
+  const rerunId = page.url().split('/').pop()!;
+  await expect(page.getByTestId('rerun-of')).toHaveAttribute('href', `/workflows/${source}`);
+  await expect(page.getByTestId('run-page')).toHaveAttribute('data-status', 'succeeded', { timeout: 15_000 });
+
+  // Edit and re-run says which run the inputs come from, and the new run remembers it.
+  await page.getByRole('link', { name: 'Edit and re-run' }).click();
+  await expect(page.getByTestId('rerun-source').getByRole('link')).toHaveAttribute('href', `/workflows/${rerunId}`);
+  await page.getByTestId('run-form').getByRole('button', { name: 'Run' }).click();
+  await expect(page).toHaveURL(/\/workflows\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId('rerun-of')).toHaveAttribute('href', `/workflows/${rerunId}`);
+
+  // The Agent link goes to the agent's page.
+  await page.getByTestId('run-agent').click();
+  await expect(page).toHaveURL(/\/agents\/kinds$/);
+});
+
+test('the date filter puts only what is set in the URL', async () => {
+  await open(page, '/workflows');
+  await page.getByLabel('From').fill('2026-01-01');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await expect(page).toHaveURL(/\/workflows\?since=2026-01-01$/);
+  await expect(page.getByTestId('run-table')).toBeVisible();
+});
+
+test('Cancel explains itself once, as a notice and not as an error', async () => {
+  const slow = await startTestAgent(['--work', '60s']);
+  try {
+    await register(page, 'slow', slow.url);
+    const created = await page.request.post('/api/v1/agents/slow/runs', { data: { inputs: { topic: 'patience' } } });
+    expect(created.status()).toBe(202);
+    const { run_id } = await created.json();
+    await open(page, `/workflows/${run_id}`);
+    await expect(page.getByTestId('run-page')).toHaveAttribute('data-status', 'running');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await expect(page.getByTestId('run-page')).toHaveAttribute('data-status', 'cancelled');
+    await expect(page.getByTestId('run-cancelled')).toContainText('no cancel call');
+    await expect(page.getByTestId('run-error')).toHaveCount(0);
+    await expect(page.getByText(/no cancel call/)).toHaveCount(1);
+    await page.screenshot({ path: 'test-results/14-cancelled.png', fullPage: true });
+  } finally {
+    await stop(slow.child);
+    await page.request.delete('/api/v1/agents/slow');
+  }
+});
+
+test('executing an unhealthy agent warns before anything is sent', async () => {
+  const flaky = await startTestAgent();
+  await register(page, 'flaky', flaky.url);
+  // Its schema is fetched (and kept) while it runs; then it stops.
+  expect((await page.request.get('/api/v1/agents/flaky/schema')).status()).toBe(200);
+  await stop(flaky.child);
+  await expect
+    .poll(async () => (await (await page.request.get('/api/v1/agents/flaky')).json()).health.state, { timeout: 10_000 })
+    .toBe('unhealthy');
+  await open(page, '/orchestrator?execute=flaky');
+  const panel = page.getByTestId('execute-panel');
+  await expect(panel.getByTestId('agent-unhealthy-warning')).toContainText('This agent is unhealthy');
+  await expect(panel.getByTestId('agent-unhealthy-warning')).toContainText('connection refused');
+  await expect(panel.getByRole('button', { name: 'Run anyway' })).toBeVisible();
+  await page.screenshot({ path: 'test-results/15-unhealthy-warning.png', fullPage: true });
+  await page.request.delete('/api/v1/agents/flaky');
+});

@@ -12,12 +12,13 @@ export async function open(page: Page, url: string) {
 
 /**
  * Collects console errors and uncaught exceptions; a test asserts there were none.
- * Chromium logs every non-2xx fetch; 422 (refused input) and 502 (refused health check)
- * are answers the tests provoke on purpose, so only those are let through.
+ * Chromium logs every non-2xx fetch; 409 (an ID already taken), 422 (refused input) and
+ * 502 (refused health check) are answers the tests provoke on purpose, so only those are
+ * let through.
  */
 export function watchErrors(page: Page): string[] {
   const errors: string[] = [];
-  const expected = /Failed to load resource: the server responded with a status of (422|502) /;
+  const expected = /Failed to load resource: the server responded with a status of (409|422|502) /;
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error' && !expected.test(m.text())) errors.push(`console: ${m.text()}`);

@@ -6,6 +6,7 @@ mod m20261121_000001_create_agents;
 mod m20261123_000001_create_runs;
 mod m20261124_000001_secrets_and_schemas;
 mod m20261125_000001_health_at_scale;
+mod m20261202_000001_rerun_of;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_runs::Migration),
             Box::new(m20261124_000001_secrets_and_schemas::Migration),
             Box::new(m20261125_000001_health_at_scale::Migration),
+            Box::new(m20261202_000001_rerun_of::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ pub mod agent_client;
 pub mod cli;
 pub mod db;
 pub mod entities;
+pub mod error;
 pub mod events;
 pub mod health;
 pub mod http;
@@ -18,6 +19,7 @@ pub mod state;
 pub mod tasks;
 pub mod telemetry;
 pub mod test_agent;
+pub mod time;
 
 /// Errors that stop a command before or while it serves.
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;

@@ -78,10 +78,13 @@ impl Metrics {
         Self { registry: Arc::new(Mutex::new(registry)), agents, runs, sse_clients, probes, probe_seconds, requests }
     }
 
-    pub fn record_check(&self, healthy: bool, latency_ms: u64) {
+    pub fn record_check(&self, healthy: bool, latency_ms: Option<u64>) {
         let outcome = if healthy { "healthy" } else { "unhealthy" };
         self.probes.get_or_create(&OutcomeLabel { outcome: outcome.into() }).inc();
-        self.probe_seconds.observe(latency_ms as f64 / 1000.0);
+        // Only answers have a latency; checks that got none are counted above.
+        if let Some(ms) = latency_ms {
+            self.probe_seconds.observe(ms as f64 / 1000.0);
+        }
     }
 
     pub fn record_request(&self, method: &str, route: &str, status: u16) {

@@ -30,12 +30,21 @@ pub fn raise_newest(mut blocks: Vec<HealthState>, current: HealthState) -> Vec<H
     blocks
 }
 
-/// "97.5 %", "100 %", or "–" when never checked.
+/// "97.5 %", "99.98 %", or "–" when never observed. Rounded down, never up: "100 %"
+/// only when it was never down (a red block beside "100 %" reads as a lie), and a
+/// second decimal above 99.9 % so that a short outage still shows.
 pub fn uptime_text(uptime: Option<f64>) -> String {
     match uptime {
-        Some(u) if u >= 0.9995 => "100 %".to_owned(),
-        Some(u) => format!("{:.1} %", (u * 100.0).min(99.9)),
         None => "–".to_owned(),
+        Some(u) if u >= 1.0 => "100 %".to_owned(),
+        Some(u) => {
+            let pct = u.max(0.0) * 100.0;
+            if pct >= 99.9 {
+                format!("{:.2} %", ((pct * 100.0).floor() / 100.0).min(99.99))
+            } else {
+                format!("{:.1} %", (pct * 10.0).floor() / 10.0)
+            }
+        }
     }
 }
 
@@ -103,9 +112,12 @@ mod tests {
     #[test]
     fn figures_and_titles_read_plainly() {
         assert_eq!(uptime_text(Some(1.0)), "100 %");
-        assert_eq!(uptime_text(Some(0.9999)), "100 %");
-        assert_eq!(uptime_text(Some(0.9990)), "99.9 %");
+        assert_eq!(uptime_text(Some(0.99999)), "99.99 %", "down for a moment is not 100 %");
+        assert_eq!(uptime_text(Some(0.9999)), "99.99 %");
+        assert_eq!(uptime_text(Some(0.99905)), "99.90 %");
+        assert_eq!(uptime_text(Some(0.9989)), "99.8 %", "rounded down, never up");
         assert_eq!(uptime_text(Some(0.5)), "50.0 %");
+        assert_eq!(uptime_text(Some(0.0)), "0.0 %");
         assert_eq!(uptime_text(None), "–");
         assert_eq!(block_title(HealthState::Healthy, 0, 24, 24 * 3_600_000), "healthy, 24–23 h ago");
         assert_eq!(block_title(HealthState::Unknown, 23, 24, 24 * 3_600_000), "not checked, the last 1 h");

@@ -147,6 +147,10 @@ pub struct RegisterAgent {
     /// Store the agent even when its health check fails (as unhealthy, with the reason).
     #[serde(default)]
     pub force: bool,
+    /// Replace the agent that already has this ID when its URL or name differ; without
+    /// it such a registration is refused (409), so no agent is replaced by accident.
+    #[serde(default)]
+    pub replace: bool,
     /// Seconds between health checks of this agent; the dashboard's interval when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_interval: Option<f64>,

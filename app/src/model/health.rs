@@ -50,11 +50,34 @@ impl UptimeSegment {
         ranked.into_iter().filter(|(ms, _)| *ms > 0).max_by_key(|(ms, _)| *ms).map_or(HealthState::Unknown, |(_, s)| s)
     }
 
-    /// Share of the checked time the agent was healthy; None when it was never checked.
+    /// Uptime, the one definition every page and the API show: time `healthy` over time
+    /// observed. `failing` is down like `unhealthy` (its damping is for alerts, not for
+    /// uptime: an agent that answers no check was not up); time before the first check,
+    /// `unknown`, is not observed. None when nothing was observed.
     pub fn uptime(&self) -> Option<f64> {
-        let known = self.healthy_ms + self.failing_ms + self.unhealthy_ms;
-        // Failing counts as up: the agent is not called down for one lost check.
-        (known > 0).then(|| (self.healthy_ms + self.failing_ms) as f64 / known as f64)
+        let observed = self.healthy_ms + self.failing_ms + self.unhealthy_ms;
+        (observed > 0).then(|| self.healthy_ms as f64 / observed as f64)
+    }
+
+    /// Time down (failing or unhealthy), in milliseconds.
+    pub fn down_ms(&self) -> i64 {
+        self.failing_ms + self.unhealthy_ms
+    }
+
+    /// The segments added up into one covering them all.
+    pub fn total(segments: &[UptimeSegment]) -> UptimeSegment {
+        let mut whole = UptimeSegment {
+            start_ms: segments.first().map_or(0, |s| s.start_ms),
+            end_ms: segments.last().map_or(0, |s| s.end_ms),
+            ..Default::default()
+        };
+        for s in segments {
+            whole.healthy_ms += s.healthy_ms;
+            whole.failing_ms += s.failing_ms;
+            whole.unhealthy_ms += s.unhealthy_ms;
+            whole.unknown_ms += s.unknown_ms;
+        }
+        whole
     }
 
     fn add(&mut self, state: HealthState, ms: i64) {
@@ -87,6 +110,10 @@ pub struct HealthHistory {
     pub uptime: Option<f64>,
 }
 
+/// An agent's unchanged check results are published to open pages at most this often
+/// (changes at once); pages account for it when they show the time of the last check.
+pub const UNCHANGED_PUBLISHED_EVERY_SECS: u64 = 30;
+
 /// The uptime bars on the agent list cover this many hours, one segment an hour.
 pub const BAR_HOURS: u32 = 24;
 
@@ -106,17 +133,9 @@ pub struct UptimeBar {
 
 impl UptimeBar {
     pub fn new(agent_id: String, segments: &[UptimeSegment]) -> Self {
-        let from_ms = segments.first().map_or(0, |s| s.start_ms);
-        let to_ms = segments.last().map_or(0, |s| s.end_ms);
-        let mut whole = UptimeSegment { start_ms: from_ms, end_ms: to_ms, ..Default::default() };
-        for s in segments {
-            whole.healthy_ms += s.healthy_ms;
-            whole.failing_ms += s.failing_ms;
-            whole.unhealthy_ms += s.unhealthy_ms;
-            whole.unknown_ms += s.unknown_ms;
-        }
+        let whole = UptimeSegment::total(segments);
         let states = segments.iter().map(|s| bar_letter(s.dominant())).collect();
-        Self { agent_id, from_ms, to_ms, states, uptime: whole.uptime() }
+        Self { agent_id, from_ms: whole.start_ms, to_ms: whole.end_ms, states, uptime: whole.uptime() }
     }
 
     /// Each segment's state, oldest first.
@@ -204,6 +223,7 @@ mod tests {
         assert_eq!(s[0].dominant(), Healthy);
         assert_eq!(s[2].dominant(), Unhealthy);
         assert_eq!(s[2].uptime(), Some(0.4));
+        assert_eq!(UptimeSegment::total(&s).uptime(), Some(50.0 / 90.0));
         let total: i64 = s.iter().map(|g| g.healthy_ms + g.failing_ms + g.unhealthy_ms + g.unknown_ms).sum();
         assert_eq!(total, 100, "every millisecond counted once");
     }
@@ -215,8 +235,8 @@ mod tests {
         assert_eq!(bar.states, "hhuf");
         assert_eq!((bar.from_ms, bar.to_ms), (0, 100));
         assert_eq!(bar.segments().collect::<Vec<_>>(), [Healthy, Healthy, Unhealthy, Failing]);
-        // 50 healthy + 20 failing of 90 checked.
-        assert_eq!(bar.uptime, Some(70.0 / 90.0));
+        // 50 healthy of 90 observed: failing is down too.
+        assert_eq!(bar.uptime, Some(50.0 / 90.0));
         assert_eq!(UptimeBar::new("b".into(), &uptime_segments(Unknown, &[], 0, 10, 2)).states, "--");
     }
 
@@ -226,5 +246,43 @@ mod tests {
         assert_eq!(s[0].unhealthy_ms + s[1].unhealthy_ms, 100);
         assert_eq!(uptime_segments(Unknown, &[], 0, 100, 1)[0].uptime(), None);
         assert_eq!(uptime_segments(Unknown, &[], 0, 100, 1)[0].dominant(), Unknown);
+    }
+
+    /// Uptime over whole sequences of changes, as the pages show it.
+    fn uptime_of(initial: HealthState, changes: &[(i64, HealthState)]) -> Option<f64> {
+        UptimeSegment::total(&uptime_segments(initial, changes, 0, 1000, 24)).uptime()
+    }
+
+    #[test]
+    fn an_agent_that_never_passed_a_check_has_no_uptime() {
+        // Registered anyway while down: failing, then unhealthy, never healthy.
+        assert_eq!(uptime_of(Unknown, &[(100, Failing), (200, Unhealthy)]), Some(0.0));
+        assert_eq!(uptime_of(Failing, &[]), Some(0.0));
+    }
+
+    #[test]
+    fn failing_counts_as_down_and_unobserved_time_not_at_all() {
+        // Unknown for 500 ms, healthy 250, failing 250: half of the observed time up.
+        assert_eq!(uptime_of(Unknown, &[(500, Healthy), (750, Failing)]), Some(0.5));
+        // Healthy, one lost check (failing), healthy again.
+        assert_eq!(uptime_of(Healthy, &[(100, Failing), (200, Healthy)]), Some(0.9));
+        // Never checked in the window: no figure at all, not 0 % and not 100 %.
+        assert_eq!(uptime_of(Unknown, &[]), None);
+        // Only healthy: exactly 1, whatever the split into segments.
+        assert_eq!(uptime_of(Unknown, &[(333, Healthy)]), Some(1.0));
+    }
+
+    #[test]
+    fn the_figure_does_not_depend_on_how_many_segments_are_drawn() {
+        let changes = [(37, Healthy), (411, Unhealthy), (530, Failing), (601, Healthy), (977, Unhealthy)];
+        let whole = uptime_segments(Unknown, &changes, 0, 1000, 1)[0].uptime();
+        for n in [2, 24, 48, 168] {
+            assert_eq!(
+                UptimeSegment::total(&uptime_segments(Unknown, &changes, 0, 1000, n)).uptime(),
+                whole,
+                "{n} segments"
+            );
+        }
+        assert_eq!(whole, Some((411.0 - 37.0 + 977.0 - 601.0) / (1000.0 - 37.0)));
     }
 }

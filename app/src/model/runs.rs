@@ -85,6 +85,9 @@ pub struct RunView {
     /// JSON Pointers of secret inputs: sent to the agent, stored (and shown) as "***".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withheld: Vec<String>,
+    /// The run this one re-ran, or whose inputs were edited and run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<String>,
 }
 
 /// `POST /agents/{id}/runs`.
@@ -95,6 +98,9 @@ pub struct CreateRun {
     /// The same key and body return the same run; the same key with another body is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// The run whose inputs these are, edited (Edit and re-run): the new run links to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<String>,
 }
 
 /// The answer to creating or re-running a run: it is queued, the agent is called later.

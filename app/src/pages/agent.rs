@@ -3,7 +3,7 @@
 //! timeline of state changes with their reasons.
 
 use crate::api::{agent_history, get_agent};
-use crate::components::clock::RelativeTime;
+use crate::components::clock::{LastChecked, RelativeTime};
 use crate::components::latency_chart::LatencyChart;
 use crate::components::uptime::{raise_newest, uptime_text};
 use crate::error::ErrorCode;
@@ -173,7 +173,7 @@ fn AgentDetails(
                         {move || data.with(|d| d.health.reason.clone()).map(|r| view! { <div class="reason" data-testid="agent-reason">{r}</div> })}
                     </dd>
                     <dt>"Latency"</dt><dd>{move || data.with(|d| d.health.latency_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "—".into()))}</dd>
-                    <dt>"Last checked"</dt><dd><RelativeTime at=field(|d| d.health.checked_at.clone()) fallback="never"/></dd>
+                    <dt>"Last checked"</dt><dd><LastChecked at=field(|d| d.health.checked_at.clone()) interval_seconds=Signal::derive(move || data.with(|d| d.health.interval_seconds))/></dd>
                     <dt>"Checked every"</dt><dd>{move || data.with(|d| format!("{} s, unhealthy after {} failures in a row", d.health.interval_seconds, d.health.unhealthy_after))}</dd>
                     <dt>"URL"</dt><dd class="url"><code>{move || data.with(|d| d.agent_url.clone())}</code></dd>
                     <dt>"Registered"</dt><dd><RelativeTime at=field(|d| Some(d.registered_at.clone())) fallback="—"/>{move || data.with(|d| format!(" ({})", d.source.as_str().replace('_', " ")))}</dd>

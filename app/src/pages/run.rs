@@ -8,7 +8,7 @@ use crate::components::run_status::{cost_text, duration_text, RunStatusBadge};
 use crate::error::{ApiError, ErrorCode};
 use crate::live::use_live;
 use crate::model::events::LiveEvent;
-use crate::model::{RunStatus, RunView};
+use crate::model::{percent_encode, RunStatus, RunView};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -251,8 +251,11 @@ fn RunDetails(run: RunView) -> impl IntoView {
                 </Show>
             </div>
             {move || action_error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="run-action-error">{e}</p> })}
+            // A cancelled run's explanation, once: the person chose it, so it is not an error.
             {move || (status.get() == RunStatus::Cancelled).then(|| view! {
-                <p class="notice warning">"Agents have no cancel call: this agent may still finish the work. Its answer will not be recorded."</p>
+                <p class="notice warning" role="status" data-testid="run-cancelled">
+                    {run.with(|r| r.error.clone()).unwrap_or_else(|| "Cancelled.".into())}
+                </p>
             })}
             <section class="card">
                 <dl class="run-facts">
@@ -261,8 +264,18 @@ fn RunDetails(run: RunView) -> impl IntoView {
                     <dd>{move || run.with(|r| if r.agent_id.is_empty() {
                         view! { <span class="muted">"— (not started by an agent)"</span> }.into_any()
                     } else {
-                        view! { <a href=format!("/workflows?agent_id={}", r.agent_id) title="This agent's runs"><code>{r.agent_id.clone()}</code></a> }.into_any()
+                        view! {
+                            <a href=format!("/agents/{}", percent_encode(&r.agent_id)) title="The agent's page" data-testid="run-agent"><code>{r.agent_id.clone()}</code></a>
+                            " · " <a href=format!("/workflows?agent_id={}", percent_encode(&r.agent_id)) class="muted">"its runs"</a>
+                        }.into_any()
                     })}</dd>
+                    {move || run.with(|r| r.rerun_of.clone()).map(|from| {
+                        let short: String = from.chars().take(8).collect();
+                        view! {
+                            <dt>"Re-run of"</dt>
+                            <dd><a href=format!("/workflows/{from}") title=from.clone() data-testid="rerun-of"><code>{short}</code></a></dd>
+                        }
+                    })}
                     <dt>"Created"</dt><dd><RelativeTime at=field(|r| Some(r.created_at.clone())) fallback="—"/></dd>
                     <dt>"Started"</dt><dd><RelativeTime at=field(|r| r.started_at.clone()) fallback="not yet"/></dd>
                     <dt>"Finished"</dt><dd><RelativeTime at=field(|r| r.finished_at.clone()) fallback="not yet"/></dd>
@@ -272,7 +285,7 @@ fn RunDetails(run: RunView) -> impl IntoView {
                     <dt>"Schema"</dt><dd>{move || run.with(|r| r.schema_hash.clone().map(|h| view! { <code title="hash of the input schema the inputs were checked against">{h}</code> }))}</dd>
                 </dl>
             </section>
-            {move || run.with(|r| r.error.clone()).map(|error| view! {
+            {move || run.with(|r| r.error.clone()).filter(|_| status.get() != RunStatus::Cancelled).map(|error| view! {
                 <section class="card error-panel" role="alert" data-testid="run-error">
                     <h2>"Error"</h2>
                     <p>{error}</p>

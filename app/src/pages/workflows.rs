@@ -3,15 +3,15 @@
 //! reload; the page follows the live stream (and polls while it is down and a run on it
 //! is still going).
 
-use crate::api::{list_agents, list_runs};
+use crate::api::{list_agents, list_runs, rerun};
 use crate::components::clock::RelativeTime;
 use crate::components::run_status::{cost_text, duration_text, RunStatusBadge};
 use crate::live::{coalesced, use_live};
 use crate::model::events::LiveEvent;
-use crate::model::{RunPage, RunQuery, RunStatus, RunView};
+use crate::model::{percent_encode, RunPage, RunQuery, RunStatus, RunView};
 use leptos::prelude::*;
 use leptos_router::components::Form;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_navigate, use_query_map};
 use std::time::Duration;
 
 const PAGE_SIZE: u64 = 50;
@@ -55,11 +55,20 @@ pub fn WorkflowsPage() -> impl IntoView {
     });
 
     let selected = move |name: &'static str, value: String| move || param(name).as_deref() == Some(value.as_str());
+    // Only the filters that are set go into the URL: not `since=&until=`, and not the
+    // empty name and value Leptos's Form adds for the button that submitted (`&=`).
+    let only_set: std::sync::Arc<dyn Fn(&leptos::web_sys::FormData)> = std::sync::Arc::new(|data| {
+        for name in ["", "agent_id", "status", "since", "until"] {
+            if data.get(name).as_string().is_none_or(|v| v.trim().is_empty()) {
+                data.delete(name);
+            }
+        }
+    });
 
     view! {
         <h1>"Workflows"</h1>
         <section class="card">
-            <Form method="GET" action="" attr:class="run-filters" attr:data-testid="run-filters">
+            <Form method="GET" action="" on_form_data=only_set attr:class="run-filters" attr:data-testid="run-filters">
                 <label>
                     "Agent "
                     <select name="agent_id" onchange="this.form.requestSubmit()"
@@ -166,7 +175,36 @@ fn RunRow(run: RunView) -> impl IntoView {
             <td>{run.duration_ms.map(duration_text).unwrap_or_else(|| "—".into())}</td>
             <td>{run.total_tokens.map(|t| t.to_string()).unwrap_or_else(|| "—".into())}</td>
             <td>{run.cost_usd.map(cost_text).unwrap_or_else(|| "—".into())}</td>
-            <td><a href=href>"View"</a></td>
+            <td class="row-actions"><a href=href>"View"</a> <RerunButton run=run.clone()/></td>
         </tr>
     }
+}
+
+/// Re-run from the history: a new run with the same inputs, then its page. A run with
+/// secret inputs (never kept) goes to Edit and re-run to have them entered again.
+#[component]
+fn RerunButton(run: RunView) -> impl IntoView {
+    if run.agent_id.is_empty() {
+        return ().into_any();
+    }
+    if !run.withheld.is_empty() {
+        let edit = format!("/orchestrator?execute={}&from={}", percent_encode(&run.agent_id), run.run_id);
+        return view! { <a href=edit title="Its secret inputs were not kept: enter them again">"Re-run…"</a> }
+            .into_any();
+    }
+    let navigate = use_navigate();
+    let run_id = run.run_id.clone();
+    let start = Action::new(move |id: &String| rerun(id.clone()));
+    Effect::new(move |_| {
+        if let Some(Ok(created)) = start.value().get() {
+            navigate(&format!("/workflows/{}", created.run_id), Default::default());
+        }
+    });
+    let error = move || start.value().get().and_then(Result::err).map(|e| e.message);
+    view! {
+        <button type="button" class="small" data-testid="row-rerun" disabled=move || start.pending().get()
+            on:click=move |_| { start.dispatch(run_id.clone()); }>"Re-run"</button>
+        {move || error().map(|m| view! { <div class="field-error" role="alert">{m}</div> })}
+    }
+    .into_any()
 }

@@ -61,7 +61,9 @@ pub struct AgentClient {
 pub struct Probe {
     pub state: HealthState,
     pub reason: Option<String>,
-    pub latency_ms: u64,
+    /// How long the agent took to answer; none when no answer came (refused, timed out,
+    /// reset): a check without an answer has no latency to show.
+    pub latency_ms: Option<u64>,
     pub checked_at: DateTime<Utc>,
 }
 
@@ -107,11 +109,11 @@ impl AgentClient {
             }
             self.exchange(request, self.limits.health).await
         };
+        let latency_ms = answer.is_ok().then(|| started.elapsed().as_millis() as u64);
         let verdict = answer.and_then(|answer| {
             require_success(&answer)?;
             judge_health_body(&answer.body)
         });
-        let latency_ms = started.elapsed().as_millis() as u64;
         let (state, reason) = match verdict {
             Ok(()) => (HealthState::Healthy, None),
             Err(reason) => (HealthState::Unhealthy, Some(reason)),

@@ -27,6 +27,8 @@ pub struct Model {
     pub cost_usd: Option<f64>,
     /// Pointers of secret inputs stored as "***" (sent to the agent, kept nowhere).
     pub withheld: Option<Json>,
+    /// The run this one re-ran (or whose inputs were edited and run again).
+    pub rerun_of: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

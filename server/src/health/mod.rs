@@ -9,6 +9,7 @@
 //! commit. The registry tells the monitor at once about registrations, updates and
 //! removals (`MonitorHandle`), so a new agent is scheduled without waiting for a sweep.
 
+pub mod history;
 pub mod schedule;
 mod scheduler;
 pub mod store;
@@ -67,7 +68,7 @@ impl Default for MonitorSettings {
             max_in_flight: 4096,
             rollup_bucket: Duration::from_secs(300),
             rollup_retention: Duration::from_secs(7 * 24 * 3600),
-            refresh_every: Duration::from_secs(30),
+            refresh_every: Duration::from_secs(app::model::UNCHANGED_PUBLISHED_EVERY_SECS),
         }
     }
 }
@@ -113,7 +114,7 @@ impl HealthPolicy {
             state,
             reason,
             latency_ms,
-            checked_at: checked_at.map(crate::registry::store::timestamp),
+            checked_at: checked_at.map(crate::time::timestamp),
             consecutive_failures: failures,
             unhealthy_after: self.unhealthy_after,
             interval_seconds: interval_ms.map_or(self.interval.as_secs_f64(), |ms| ms as f64 / 1000.0),
@@ -371,7 +372,7 @@ impl HealthMonitor {
                                     match AgentUrl::parse(&url) {
                                         Ok(parsed) => client.check_health(&parsed, keep).await,
                                         // A stored URL always parsed once; a hand-edited row gets a reason.
-                                        Err(e) => Probe { state: HealthState::Unhealthy, reason: Some(e), latency_ms: 0, checked_at: Utc::now() },
+                                        Err(e) => Probe { state: HealthState::Unhealthy, reason: Some(e), latency_ms: None, checked_at: Utc::now() },
                                     }
                                 })
                                 .await;

@@ -205,9 +205,11 @@ impl Scheduler {
         });
         bucket.probes += 1;
         if passed {
-            bucket.min_ms = Some(bucket.min_ms.map_or(probe.latency_ms, |m| m.min(probe.latency_ms)));
-            bucket.max_ms = Some(bucket.max_ms.map_or(probe.latency_ms, |m| m.max(probe.latency_ms)));
-            bucket.sum_ms += probe.latency_ms;
+            // A passed check always has an answer, so a latency.
+            let ms = probe.latency_ms.unwrap_or(0);
+            bucket.min_ms = Some(bucket.min_ms.map_or(ms, |m| m.min(ms)));
+            bucket.max_ms = Some(bucket.max_ms.map_or(ms, |m| m.max(ms)));
+            bucket.sum_ms += ms;
         } else {
             bucket.failures += 1;
         }

@@ -72,7 +72,7 @@ pub struct CheckWrite {
     pub agent_url: String,
     pub state: HealthState,
     pub reason: Option<String>,
-    pub latency_ms: u64,
+    pub latency_ms: Option<u64>,
     pub checked_at: DateTime<Utc>,
     pub failures: u32,
     /// The state before this check.
@@ -196,7 +196,7 @@ async fn update_checks(txn: &impl ConnectionTrait, checks: &[CheckWrite]) -> Res
         values.push(check.agent_url.clone().into());
         values.push(check.state.as_str().into());
         values.push(check.reason.clone().into());
-        values.push(Some(check.latency_ms as i64).into());
+        values.push(check.latency_ms.map(|ms| ms as i64).into());
         values.push(Some(check.checked_at).into());
         values.push((check.failures.min(i32::MAX as u32) as i32).into());
     }
@@ -353,7 +353,7 @@ mod tests {
             agent_url: "http://127.0.0.1:1".into(),
             state: HealthState::Healthy,
             reason: None,
-            latency_ms: 1,
+            latency_ms: Some(1),
             checked_at: chrono::Utc::now(),
             failures: 0,
             previous: HealthState::Healthy,

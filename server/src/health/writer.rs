@@ -112,7 +112,7 @@ async fn flush(
             let health = policy.view(
                 check.state,
                 check.reason,
-                Some(check.latency_ms),
+                check.latency_ms,
                 Some(check.checked_at),
                 check.failures,
                 Some(interval_ms),

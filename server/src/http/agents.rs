@@ -73,14 +73,16 @@ fn registration_from_json(body: Value) -> Result<RegisterAgent, HttpError> {
     let agent_id = text("agent_id");
     let agent_name = text("agent_name");
     let agent_url = text("agent_url");
-    let force = match body.remove("force") {
+    let mut flag = |name: &str| match body.remove(name) {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => b,
         Some(_) => {
-            errors.push(FieldError::new("force", "force must be true or false"));
+            errors.push(FieldError::new(name, format!("{name} must be true or false")));
             false
         }
     };
+    let force = flag("force");
+    let replace = flag("replace");
     let metadata = body.remove("metadata").unwrap_or(Value::Null);
     let health_interval = match body.remove("health_interval") {
         None | Some(Value::Null) => None,
@@ -90,7 +92,7 @@ fn registration_from_json(body: Value) -> Result<RegisterAgent, HttpError> {
             None
         }
     };
-    let request = RegisterAgent { agent_id, agent_name, agent_url, metadata, force, health_interval };
+    let request = RegisterAgent { agent_id, agent_name, agent_url, metadata, force, replace, health_interval };
     // Report type errors together with the rule checks of the other fields.
     if !errors.is_empty() {
         if let Err(more) = app::validation::validate_registration(&request) {

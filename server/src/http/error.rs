@@ -16,8 +16,8 @@ impl From<ApiError> for HttpError {
     }
 }
 
-impl From<crate::registry::RegistryError> for HttpError {
-    fn from(e: crate::registry::RegistryError) -> Self {
+impl From<crate::error::ServiceError> for HttpError {
+    fn from(e: crate::error::ServiceError) -> Self {
         Self(e.into())
     }
 }

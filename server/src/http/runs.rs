@@ -69,7 +69,17 @@ pub async fn create(
             Some(v.to_str().map_err(|_| bad_request("the Idempotency-Key header must be plain text"))?.to_owned())
         }
     };
-    let created = runs.create_run(CreateRun { agent_id, inputs, idempotency_key }).await?;
+    let rerun_of = match body.remove("rerun_of") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(from)) => Some(from),
+        Some(_) => {
+            return Err(HttpError(ApiError::validation(vec![FieldError::new(
+                "rerun_of",
+                "rerun_of must be the ID of a run",
+            )])))
+        }
+    };
+    let created = runs.create_run(CreateRun { agent_id, inputs, idempotency_key, rerun_of }).await?;
     Ok(accepted(created))
 }
 

@@ -286,6 +286,7 @@ async fn import_run(
         total_tokens: Set(number(row, "total_tokens").map(|t| t as i64)),
         cost_usd: Set(number(row, "total_cost_usd")),
         withheld: Set(None),
+        rerun_of: Set(None),
     };
     runs::Entity::insert(model)
         .on_conflict(OnConflict::column(runs::Column::RunId).do_nothing().to_owned())

@@ -6,16 +6,27 @@ use crate::entities::{agents, health_events};
 use crate::health::HealthPolicy;
 use app::model::{AgentSource, AgentView, HealthState, HealthSummary};
 use app::validation::ValidRegistration;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, SimpleExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
+/// What a registration did to the stored agents.
+#[derive(Debug)]
+pub enum Upsert {
+    /// The row as stored, whether it was new, and whether its health state changed.
+    Stored { model: agents::Model, created: bool, transition: bool },
+    /// Nothing: another agent (another URL or name) has the ID and `replace` was not set.
+    Taken(agents::Model),
+}
+
 /// Inserts or updates an agent with the result of its registration's health check
-/// (`state` and `failures` as the health policy decided them); returns the stored row,
-/// whether it was new, and whether its health state changed (kept in the history).
+/// (`state` and `failures` as the health policy decided them). An agent that has the ID
+/// with another URL or name is replaced only when `valid.replace` is set; the check is
+/// part of the update's filter, so a concurrent registration cannot slip between a read
+/// and the write.
 ///
 /// Every transaction here writes before it reads: on SQLite (WAL) a transaction that
 /// reads first and then writes fails at once if another writer committed in between, and
@@ -27,7 +38,7 @@ pub async fn upsert(
     probe: &Probe,
     state: HealthState,
     failures: u32,
-) -> Result<(agents::Model, bool, bool), DbErr> {
+) -> Result<Upsert, DbErr> {
     let id = valid.agent_id.as_str();
     let now = Utc::now();
     let interval = valid.health_interval_ms.map(|ms| ms as i64);
@@ -44,7 +55,7 @@ pub async fn upsert(
         last_heartbeat_at: Set(None),
         health_state: Set(state.as_str().to_owned()),
         health_reason: Set(probe.reason.clone()),
-        health_latency_ms: Set(Some(probe.latency_ms as i64)),
+        health_latency_ms: Set(probe.latency_ms.map(|ms| ms as i64)),
         health_checked_at: Set(Some(probe.checked_at)),
         consecutive_failures: Set(failures as i32),
         schema: Set(None),
@@ -61,10 +72,10 @@ pub async fn upsert(
         true
     } else {
         let update = || {
-            agents::Entity::update_many()
+            let mut update = agents::Entity::update_many()
                 .col_expr(agents::Column::HealthState, Expr::value(state.as_str()))
                 .col_expr(agents::Column::HealthReason, Expr::value(probe.reason.clone()))
-                .col_expr(agents::Column::HealthLatencyMs, Expr::value(Some(probe.latency_ms as i64)))
+                .col_expr(agents::Column::HealthLatencyMs, Expr::value(probe.latency_ms.map(|ms| ms as i64)))
                 .col_expr(agents::Column::HealthCheckedAt, Expr::value(Some(probe.checked_at)))
                 .col_expr(agents::Column::ConsecutiveFailures, Expr::value(failures as i32))
                 .col_expr(agents::Column::AgentName, Expr::value(valid.agent_name.clone()))
@@ -75,15 +86,28 @@ pub async fn upsert(
                 .col_expr(agents::Column::TtlSeconds, Expr::value(None::<i32>))
                 .col_expr(agents::Column::LastHeartbeatAt, Expr::value(None::<DateTime<Utc>>))
                 .col_expr(agents::Column::HealthIntervalMs, Expr::value(interval))
-                .filter(agents::Column::AgentId.eq(id))
+                .filter(agents::Column::AgentId.eq(id));
+            if !valid.replace {
+                update = update
+                    .filter(agents::Column::AgentUrl.eq(valid.agent_url.as_str()))
+                    .filter(agents::Column::AgentName.eq(valid.agent_name.as_str()));
+            }
+            update
         };
         // Without reading first: once restricted to rows in another state, then, if none
         // matched, unrestricted.
         if update().filter(agents::Column::HealthState.ne(state.as_str())).exec(&txn).await?.rows_affected > 0 {
             true
-        } else {
-            update().exec(&txn).await?;
+        } else if update().exec(&txn).await?.rows_affected > 0 {
             false
+        } else {
+            // The ID is another agent's: leave it as it is.
+            let holder = agents::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound(format!("agent {id} vanished inside its transaction")))?;
+            txn.rollback().await?;
+            return Ok(Upsert::Taken(holder));
         }
     };
     if transition {
@@ -102,7 +126,7 @@ pub async fn upsert(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("agent {id} vanished inside its transaction")))?;
     txn.commit().await?;
-    Ok((stored, created, transition))
+    Ok(Upsert::Stored { model: stored, created, transition })
 }
 
 pub async fn find(db: &DatabaseConnection, agent_id: &str) -> Result<Option<agents::Model>, DbErr> {
@@ -178,10 +202,6 @@ fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-pub fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 pub fn to_view(m: agents::Model, policy: &HealthPolicy) -> AgentView {
     let metadata = match m.metadata {
         serde_json::Value::Object(map) => map,
@@ -198,8 +218,8 @@ pub fn to_view(m: agents::Model, policy: &HealthPolicy) -> AgentView {
         agent_url: m.agent_url,
         source: AgentSource::parse(&m.source).unwrap_or(AgentSource::Manual),
         metadata,
-        registered_at: timestamp(m.registered_at),
-        updated_at: timestamp(m.updated_at),
+        registered_at: crate::time::timestamp(m.registered_at),
+        updated_at: crate::time::timestamp(m.updated_at),
         health: policy.view(
             HealthState::parse(&m.health_state).unwrap_or(HealthState::Unknown),
             m.health_reason,

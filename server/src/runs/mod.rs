@@ -8,9 +8,10 @@ pub mod store;
 pub use dispatcher::Dispatcher;
 
 use crate::db::Db;
+use crate::error::ServiceError;
 use crate::events::EventBus;
-use crate::registry::{database_error, Registry};
-use app::error::{ApiError, ErrorCode, FieldError};
+use crate::registry::Registry;
+use app::error::{ApiError, FieldError};
 use app::model::{CreateRun, RunCreated, RunPage, RunQuery, RunStatus, RunView};
 use app::schema::{secrets, validate_inputs};
 use app::services::RunService;
@@ -76,11 +77,12 @@ impl Runs {
         agent_id: &str,
         inputs: serde_json::Map<String, serde_json::Value>,
         key: Option<String>,
-    ) -> Result<RunCreated, ApiError> {
+        rerun_of: Option<String>,
+    ) -> Result<RunCreated, ServiceError> {
         let inputs = serde_json::Value::Object(inputs);
         let size = serde_json::to_vec(&inputs).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > self.settings.max_inputs_bytes {
-            return Err(ApiError::validation(vec![FieldError::new(
+            return Err(ServiceError::Invalid(vec![FieldError::new(
                 "inputs",
                 format!(
                     "The inputs are {} KiB; at most {} KiB are accepted (--max-run-inputs)",
@@ -91,7 +93,7 @@ impl Runs {
         }
         if let Some(key) = &key {
             if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(char::is_control) {
-                return Err(ApiError::validation(vec![FieldError::new(
+                return Err(ServiceError::Invalid(vec![FieldError::new(
                     "idempotency_key",
                     format!("An idempotency key is 1–{MAX_IDEMPOTENCY_KEY} characters without control characters"),
                 )]));
@@ -101,19 +103,21 @@ impl Runs {
         // A retry with a used key gets its run back even if the agent is down by now or
         // its schema changed since.
         if let Some(key) = &key {
-            if let Some(holder) = store::find_by_key(self.db.read(), key).await.map_err(database_error)? {
+            if let Some(holder) = store::find_by_key(self.db.read(), key).await? {
                 let hash = comparable_hash(&holder, agent_id.trim(), &inputs).or(request_hash);
                 return replay(holder, hash.as_deref(), agent_id.trim());
             }
         }
         let (url, schema) = self.registry.current_schema(agent_id).await?;
-        let valid = validate_inputs(&schema.schema, &inputs).map_err(|fields| ApiError {
-            message: format!(
-                "The inputs do not fit {}'s schema: {}",
-                schema.agent_id,
-                ApiError::validation(fields.clone()).message
-            ),
-            ..ApiError::validation(fields)
+        let valid = validate_inputs(&schema.schema, &inputs).map_err(|fields| {
+            ServiceError::Api(ApiError {
+                message: format!(
+                    "The inputs do not fit {}'s schema: {}",
+                    schema.agent_id,
+                    ApiError::validation(fields.clone()).message
+                ),
+                ..ApiError::validation(fields)
+            })
         })?;
         // Secrets go to the agent from memory; what is stored has "***" in their place.
         let (stored_inputs, withheld) = if secrets::has_secrets(&schema.schema) {
@@ -147,6 +151,7 @@ impl Runs {
             idempotency_key: key,
             request_hash: request_hash.clone(),
             withheld,
+            rerun_of,
         };
         let replay_inputs = inputs.clone();
         let remember = (!self.known_schemas.lock().expect("never poisoned").contains(&schema.schema_hash))
@@ -176,8 +181,8 @@ impl Runs {
             Ok::<_, DbErr>(inserted)
         })
         .await
-        .map_err(|e| database_error(DbErr::Custom(format!("storing the run stopped: {e}"))))?;
-        match stored.map_err(database_error)? {
+        .map_err(|e| DbErr::Custom(format!("storing the run stopped: {e}")))?;
+        match stored? {
             Ok(run) => Ok(RunCreated { run_id: run.run_id, status: RunStatus::Queued }),
             // Two requests with one key at the same time: the other one stored it.
             Err(holder) => {
@@ -187,14 +192,11 @@ impl Runs {
         }
     }
 
-    async fn find(&self, run_id: &str) -> Result<crate::entities::runs::Model, ApiError> {
+    async fn find(&self, run_id: &str) -> Result<crate::entities::runs::Model, ServiceError> {
         if !plausible_run_id(run_id) {
-            return Err(ApiError::run_not_found(run_id));
+            return Err(ServiceError::RunNotFound(run_id.to_owned()));
         }
-        store::find(self.db.read(), run_id)
-            .await
-            .map_err(database_error)?
-            .ok_or_else(|| ApiError::run_not_found(run_id))
+        store::find(self.db.read(), run_id).await?.ok_or_else(|| ServiceError::RunNotFound(run_id.to_owned()))
     }
 
     /// Deletes finished runs older than `age`; the retention task calls this.
@@ -210,12 +212,12 @@ fn replay(
     holder: crate::entities::runs::Model,
     request_hash: Option<&str>,
     agent_id: &str,
-) -> Result<RunCreated, ApiError> {
+) -> Result<RunCreated, ServiceError> {
     if holder.request_hash.as_deref() == request_hash && holder.agent_id == agent_id {
         let status = RunStatus::parse(&holder.status).unwrap_or(RunStatus::Failed);
         return Ok(RunCreated { run_id: holder.run_id, status });
     }
-    Err(ApiError::validation(vec![FieldError::new(
+    Err(ServiceError::Invalid(vec![FieldError::new(
         "idempotency_key",
         format!(
             "This Idempotency-Key was already used for run {} with another request; use a new key for new inputs",
@@ -256,26 +258,35 @@ fn request_hash(agent_id: &str, inputs: &serde_json::Value) -> String {
     hasher.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-#[async_trait::async_trait]
-impl RunService for Runs {
-    async fn create_run(&self, request: CreateRun) -> Result<RunCreated, ApiError> {
-        self.start(&request.agent_id, request.inputs, request.idempotency_key).await
+impl Runs {
+    pub async fn create(&self, request: CreateRun) -> Result<RunCreated, ServiceError> {
+        // The run whose inputs were edited must exist: the new run's page links to it.
+        let rerun_of = match request.rerun_of.filter(|r| !r.is_empty()) {
+            Some(from) => match self.find(&from).await {
+                Ok(run) => Some(run.run_id),
+                Err(ServiceError::RunNotFound(_)) => {
+                    return Err(ServiceError::invalid_field("rerun_of", format!("No run with ID '{from}' to re-run")))
+                }
+                Err(other) => return Err(other),
+            },
+            None => None,
+        };
+        self.start(&request.agent_id, request.inputs, request.idempotency_key, rerun_of).await
     }
 
-    async fn list_runs(&self, query: RunQuery) -> Result<RunPage, ApiError> {
+    pub async fn list(&self, query: RunQuery) -> Result<RunPage, ServiceError> {
         let (filter, cursor, limit) = parse_query(&query)?;
-        let (rows, total, more) =
-            store::list(self.db.read(), &filter, cursor.as_ref(), limit).await.map_err(database_error)?;
+        let (rows, total, more) = store::list(self.db.read(), &filter, cursor.as_ref(), limit).await?;
         let next_cursor =
             more.then(|| rows.last().map(|r| format!("{}_{}", r.created_at.timestamp_millis(), r.run_id))).flatten();
         Ok(RunPage { runs: rows.into_iter().map(store::to_view).collect(), total, next_cursor })
     }
 
-    async fn get_run(&self, run_id: &str) -> Result<RunView, ApiError> {
+    pub async fn get(&self, run_id: &str) -> Result<RunView, ServiceError> {
         Ok(store::to_view(self.find(run_id).await?))
     }
 
-    async fn cancel_run(&self, run_id: &str) -> Result<RunView, ApiError> {
+    pub async fn cancel(&self, run_id: &str) -> Result<RunView, ServiceError> {
         let run = self.find(run_id).await?;
         let outcome = store::Outcome {
             error: Some(
@@ -284,9 +295,7 @@ impl RunService for Runs {
             ),
             ..Default::default()
         };
-        let cancelled = store::finish(self.db.write(), run_id, RunStatus::Cancelled, outcome, run.started_at)
-            .await
-            .map_err(database_error)?;
+        let cancelled = store::finish(self.db.write(), run_id, RunStatus::Cancelled, outcome, run.started_at).await?;
         if cancelled {
             self.dispatcher.abort(run_id);
             store::publish(self.db.read(), &self.bus, run_id).await;
@@ -294,60 +303,53 @@ impl RunService for Runs {
         }
         let now = store::to_view(self.find(run_id).await?);
         if !cancelled {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                format!(
-                    "Run {run_id} has already ended ({}); only queued or running runs can be cancelled.",
-                    now.status.label()
-                ),
-            ));
+            return Err(ServiceError::Conflict(format!(
+                "Run {run_id} has already ended ({}); only queued or running runs can be cancelled.",
+                now.status.label()
+            )));
         }
         Ok(now)
     }
 
-    async fn rerun(&self, run_id: &str) -> Result<RunCreated, ApiError> {
+    pub async fn rerun(&self, run_id: &str) -> Result<RunCreated, ServiceError> {
         let run = self.find(run_id).await?;
         let withheld: Vec<String> =
             run.withheld.clone().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
         if !withheld.is_empty() {
-            return Err(ApiError {
+            return Err(ServiceError::Api(ApiError {
                 message: format!(
                     "Run {run_id} had secret inputs, which are never stored: start it again with them (Edit and re-run)."
                 ),
                 ..ApiError::validation(
                     withheld.into_iter().map(|p| FieldError::new(&p, "A secret: enter it again")).collect(),
                 )
-            });
+            }));
         }
         let serde_json::Value::Object(inputs) = run.inputs else {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                format!("Run {run_id}'s inputs are not an object; edit them and run again."),
-            ));
+            return Err(ServiceError::Conflict(format!(
+                "Run {run_id}'s inputs are not an object; edit them and run again."
+            )));
         };
-        match self.start(&run.agent_id, inputs, None).await {
-            Err(e) if e.code == ErrorCode::NotFound => Err(ApiError::new(
-                ErrorCode::Conflict,
-                format!(
-                    "Run {run_id}'s agent '{}' is no longer registered; register it again to re-run.",
-                    run.agent_id
-                ),
-            )),
+        match self.start(&run.agent_id, inputs, None, Some(run.run_id.clone())).await {
+            Err(ServiceError::AgentNotFound(_)) => Err(ServiceError::Conflict(format!(
+                "Run {run_id}'s agent '{}' is no longer registered; register it again to re-run.",
+                run.agent_id
+            ))),
             other => other,
         }
     }
 
-    async fn run_schema(&self, run_id: &str) -> Result<Option<app::schema::InputSchema>, ApiError> {
+    pub async fn schema(&self, run_id: &str) -> Result<Option<app::schema::InputSchema>, ServiceError> {
         let run = self.find(run_id).await?;
         match run.schema_hash {
-            Some(hash) => store::schema_by_hash(self.db.read(), &hash).await.map_err(database_error),
+            Some(hash) => Ok(store::schema_by_hash(self.db.read(), &hash).await?),
             None => Ok(None),
         }
     }
 
-    async fn delete_run(&self, run_id: &str) -> Result<(), ApiError> {
+    pub async fn delete(&self, run_id: &str) -> Result<(), ServiceError> {
         self.find(run_id).await?;
-        if store::delete(self.db.write(), run_id).await.map_err(database_error)? {
+        if store::delete(self.db.write(), run_id).await? {
             // A run deleted while live stops too: nothing is left to record its outcome in.
             self.dispatcher.abort(run_id);
             self.bus.publish(app::model::events::LiveEvent::RunRemoved(app::model::events::RunRemoved {
@@ -356,12 +358,44 @@ impl RunService for Runs {
             tracing::info!(%run_id, "run deleted");
             Ok(())
         } else {
-            Err(ApiError::run_not_found(run_id))
+            Err(ServiceError::RunNotFound(run_id.to_owned()))
         }
     }
 }
 
-fn parse_query(query: &RunQuery) -> Result<(store::Filter, Option<store::Cursor>, u64), ApiError> {
+/// The services' answers in the API's words: each error converted once, here.
+#[async_trait::async_trait]
+impl RunService for Runs {
+    async fn create_run(&self, request: CreateRun) -> Result<RunCreated, ApiError> {
+        Ok(self.create(request).await?)
+    }
+
+    async fn list_runs(&self, query: RunQuery) -> Result<RunPage, ApiError> {
+        Ok(self.list(query).await?)
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<RunView, ApiError> {
+        Ok(self.get(run_id).await?)
+    }
+
+    async fn cancel_run(&self, run_id: &str) -> Result<RunView, ApiError> {
+        Ok(self.cancel(run_id).await?)
+    }
+
+    async fn rerun(&self, run_id: &str) -> Result<RunCreated, ApiError> {
+        Ok(Runs::rerun(self, run_id).await?)
+    }
+
+    async fn delete_run(&self, run_id: &str) -> Result<(), ApiError> {
+        Ok(self.delete(run_id).await?)
+    }
+
+    async fn run_schema(&self, run_id: &str) -> Result<Option<app::schema::InputSchema>, ApiError> {
+        Ok(self.schema(run_id).await?)
+    }
+}
+
+fn parse_query(query: &RunQuery) -> Result<(store::Filter, Option<store::Cursor>, u64), ServiceError> {
     let mut errors = Vec::new();
     let agent_id = query.agent_id.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned);
     let mut statuses = Vec::new();
@@ -411,7 +445,7 @@ fn parse_query(query: &RunQuery) -> Result<(store::Filter, Option<store::Cursor>
         },
     };
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     Ok((store::Filter { agent_id, statuses, since, until }, cursor, limit))
 }
@@ -454,7 +488,8 @@ mod tests {
             cursor: Some("x".into()),
             ..Default::default()
         };
-        let fields: Vec<_> = parse_query(&bad).unwrap_err().fields.into_iter().map(|f| f.field).collect();
+        let fields: Vec<_> =
+            ApiError::from(parse_query(&bad).unwrap_err()).fields.into_iter().map(|f| f.field).collect();
         assert_eq!(fields, ["status", "until", "limit", "cursor"]);
     }
 

@@ -3,6 +3,7 @@
 //! `succeeded`, and the caller learns from the row count whether its change happened.
 
 use crate::entities::{runs, schemas};
+use crate::time::timestamp;
 use app::model::{RunStatus, RunView};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -29,6 +30,8 @@ pub struct NewRun {
     pub request_hash: Option<String>,
     /// Pointers of the secret inputs stored as "***".
     pub withheld: Vec<String>,
+    /// The run it re-runs, if any.
+    pub rerun_of: Option<String>,
 }
 
 /// Stores a queued run. With an idempotency key already used, stores nothing and
@@ -57,6 +60,7 @@ pub async fn insert(db: &DatabaseConnection, run: NewRun) -> Result<Result<runs:
         total_tokens: Set(None),
         cost_usd: Set(None),
         withheld: Set((!run.withheld.is_empty()).then(|| serde_json::json!(run.withheld))),
+        rerun_of: Set(run.rerun_of),
     };
     let inserted = runs::Entity::insert(row)
         .on_conflict(OnConflict::column(runs::Column::IdempotencyKey).do_nothing().to_owned())
@@ -308,10 +312,6 @@ pub async fn counts_by_status(db: &DatabaseConnection) -> Result<Vec<(RunStatus,
     Ok(rows.into_iter().filter_map(|(s, n)| RunStatus::parse(&s).map(|s| (s, n))).collect())
 }
 
-pub fn timestamp(t: DateTime<Utc>) -> String {
-    crate::registry::store::timestamp(t)
-}
-
 /// What the event stream says about a run (no inputs or outputs).
 pub fn to_change(m: &runs::Model) -> app::model::events::RunChange {
     app::model::events::RunChange {
@@ -356,5 +356,6 @@ pub fn to_view(m: runs::Model) -> RunView {
         cost_usd: m.cost_usd,
         schema_hash: m.schema_hash,
         withheld: m.withheld.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
+        rerun_of: m.rerun_of,
     }
 }

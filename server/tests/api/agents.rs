@@ -55,19 +55,42 @@ async fn a_url_with_a_path_prefix_is_kept_and_used() {
 }
 
 #[tokio::test]
-async fn registering_an_existing_id_updates_it() {
+async fn registering_a_taken_id_is_refused_naming_its_agent_unless_replace_is_confirmed() {
     let app = spawn_app().await;
     let first = alive_agent().await;
     let second = healthy_agent().await;
     let created = app.register("same", &first).await;
 
+    // Another URL, or another name, under the same ID: refused, nothing changed.
+    for (name, url) in [("Renamed", second.as_str()), ("Agent same", second.as_str()), ("Renamed", first.as_str())] {
+        let response = app.post_agent(&json!({"agent_id": "same", "agent_name": name, "agent_url": url})).await;
+        assert_eq!(response.status(), StatusCode::CONFLICT, "{name} at {url}");
+        let error = error_of(response).await;
+        assert_eq!(error["code"], "conflict");
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains("'Agent same'") && message.contains(&first),
+            "names the holder and its URL: {message}"
+        );
+        assert!(message.contains("replace"), "says how to replace it: {message}");
+        assert_eq!(error["fields"][0]["field"], "agent_id", "the form marks the ID");
+        assert_eq!(error["reason"], format!("'Agent same' at {first}"), "the holder alone, for a form's own words");
+    }
+    let unchanged: Value = app.get_agent("same").await.json().await.unwrap();
+    assert_eq!(unchanged, created, "a refused registration changes nothing");
+
+    // The same ID, URL and name again is harmless.
+    let again = app.post_agent(&json!({"agent_id": "same", "agent_name": "Agent same", "agent_url": first})).await;
+    assert_eq!(again.status(), StatusCode::OK);
+
     let response = app
-        .post_agent(
-            &json!({"agent_id": "same", "agent_name": "Renamed", "agent_url": second, "metadata": "now plain text"}),
-        )
+        .post_agent(&json!({
+            "agent_id": "same", "agent_name": "Renamed", "agent_url": second, "metadata": "now plain text",
+            "replace": true
+        }))
         .await;
 
-    assert_eq!(response.status(), StatusCode::OK, "an update answers 200, not 201");
+    assert_eq!(response.status(), StatusCode::OK, "a replacement answers 200, not 201");
     let updated: Value = response.json().await.unwrap();
     assert_eq!(updated["agent_name"], "Renamed");
     assert_eq!(updated["agent_url"], second);
@@ -127,6 +150,15 @@ async fn register_anyway_stores_an_unhealthy_agent_with_its_reason() {
     assert_eq!(body["health"]["state"], "unhealthy");
     assert_eq!(body["health"]["reason"], "connection refused");
     assert_eq!(body["health"]["consecutive_failures"], 1);
+    assert_eq!(body["health"]["latency_ms"], Value::Null, "no answer, no latency (not 0 ms)");
+
+    // An agent that answered, though badly, has a latency.
+    let answering = agent_answering(StatusCode::SERVICE_UNAVAILABLE, "{}").await;
+    let response =
+        app.post_agent(&json!({"agent_id": "503", "agent_name": "Busy", "agent_url": answering, "force": true})).await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["health"]["reason"], "HTTP 503 Service Unavailable");
+    assert!(body["health"]["latency_ms"].is_u64(), "{body}");
 }
 
 #[tokio::test]
@@ -267,12 +299,25 @@ async fn simultaneous_registrations_of_one_id_create_it_once() {
     // A busy monitor writes at the same time; neither side may fail.
     let app = spawn_app_with(Duration::from_millis(100)).await;
     let agent = alive_agent().await;
-    let requests = (0..8).map(|i| {
-        app.post_agent_owned(json!({"agent_id": "raced", "agent_name": format!("Try {i}"), "agent_url": agent}))
-    });
+    let requests =
+        (0..8).map(|_| app.post_agent_owned(json!({"agent_id": "raced", "agent_name": "Same", "agent_url": agent})));
     let statuses: Vec<StatusCode> = futures::future::join_all(requests).await.iter().map(|r| r.status()).collect();
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 7, "{statuses:?}");
     let list: Vec<Value> = app.list_agents("").await.json().await.unwrap();
     assert_eq!(list.len(), 1);
+
+    // Eight different agents racing for one new ID: one gets it, none replaces it
+    // unasked, though all passed the early check before any was stored.
+    let requests = (0..8).map(|i| {
+        app.post_agent_owned(json!({"agent_id": "contested", "agent_name": format!("Try {i}"), "agent_url": agent}))
+    });
+    let responses = futures::future::join_all(requests).await;
+    let statuses: Vec<StatusCode> = responses.iter().map(|r| r.status()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 7, "{statuses:?}");
+    let winner = responses.into_iter().find(|r| r.status() == StatusCode::CREATED).unwrap();
+    let winner: Value = winner.json().await.unwrap();
+    let stored: Value = app.get_agent("contested").await.json().await.unwrap();
+    assert_eq!(stored["agent_name"], winner["agent_name"], "the first one stays");
 }

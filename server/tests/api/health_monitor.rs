@@ -175,8 +175,12 @@ async fn one_lost_check_shows_failing_at_once_without_calling_the_agent_down() {
         app.http.get(app.url("/api/v1/agents/steady/history?hours=24")).send().await.unwrap().json().await.unwrap();
     assert_eq!(history["changes"].as_array().unwrap().len(), 3, "{history}");
     assert_eq!(history["segments"].as_array().unwrap().len(), 48);
+    // Failing is down for uptime (the damping is for alerts): under 100 %, not 0.
     let uptime = history["uptime"].as_f64().unwrap();
-    assert!(uptime > 0.99, "failing counts as up: {uptime}");
+    assert!(uptime > 0.0 && uptime < 1.0, "the failing stretch counts as down: {uptime}");
+    let healthy: f64 = history["segments"].as_array().unwrap().iter().map(|s| s["healthy_ms"].as_f64().unwrap()).sum();
+    let failing: f64 = history["segments"].as_array().unwrap().iter().map(|s| s["failing_ms"].as_f64().unwrap()).sum();
+    assert!(failing > 0.0 && (uptime - healthy / (healthy + failing)).abs() < 1e-9, "{history}");
     let bad = app.http.get(app.url("/api/v1/agents/steady/history?hours=0")).send().await.unwrap();
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let missing = app.http.get(app.url("/api/v1/agents/nobody/history")).send().await.unwrap();

@@ -104,3 +104,54 @@ async fn the_history_includes_the_latency_bucket_still_being_filled() {
     assert!(latency[0]["mean_ms"].as_f64().is_some());
     assert_eq!(history["bucket_seconds"], 300);
 }
+
+/// Uptime has one definition (time healthy over time observed; failing is down; time
+/// before the first check is not observed), and the list, the agent page and the API
+/// show the same figure for the same agent.
+#[tokio::test]
+async fn the_list_the_agent_page_and_the_api_agree_on_uptime() {
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    use server::entities::health_events;
+    let app = spawn_app().await;
+    let alive = alive_agent().await;
+    app.register("steady", &alive).await;
+    // Ten hours observed: healthy, 30 min failing, 30 min unhealthy, healthy again (the
+    // registration's check, now, keeps it healthy). Before that, nothing was observed.
+    let now = chrono::Utc::now();
+    let db = server::db::connect(&app.database_url).await.unwrap();
+    for (hours_ago, state) in [(10.0, "healthy"), (6.0, "failing"), (5.5, "unhealthy"), (5.0, "healthy")] {
+        health_events::Entity::insert(health_events::ActiveModel {
+            agent_id: Set("steady".into()),
+            state: Set(state.into()),
+            reason: Set((state != "healthy").then(|| "connection refused".to_owned())),
+            at: Set(now - chrono::Duration::milliseconds((hours_ago * 3_600_000.0) as i64)),
+            ..Default::default()
+        })
+        .exec(db.write())
+        .await
+        .unwrap();
+    }
+    let expected = 0.9; // 9 h healthy of 10 observed (failing counted as up would say 95 %)
+
+    let listed = overview(&app, "").await;
+    let bar = listed["bars"].as_array().unwrap().iter().find(|b| b["agent_id"] == "steady").unwrap().clone();
+    let history: Value =
+        app.http.get(app.url("/api/v1/agents/steady/history?hours=24")).send().await.unwrap().json().await.unwrap();
+    for (what, figure) in [("overview bar", &bar["uptime"]), ("history", &history["uptime"])] {
+        let figure = figure.as_f64().unwrap_or_else(|| panic!("{what} has a figure"));
+        assert!((figure - expected).abs() < 1e-4, "{what}: {figure}");
+    }
+    let segments: f64 = history["segments"].as_array().unwrap().iter().map(|s| s["healthy_ms"].as_f64().unwrap()).sum();
+    assert!((segments / 3_600_000.0 - 9.0).abs() < 0.01, "the segments add up to the figure: {segments} ms healthy");
+
+    // The pages, as rendered for a person, print the same text.
+    for path in ["/orchestrator", "/agents/steady"] {
+        let html = app.http.get(app.url(path)).send().await.unwrap().text().await.unwrap();
+        let figure = html
+            .split_once("uptime-figure\">")
+            .and_then(|(_, rest)| rest.split_once('<'))
+            .map(|(text, _)| text)
+            .unwrap_or_else(|| panic!("{path} shows an uptime figure"));
+        assert_eq!(figure, "90.0 %", "{path}");
+    }
+}

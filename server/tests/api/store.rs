@@ -13,7 +13,7 @@ use server::registry::store;
 
 fn probe(state: HealthState, at: chrono::DateTime<Utc>) -> Probe {
     let reason = (state != HealthState::Healthy).then(|| "connection refused".to_owned());
-    Probe { state, reason, latency_ms: 1, checked_at: at }
+    Probe { state, reason, latency_ms: Some(1), checked_at: at }
 }
 
 fn check(url: &str, state: HealthState, failures: u32, transition: bool, at: chrono::DateTime<Utc>) -> CheckWrite {
@@ -22,7 +22,7 @@ fn check(url: &str, state: HealthState, failures: u32, transition: bool, at: chr
         agent_url: url.into(),
         state,
         reason: (state != HealthState::Healthy).then(|| "connection refused".to_owned()),
-        latency_ms: 1,
+        latency_ms: Some(1),
         checked_at: at,
         failures,
         previous: if transition { HealthState::Unknown } else { state },
@@ -129,6 +129,7 @@ async fn a_final_run_status_is_never_overwritten() {
         idempotency_key: None,
         request_hash: None,
         withheld: Vec::new(),
+        rerun_of: None,
     };
     assert!(runs::insert(db, new("r1")).await.unwrap().is_ok());
     assert!(runs::start(db, "r1", runs::now()).await.unwrap());

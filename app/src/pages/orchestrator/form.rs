@@ -23,6 +23,9 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
     let metadata = RwSignal::new(String::new());
     let field_errors = RwSignal::new(Vec::<FieldError>::new());
     let outcome = RwSignal::new(None::<Outcome>);
+    // The person confirmed replacing the agent that has this ID (kept for "Register
+    // anyway" after it; forgotten when the ID changes).
+    let replace = RwSignal::new(false);
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
 
@@ -34,6 +37,7 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
         }
         field_errors.set(Vec::new());
         outcome.set(None);
+        replace.set(false);
     };
 
     // Apply each answer once it arrives.
@@ -41,11 +45,16 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
         let Some(result) = submit.value().get() else { return };
         match result {
             Ok(Registration { agent, created }) => {
-                let verb = if created { "Registered" } else { "Updated" };
-                let health = if agent.health.state == crate::model::HealthState::Healthy {
-                    "healthy".to_owned()
-                } else {
-                    format!("stored as unhealthy: {}", agent.health.reason.clone().unwrap_or_default())
+                let verb = match (created, replace.get_untracked()) {
+                    (true, _) => "Registered",
+                    (false, true) => "Replaced",
+                    (false, false) => "Updated",
+                };
+                // What the row shows, e.g. "failing (1 of 2)", never a state it is not in.
+                let health = match (agent.health.state, agent.health.reason.as_deref()) {
+                    (crate::model::HealthState::Healthy, _) => "healthy".to_owned(),
+                    (_, Some(reason)) => format!("{}: {reason}; it is checked again", agent.health.label()),
+                    (_, None) => agent.health.label(),
                 };
                 let message = format!("{verb} agent '{}' ({health}).", agent.agent_id);
                 store.upsert(agent);
@@ -66,6 +75,7 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
             agent_url: agent_url.get_untracked(),
             metadata: serde_json::Value::String(metadata.get_untracked()),
             force,
+            replace: replace.get_untracked(),
             health_interval: None,
         };
         if let Err(errors) = validate_registration(&input) {
@@ -84,6 +94,10 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
     };
     // Sends what the fields hold now, so an edit after the refusal is not lost.
     let register_anyway = move |_| send(true);
+    let confirm_replace = move |_| {
+        replace.set(true);
+        send(false);
+    };
     let clear = move |_| reset();
 
     let error_for = move |field: &'static str| {
@@ -95,7 +109,7 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
         <section class="card register" aria-labelledby="register-title">
             <h2 id="register-title">"Register an agent"</h2>
             <form on:submit=on_submit data-testid="register-form">
-                <Field label="Agent ID" name="agent_id" value=agent_id error=Signal::derive(error_for("agent_id"))
+                <Field label="Agent ID" name="agent_id" value=agent_id error=Signal::derive(error_for("agent_id")) on_change=Callback::new(move |()| replace.set(false))
                     placeholder="test-agent" hint="Letters, digits and . _ : @ ~ - (up to 128)"
                     pattern=Some(r"[A-Za-z0-9._:@~\-]{1,128}") required=true input_type="text"/>
                 <Field label="Agent Name" name="agent_name" value=agent_name error=Signal::derive(error_for("agent_name"))
@@ -125,14 +139,31 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
                 }.into_any(),
                 Outcome::Refused(error) => {
                     let offer_force = error.code == ErrorCode::HealthCheckFailed;
+                    // Only a registration's conflict reaches this form: the ID is taken.
+                    let offer_replace = error.code == ErrorCode::Conflict;
+                    // The API's message tells a script how to replace; a person gets a button.
+                    let message = match (offer_replace, error.reason.as_deref()) {
+                        (true, Some(holder)) => format!(
+                            "Agent ID '{}' is already registered to {holder}. Replace it, or choose another ID.",
+                            agent_id.get_untracked().trim()
+                        ),
+                        _ => error.message.clone(),
+                    };
                     view! {
                         <div class="notice error" role="alert" data-testid="form-message">
-                            <p>{error.message.clone()}</p>
+                            <p>{message}</p>
                             {offer_force.then(|| view! {
                                 <p>
                                     <button type="button" class="warning" on:click=register_anyway
                                         disabled=move || pending.get()>"Register anyway"</button>
-                                    <span class="muted">" It will be stored as unhealthy and checked again."</span>
+                                    <span class="muted">" It is stored with this failed check and checked again like every agent."</span>
+                                </p>
+                            })}
+                            {offer_replace.then(|| view! {
+                                <p>
+                                    <button type="button" class="warning" on:click=confirm_replace
+                                        data-testid="replace-agent" disabled=move || pending.get()>"Replace"</button>
+                                    <span class="muted">" The ID then names the agent you entered; the runs made so far stay in the history."</span>
                                 </p>
                             })}
                         </div>
@@ -155,6 +186,9 @@ fn Field(
     pattern: Option<&'static str>,
     required: bool,
     input_type: &'static str,
+    /// Called when the person edits the field.
+    #[prop(optional)]
+    on_change: Option<Callback<()>>,
 ) -> impl IntoView {
     let error_id = format!("{name}-error");
     view! {
@@ -165,7 +199,12 @@ fn Field(
                 aria-invalid=move || error.get().is_some().then_some("true")
                 aria-describedby=error_id.clone()
                 prop:value=move || value.get()
-                on:input=move |ev| value.set(event_target_value(&ev))/>
+                on:input=move |ev| {
+                    value.set(event_target_value(&ev));
+                    if let Some(changed) = on_change {
+                        changed.run(());
+                    }
+                }/>
             {(!hint.is_empty()).then(|| view! { <p class="hint">{hint}</p> })}
             {move || error.get().map(|m| view! { <p class="field-error" id=error_id.clone()>{m}</p> })}
         </div>

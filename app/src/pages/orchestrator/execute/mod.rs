@@ -10,9 +10,9 @@ mod fields;
 mod node;
 mod raw;
 
-use crate::api::{agent_schema, create_run, get_run, run_schema};
+use crate::api::{agent_schema, create_run, get_agent, get_run, run_schema};
 use crate::error::{ApiError, ErrorCode, FieldError};
-use crate::model::{CreateRun, RunView, SchemaView};
+use crate::model::{CreateRun, HealthState, HealthView, RunView, SchemaView};
 use crate::schema::{drift, secrets, validate_inputs};
 use fields::{root_view, FormContext};
 use leptos::prelude::*;
@@ -40,6 +40,11 @@ pub fn ExecutePanel() -> impl IntoView {
 fn Panel(agent_id: String, from: Option<String>) -> impl IntoView {
     let id = agent_id.clone();
     let schema = LocalResource::new(move || agent_schema(id.clone()));
+    // Its health as the panel opens, to warn before sending to an agent that is down.
+    let agent = {
+        let id = agent_id.clone();
+        LocalResource::new(move || get_agent(id.clone()))
+    };
     let previous = LocalResource::new(move || {
         let from = from.clone();
         async move {
@@ -62,7 +67,11 @@ fn Panel(agent_id: String, from: Option<String>) -> impl IntoView {
                     let agent_id = agent_id.clone();
                     async move {
                         match (schema.await, previous.await) {
-                            (Ok(view), Ok(earlier)) => view! { <RunForm agent_id schema=view earlier/> }.into_any(),
+                            (Ok(view), Ok(earlier)) => {
+                                // Not knowing its health must not keep the form from opening.
+                                let health = agent.await.ok().map(|a| a.health);
+                                view! { <RunForm agent_id schema=view earlier health/> }.into_any()
+                            }
                             (Err(e), _) => view! {
                                 <div class="notice error" role="alert" data-testid="schema-error">
                                     <p>{e.message}</p>
@@ -94,7 +103,12 @@ fn without_secrets(schema: &crate::schema::InputSchema, inputs: &Map<String, Val
 }
 
 #[component]
-fn RunForm(agent_id: String, schema: SchemaView, earlier: Option<RunView>) -> impl IntoView {
+fn RunForm(
+    agent_id: String,
+    schema: SchemaView,
+    earlier: Option<RunView>,
+    health: Option<HealthView>,
+) -> impl IntoView {
     let model = Arc::new(schema.schema.clone());
     let build = Build { ids: RowIds::new(), schema: model.clone() };
     let ctx = FormContext {
@@ -128,6 +142,7 @@ fn RunForm(agent_id: String, schema: SchemaView, earlier: Option<RunView>) -> im
     // the run twice.
     let key = StoredValue::new(new_key());
     let navigate = use_navigate();
+    let rerun_of = earlier.as_ref().map(|r| r.run_id.clone());
     let storage_key = last_inputs_key(&agent_id);
     let last = StoredValue::new(if earlier.is_none() { crate::storage::get(&storage_key) } else { None });
 
@@ -202,7 +217,12 @@ fn RunForm(agent_id: String, schema: SchemaView, earlier: Option<RunView>) -> im
         }
         pending.set(true);
         let kept = model.with_value(|m| without_secrets(m, &inputs));
-        let request = CreateRun { agent_id: agent_id.clone(), inputs, idempotency_key: Some(key.get_value()) };
+        let request = CreateRun {
+            agent_id: agent_id.clone(),
+            inputs,
+            idempotency_key: Some(key.get_value()),
+            rerun_of: rerun_of.clone(),
+        };
         let navigate = navigate.clone();
         let storage_key = storage_key.clone();
         leptos::task::spawn_local(async move {
@@ -236,6 +256,8 @@ fn RunForm(agent_id: String, schema: SchemaView, earlier: Option<RunView>) -> im
         });
     };
 
+    let down = health.filter(|h| h.state == HealthState::Unhealthy);
+    let unhealthy = down.is_some();
     let count = schema.schema.fields.len();
     let warnings = schema.schema.warnings.clone();
     let withheld = earlier.as_ref().map(|r| r.withheld.clone()).unwrap_or_default();
@@ -254,6 +276,22 @@ fn RunForm(agent_id: String, schema: SchemaView, earlier: Option<RunView>) -> im
                 {format!("Workflow {} · ", schema.schema.workflow.clone().unwrap_or_else(|| "(unnamed)".into()))}
                 <span title="hash of this input schema" data-testid="schema-hash">{format!("schema {}", schema.schema_hash)}</span>
             </p>
+            {earlier.as_ref().map(|r| {
+                let short: String = r.run_id.chars().take(8).collect();
+                view! {
+                    <p class="notice" data-testid="rerun-source">
+                        "Editing the inputs of run " <a href=format!("/workflows/{}", r.run_id) title=r.run_id.clone()><code>{short}</code></a>
+                        {format!(" ({}, {}).", r.status.label(), crate::time::relative(crate::time::now_ms(), crate::time::parse_rfc3339_ms(&r.created_at).unwrap_or(0.0)))}
+                    </p>
+                }
+            })}
+            {down.map(|h| view! {
+                <p class="notice warning" role="status" data-testid="agent-unhealthy-warning">
+                    <strong>"This agent is unhealthy"</strong>
+                    {format!(" ({}). The run will probably fail; it is sent anyway if you press Run anyway.",
+                        h.reason.unwrap_or_else(|| "its last checks failed".into()))}
+                </p>
+            })}
             {(!warnings.is_empty()).then(|| view! {
                 <div class="notice warning" data-testid="schema-warnings">
                     <p>"Parts of this agent's schema cannot be used as given:"</p>
@@ -310,7 +348,7 @@ fn RunForm(agent_id: String, schema: SchemaView, earlier: Option<RunView>) -> im
             {move || failure.get().map(|e| view! { <p class="notice error" role="alert" data-testid="run-form-errors">{e.message}</p> })}
             <div class="actions">
                 <button type="submit" class="primary" disabled=move || pending.get()>
-                    {move || if pending.get() { "Starting…" } else { "Run" }}
+                    {move || if pending.get() { "Starting…" } else if unhealthy { "Run anyway" } else { "Run" }}
                 </button>
             </div>
         </form>

@@ -4,7 +4,7 @@
 use super::super::store::{AgentRow, AgentStore};
 use super::controls::{href_keeping_list, list_href, PAGE_SIZE};
 use crate::api::remove_agent;
-use crate::components::clock::RelativeTime;
+use crate::components::clock::LastChecked;
 use crate::components::uptime::UptimeBarView;
 use crate::error::ErrorCode;
 use crate::model::{percent_encode, HealthState};
@@ -130,8 +130,13 @@ fn AgentRowView(row: AgentRow, store: AgentStore) -> impl IntoView {
                 </a>
             </td>
             <td class="checked" data-label="Last checked">
-                <RelativeTime at=checked_at fallback="never"/>
-                {move || data.with(|d| d.health.latency_ms).map(|ms| view! { <div class="muted latency">{format!("{ms} ms")}</div> })}
+                <LastChecked at=checked_at interval_seconds=Signal::derive(move || data.with(|d| d.health.interval_seconds))/>
+                // No answer has no latency: "—", never "0 ms".
+                {move || data.with(|d| d.health.checked_at.is_some().then_some(d.health.latency_ms)).map(|ms| view! {
+                    <div class="muted latency" title=ms.map_or("no answer", |_| "how long its last answer took")>
+                        {ms.map_or_else(|| "—".to_owned(), |ms| format!("{ms} ms"))}
+                    </div>
+                })}
             </td>
             <td class="row-actions">
                 <a class="button small primary" href=execute_href aria-label=format!("Execute {agent_id}")>"Execute"</a>
