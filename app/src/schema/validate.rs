@@ -221,10 +221,12 @@ impl<'s> Checker<'s> {
                     self.value(inner, value, required, path, depth);
                 }
             }
-            FieldKind::Ref { name } => match self.schema.defs.get(name) {
-                Some(kind) => self.value(kind, value, required, path, depth + 1),
-                None => {} // A schema built by hand without its defs: nothing to check.
-            },
+            FieldKind::Ref { name } => {
+                // A schema built by hand without its defs: nothing to check.
+                if let Some(kind) = self.schema.defs.get(name) {
+                    self.value(kind, value, required, path, depth + 1)
+                }
+            }
             FieldKind::Json { .. } => {}
         }
     }

@@ -33,7 +33,7 @@ mod tests {
     fn slots_repeat_at_the_interval_from_a_stable_offset() {
         let i = Duration::from_secs(10);
         let first = next_slot("agent-7", i, 1_000_000);
-        assert!(first >= 1_000_000 && first < 1_010_000);
+        assert!((1_000_000..1_010_000).contains(&first));
         assert_eq!(first % 10_000, offset_ms("agent-7", i));
         assert_eq!(next_slot("agent-7", i, first), first, "a slot is due at its own time");
         assert_eq!(next_slot("agent-7", i, first + 1), first + 10_000);

@@ -163,8 +163,8 @@ impl TestApp {
     }
 
     /// The same, as a future that owns its body (for requests sent together).
-    pub fn post_agent_owned(&self, body: Value) -> impl std::future::Future<Output = reqwest::Response> + '_ {
-        async move { self.post_agent(&body).await }
+    pub async fn post_agent_owned(&self, body: Value) -> reqwest::Response {
+        self.post_agent(&body).await
     }
 
     pub async fn list_agents(&self, query: &str) -> reqwest::Response {

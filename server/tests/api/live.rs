@@ -173,9 +173,9 @@ async fn metrics_are_prometheus_text_with_the_promised_series() {
 fn parse_exposition(text: &str) -> Vec<(String, String, f64)> {
     let mut families = HashSet::new();
     let mut samples = Vec::new();
-    let mut lines = text.lines().peekable();
+    let lines = text.lines();
     let mut ended = false;
-    while let Some(line) = lines.next() {
+    for line in lines {
         assert!(!ended, "nothing after # EOF");
         if line == "# EOF" {
             ended = true;

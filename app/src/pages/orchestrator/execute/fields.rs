@@ -256,7 +256,7 @@ fn input(node: Node, spec: Spec) -> AnyView {
             .into_any()
         }
         Node::Lazy { name: type_name, kind, node } => {
-            let b = ctx.build.clone();
+            let b = ctx.build;
             let open = move |_| {
                 let b = b.get_value();
                 node.set(Some(Node::new(&kind, None, &b)));
