@@ -30,6 +30,23 @@ pub trait RunService: Send + Sync + 'static {
     async fn create_run(&self, request: CreateRun) -> Result<RunCreated, ApiError>;
     async fn list_runs(&self, query: RunQuery) -> Result<RunPage, ApiError>;
     async fn get_run(&self, run_id: &str) -> Result<RunView, ApiError>;
+    /// The run with previews of its inputs and outputs instead of the documents.
+    async fn run_detail(&self, run_id: &str) -> Result<RunDetail, ApiError>;
+    /// One page of the container at `pointer` (a JSON Pointer) in the run's inputs or
+    /// outputs, from `offset`.
+    async fn run_json_page(
+        &self,
+        run_id: &str,
+        part: json_preview::RunPart,
+        pointer: &str,
+        offset: usize,
+    ) -> Result<json_preview::PreviewPage, ApiError>;
+    /// The whole document, as stored (None: the run has no outputs).
+    async fn run_document(
+        &self,
+        run_id: &str,
+        part: json_preview::RunPart,
+    ) -> Result<Option<serde_json::Value>, ApiError>;
     async fn cancel_run(&self, run_id: &str) -> Result<RunView, ApiError>;
     /// A new run of the same agent with the same inputs.
     async fn rerun(&self, run_id: &str) -> Result<RunCreated, ApiError>;

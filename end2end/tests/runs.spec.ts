@@ -257,3 +257,45 @@ test('executing an unhealthy agent warns before anything is sent', async () => {
   await page.screenshot({ path: 'test-results/15-unhealthy-warning.png', fullPage: true });
   await page.request.delete('/api/v1/agents/flaky');
 });
+
+test('a run with a 10 MiB output opens quickly, loads more on demand, and downloads whole', async () => {
+  // Just under --max-run-output (10 MiB): about 230,000 small objects.
+  const big = await startTestAgent(['--pad-output', '10000KiB']);
+  try {
+    await register(page, 'big', big.url);
+    const created = await page.request.post('/api/v1/agents/big/runs', { data: { inputs: { topic: 'volume' } } });
+    const { run_id } = await created.json();
+    await expect
+      .poll(async () => (await (await page.request.get(`/api/v1/runs/${run_id}`)).json()).status, { timeout: 30_000 })
+      .toBe('succeeded');
+
+    const html = await (await page.request.get(`/workflows/${run_id}`)).text();
+    expect(html.length, 'the run page HTML stays small').toBeLessThan(300 * 1024);
+    const started = Date.now();
+    await open(page, `/workflows/${run_id}`);
+    const hydrated = Date.now() - started;
+    const elements = await page.evaluate(() => document.querySelectorAll('*').length);
+    console.log(`10 MiB output: run page ${Math.round(html.length / 1024)} KB of HTML, ${elements} elements, hydrated in ${hydrated} ms`);
+    expect(elements).toBeLessThan(5000);
+
+    const outputs = page.getByTestId('run-outputs');
+    const items = outputs.getByRole('button', { name: /^\[…\] \d+ items$/ }).locator('..');
+    await expect(items.getByRole('button', { name: /Show 100 more \(100 of \d+ shown\)/ })).toBeVisible();
+    await items.getByRole('button', { name: /Show 100 more/ }).click();
+    await expect(items.getByRole('button', { name: /Show 100 more \(200 of \d+ shown\)/ })).toBeVisible();
+    await expect(items.locator(':scope > ul > li')).toHaveCount(200);
+    // A closed object opens by asking for its entries.
+    const row = items.locator(':scope > ul > li').nth(150);
+    await row.getByRole('button', { name: /\{…\} 3 keys/ }).click();
+    await expect(row).toContainText('"item 150"');
+
+    const download = outputs.getByRole('link', { name: 'Download' });
+    await expect(download).toHaveAttribute('href', `/api/v1/runs/${run_id}/outputs?download=1`);
+    const whole = await (await page.request.get(`/api/v1/runs/${run_id}/outputs?download=1`)).json();
+    expect(whole.items.length).toBeGreaterThan(200_000);
+    await page.screenshot({ path: 'test-results/16-big-output.png' });
+  } finally {
+    await stop(big.child);
+    await page.request.delete('/api/v1/agents/big');
+  }
+});

@@ -137,6 +137,11 @@ pub struct TestAgentSettings {
     /// by echoing the inputs back (for trying generated forms).
     #[arg(long, env = "CA_TEST_AGENT_SCHEMA")]
     pub schema: Option<PathBuf>,
+
+    /// Add an `items` array of small objects to every run's outputs, about this big as
+    /// JSON (e.g. `9MiB`), for trying how pages and clients cope with big outputs.
+    #[arg(long, env = "CA_TEST_AGENT_PAD_OUTPUT", value_parser = byte_size)]
+    pub pad_output: Option<usize>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -25,6 +25,7 @@ struct AgentInfo {
     /// Read again on every `/schema` request, so a test can change the schema.
     schema_file: Option<std::path::PathBuf>,
     work: Option<Duration>,
+    pad_output: Option<usize>,
     /// Async jobs: when each is done, and its answer.
     jobs: Mutex<HashMap<String, (Instant, Value)>>,
 }
@@ -37,6 +38,8 @@ pub struct Options {
     pub schema_file: Option<std::path::PathBuf>,
     /// Each run's simulated work, instead of a random one.
     pub work: Option<Duration>,
+    /// Outputs padded with small objects to about this many bytes of JSON.
+    pub pad_output: Option<usize>,
 }
 
 pub fn router(agent_id: &str) -> Router {
@@ -56,6 +59,7 @@ pub fn router_with(agent_id: &str, options: Options) -> Router {
             custom_schema: options.custom_schema,
             schema_file: options.schema_file,
             work: options.work,
+            pad_output: options.pad_output,
             jobs: Mutex::new(HashMap::new()),
         }))
 }
@@ -76,6 +80,7 @@ pub async fn serve(settings: TestAgentSettings) -> Result<(), StartError> {
         custom_schema,
         schema_file: settings.schema.clone(),
         work: settings.work,
+        pad_output: settings.pad_output,
     };
     println!("test agent '{}' listening on http://{}", settings.agent_id, listener.local_addr()?);
     axum::serve(listener, router_with(&settings.agent_id, options))
@@ -140,7 +145,8 @@ async fn run(State(info): State<Arc<AgentInfo>>, body: Option<Json<Value>>) -> a
         return unprocessable(&["body"], "Input should be a valid dictionary", "dict_type");
     };
     if info.custom_schema.is_some() {
-        let answer = json!({ "status": "success", "outputs": { "echo": inputs }, "execution_time_ms": 0 });
+        let mut answer = json!({ "status": "success", "outputs": { "echo": inputs }, "execution_time_ms": 0 });
+        pad(&mut answer, info.pad_output);
         return respond(&info, answer, Duration::from_millis(200)).await;
     }
     let topic = match inputs.get("topic") {
@@ -177,7 +183,7 @@ async fn run(State(info): State<Arc<AgentInfo>>, body: Option<Json<Value>>) -> a
         .join("\n\n");
     let word_count = body_text.split_whitespace().count();
     let execution_time_ms = started.elapsed().as_millis() as u64 + work;
-    let answer = json!({
+    let mut answer = json!({
         "status": "success",
         "outputs": {
             "result": body_text,
@@ -189,7 +195,21 @@ async fn run(State(info): State<Arc<AgentInfo>>, body: Option<Json<Value>>) -> a
         "execution_time_ms": execution_time_ms,
         "message": "Workflow executed successfully",
     });
+    pad(&mut answer, info.pad_output);
     respond(&info, answer, Duration::from_millis(work)).await
+}
+
+/// Adds `outputs.items`: small objects, about `bytes` of JSON in all.
+fn pad(answer: &mut Value, bytes: Option<usize>) {
+    let Some(bytes) = bytes else { return };
+    let mut items = Vec::new();
+    let mut size = 2;
+    while size < bytes {
+        let item = json!({"id": items.len(), "name": format!("item {}", items.len()), "ok": true});
+        size += item.to_string().len() + 1;
+        items.push(item);
+    }
+    answer["outputs"]["items"] = Value::Array(items);
 }
 
 /// The answer after `work`, or at once as an async job that is done after `work`.

@@ -1,5 +1,6 @@
 use crate::error::ApiError;
-use crate::model::{CreateRun, RunCreated, RunPage, RunQuery, RunView};
+use crate::model::json_preview::{PreviewPage, RunPart};
+use crate::model::{CreateRun, RunCreated, RunDetail, RunPage, RunQuery, RunView};
 use leptos::prelude::*;
 use server_fn::codec::Json;
 
@@ -38,4 +39,29 @@ pub async fn delete_run(run_id: String) -> Result<(), ApiError> {
 #[server]
 pub async fn run_schema(run_id: String) -> Result<Option<crate::schema::InputSchema>, ApiError> {
     crate::services::call(|s| async move { s.runs.run_schema(&run_id).await }).await
+}
+
+/// The run page's view: the run and bounded previews of its documents.
+// Named apart: the default name would be the answer type's.
+#[server(name = RunDetailCall)]
+pub async fn run_detail(run_id: String) -> Result<RunDetail, ApiError> {
+    crate::services::call(|s| async move { s.runs.run_detail(&run_id).await }).await
+}
+
+/// One more page of a container in a run's inputs or outputs (the tree's "show more").
+#[server]
+pub async fn run_json_page(
+    run_id: String,
+    part: RunPart,
+    pointer: String,
+    offset: usize,
+) -> Result<PreviewPage, ApiError> {
+    crate::services::call(|s| async move { s.runs.run_json_page(&run_id, part, &pointer, offset).await }).await
+}
+
+/// A whole document as JSON text (Copy JSON), pretty-printed.
+#[server]
+pub async fn run_document_text(run_id: String, part: RunPart) -> Result<String, ApiError> {
+    let document = crate::services::call(|s| async move { s.runs.run_document(&run_id, part).await }).await?;
+    Ok(document.map(|d| serde_json::to_string_pretty(&d).unwrap_or_default()).unwrap_or_default())
 }

@@ -1,72 +1,171 @@
-//! JSON shown as a collapsible tree (objects and arrays fold), with a button copying the
-//! whole value. Agent text is always rendered as text, never as HTML.
+//! A run's inputs or outputs as a collapsible tree that renders only what is open: it
+//! starts from the server's bounded preview (`model::json_preview`), opens a closed
+//! container by asking for its first page, and pages long ones ("Show 100 more"). The
+//! whole document is one click away (Copy JSON, Download). Agent text is always rendered
+//! as text, never as HTML.
 
+use crate::api::{run_document_text, run_json_page};
+use crate::model::json_preview::{child_pointer, PreviewNode, RunPart};
 use leptos::prelude::*;
-use serde_json::Value;
 
-/// Trees deeper than this show the rest as one line of JSON.
-const MAX_DEPTH: usize = 24;
+/// Which document the tree shows, for the pages it loads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsonSource {
+    pub run_id: String,
+    pub part: RunPart,
+}
 
 #[component]
-pub fn JsonTree(value: Value, #[prop(into)] label: String) -> impl IntoView {
-    let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-    let copied = RwSignal::new(false);
-    let copy = move |_| {
-        copy_to_clipboard(&text);
-        copied.set(true);
-        set_timeout(move || copied.set(false), std::time::Duration::from_millis(1500));
+pub fn JsonTree(source: JsonSource, preview: PreviewNode, #[prop(into)] label: String) -> impl IntoView {
+    let copied = RwSignal::new(None::<Result<(), String>>);
+    let copy = {
+        let source = source.clone();
+        Action::new(move |_: &()| {
+            let source = source.clone();
+            async move { run_document_text(source.run_id, source.part).await }
+        })
     };
+    Effect::new(move |_| {
+        if let Some(result) = copy.value().get() {
+            copied.set(Some(match result {
+                Ok(text) if copy_to_clipboard(&text) => Ok(()),
+                Ok(_) => Err("this browser does not allow copying here; use Download".to_owned()),
+                Err(e) => Err(e.message),
+            }));
+            set_timeout(move || copied.set(None), std::time::Duration::from_millis(2500));
+        }
+    });
+    let download = format!("/api/v1/runs/{}/{}?download=1", source.run_id, source.part.as_str());
+    let file = format!("run-{}-{}.json", source.run_id, source.part.as_str());
+    let source = StoredValue::new(source);
     view! {
         <div class="json-tree">
             <div class="json-toolbar">
-                <button type="button" class="small" on:click=copy aria-label=format!("Copy {label} as JSON")>
-                    {move || if copied.get() { "Copied" } else { "Copy JSON" }}
+                <button type="button" class="small" on:click=move |_| { copy.dispatch(()); }
+                    disabled=move || copy.pending().get() aria-label=format!("Copy {label} as JSON")>
+                    {move || match copied.get() {
+                        _ if copy.pending().get() => "Copying…",
+                        Some(Ok(())) => "Copied",
+                        _ => "Copy JSON",
+                    }}
                 </button>
+                <a class="button small" href=download download=file>"Download"</a>
+                {move || copied.get().and_then(Result::err).map(|e| view! { <span class="field-error" role="alert">{e}</span> })}
             </div>
-            <div class="json-body">{node(&value, 0)}</div>
+            <div class="json-body">{node(source, String::new(), preview, 0)}</div>
         </div>
     }
 }
 
-fn node(value: &Value, depth: usize) -> AnyView {
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// One value: a scalar as text, a container as a toggle over its loaded entries.
+fn node(source: StoredValue<JsonSource>, pointer: String, value: PreviewNode, depth: usize) -> AnyView {
     match value {
-        Value::Object(map) if !map.is_empty() && depth < MAX_DEPTH => {
-            let entries = map
-                .iter()
-                .map(|(k, v)| view! { <li><span class="json-key">{format!("{k:?}")}</span>": "{node(v, depth + 1)}</li> })
-                .collect_view();
-            view! {
-                <details open=depth < 3>
-                    <summary>{format!("{{…}} {} key{}", map.len(), if map.len() == 1 { "" } else { "s" })}</summary>
-                    <ul>{entries}</ul>
-                </details>
-            }
-            .into_any()
-        }
-        Value::Array(items) if !items.is_empty() && depth < MAX_DEPTH => {
-            let entries = items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| view! { <li><span class="json-index">{i}": "</span>{node(v, depth + 1)}</li> })
-                .collect_view();
-            view! {
-                <details open=depth < 3>
-                    <summary>{format!("[…] {} item{}", items.len(), if items.len() == 1 { "" } else { "s" })}</summary>
-                    <ol start="0">{entries}</ol>
-                </details>
-            }
-            .into_any()
-        }
+        PreviewNode::Scalar { value } => view! { <span class="json-scalar">{value.to_string()}</span> }.into_any(),
         // Shown as the text it is (line breaks kept), in quotes to tell it from a number.
-        Value::String(s) => view! { <span class="json-string">{format!("\"{s}\"")}</span> }.into_any(),
-        other => view! { <span class="json-scalar">{other.to_string()}</span> }.into_any(),
+        PreviewNode::Text { text, more_chars } => view! {
+            <span class="json-string">{format!("\"{text}")}{(more_chars == 0).then_some("\"")}</span>
+            {(more_chars > 0).then(|| view! {
+                <span class="muted json-cut">{format!(" … {} more (Copy JSON or Download for all)", plural(more_chars, "character", "characters"))}</span>
+            })}
+        }
+        .into_any(),
+        PreviewNode::Object { len, entries } => {
+            let summary = format!("{{…}} {}", plural(len, "key", "keys"));
+            container(source, pointer, len, entries, summary, false, depth)
+        }
+        PreviewNode::Array { len, items } => {
+            let summary = format!("[…] {}", plural(len, "item", "items"));
+            let entries = items.map(|items| items.into_iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect());
+            container(source, pointer, len, entries, summary, true, depth)
+        }
     }
 }
 
+fn container(
+    source: StoredValue<JsonSource>,
+    pointer: String,
+    len: usize,
+    entries: Option<Vec<(String, PreviewNode)>>,
+    summary: String,
+    array: bool,
+    depth: usize,
+) -> AnyView {
+    if len == 0 {
+        return view! { <span class="json-scalar">{if array { "[]" } else { "{}" }}</span> }.into_any();
+    }
+    let open = RwSignal::new(entries.is_some());
+    // Entries with their position, so that a page appended keeps the rows already shown.
+    let loaded = RwSignal::new(entries.map(|e| e.into_iter().enumerate().collect::<Vec<_>>()));
+    let error = RwSignal::new(None::<String>);
+    let pointer = StoredValue::new(pointer);
+    let more = Action::new(move |offset: &usize| {
+        let (offset, source) = (*offset, source.get_value());
+        let pointer = pointer.get_value();
+        async move { run_json_page(source.run_id, source.part, pointer, offset).await }
+    });
+    Effect::new(move |_| match more.value().get() {
+        Some(Ok(page)) => {
+            error.set(None);
+            loaded.update(|l| {
+                let l = l.get_or_insert_with(Vec::new);
+                let start = l.len();
+                l.extend(page.entries.into_iter().enumerate().map(|(i, e)| (start + i, e)));
+            });
+        }
+        Some(Err(e)) => error.set(Some(format!("Could not load more: {}", e.message))),
+        None => {}
+    });
+    let toggle = move |_| {
+        let now = !open.get_untracked();
+        open.set(now);
+        if now && loaded.with_untracked(Option::is_none) && !more.pending().get_untracked() {
+            more.dispatch(0);
+        }
+    };
+    let shown = move || loaded.with(|l| l.as_ref().map_or(0, Vec::len));
+    let row = move |(_, (key, value)): (usize, (String, PreviewNode))| {
+        let child = child_pointer(&pointer.get_value(), &key);
+        let label = if array {
+            view! { <span class="json-index">{key}": "</span> }.into_any()
+        } else {
+            view! { <span class="json-key">{format!("{key:?}")}": "</span> }.into_any()
+        };
+        view! { <li>{label}{node(source, child, value, depth + 1)}</li> }
+    };
+    view! {
+        <span class="json-node">
+            <button type="button" class="json-toggle" aria-expanded=move || open.get().to_string() on:click=toggle>
+                <span aria-hidden="true">{move || if open.get() { "▾ " } else { "▸ " }}</span>{summary}
+            </button>
+            <Show when=move || open.get()>
+                // Keyed by position: a page appended leaves the rows shown (and what is
+                // open in them) as they are.
+                <ul><For each=move || loaded.get().unwrap_or_default() key=|(i, _)| *i children=row/></ul>
+                {move || (shown() < len && loaded.with(Option::is_some)).then(|| {
+                    let next = (len - shown()).min(crate::model::json_preview::PAGE);
+                    view! {
+                        <button type="button" class="small json-more" disabled=move || more.pending().get()
+                            on:click=move |_| { more.dispatch(shown()); }>
+                            {format!("Show {next} more ({} of {len} shown)", shown())}
+                        </button>
+                    }
+                })}
+                {move || more.pending().get().then(|| view! { <span class="muted">" loading…"</span> })}
+                {move || error.get().map(|e| view! { <span class="field-error" role="alert">{e}</span> })}
+            </Show>
+        </span>
+    }
+    .into_any()
+}
+
 /// `navigator.clipboard.writeText(text)`, looked up at run time (no web-sys features to
-/// pay for); silently nothing where the browser has no clipboard (plain HTTP elsewhere
-/// than localhost).
-fn copy_to_clipboard(text: &str) {
+/// pay for); false where the browser has no clipboard (plain HTTP elsewhere than
+/// localhost).
+fn copy_to_clipboard(text: &str) -> bool {
     #[cfg(all(target_arch = "wasm32", feature = "hydrate"))]
     {
         use js_sys::{Function, Reflect};
@@ -79,8 +178,11 @@ fn copy_to_clipboard(text: &str) {
             write.call1(&clipboard, &JsValue::from_str(text)).ok()?;
             Some(())
         };
-        let _ = call();
+        call().is_some()
     }
     #[cfg(not(all(target_arch = "wasm32", feature = "hydrate")))]
-    let _ = text;
+    {
+        let _ = text;
+        false
+    }
 }

@@ -3,6 +3,7 @@
 mod agents;
 pub mod events;
 mod health;
+pub mod json_preview;
 mod runs;
 
 pub use agents::*;

@@ -90,6 +90,15 @@ pub struct RunView {
     pub rerun_of: Option<String>,
 }
 
+/// A run as its page loads it: the run without its documents (`inputs` is null and
+/// `outputs` none here), and a bounded preview of each; more is loaded on demand.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunDetail {
+    pub run: RunView,
+    pub inputs: super::json_preview::PreviewNode,
+    pub outputs: Option<super::json_preview::PreviewNode>,
+}
+
 /// `POST /agents/{id}/runs`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CreateRun {

@@ -1,14 +1,15 @@
 //! `/workflows/{run_id}`: one run, changing by itself while it goes on (pushed by the live
 //! stream; polled while the stream is down), with Cancel, Re-run, Edit and re-run, Delete.
 
-use crate::api::{cancel_run, delete_run, get_run, rerun};
+use crate::api::{cancel_run, delete_run, rerun, run_detail};
 use crate::components::clock::RelativeTime;
-use crate::components::json_tree::JsonTree;
+use crate::components::json_tree::{JsonSource, JsonTree};
 use crate::components::run_status::{cost_text, duration_text, RunStatusBadge};
 use crate::error::{ApiError, ErrorCode};
 use crate::live::use_live;
 use crate::model::events::LiveEvent;
-use crate::model::{percent_encode, RunStatus, RunView};
+use crate::model::json_preview::{PreviewNode, RunPart};
+use crate::model::{percent_encode, RunDetail, RunStatus, RunView};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -21,12 +22,14 @@ const POLL_MS: u64 = 1000;
 pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let run_id = Memo::new(move |_| params.read().get("run_id").unwrap_or_default());
-    let initial = Resource::new(move || run_id.get(), get_run);
+    // The run with previews of its documents, never the documents whole: the page costs
+    // the same for a 10 MiB output as for a small one.
+    let initial = Resource::new(move || run_id.get(), run_detail);
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading the run…"</p> }>
             {move || Suspend::new(async move {
                 match initial.await {
-                    Ok(run) => view! { <RunDetails run/> }.into_any(),
+                    Ok(detail) => view! { <RunDetails detail/> }.into_any(),
                     Err(e) if e.code == ErrorCode::NotFound => {
                         #[cfg(feature = "ssr")]
                         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
@@ -55,6 +58,8 @@ pub fn RunPage() -> impl IntoView {
 struct Fetcher {
     run_id: StoredValue<String>,
     run: RwSignal<RunView>,
+    inputs: RwSignal<PreviewNode>,
+    outputs: RwSignal<Option<PreviewNode>>,
     in_flight: StoredValue<bool>,
     owed: StoredValue<bool>,
     gone: RwSignal<bool>,
@@ -72,17 +77,23 @@ impl Fetcher {
         }
         self.in_flight.set_value(true);
         spawn_local(async move {
-            let result = get_run(self.run_id.get_value()).await;
+            let result = run_detail(self.run_id.get_value()).await;
             if self.in_flight.is_disposed() {
                 return; // navigated away
             }
             self.in_flight.set_value(false);
             match result {
                 // An answer read before the run ended never takes the end back.
-                Ok(fresh) if !fresh.status.is_final() && self.run.with_untracked(|r| r.status.is_final()) => {}
-                Ok(fresh) => {
-                    if self.run.with_untracked(|r| r != &fresh) {
-                        self.run.set(fresh);
+                Ok(fresh) if !fresh.run.status.is_final() && self.run.with_untracked(|r| r.status.is_final()) => {}
+                Ok(RunDetail { run, inputs, outputs }) => {
+                    if self.run.with_untracked(|r| r != &run) {
+                        self.run.set(run);
+                    }
+                    if self.inputs.with_untracked(|i| i != &inputs) {
+                        self.inputs.set(inputs);
+                    }
+                    if self.outputs.with_untracked(|o| o != &outputs) {
+                        self.outputs.set(outputs);
                     }
                     self.poll_error.set(None);
                 }
@@ -101,9 +112,12 @@ impl Fetcher {
 }
 
 #[component]
-fn RunDetails(run: RunView) -> impl IntoView {
+fn RunDetails(detail: RunDetail) -> impl IntoView {
+    let RunDetail { run, inputs, outputs } = detail;
     let run_id = run.run_id.clone();
     let run = RwSignal::new(run);
+    let inputs = RwSignal::new(inputs);
+    let outputs = RwSignal::new(outputs);
     let poll_error = RwSignal::new(None::<String>);
     // Deleted elsewhere while shown: polling stops and the page says so.
     let gone = RwSignal::new(false);
@@ -115,6 +129,8 @@ fn RunDetails(run: RunView) -> impl IntoView {
     let fetcher = Fetcher {
         run_id: StoredValue::new(run_id.clone()),
         run,
+        inputs,
+        outputs,
         in_flight: StoredValue::new(false),
         owed: StoredValue::new(false),
         gone,
@@ -180,7 +196,12 @@ fn RunDetails(run: RunView) -> impl IntoView {
         let id = run_id.clone();
         move |_| {
             let id = id.clone();
-            perform(Box::pin(async move { cancel_run(id).await.map(|fresh| run.set(fresh)) }));
+            // The answer has the documents whole; the page keeps its previews.
+            perform(Box::pin(async move {
+                cancel_run(id)
+                    .await
+                    .map(|fresh| run.set(RunView { inputs: serde_json::Value::Null, outputs: None, ..fresh }))
+            }));
         }
     };
     let do_rerun = {
@@ -216,6 +237,10 @@ fn RunDetails(run: RunView) -> impl IntoView {
                 }
             }));
         }
+    };
+    let source = {
+        let run_id = StoredValue::new(run_id.clone());
+        move |part| JsonSource { run_id: run_id.get_value(), part }
     };
     let edit_href = move || run.with(|r| format!("/orchestrator?execute={}&from={}", r.agent_id, r.run_id));
 
@@ -307,12 +332,12 @@ fn RunDetails(run: RunView) -> impl IntoView {
                             </p>
                         }
                     }))}
-                    {move || view! { <JsonTree value=run.with(|r| r.inputs.clone()) label="the inputs"/> }}
+                    {move || view! { <JsonTree source=source(RunPart::Inputs) preview=inputs.get() label="the inputs"/> }}
                 </section>
                 <section class="card" data-testid="run-outputs">
                     <h2>"Outputs"</h2>
-                    {move || match run.with(|r| r.outputs.clone()) {
-                        Some(outputs) => view! { <JsonTree value=outputs label="the outputs"/> }.into_any(),
+                    {move || match outputs.get() {
+                        Some(outputs) => view! { <JsonTree source=source(RunPart::Outputs) preview=outputs label="the outputs"/> }.into_any(),
                         None if going() => view! { <p class="muted">"Waiting for the agent…"</p> }.into_any(),
                         None => view! { <p class="muted">"No outputs."</p> }.into_any(),
                     }}

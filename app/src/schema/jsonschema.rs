@@ -303,8 +303,9 @@ impl<'a> Reader<'a> {
         let mut merged: Map<String, Value> = parent.clone();
         merged.remove("allOf");
         let mut seen = 0;
-        let mut queue: Vec<&Value> = parts.iter().collect();
-        while let Some(part) = queue.pop() {
+        // In order: the first part's keywords win, and its properties come first.
+        let mut queue: std::collections::VecDeque<&Value> = parts.iter().collect();
+        while let Some(part) = queue.pop_front() {
             seen += 1;
             if seen > MAX_VARIANTS {
                 self.warn(format!("Field {}: its allOf has too many parts; the rest are ignored", shown(path)));
@@ -478,7 +479,7 @@ impl Reader<'_> {
                         fields.push(Field { required: true, ..Field::new(name, FieldKind::Json { type_name: None }) });
                     }
                 }
-                fields.sort_by(|a, b| b.required.cmp(&a.required).then_with(|| a.name.cmp(&b.name)));
+                // In the agent's order (`properties` as sent; serde_json keeps it on the server).
                 match additional {
                     // Only extra keys, all of one kind: a map.
                     Additional::Kind { kind } if fields.is_empty() => {
@@ -543,7 +544,7 @@ impl Reader<'_> {
                 kind,
             });
         }
-        fields.sort_by(|a, b| b.required.cmp(&a.required).then_with(|| a.name.cmp(&b.name)));
+        // In the agent's order, as sent.
         Ok(fields)
     }
 }
@@ -700,12 +701,12 @@ mod tests {
         let whole = parse_schema(&echo).unwrap();
         assert_eq!(whole.workflow.as_deref(), Some("EchoInput"));
         let names: Vec<_> = whole.fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["text", "shout", "tags", "times"]);
+        assert_eq!(names, ["text", "times", "shout", "tags"], "in the order of properties");
         assert!(whole.fields[0].required);
         assert_eq!(whole.fields[0].description.as_deref(), Some("Text to echo"));
         // A title that is just the humanized name adds nothing and is not kept.
         assert_eq!(whole.fields[0].title, None);
-        assert_eq!(whole.fields[3].default, Some(json!(1)));
+        assert_eq!(whole.fields[1].default, Some(json!(1)));
         let inside = parse_schema(&json!({"workflow": "echo", "inputs": echo, "outputs": ["text"]})).unwrap();
         assert_eq!(inside.workflow.as_deref(), Some("echo"));
         assert_eq!(inside.outputs, ["text"]);
@@ -938,8 +939,8 @@ mod tests {
             "req": {"anyOf": [{"type": "integer"}, {"type": "null"}]}}}))
         .unwrap();
         let kinds: Vec<_> = s.fields.iter().map(|f| (f.name.as_str(), &f.kind)).collect();
-        assert_eq!(kinds[0], ("req", &FieldKind::Nullable { inner: Box::new(FieldKind::integer()) }));
-        assert_eq!(kinds[1], ("opt", &FieldKind::text()));
+        assert_eq!(kinds[0], ("opt", &FieldKind::text()));
+        assert_eq!(kinds[1], ("req", &FieldKind::Nullable { inner: Box::new(FieldKind::integer()) }));
         assert!(validate_inputs(&s, &json!({"req": null})).is_ok());
         assert!(validate_inputs(&s, &json!({})).is_err(), "required means present, even if null");
         // oneOf of objects: a choice of variants, named by title, ref or discriminator.

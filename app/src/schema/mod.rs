@@ -18,6 +18,7 @@ pub use jsonschema::{MAX_ENUM, MAX_VARIANTS};
 pub use model::{default_value, humanize, Additional, Bounds, Field, FieldKind, InputSchema, SchemaError, Variant};
 pub use parse::parse_type;
 pub use pattern::Pattern;
+use serde_json::Value;
 pub use spec::parse_schema;
 pub use validate::{fits, validate_inputs};
 
@@ -34,14 +35,50 @@ pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_ERRORS: usize = 100;
 
 /// A stable fingerprint of a schema (16 lowercase hex digits), to notice when an agent's
-/// schema changed. FNV-1a 64 over the model's JSON: the fields are sorted by
-/// `parse_schema` and `serde_json::Map` is a `BTreeMap` (no `preserve_order` feature in
-/// this workspace), so equal schemas serialize to equal bytes.
+/// schema changed. FNV-1a 64 over the model's JSON in an order-free form: object keys
+/// sorted (the server's `serde_json` keeps the agent's order, the browser's sorts), and
+/// each list of fields as `parse_schema` ordered them before it kept the agent's order
+/// (required first, then by name), so the hashes stored with earlier runs stay valid and
+/// an agent that only reorders its JSON has not changed its schema.
 pub fn schema_hash(schema: &InputSchema) -> String {
     // Serializing the model cannot fail (string keys only); an empty string is a safe
     // fallback rather than a panic.
-    let json = serde_json::to_string(schema).unwrap_or_default();
+    let json = serde_json::to_value(schema).map(order_free).map(|v| v.to_string()).unwrap_or_default();
     format!("{:016x}", fnv1a64(json.as_bytes()))
+}
+
+fn order_free(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = order_free(v);
+                    let v = if k == "fields" { fields_in_hash_order(v) } else { v };
+                    (k, v)
+                })
+                .collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(order_free).collect()),
+        other => other,
+    }
+}
+
+/// A list of serialized `Field`s (objects with a name and a kind), required first, then
+/// by name; anything else as it is.
+fn fields_in_hash_order(value: Value) -> Value {
+    let Value::Array(mut items) = value else { return value };
+    let is_field = |v: &Value| v.get("name").is_some_and(Value::is_string) && v.get("kind").is_some();
+    if items.iter().all(is_field) {
+        let key = |v: &Value| {
+            let required = v.get("required").and_then(Value::as_bool).unwrap_or(false);
+            (!required, v.get("name").and_then(Value::as_str).unwrap_or("").to_owned())
+        };
+        items.sort_by_key(key);
+    }
+    Value::Array(items)
 }
 
 /// FNV-1a, 64-bit: tiny, and stable across platforms and Rust versions (unlike

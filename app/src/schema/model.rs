@@ -15,8 +15,8 @@ use std::fmt;
 pub struct InputSchema {
     #[serde(default)]
     pub workflow: Option<String>,
-    /// Required fields first, then the rest; each group in name order (deterministic, so
-    /// the form and the hash do not depend on how the agent ordered its JSON).
+    /// In the order the agent sent them (the form follows it); `schema_hash` does not
+    /// depend on it.
     #[serde(default)]
     pub fields: Vec<Field>,
     #[serde(default)]

@@ -69,7 +69,8 @@ fn parse_fields(
         path.truncate(len);
         fields.push(field?);
     }
-    fields.sort_by(|a, b| b.required.cmp(&a.required).then_with(|| a.name.cmp(&b.name)));
+    // In the agent's order, as sent (serde_json keeps it on the server, where schemas are
+    // parsed; the browser receives the list).
     Ok(fields)
 }
 
@@ -147,7 +148,7 @@ mod tests {
         assert_eq!(schema.workflow.as_deref(), Some("article_writer"));
         assert_eq!(schema.outputs, ["result", "summary", "word_count", "tone_used", "length_setting"]);
         let names: Vec<_> = schema.fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["topic", "length", "tone"]); // required first, then by name
+        assert_eq!(names, ["topic", "tone", "length"]); // in the agent's order
         assert_eq!(
             schema.fields[0],
             Field {
@@ -156,8 +157,8 @@ mod tests {
                 ..Field::new("topic", FieldKind::text())
             }
         );
-        assert_eq!(schema.fields[2].default, Some(json!("professional")));
-        assert!(!schema.fields[2].required);
+        assert_eq!(schema.fields[1].default, Some(json!("professional")));
+        assert!(!schema.fields[1].required);
     }
 
     #[test]
@@ -181,7 +182,8 @@ mod tests {
         assert_eq!(s.workflow, None);
         assert_eq!(s.outputs, ["result", "score"]);
         let get = |name: &str| s.fields.iter().find(|f| f.name == name).unwrap();
-        assert_eq!(s.fields[0].name, "person");
+        assert_eq!(s.fields[0].name, "n", "in the agent's order");
+        assert_eq!(s.fields[5].name, "person");
         assert_eq!(get("n").kind, FieldKind::integer());
         assert!(!get("n").required);
         assert_eq!(get("tags").kind, list(FieldKind::text()));
@@ -192,10 +194,10 @@ mod tests {
         assert_eq!(get("none_default").default, None);
         let FieldKind::Object { fields, .. } = &get("person").kind else { panic!() };
         let names: Vec<_> = fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["age", "address", "name"]);
-        assert!(fields[0].required);
-        assert_eq!(fields[2].kind, FieldKind::text());
-        let FieldKind::Object { fields: inner, .. } = &fields[1].kind else { panic!() };
+        assert_eq!(names, ["name", "age", "address"]);
+        assert!(fields[1].required);
+        assert_eq!(fields[0].kind, FieldKind::text());
+        let FieldKind::Object { fields: inner, .. } = &fields[2].kind else { panic!() };
         assert_eq!(inner[0].name, "city");
 
         // Outputs and workflow of other shapes are ignored; missing inputs are no fields.

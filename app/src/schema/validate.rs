@@ -420,7 +420,7 @@ mod tests {
         assert!(validate_inputs(&s, &json!({"i": u64::MAX, "n": 7})).is_ok());
         assert_eq!(
             errors(&s, json!({"i": 3.0, "n": "2", "b": "true"})),
-            pairs(&[("/b", "Must be true or false"), ("/i", "Must be a whole number"), ("/n", "Must be a number"),])
+            pairs(&[("/i", "Must be a whole number"), ("/n", "Must be a number"), ("/b", "Must be true or false")])
         );
         assert_eq!(errors(&s, json!({"i": "3"})), pairs(&[("/i", "Must be a whole number")]));
         // Required with a default: still required (the form prefills the default).
@@ -439,11 +439,11 @@ mod tests {
         assert_eq!(
             errors(&s, json!({"tags": "a", "any": {}, "grid": [[1, "x"], 2, [3.5]]})),
             pairs(&[
+                ("/tags", "Must be a list"),
                 ("/any", "Must be a list"),
                 ("/grid/0/1", "Must be a whole number"),
                 ("/grid/1", "Must be a list"),
                 ("/grid/2/0", "Must be a whole number"),
-                ("/tags", "Must be a list"),
             ])
         );
         // Items are not "required": an empty string item is fine, a null one is not text.
@@ -470,14 +470,14 @@ mod tests {
                 })
             ),
             pairs(&[
-                ("/by_id/2", "Must be text"),
+                ("/m", "Must be an object"),
+                ("/counts/a~1b", "Must be a whole number"),
                 ("/by_id/x", "Key \"x\" must be a whole number"),
+                ("/by_id/2", "Must be text"),
                 ("/by_x/NaN", "Key \"NaN\" must be a number"),
                 ("/by_x/inf", "Key \"inf\" must be a number"),
-                ("/counts/a~1b", "Must be a whole number"),
                 ("/flags/yes", "Key \"yes\" must be true or false"),
                 ("/flags/yes/0", "Must be text"),
-                ("/m", "Must be an object"),
             ])
         );
     }
@@ -500,8 +500,8 @@ mod tests {
             errors(&s, json!({"config": {"size": 1.5, "inner": {}}, "items": [{}, 3], "opt": {}})),
             pairs(&[
                 ("/config/name", "This field is required"),
-                ("/config/inner/flag", "This field is required"),
                 ("/config/size", "Must be a whole number"),
+                ("/config/inner/flag", "This field is required"),
                 ("/items/1", "Must be an object"),
                 ("/opt/must", "This field is required"),
             ])

@@ -5,6 +5,7 @@ use super::error::{bad_request, HttpError};
 use crate::runs::Runs;
 use crate::state::AppState;
 use app::error::{ApiError, FieldError};
+use app::model::json_preview::RunPart;
 use app::model::{CreateRun, RunCreated, RunQuery, RunView};
 use app::services::RunService;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -22,6 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/runs/{run_id}/cancel", post(cancel))
         .route("/runs/{run_id}/rerun", post(rerun))
         .route("/runs/{run_id}/schema", get(schema))
+        .route("/runs/{run_id}/inputs", get(|s, id, q| document(s, id, q, RunPart::Inputs)))
+        .route("/runs/{run_id}/outputs", get(|s, id, q| document(s, id, q, RunPart::Outputs)))
 }
 
 /// `GET /runs/{id}/schema`: the input schema the run was validated against, with its
@@ -39,6 +42,39 @@ async fn schema(
             format!("Run {run_id}'s input schema was not kept (runs from before schemas were kept, and imported runs, have none)"),
         ))),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct DocumentQuery {
+    /// Answer as a file to save (`Content-Disposition: attachment`).
+    #[serde(default)]
+    download: Option<String>,
+}
+
+/// `GET /runs/{id}/inputs|outputs`: the document alone, whole, as stored (the run page's
+/// Download; the page itself loads it a page at a time). 404 when a run has no outputs.
+async fn document(
+    State(runs): State<Runs>,
+    run_id: Result<Path<String>, PathRejection>,
+    query: Result<Query<DocumentQuery>, QueryRejection>,
+    part: RunPart,
+) -> Result<impl IntoResponse, HttpError> {
+    let Path(run_id) = run_id?;
+    let Query(query) = query?;
+    let Some(document) = runs.document(&run_id, part).await? else {
+        return Err(HttpError(ApiError::new(
+            app::error::ErrorCode::NotFound,
+            format!("Run {run_id} has no {} (yet)", part.as_str()),
+        )));
+    };
+    let mut headers = HeaderMap::new();
+    if query.download.is_some() {
+        // Run IDs are UUIDs (or legacy-…): safe in a header as they are.
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"run-{run_id}-{}.json\"", part.as_str())) {
+            headers.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok((headers, Json(document)))
 }
 
 /// `POST /agents/{id}/runs` with `{"inputs": {...}}` and an optional `Idempotency-Key`.

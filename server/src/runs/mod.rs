@@ -12,7 +12,8 @@ use crate::error::ServiceError;
 use crate::events::EventBus;
 use crate::registry::Registry;
 use app::error::{ApiError, FieldError};
-use app::model::{CreateRun, RunCreated, RunPage, RunQuery, RunStatus, RunView};
+use app::model::json_preview::{self, PreviewPage, RunPart};
+use app::model::{CreateRun, RunCreated, RunDetail, RunPage, RunQuery, RunStatus, RunView};
 use app::schema::{secrets, validate_inputs};
 use app::services::RunService;
 use dispatcher::Job;
@@ -253,9 +254,23 @@ fn request_hash(agent_id: &str, inputs: &serde_json::Value) -> String {
     let mut hasher = Sha256::new();
     hasher.update(agent_id.as_bytes());
     hasher.update([0]);
-    // serde_json's maps are ordered by key here, so equal objects serialise equally.
-    hasher.update(inputs.to_string().as_bytes());
+    // Keys sorted: maps keep their sender's order (preserve_order), and the same inputs
+    // sent in another order are the same request.
+    hasher.update(canonical(inputs).to_string().as_bytes());
     hasher.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The value with every object's keys in sorted order.
+fn canonical(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
+        }
+        serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
 }
 
 impl Runs {
@@ -284,6 +299,40 @@ impl Runs {
 
     pub async fn get(&self, run_id: &str) -> Result<RunView, ServiceError> {
         Ok(store::to_view(self.find(run_id).await?))
+    }
+
+    /// The run with bounded previews of its documents (what its page loads first).
+    pub async fn detail(&self, run_id: &str) -> Result<RunDetail, ServiceError> {
+        let mut run = store::to_view(self.find(run_id).await?);
+        let inputs = json_preview::preview(&std::mem::take(&mut run.inputs));
+        let outputs = run.outputs.take().map(|o| json_preview::preview(&o));
+        Ok(RunDetail { run, inputs, outputs })
+    }
+
+    /// A page of one container of a run's document.
+    pub async fn json_page(
+        &self,
+        run_id: &str,
+        part: RunPart,
+        pointer: &str,
+        offset: usize,
+    ) -> Result<PreviewPage, ServiceError> {
+        let document = self.document(run_id, part).await?.unwrap_or(serde_json::Value::Null);
+        json_preview::page_at(&document, pointer, offset, json_preview::PAGE).ok_or_else(|| {
+            ServiceError::invalid_field(
+                "pointer",
+                format!("{pointer:?} names no object or array in the run's {}", part.as_str()),
+            )
+        })
+    }
+
+    /// A run's inputs or outputs, whole.
+    pub async fn document(&self, run_id: &str, part: RunPart) -> Result<Option<serde_json::Value>, ServiceError> {
+        let run = self.find(run_id).await?;
+        Ok(match part {
+            RunPart::Inputs => Some(run.inputs),
+            RunPart::Outputs => run.outputs,
+        })
     }
 
     pub async fn cancel(&self, run_id: &str) -> Result<RunView, ServiceError> {
@@ -378,6 +427,24 @@ impl RunService for Runs {
         Ok(self.get(run_id).await?)
     }
 
+    async fn run_detail(&self, run_id: &str) -> Result<RunDetail, ApiError> {
+        Ok(self.detail(run_id).await?)
+    }
+
+    async fn run_json_page(
+        &self,
+        run_id: &str,
+        part: RunPart,
+        pointer: &str,
+        offset: usize,
+    ) -> Result<PreviewPage, ApiError> {
+        Ok(self.json_page(run_id, part, pointer, offset).await?)
+    }
+
+    async fn run_document(&self, run_id: &str, part: RunPart) -> Result<Option<serde_json::Value>, ApiError> {
+        Ok(self.document(run_id, part).await?)
+    }
+
     async fn cancel_run(&self, run_id: &str) -> Result<RunView, ApiError> {
         Ok(self.cancel(run_id).await?)
     }
@@ -467,6 +534,19 @@ fn parse_cursor(raw: &str) -> Option<store::Cursor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_inputs_in_another_key_order_are_the_same_request() {
+        let a: serde_json::Value =
+            serde_json::from_str(r#"{"b": 1, "a": {"y": [1, {"q": 1, "p": 2}], "x": 2}}"#).unwrap();
+        let b: serde_json::Value =
+            serde_json::from_str(r#"{"a": {"x": 2, "y": [1, {"p": 2, "q": 1}]}, "b": 1}"#).unwrap();
+        assert_eq!(request_hash("agent", &a), request_hash("agent", &b));
+        assert_ne!(request_hash("agent", &a), request_hash("other", &a));
+        let c: serde_json::Value =
+            serde_json::from_str(r#"{"a": {"x": 2, "y": [{"p": 2, "q": 1}, 1]}, "b": 1}"#).unwrap();
+        assert_ne!(request_hash("agent", &a), request_hash("agent", &c), "array order matters");
+    }
 
     #[test]
     fn queries_are_parsed_with_every_mistake_named() {

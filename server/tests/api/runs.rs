@@ -212,3 +212,64 @@ async fn inputs_over_the_limit_are_refused_by_name() {
     assert!(error["message"].as_str().unwrap().contains("--max-run-inputs"), "{error}");
     assert_eq!(agent.runs_received(), 0);
 }
+
+/// A run whose outputs are nearly `--max-run-output` (10 MiB) costs its page what a small
+/// one does: a bounded preview in the HTML, the rest a page at a time on demand, the
+/// whole document from its own endpoint (Download, Copy JSON).
+#[tokio::test]
+async fn a_huge_output_is_previewed_paged_and_downloadable_whole() {
+    let app = spawn_app().await;
+    let options = server::test_agent::Options { pad_output: Some(9 * 1024 * 1024), ..Default::default() };
+    let agent = serve(server::test_agent::router_with("big", options)).await;
+    app.register("big", &agent).await;
+    let run_id = app.start_run("big", json!({"topic": "volume"})).await;
+    let run = app.finished_run(&run_id, Duration::from_secs(30)).await;
+    assert_eq!(run["status"], "succeeded", "{}", run["error"]);
+    let items = run["outputs"]["items"].as_array().unwrap().len();
+    assert!(items > 200_000, "{items} items");
+
+    // The page: its HTML (with the data it hydrates from) stays small.
+    let html = app.http.get(app.url(&format!("/workflows/{run_id}"))).send().await.unwrap().text().await.unwrap();
+    let elements = html.as_bytes().windows(2).filter(|w| w[0] == b'<' && w[1].is_ascii_alphabetic()).count();
+    assert!(html.len() < 300 * 1024, "the run page is {} KB", html.len() / 1024);
+    assert!(elements < 5000, "the run page has {elements} elements");
+    assert!(
+        html.contains("[…] ") && html.contains(&format!("{items} items")),
+        "the array is summarised with its length"
+    );
+
+    // More, a page at a time, through the server function the tree calls.
+    let path = <app::api::RunJsonPage as server_fn::ServerFn>::PATH;
+    let page = |pointer: &str, offset: usize| {
+        let form = [
+            ("run_id", run_id.clone()),
+            ("part", "outputs".to_owned()),
+            ("pointer", pointer.to_owned()),
+            ("offset", offset.to_string()),
+        ];
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        app.http.post(app.url(path)).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+    };
+    let answer = page("/items", 100_000).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["len"], items);
+    assert_eq!(body["entries"].as_array().unwrap().len(), 100);
+    assert_eq!(body["entries"][0][0], "100000");
+    assert_eq!(body["entries"][0][1], json!({"kind": "object", "len": 3, "entries": null}));
+    let refused = page("/nothing", 0).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The whole document, as a file when asked.
+    let whole = app.http.get(app.url(&format!("/api/v1/runs/{run_id}/outputs?download=1"))).send().await.unwrap();
+    assert_eq!(whole.status(), StatusCode::OK);
+    assert_eq!(
+        whole.headers()["content-disposition"],
+        format!("attachment; filename=\"run-{run_id}-outputs.json\"").as_str()
+    );
+    let whole: Value = whole.json().await.unwrap();
+    assert_eq!(whole["items"].as_array().unwrap().len(), items);
+    let inputs: Value =
+        app.http.get(app.url(&format!("/api/v1/runs/{run_id}/inputs"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(inputs, json!({"topic": "volume"}));
+}

@@ -507,7 +507,7 @@ mod tests {
             let mut errors = Vec::new();
             collect_fields(&fields, "", &mut errors);
             let paths: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-            assert_eq!(paths, ["/j", "/n", "/tags/1"]);
+            assert_eq!(paths, ["/n", "/tags/1", "/j"], "in the form's order, the schema's");
         })
     }
 
