@@ -73,7 +73,8 @@ export async function refusedUrl(): Promise<string> {
 }
 
 export async function stop(child: ChildProcess) {
-  if (child.exitCode !== null) return;
+  // Exited, or killed by a signal (then exitCode stays null): nothing to wait for.
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;

@@ -167,14 +167,14 @@ fn RunRow(run: RunView) -> impl IntoView {
     let started = run.started_at.clone().or(Some(run.created_at.clone()));
     view! {
         <tr data-run-id=run.run_id.clone() data-status=run.status.as_str()>
-            <td><a href=href.clone() title=run.run_id.clone()><code>{short}</code></a></td>
-            <td>{run.workflow.clone()}</td>
-            <td>{if run.agent_id.is_empty() { view! { <span class="muted">"—"</span> }.into_any() } else { view! { <code>{run.agent_id.clone()}</code> }.into_any() }}</td>
-            <td><RunStatusBadge status=run.status/></td>
-            <td><RelativeTime at=Signal::stored(started) fallback="—"/></td>
-            <td>{run.duration_ms.map(duration_text).unwrap_or_else(|| "—".into())}</td>
-            <td>{run.total_tokens.map(|t| t.to_string()).unwrap_or_else(|| "—".into())}</td>
-            <td>{run.cost_usd.map(cost_text).unwrap_or_else(|| "—".into())}</td>
+            <td data-label="ID"><a href=href.clone() title=run.run_id.clone()><code>{short}</code></a></td>
+            <td data-label="Workflow">{run.workflow.clone()}</td>
+            <td data-label="Agent ID">{if run.agent_id.is_empty() { view! { <span class="muted">"—"</span> }.into_any() } else { view! { <code>{run.agent_id.clone()}</code> }.into_any() }}</td>
+            <td data-label="Status"><RunStatusBadge status=run.status/></td>
+            <td data-label="Started"><RelativeTime at=Signal::stored(started) fallback="—"/></td>
+            <td data-label="Duration">{run.duration_ms.map(duration_text).unwrap_or_else(|| "—".into())}</td>
+            <td data-label="Tokens">{run.total_tokens.map(|t| t.to_string()).unwrap_or_else(|| "—".into())}</td>
+            <td data-label="Cost">{run.cost_usd.map(cost_text).unwrap_or_else(|| "—".into())}</td>
             <td class="row-actions"><a href=href>"View"</a> <RerunButton run=run.clone()/></td>
         </tr>
     }

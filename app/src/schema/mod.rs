@@ -10,6 +10,7 @@ mod jsonschema;
 mod model;
 mod parse;
 mod pattern;
+mod pattern_words;
 pub mod secrets;
 mod spec;
 mod validate;

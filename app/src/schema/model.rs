@@ -271,7 +271,7 @@ impl FieldKind {
                     (None, None) => {}
                 }
                 if let Some(p) = pattern {
-                    parts.push(format!("pattern {p}"));
+                    parts.push(super::pattern_words::pattern_hint(p));
                 }
             }
             FieldKind::Integer { bounds } | FieldKind::Number { bounds } => {

@@ -149,7 +149,7 @@ impl<'s> Checker<'s> {
                 }
                 if let Some(p) = pattern {
                     if self.pattern(p).is_some_and(|re| !re.is_match(s)) {
-                        self.push(path, format!("Must match the pattern {p}"));
+                        self.push(path, super::pattern_words::pattern_error(p));
                     }
                 }
                 if let Some(problem) = format.as_deref().and_then(|f| formats::problem(f, s)) {

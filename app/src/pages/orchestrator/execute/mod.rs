@@ -56,8 +56,22 @@ fn Panel(agent_id: String, from: Option<String>) -> impl IntoView {
     });
     let title = format!("Run {agent_id}");
     let query = use_query_map();
+    let navigate = use_navigate();
+    // Escape closes the panel and gives focus back to the row's Execute it came from.
+    let close_on_escape = {
+        let agent_id = agent_id.clone();
+        move |ev: leptos::ev::KeyboardEvent| {
+            if ev.key() != "Escape" {
+                return;
+            }
+            ev.prevent_default();
+            navigate(&query.with_untracked(|q| super::list::href_keeping_list(|k| q.get(k), None)), Default::default());
+            let selector = format!("a[aria-label=\"Execute {agent_id}\"]");
+            set_timeout(move || focus(&selector), std::time::Duration::ZERO);
+        }
+    };
     view! {
-        <section class="card execute" aria-labelledby="execute-title" data-testid="execute-panel">
+        <section class="card execute" aria-labelledby="execute-title" data-testid="execute-panel" on:keydown=close_on_escape>
             <div class="card-title">
                 <h2 id="execute-title">{title}</h2>
                 <a href=move || query.with(|q| super::list::href_keeping_list(|k| q.get(k), None)) aria-label="Close the run form">"Close"</a>
@@ -160,6 +174,21 @@ fn RunForm(
         model.with_value(|m| root.set(Node::object(&m.fields, &m.additional, Some(value), &b)));
         ctx.errors.set(Vec::new());
     };
+    // Secrets typed in the form, kept here while the inputs are shown as raw JSON, which
+    // shows them as "***"; a "***" left in place there means "the value typed before".
+    let kept_secrets = StoredValue::new(Vec::<(String, Value)>::new());
+    let unmask = move |map: Map<String, Value>| -> Map<String, Value> {
+        let mut value = Value::Object(map);
+        for (path, secret) in kept_secrets.get_value() {
+            if let Some(slot) = value.pointer_mut(&path).filter(|v| v.as_str() == Some(secrets::MASK)) {
+                *slot = secret;
+            }
+        }
+        match value {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    };
     let to_raw = move |_| {
         let (inputs, errors) = collect();
         raw_problem.set((!errors.is_empty()).then(|| {
@@ -170,13 +199,16 @@ fn RunForm(
             )
         }));
         raw_errors.set(Vec::new());
-        raw.set(Some(serde_json::to_string_pretty(&Value::Object(inputs)).unwrap_or_else(|_| "{}".into())));
+        let (masked, paths) = model.with_value(|m| secrets::redact(m, &inputs));
+        let typed = Value::Object(inputs);
+        kept_secrets.set_value(paths.iter().filter_map(|p| typed.pointer(p).map(|v| (p.clone(), v.clone()))).collect());
+        raw.set(Some(serde_json::to_string_pretty(&Value::Object(masked)).unwrap_or_else(|_| "{}".into())));
     };
     let to_form = move |_| {
         let Some(text) = raw.get_untracked() else { return };
         match raw::parse(&text) {
             Ok(map) => {
-                refill(&Value::Object(map));
+                refill(&Value::Object(unmask(map)));
                 raw.set(None);
                 raw_problem.set(None);
                 raw_errors.set(Vec::new());
@@ -185,14 +217,58 @@ fn RunForm(
         }
     };
 
+    // Errors follow the person's fixes: a field's once it has been left, every field's
+    // once Run was pressed (or an earlier run's inputs were found not to fit).
+    let submitted = StoredValue::new(ctx.errors.with_untracked(|e| !e.is_empty()));
+    let touched = StoredValue::new(std::collections::HashSet::<String>::new());
+    let revalidate = move || {
+        // Run later than the event (see `later`): the panel may have closed meanwhile.
+        if raw.is_disposed() || submitted.is_disposed() || ctx.errors.is_disposed() {
+            return;
+        }
+        if raw.with_untracked(Option::is_some) || (!submitted.get_value() && touched.with_value(|t| t.is_empty())) {
+            return; // raw JSON is checked on Run; nothing was left or sent yet
+        }
+        let (inputs, mut errors) = collect();
+        if let Err(more) = model.with_value(|m| validate_inputs(m, &Value::Object(inputs))) {
+            let more: Vec<FieldError> =
+                more.into_iter().filter(|m| !errors.iter().any(|e| e.field == m.field)).collect();
+            errors.extend(more);
+        }
+        if !submitted.get_value() {
+            let shown = |field: &str| {
+                touched.with_value(|t| t.iter().any(|p| field == p || field.starts_with(&format!("{p}/"))))
+            };
+            errors.retain(|e| shown(&e.field));
+        }
+        if ctx.errors.with_untracked(|e| e != &errors) {
+            ctx.errors.set(errors);
+        }
+    };
+    let left_field = move |ev: leptos::ev::FocusEvent| {
+        use leptos::wasm_bindgen::JsCast;
+        let path = ev
+            .target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+            .and_then(|el| el.closest("[data-path]").ok().flatten())
+            .and_then(|el| el.get_attribute("data-path"));
+        if let Some(path) = path.filter(|p| !p.is_empty() && !touched.is_disposed()) {
+            touched.update_value(|t| {
+                t.insert(path);
+            });
+            revalidate();
+        }
+    };
+
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if pending.get_untracked() {
             return;
         }
+        submitted.set_value(true);
         let (inputs, mut errors) = match raw.get_untracked() {
             Some(text) => match raw::parse(&text) {
-                Ok(map) => (map, Vec::new()),
+                Ok(map) => (unmask(map), Vec::new()),
                 Err(e) => {
                     raw_problem.set(Some(e));
                     return;
@@ -213,6 +289,8 @@ fn RunForm(
             raw_errors.set(by_line(raw::with_lines(&text, &errors)));
         }
         if !errors.is_empty() {
+            // To the first field in error, once the page shows it marked.
+            set_timeout(focus_first_invalid, std::time::Duration::ZERO);
             return;
         }
         pending.set(true);
@@ -258,6 +336,15 @@ fn RunForm(
 
     let down = health.filter(|h| h.state == HealthState::Unhealthy);
     let unhealthy = down.is_some();
+    // Opening the panel moves focus into it, to its first field.
+    Effect::new(move |_| {
+        set_timeout(
+            || {
+                focus("[data-testid=run-form] .field input:not([type=hidden]), [data-testid=run-form] .field select, [data-testid=run-form] .field textarea")
+            },
+            std::time::Duration::ZERO,
+        )
+    });
     let count = schema.schema.fields.len();
     let warnings = schema.schema.warnings.clone();
     let withheld = earlier.as_ref().map(|r| r.withheld.clone()).unwrap_or_default();
@@ -271,7 +358,9 @@ fn RunForm(
         Some((inputs, at))
     });
     view! {
-        <form class="run-form" on:submit=submit novalidate data-testid="run-form">
+        <form class="run-form" on:submit=submit novalidate data-testid="run-form"
+            on:focusout=left_field on:input=move |_| later(revalidate) on:change=move |_| later(revalidate)
+            on:mousedown=keep_focus_off_buttons>
             <p class="muted">
                 {format!("Workflow {} · ", schema.schema.workflow.clone().unwrap_or_else(|| "(unnamed)".into()))}
                 <span title="hash of this input schema" data-testid="schema-hash">{format!("schema {}", schema.schema_hash)}</span>
@@ -338,7 +427,8 @@ fn RunForm(
             }}
             {move || raw_problem.get().map(|p| view! { <p class="notice error" role="alert" data-testid="raw-problem">{p}</p> })}
             {move || {
-                let n = ctx.errors.with(Vec::len);
+                // Fields, not messages: a field with two errors is one field to fix.
+                let n = ctx.errors.with(|e| e.iter().map(|e| e.field.as_str()).collect::<std::collections::HashSet<_>>().len());
                 (n > 0 && failure.with(Option::is_none)).then(|| view! {
                     <p class="notice error" role="alert" data-testid="run-form-errors">
                         {format!("{n} field{} need{} attention.", if n == 1 { "" } else { "s" }, if n == 1 { "s" } else { "" })}
@@ -423,4 +513,43 @@ fn new_key() -> String {
     #[cfg(not(all(target_arch = "wasm32", feature = "hydrate")))]
     let random = 0.5;
     format!("form-{}-{}", crate::time::now_ms() as u64, (random * 1e15) as u64)
+}
+
+/// A button pressed with the pointer does not take the focus (as in Safari): the field
+/// being typed in would be left first, its error would show and push the button away
+/// from under the pointer before the click lands (Run, Add item). Keys still reach it.
+fn keep_focus_off_buttons(ev: leptos::ev::MouseEvent) {
+    use leptos::wasm_bindgen::JsCast;
+    let on_button = ev
+        .target()
+        .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+        .and_then(|el| el.closest("button").ok().flatten())
+        .is_some();
+    if on_button {
+        ev.prevent_default();
+    }
+}
+
+/// `f` after the event being handled: the field's own handler stores the new value
+/// first (the form's listener may see the event before the field's delegated one).
+fn later(f: impl Fn() + 'static) {
+    set_timeout(f, std::time::Duration::ZERO);
+}
+
+/// Moves focus to the first input the form marks invalid.
+fn focus_first_invalid() {
+    focus("[data-testid=run-form] [aria-invalid=true]");
+}
+
+/// Moves focus to the first element `selector` finds, if any.
+#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+fn focus(selector: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let first = document().query_selector(selector).ok().flatten();
+        if let Some(el) = first.and_then(|el| el.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
+            let _ = el.focus();
+        }
+    }
 }

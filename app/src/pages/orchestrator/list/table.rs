@@ -6,6 +6,7 @@ use super::controls::{href_keeping_list, list_href, PAGE_SIZE};
 use crate::api::remove_agent;
 use crate::components::clock::LastChecked;
 use crate::components::uptime::UptimeBarView;
+use crate::components::url_text::UrlText;
 use crate::error::ErrorCode;
 use crate::model::{percent_encode, HealthState};
 use leptos::prelude::*;
@@ -46,6 +47,12 @@ pub(super) fn AgentTable(
         </Show>
         <Show when=move || store.rows().with(|r| !r.is_empty())>
             <table class="agent-table" data-testid="agent-table">
+                // Fixed widths for the columns whose text changes with the agent's state, so
+                // the table keeps its width as states change.
+                <colgroup>
+                    <col class="col-health"/><col class="col-agent"/><col class="col-url"/>
+                    <col class="col-uptime"/><col class="col-checked"/><col class="col-actions"/>
+                </colgroup>
                 <thead>
                     <tr>
                         <th scope="col">"Health"</th>
@@ -123,7 +130,7 @@ fn AgentRowView(row: AgentRow, store: AgentStore) -> impl IntoView {
                 <div class="id"><code>{agent_id.clone()}</code></div>
                 {move || data.with(|d| d.description().map(str::to_owned)).map(|t| view! { <div class="muted description">{t}</div> })}
             </td>
-            <td class="url" data-label="URL"><code>{move || data.with(|d| d.agent_url.clone())}</code></td>
+            <td class="url" data-label="URL"><UrlText url=Signal::derive(move || data.with(|d| d.agent_url.clone()))/></td>
             <td class="uptime" data-label="Last 24 h">
                 <a href=detail class="uptime-link" aria-label=format!("Health history of {agent_id}")>
                     <UptimeBarView bar=Signal::derive(move || bar.get()) current=Signal::derive(move || state.get())/>
