@@ -45,6 +45,9 @@ export default defineConfig({
       JSON.stringify(BIN), 'ui', '--port', String(DASHBOARD_PORT),
       '--database-url', JSON.stringify(`sqlite://${path.join(dataDir, 'e2e.db')}`),
       '--health-interval', '1s', '--health-timeout', '2s',
+      // A changed /schema is seen within half a second (5 s by default), so tests wait
+      // for it rather than sleep.
+      '--schema-reuse', '500ms',
       '--site-root', JSON.stringify(path.resolve(__dirname, '../target/site')),
       '--leptos-config', JSON.stringify(path.resolve(__dirname, '../Leptos.toml')),
     ].join(' '),

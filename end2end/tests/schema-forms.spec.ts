@@ -189,8 +189,13 @@ test('after the agent changes its schema, Edit and re-run shows what changed', a
   schema.required.push('summary');
   schema.properties.copies.maximum = 1;
   fs.writeFileSync(schemaFile, JSON.stringify(schema));
-  // The dashboard keeps an agent's schema for 5 s.
-  await page.waitForTimeout(5_500);
+  // Once the dashboard has seen the change (it reuses a schema for --schema-reuse).
+  await expect
+    .poll(async () => {
+      const view = await (await page.request.get('/api/v1/agents/publisher/schema')).json();
+      return view.schema.fields.some((f: { name: string }) => f.name === 'summary');
+    })
+    .toBe(true);
   await open(page, `/orchestrator?execute=publisher&from=${firstRun}`);
   const drift = page.getByTestId('schema-drift');
   await expect(drift).toContainText("The agent's input schema changed since this run");

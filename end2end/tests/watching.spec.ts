@@ -71,6 +71,8 @@ function dropRefused() {
 }
 
 test('two tabs show a stopped agent unhealthy without reload, over one event stream', async ({ page, context }) => {
+  // The tabs' timers run on a clock the test can move forward (time flows as usual).
+  await context.clock.install();
   const a = await agent();
   await register(page, 'pair', a.url);
   const streams = streamRequests(context);
@@ -85,6 +87,7 @@ test('two tabs show a stopped agent unhealthy without reload, over one event str
   }
   const handles = await Promise.all([row(page, 'pair').elementHandle(), row(other, 'pair').elementHandle()]);
 
+  const refreshes = calls(context, 'agent_overview');
   await stop(a.child);
   agents = [];
   for (const p of [page, other]) {
@@ -93,9 +96,13 @@ test('two tabs show a stopped agent unhealthy without reload, over one event str
   }
   // A state change brings each tab one fresh view (uptime figure, exact counts); nothing
   // is asked for periodically while the stream is up (the fallback polls every 5 s).
-  await page.waitForTimeout(1000);
+  await expect.poll(() => refreshes.length, { message: 'one fresh view per tab' }).toBeGreaterThanOrEqual(2);
   const polls = calls(context, 'agent_overview');
-  await page.waitForTimeout(6000);
+  // Six seconds of the tabs' timers at once: the fallback would have asked at 5 s.
+  await page.clock.runFor(6000);
+  await other.clock.runFor(0);
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 0)));
+  await other.evaluate(() => new Promise((r) => setTimeout(r, 0)));
   expect(polls, 'no requests for the list while the stream is up').toEqual([]);
   for (const h of handles) expect(await h!.evaluate((e) => e.isConnected), 'the row was patched in place').toBe(true);
   expect(streams, 'one stream for both tabs').toHaveLength(1);
@@ -141,12 +148,15 @@ test('a run page goes to succeeded by push, without polling', async ({ page, con
   const created = await page.request.post('/api/v1/agents/pusher/runs', { data: { inputs: { topic: 'push' } } });
   expect(created.status()).toBe(202);
   const { run_id } = await created.json();
+  const first = calls(context, 'run_detail');
   await open(page, `/workflows/${run_id}`);
   await expect(indicator(page)).toHaveAttribute('data-state', 'live');
   const run = page.getByTestId('run-page');
   await expect(run).toHaveAttribute('data-status', 'running');
-  await page.waitForTimeout(500);
-  const polls = calls(context, 'get_run');
+  // The page asks once as it opens (for what changed since it was rendered); after that
+  // only push.
+  await expect.poll(() => first.length).toBeGreaterThanOrEqual(1);
+  const polls = calls(context, 'run_detail');
 
   await expect(run).toHaveAttribute('data-status', 'succeeded', { timeout: 15_000 });
   await expect(page.getByTestId('run-outputs')).toContainText('A medium, professional article about push.');
@@ -211,7 +221,12 @@ test('the agent page shows uptime, latency and the state changes, and follows by
   const a = await agent();
   await register(page, 'detail', a.url);
   // A few checks (every second) for the latency chart.
-  await page.waitForTimeout(2500);
+  await expect
+    .poll(async () => {
+      const history = await (await page.request.get('/api/v1/agents/detail/history?hours=1')).json();
+      return history.latency.reduce((n: number, b: { probes: number }) => n + b.probes, 0);
+    }, { timeout: 10_000 })
+    .toBeGreaterThanOrEqual(3);
   await open(page, '/orchestrator');
   await row(page, 'detail').getByRole('link', { name: 'Agent detail' }).click();
   await expect(page).toHaveURL(/\/agents\/detail$/);

@@ -107,6 +107,16 @@ pub struct UiSettings {
     /// Delete finished runs older than this (e.g. 30d); off when not given.
     #[arg(long, env = "CA_RUN_RETENTION", value_parser = positive_duration)]
     pub run_retention: Option<Duration>,
+
+    /// How long an agent's fetched /schema is reused before it is asked again (a burst of
+    /// runs asks once; a changed schema is seen after this). `0s` asks every time.
+    #[arg(long, env = "CA_SCHEMA_REUSE", default_value = "5s", value_parser = any_duration)]
+    pub schema_reuse: Duration,
+
+    /// An agent's unchanged check results are pushed to open pages at most this often
+    /// (changes at once). Pages assume 30 s; other values are for tests.
+    #[arg(long, env = "CA_HEALTH_REFRESH", default_value = "30s", value_parser = positive_duration, hide = true)]
+    pub health_refresh: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -157,6 +167,10 @@ pub struct MigrateSettings {
 }
 
 /// A humantime duration of at least 100 ms (a zero interval would spin).
+fn any_duration(raw: &str) -> Result<Duration, String> {
+    humantime::parse_duration(raw).map_err(|e| format!("{e} (examples: 0s, 500ms, 10s)"))
+}
+
 fn positive_duration(raw: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(raw).map_err(|e| format!("{e} (examples: 500ms, 10s, 2m)"))?;
     if d < Duration::from_millis(100) {

@@ -58,12 +58,19 @@ impl Application {
             max_in_flight: settings.health_concurrency.into(),
             rollup_bucket: settings.latency_bucket,
             rollup_retention: settings.latency_retention,
+            refresh_every: settings.health_refresh,
             ..MonitorSettings::default()
         };
         let (monitor, monitor_handle) =
             HealthMonitor::new(database.clone(), client.clone(), bus.clone(), metrics.clone(), monitor_settings);
-        let registry =
-            Registry::new(database.clone(), client.clone(), bus.clone(), monitor_handle.clone(), monitor.policy());
+        let registry = Registry::new(
+            database.clone(),
+            client.clone(),
+            bus.clone(),
+            monitor_handle.clone(),
+            monitor.policy(),
+            settings.schema_reuse,
+        );
         let run_settings = RunSettings {
             run_timeout: settings.run_timeout,
             max_inputs_bytes: settings.max_run_inputs,

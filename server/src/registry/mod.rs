@@ -39,12 +39,21 @@ pub struct Registry {
     monitor: MonitorHandle,
     policy: HealthPolicy,
     health: HealthReader,
+    /// How long a fetched schema is reused (`--schema-reuse`).
+    schema_reuse: Duration,
 }
 
 impl Registry {
-    pub fn new(db: Db, client: AgentClient, bus: EventBus, monitor: MonitorHandle, policy: HealthPolicy) -> Self {
+    pub fn new(
+        db: Db,
+        client: AgentClient,
+        bus: EventBus,
+        monitor: MonitorHandle,
+        policy: HealthPolicy,
+        schema_reuse: Duration,
+    ) -> Self {
         let health = HealthReader::new(db.clone(), monitor.clone(), policy);
-        Self { db, client, schemas: SchemaCache::default(), bus, monitor, policy, health }
+        Self { db, client, schemas: SchemaCache::default(), bus, monitor, policy, health, schema_reuse }
     }
 
     pub fn policy(&self) -> HealthPolicy {
@@ -66,7 +75,7 @@ impl Registry {
         // A failure is remembered as long as a success: askers queued behind a hung agent
         // get its answer at once instead of waiting out one timeout each.
         if let Some((at, url_then, outcome)) = cached.as_ref() {
-            if url_then == &url && at.elapsed() < SCHEMA_FRESH_FOR {
+            if url_then == &url && at.elapsed() < self.schema_reuse {
                 return match outcome {
                     Ok(view) => Ok((url, view.clone())),
                     Err(reason) => Err(ServiceError::SchemaUnavailable(reason.clone())),
@@ -254,10 +263,6 @@ impl AgentService for Registry {
 fn taken(holder: crate::entities::agents::Model) -> ServiceError {
     ServiceError::AgentExists { agent_id: holder.agent_id, agent_name: holder.agent_name, agent_url: holder.agent_url }
 }
-
-/// How long a fetched schema is reused: long enough that a burst of runs asks the agent
-/// once, short enough that a changed schema is seen at the next form.
-const SCHEMA_FRESH_FOR: Duration = Duration::from_secs(5);
 
 type SchemaSlot = Arc<tokio::sync::Mutex<Option<(std::time::Instant, AgentUrl, Result<SchemaView, String>)>>>;
 

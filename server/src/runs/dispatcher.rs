@@ -299,27 +299,34 @@ fn scrub(outcome: &mut Outcome, secrets: &[String]) {
             }
         }
     }
-    fn value(v: &mut serde_json::Value, secrets: &[String]) {
+    /// A string that is a secret whole is masked whatever its length (an echo of the
+    /// input); inside longer text only secrets of 4 or more characters are looked for.
+    fn value(v: &mut serde_json::Value, whole: &[String], inside: &[String]) {
         match v {
-            serde_json::Value::String(s) => text(s, secrets),
-            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| value(v, secrets)),
-            serde_json::Value::Object(map) => map.values_mut().for_each(|v| value(v, secrets)),
+            serde_json::Value::String(s) if whole.iter().any(|w| w == s) => *s = app::schema::secrets::MASK.to_owned(),
+            serde_json::Value::String(s) => text(s, inside),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| value(v, whole, inside)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|v| value(v, whole, inside)),
             _ => {}
         }
     }
-    // Very short values ("a") would mask half the text, and are no secret worth the name.
-    let secrets: Vec<String> = secrets.iter().filter(|s| s.chars().count() >= 4).cloned().collect();
-    if secrets.is_empty() {
+    let whole: Vec<String> = secrets.iter().filter(|s| !s.is_empty()).cloned().collect();
+    // Very short values ("a") searched for inside text would mask ordinary letters.
+    let inside: Vec<String> = whole.iter().filter(|s| s.chars().count() >= 4).cloned().collect();
+    if whole.is_empty() {
         return;
     }
     if let Some(v) = &mut outcome.outputs {
-        value(v, &secrets);
+        value(v, &whole, &inside);
     }
     if let Some(e) = &mut outcome.error {
-        text(e, &secrets);
+        if whole.iter().any(|w| w == e) {
+            *e = app::schema::secrets::MASK.to_owned();
+        }
+        text(e, &inside);
     }
     if let Some(v) = &mut outcome.field_errors {
-        value(v, &secrets);
+        value(v, &whole, &inside);
     }
 }
 

@@ -78,3 +78,18 @@ async fn only_expected_host_names_are_answered() {
     let response = named.http.get(named.url("/orchestrator")).header("host", "dash.example.org").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+/// Until access tokens exist the dashboard listens on loopback only: another address is
+/// refused before anything is bound, saying why and what to do instead.
+#[tokio::test]
+async fn a_non_loopback_host_is_refused_at_start() {
+    let (url, _database) = test_database().await;
+    for host in ["0.0.0.0", "::", "192.0.2.1"] {
+        let mut settings = test_settings(url.clone());
+        settings.host = host.parse().unwrap();
+        let refused = server::startup::Application::build(settings).await.err().expect("refused");
+        let message = refused.to_string();
+        assert!(message.contains(&format!("refusing to listen on {host}")), "{message}");
+        assert!(message.contains("loopback") && message.contains("SSH"), "{message}");
+    }
+}

@@ -15,8 +15,8 @@ pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
     pub database_url: String,
-    /// Dropping it stops the dashboard (a test can stop it early to restart on the same database).
-    pub stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Stops the dashboard (`stop_server`, or dropped with the app).
+    pub stop: Option<Stop>,
     /// The health monitor (to make agents due now, or count stored checks).
     pub monitor: server::health::MonitorHandle,
     pub _database: TestDatabase,
@@ -77,6 +77,8 @@ pub fn test_settings(database_url: String) -> UiSettings {
         max_run_inputs: 1024 * 1024,
         max_run_output: 10 * 1024 * 1024,
         run_retention: None,
+        schema_reuse: Duration::from_secs(5),
+        health_refresh: Duration::from_secs(30),
     }
 }
 
@@ -89,24 +91,50 @@ pub async fn spawn_app_configured(configure: impl FnOnce(&mut UiSettings)) -> Te
     TestApp { address, http: reqwest::Client::new(), database_url, stop: Some(stop), monitor, _database: database }
 }
 
-/// Starts a dashboard; the sender stops it (and waits for its background tasks).
-pub async fn start(settings: UiSettings) -> (String, tokio::sync::oneshot::Sender<()>) {
+/// A running dashboard's off switch: the signal, and its task to wait for.
+pub struct Stop {
+    signal: tokio::sync::oneshot::Sender<()>,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Stop {
+    /// Stops the dashboard and waits until it has (its background tasks included).
+    pub async fn now(self) {
+        let _ = self.signal.send(());
+        tokio::time::timeout(Duration::from_secs(20), self.done)
+            .await
+            .expect("the dashboard stops within 20 s")
+            .expect("the dashboard's task ends without a panic")
+            .expect("the dashboard stops cleanly");
+    }
+}
+
+impl TestApp {
+    /// Stops this dashboard and waits until it has stopped.
+    pub async fn stop_server(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.now().await;
+        }
+    }
+}
+
+/// Starts a dashboard; `Stop::now` stops it (dropping it stops it too, unawaited).
+pub async fn start(settings: UiSettings) -> (String, Stop) {
     let (address, stop, _) = start_with_monitor(settings).await;
     (address, stop)
 }
 
 /// The same, with the dashboard's health monitor.
-pub async fn start_with_monitor(
-    settings: UiSettings,
-) -> (String, tokio::sync::oneshot::Sender<()>, server::health::MonitorHandle) {
+pub async fn start_with_monitor(settings: UiSettings) -> (String, Stop, server::health::MonitorHandle) {
     let app = Application::build(settings).await.expect("the dashboard builds");
     let monitor = app.monitor();
     let address = format!("http://127.0.0.1:{}", app.port());
     let mut ready = app.monitor().ready();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
+    let (signal, stopped) = tokio::sync::oneshot::channel::<()>();
+    let done = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
+    let stop = Stop { signal, done };
     tokio::time::timeout(Duration::from_secs(10), ready.wait_for(|r| *r))
         .await
         .expect("the health monitor loads the agents within 10 s")
@@ -114,10 +142,9 @@ pub async fn start_with_monitor(
     (address, stop, monitor)
 }
 
-/// Stops `app`'s dashboard and starts another on the same database.
+/// Stops `app`'s dashboard, waits until it has, and starts another on the same database.
 pub async fn restart(mut app: TestApp, configure: impl FnOnce(&mut UiSettings)) -> TestApp {
-    drop(app.stop.take());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.stop_server().await;
     let mut settings = test_settings(app.database_url.clone());
     configure(&mut settings);
     let (address, stop, monitor) = start_with_monitor(settings).await;
@@ -353,10 +380,28 @@ impl EventStream {
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id);
         }
-        let response = request.send().await.expect("the event stream opens");
+        EventStream::from_response(request.send().await.expect("the event stream opens"))
+    }
+
+    /// A stream opened some other way (e.g. `?last_event_id=`).
+    pub fn from_response(response: reqwest::Response) -> EventStream {
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["content-type"], "text/event-stream");
         EventStream { response, buffer: String::new() }
+    }
+
+    /// True when the server ends the stream within `within` (events and pings before the
+    /// end are skipped); false when it is still open then. Unlike `next` returning None,
+    /// this tells an ended stream from a quiet one.
+    pub async fn ends_within(&mut self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return false,
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None)) | Ok(Err(_)) => return true,
+            }
+        }
     }
 
     /// The next event within `within`, or None (timeout or end of stream).

@@ -111,7 +111,7 @@ async fn runs_can_be_deleted_and_unknown_runs_are_404() {
 
 #[tokio::test]
 async fn the_schema_endpoint_answers_the_normalised_schema() {
-    let (app, agent) = app_with(Behaviour::Echo).await;
+    let (app, agent) = app_with_settings(Behaviour::Echo, |s| s.schema_reuse = Duration::from_millis(300)).await;
     let response = app.http.get(app.url("/api/v1/agents/a/schema")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let view: Value = response.json().await.unwrap();
@@ -119,14 +119,21 @@ async fn the_schema_endpoint_answers_the_normalised_schema() {
     assert_eq!(view["schema"]["workflow"], "article_writer");
     let names: Vec<&str> =
         view["schema"]["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
-    assert_eq!(names[0], "topic", "required first");
+    assert_eq!(names[0], "topic", "in the agent's order");
     assert_eq!(view["schema"]["fields"][0]["kind"]["kind"], "text");
 
-    // A changed schema is seen (after the short cache), with another hash.
+    // A changed schema is seen once the reuse window (--schema-reuse, 5 s; 300 ms here)
+    // has passed, with another hash.
     *agent.mock.schema.lock().unwrap() = json!({"inputs": {"n": {"type": "int", "required": true}}});
-    tokio::time::sleep(Duration::from_millis(5100)).await;
-    let changed: Value = app.http.get(app.url("/api/v1/agents/a/schema")).send().await.unwrap().json().await.unwrap();
-    assert_ne!(changed["schema_hash"], view["schema_hash"]);
+    let changed = eventually(SOON, || async {
+        let response = app.http.get(app.url("/api/v1/agents/a/schema")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let now: Value = response.json().await.unwrap();
+        (now["schema_hash"] != view["schema_hash"]).then_some(now)
+    })
+    .await
+    .expect("the changed schema is seen after the reuse window");
+    assert_eq!(changed["schema"]["fields"][0]["name"], "n");
 }
 
 #[tokio::test]
@@ -183,11 +190,10 @@ async fn an_agent_that_cannot_give_its_schema_is_a_clear_502() {
 
 #[tokio::test]
 async fn the_last_published_schema_is_used_when_the_agent_cannot_give_one() {
-    let (app, agent) = app_with(Behaviour::Echo).await;
+    let (app, agent) = app_with_settings(Behaviour::Echo, |s| s.schema_reuse = Duration::ZERO).await;
     let first = app.start_run("a", json!({"topic": "x"})).await;
     let hash = app.finished_run(&first, SOON).await["schema_hash"].clone();
-    *agent.mock.schema.lock().unwrap() = json!(5); // not a schema at all
-    tokio::time::sleep(Duration::from_millis(5100)).await; // past the short reuse window
+    *agent.mock.schema.lock().unwrap() = json!(5); // not a schema at all (asked anew: no reuse)
     let refused = app.create_run("a", json!({})).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "still checked against the stored schema");
     let second = app.start_run("a", json!({"topic": "y"})).await;

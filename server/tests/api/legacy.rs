@@ -105,3 +105,46 @@ async fn the_old_tools_database_is_refused_then_imported_with_nothing_lost() {
         (json!(""), json!("my_flow"), json!({"a": [1, 2]}))
     );
 }
+
+/// The command a person runs, as the README gives it: `migrate --import-legacy` on the
+/// old tool's file, its report on stdout, exit 0; a second run finds nothing to import.
+#[tokio::test]
+async fn the_migrate_import_legacy_command_imports_the_old_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("configurable_agents.db").display());
+    let old = Database::connect(&url).await.unwrap();
+    for statement in OLD_DATABASE.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+        old.execute_unprepared(statement).await.unwrap();
+    }
+    drop(old);
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
+            .args(args)
+            .env_remove("CA_DATABASE_URL")
+            .output()
+            .expect("the binary runs")
+    };
+    let out = run(&["migrate", "--import-legacy", "--database-url", &url]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert_eq!(count(&url, "runs").await, 4, "{text}");
+    assert_eq!(count(&url, "legacy_agents").await, 2, "the old rows are kept aside: {text}");
+    let again = run(&["migrate", "--import-legacy", "--database-url", &url]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(count(&url, "runs").await, 4, "no duplicates");
+    // Without --import-legacy on an old database it says what to do, and fails.
+    let dir2 = tempfile::tempdir().unwrap();
+    let url2 = format!("sqlite://{}?mode=rwc", dir2.path().join("configurable_agents.db").display());
+    let old = Database::connect(&url2).await.unwrap();
+    for statement in OLD_DATABASE.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+        old.execute_unprepared(statement).await.unwrap();
+    }
+    drop(old);
+    let plain = run(&["migrate", "--database-url", &url2]);
+    assert!(!plain.status.success());
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).contains("--import-legacy"),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+}

@@ -21,6 +21,8 @@ pub enum Behaviour {
     Slow(Duration),
     /// `{"status":"async"}`; the job completes (echo) after `polls` status checks.
     Async { polls: usize },
+    /// `{"status":"async"}`; the job completes (echo) once this long has passed.
+    AsyncFor(Duration),
     /// `{"status":"async"}`; the job fails with `error`.
     AsyncFailing,
     /// A fixed answer.
@@ -38,6 +40,8 @@ pub struct Mock {
     pub max_in_flight: AtomicUsize,
     pub status_calls: AtomicUsize,
     jobs: Mutex<HashMap<String, (usize, Value)>>,
+    /// Jobs done at a time rather than after a number of polls.
+    timed_jobs: Mutex<HashMap<String, (std::time::Instant, Value)>>,
 }
 
 pub struct MockAgent {
@@ -77,6 +81,7 @@ pub async fn mock_agent(schema: Value, behaviour: Behaviour) -> MockAgent {
         max_in_flight: AtomicUsize::new(0),
         status_calls: AtomicUsize::new(0),
         jobs: Mutex::new(HashMap::new()),
+        timed_jobs: Mutex::new(HashMap::new()),
     });
     let router = Router::new()
         .route("/health", get(|| async { Json(json!({"status": "alive"})) }))
@@ -96,6 +101,8 @@ async fn run(State(m): State<Arc<Mock>>, Json(inputs): Json<Value>) -> Response 
     m.received.lock().unwrap().push(inputs.clone());
     let now = m.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     m.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    // Counted out also when the caller goes away mid-call (the server drops this future).
+    let _in_flight = InFlight(m.clone());
     let behaviour = m.behaviour.lock().unwrap().clone();
     let response = match behaviour {
         Behaviour::Echo => Json(echo(&inputs)).into_response(),
@@ -108,6 +115,11 @@ async fn run(State(m): State<Arc<Mock>>, Json(inputs): Json<Value>) -> Response 
             m.jobs.lock().unwrap().insert(job_id.clone(), (polls, inputs.clone()));
             Json(json!({"status": "async", "job_id": job_id, "message": "started"})).into_response()
         }
+        Behaviour::AsyncFor(after) => {
+            let job_id = format!("timed-{}", m.received.lock().unwrap().len());
+            m.timed_jobs.lock().unwrap().insert(job_id.clone(), (std::time::Instant::now() + after, inputs.clone()));
+            Json(json!({"status": "async", "job_id": job_id})).into_response()
+        }
         Behaviour::AsyncFailing => {
             let job_id = format!("fail-{}", m.received.lock().unwrap().len());
             m.jobs.lock().unwrap().insert(job_id.clone(), (usize::MAX, Value::Null));
@@ -119,12 +131,28 @@ async fn run(State(m): State<Arc<Mock>>, Json(inputs): Json<Value>) -> Response 
             Json(json!({"status": "success", "outputs": {"text": filler}})).into_response()
         }
     };
-    m.in_flight.fetch_sub(1, Ordering::SeqCst);
     response
+}
+
+struct InFlight(Arc<Mock>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 async fn status(State(m): State<Arc<Mock>>, Path(job_id): Path<String>) -> Response {
     m.status_calls.fetch_add(1, Ordering::SeqCst);
+    if let Some((done_at, inputs)) = m.timed_jobs.lock().unwrap().get(&job_id) {
+        if std::time::Instant::now() < *done_at {
+            return Json(json!({"job_id": job_id, "status": "running"})).into_response();
+        }
+        let mut done = echo(inputs);
+        done["status"] = json!("completed");
+        done["job_id"] = json!(job_id);
+        return Json(done).into_response();
+    }
     let mut jobs = m.jobs.lock().unwrap();
     let Some((left, inputs)) = jobs.get_mut(&job_id) else {
         return (StatusCode::NOT_FOUND, Json(json!({"detail": format!("Job {job_id} not found")}))).into_response();

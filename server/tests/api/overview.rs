@@ -155,3 +155,43 @@ async fn the_list_the_agent_page_and_the_api_agree_on_uptime() {
         assert_eq!(figure, "90.0 %", "{path}");
     }
 }
+
+/// The page bounds hold with more agents than a page: 50 by default, a larger limit cut to
+/// 200, the rest reached by offset; the counts and the total are of all of them.
+#[tokio::test]
+async fn the_overview_pages_a_fleet_larger_than_its_limits() {
+    let app = spawn_app().await;
+    let alive = alive_agent().await;
+    let fleet: Vec<String> = (0..210).map(|i| format!("fleet-{i:03}")).collect();
+    for chunk in fleet.chunks(15) {
+        let requests =
+            chunk.iter().map(|id| app.post_agent_owned(json!({"agent_id": id, "agent_name": id, "agent_url": alive})));
+        for response in futures::future::join_all(requests).await {
+            assert_eq!(response.status(), StatusCode::CREATED);
+        }
+    }
+    let first = overview(&app, "").await;
+    assert_eq!(ids(&first).len(), 50);
+    assert_eq!(first["bars"].as_array().unwrap().len(), 50, "a bar per listed agent only");
+    assert_eq!(first["total"], 210);
+    assert_eq!(first["summary"]["healthy"], 210);
+    let cut = overview(&app, "?limit=5000").await;
+    assert_eq!(ids(&cut).len(), 200, "cut to the largest page");
+    let rest = overview(&app, "?limit=200&offset=200").await;
+    assert_eq!(
+        ids(&rest),
+        [
+            "fleet-200",
+            "fleet-201",
+            "fleet-202",
+            "fleet-203",
+            "fleet-204",
+            "fleet-205",
+            "fleet-206",
+            "fleet-207",
+            "fleet-208",
+            "fleet-209"
+        ]
+    );
+    assert_eq!(rest["total"], 210);
+}

@@ -22,7 +22,8 @@ async fn an_inflight_sync_call_is_interrupted_and_never_resent() {
     let run = app.get_run(&run_id).await;
     assert_eq!(run["status"], "interrupted");
     assert!(run["error"].as_str().unwrap().contains("not sent again"), "{run}");
-    tokio::time::sleep(Duration::from_millis(1700)).await;
+    // Until the old call has had its answer (the agent's 1.5 s): it must change nothing.
+    eventually(SOON, || async { (agent.mock.in_flight.load(Ordering::SeqCst) == 0).then_some(()) }).await.unwrap();
     assert_eq!(agent.runs_received(), 1, "sent once only");
     assert_eq!(app.get_run(&run_id).await["status"], "interrupted", "the old call's late answer is not recorded");
 }
@@ -39,9 +40,8 @@ async fn async_jobs_resume_polling_and_queued_runs_are_sent_after_a_restart() {
     assert_eq!(app.get_run(&waiting).await["status"], "queued");
 
     agent.set(Behaviour::Echo);
-    drop(app.stop.take());
+    app.stop_server().await;
     // The stopped dashboard asks nothing more: whatever follows is the new one's doing.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
     let asked = agent.mock.status_calls.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(agent.mock.status_calls.load(Ordering::SeqCst), asked, "the old process stopped polling");

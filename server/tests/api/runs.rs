@@ -127,8 +127,9 @@ async fn cancel_wins_over_a_late_answer() {
     assert_eq!(run["status"], "cancelled");
     assert!(run["error"].as_str().unwrap().contains("may still finish"));
 
-    // The agent would have answered by now; the run stays cancelled.
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    // Once the agent's call is over (dropped with the cancel, or answered), the run is
+    // still cancelled.
+    eventually(SOON, || async { (agent.mock.in_flight.load(Ordering::SeqCst) == 0).then_some(()) }).await.unwrap();
     assert_eq!(app.get_run(&run_id).await["status"], "cancelled");
     assert_eq!(agent.runs_received(), 1);
 
@@ -154,12 +155,13 @@ async fn rerun_starts_a_new_run_with_the_same_inputs() {
 
 #[tokio::test]
 async fn runs_beyond_the_per_agent_limit_wait_queued() {
-    let (app, agent) = app_with_settings(Behaviour::Slow(Duration::from_millis(300)), |s| s.run_concurrency = 2).await;
+    // Each call takes a second: once two are at the agent, the other four are seen queued.
+    let (app, agent) = app_with_settings(Behaviour::Slow(Duration::from_secs(1)), |s| s.run_concurrency = 2).await;
     let mut ids = Vec::new();
     for i in 0..6 {
         ids.push(app.start_run("a", json!({"topic": format!("t{i}")})).await);
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually(SOON, || async { (agent.mock.in_flight.load(Ordering::SeqCst) == 2).then_some(()) }).await.unwrap();
     let queued = futures::future::join_all(ids.iter().map(|id| app.get_run(id))).await;
     assert_eq!(queued.iter().filter(|r| r["status"] == "queued").count(), 4, "two run, four wait");
     for id in &ids {
@@ -195,11 +197,15 @@ async fn a_queued_run_can_be_cancelled_and_is_never_sent() {
     let response = app.http.post(app.url(&format!("/api/v1/runs/{second}/cancel"))).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(app.finished_run(&first, SOON).await["status"], "succeeded");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Runs leave the queue in order: once a third one has been sent and answered, the
+    // cancelled second would have been sent before it.
+    let third = app.start_run("a", json!({"topic": "third"})).await;
+    assert_eq!(app.finished_run(&third, SOON).await["status"], "succeeded");
     let cancelled = app.get_run(&second).await;
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["started_at"], Value::Null, "it never started");
-    assert_eq!(agent.runs_received(), 1, "the cancelled run was never sent");
+    let topics: Vec<Value> = agent.mock.received.lock().unwrap().iter().map(|r| r["topic"].clone()).collect();
+    assert_eq!(topics, [json!("first"), json!("third")], "the cancelled run was never sent");
 }
 
 #[tokio::test]
@@ -272,4 +278,47 @@ async fn a_huge_output_is_previewed_paged_and_downloadable_whole() {
     let inputs: Value =
         app.http.get(app.url(&format!("/api/v1/runs/{run_id}/inputs"))).send().await.unwrap().json().await.unwrap();
     assert_eq!(inputs, json!({"topic": "volume"}));
+}
+
+/// An async job is polled after 250 ms, then each wait 1.5× longer (at most 5 s): a 3 s
+/// job is asked about a handful of times, not twelve.
+#[tokio::test]
+async fn async_jobs_are_polled_with_a_growing_wait() {
+    let (app, agent) = app_with(Behaviour::AsyncFor(Duration::from_secs(3))).await;
+    let run_id = app.start_run("a", json!({"topic": "patience"})).await;
+    assert_eq!(app.finished_run(&run_id, SOON).await["status"], "succeeded");
+    let polls = agent.mock.status_calls.load(Ordering::SeqCst);
+    // 250, 375, 562, 844, 1266 ms…: the fifth or sixth poll finds it done (a slower
+    // machine polls fewer times, never more).
+    assert!((3..=7).contains(&polls), "{polls} polls for a 3 s job");
+}
+
+#[tokio::test]
+async fn deleting_a_live_run_stops_it() {
+    let (app, agent) = app_with(Behaviour::Slow(Duration::from_secs(30))).await;
+    let run_id = app.start_run("a", json!({"topic": "doomed"})).await;
+    app.run_in_status(&run_id, "running", SOON).await;
+    eventually(SOON, || async { (agent.mock.in_flight.load(Ordering::SeqCst) == 1).then_some(()) }).await.unwrap();
+    let deleted = app.http.delete(app.url(&format!("/api/v1/runs/{run_id}"))).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::OK);
+    // The call to the agent is dropped (not left to run for its 30 s), and nothing comes back.
+    let dropped = eventually(SOON, || async { (agent.mock.in_flight.load(Ordering::SeqCst) == 0).then_some(()) }).await;
+    assert!(dropped.is_some(), "the agent's call was stopped");
+    let gone = app.http.get(app.url(&format!("/api/v1/runs/{run_id}"))).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn re_running_a_run_of_a_removed_agent_is_a_409_that_says_why() {
+    let (app, _agent) = app_with(Behaviour::Echo).await;
+    let run_id = app.start_run("a", json!({"topic": "once"})).await;
+    app.finished_run(&run_id, SOON).await;
+    assert_eq!(app.delete_agent("a").await.status(), StatusCode::OK);
+    let response = app.http.post(app.url(&format!("/api/v1/runs/{run_id}/rerun"))).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let error = error_of(response).await;
+    assert_eq!(error["code"], "conflict");
+    assert!(error["message"].as_str().unwrap().contains("no longer registered"), "{error}");
+    let runs: Vec<Value> = app.http.get(app.url("/api/v1/runs")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(runs.len(), 1, "nothing was created");
 }

@@ -93,7 +93,7 @@ async fn secrets_reach_the_agent_and_are_stored_nowhere() {
 
 #[tokio::test]
 async fn the_same_request_with_secrets_replays_its_run() {
-    let (app, _agent) = app_with_schema(secret_schema(), Behaviour::Echo, |_| {}).await;
+    let (app, agent) = app_with_schema(secret_schema(), Behaviour::Echo, |_| {}).await;
     let send = |key: &'static str, secret: &'static str| {
         app.http
             .post(app.url("/api/v1/agents/a/runs"))
@@ -106,8 +106,14 @@ async fn the_same_request_with_secrets_replays_its_run() {
     assert_eq!(first["run_id"], again["run_id"]);
     let other = send("k1", "sk-aaaa-changed").await.unwrap();
     // Only the secret differs, and the key's hash is taken over what is stored (no
-    // oracle for guessing it): the same run comes back.
+    // oracle for guessing it): the same run comes back, and nothing more is sent.
     assert_eq!(other.status(), StatusCode::ACCEPTED);
+    let other: Value = other.json().await.unwrap();
+    assert_eq!(other["run_id"], first["run_id"]);
+    app.finished_run(first["run_id"].as_str().unwrap(), Duration::from_secs(10)).await;
+    assert_eq!(agent.runs_received(), 1, "one run, sent once");
+    let runs: Vec<Value> = app.http.get(app.url("/api/v1/runs")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(runs.len(), 1);
 }
 
 #[tokio::test]
@@ -123,8 +129,11 @@ async fn a_queued_run_whose_secrets_a_restart_lost_is_interrupted_not_sent() {
     let run = app.get_run(&waiting).await;
     assert_eq!(run["status"], "interrupted", "{run}");
     assert!(run["error"].as_str().unwrap().contains("secret inputs are never stored"), "{run}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(agent.mock.received.lock().unwrap().iter().all(|r| r["service"] != "two"), "never sent");
+    // Runs are sent in order: once a later one has been answered, "two" would have been sent.
+    let later = app.start_run("a", json!({"service": "three", "api_key": "sk-3333"})).await;
+    app.finished_run(&later, Duration::from_secs(15)).await;
+    let sent: Vec<Value> = agent.mock.received.lock().unwrap().iter().map(|r| r["service"].clone()).collect();
+    assert!(sent.contains(&json!("three")) && !sent.contains(&json!("two")), "never sent: {sent:?}");
 }
 
 #[tokio::test]
@@ -141,7 +150,10 @@ async fn a_run_keeps_the_schema_it_was_validated_against() {
     // current one has another hash (the 5 s schema cache is bypassed by a new agent ID).
     *agent.mock.schema.lock().unwrap() = json!({"inputs": {"service": {"type": "str", "required": true}}});
     app.register("b", &agent.url).await;
-    let now: Value = app.http.get(app.url("/api/v1/agents/b/schema")).send().await.unwrap().json().await.unwrap();
+    let response = app.http.get(app.url("/api/v1/agents/b/schema")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "an answer, not an error without a hash");
+    let now: Value = response.json().await.unwrap();
+    assert!(now["schema_hash"].is_string() && run["schema_hash"].is_string(), "{now}");
     assert_ne!(now["schema_hash"], run["schema_hash"]);
     let again: Value =
         app.http.get(app.url(&format!("/api/v1/runs/{run_id}/schema"))).send().await.unwrap().json().await.unwrap();
@@ -149,4 +161,32 @@ async fn a_run_keeps_the_schema_it_was_validated_against() {
 
     let missing = app.http.get(app.url("/api/v1/runs/nope/schema")).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+/// What is stored, read from the database itself: no secret in the run's inputs, outputs,
+/// error or field errors, also when the agent echoes it back inside its 422, and a short
+/// secret echoed whole is masked too.
+#[tokio::test]
+async fn no_secret_reaches_the_stored_rows() {
+    use sea_orm::EntityTrait;
+    let refusal =
+        r#"{"detail": [{"loc": ["body", "api_key"], "msg": "key sk-live-999999 is revoked", "type": "value_error"}]}"#;
+    let (app, agent) = app_with_schema(secret_schema(), Behaviour::Answer(422, refusal), |_| {}).await;
+    let refused = app.start_run("a", json!({"service": "web", "api_key": "sk-live-999999"})).await;
+    let run = app.finished_run(&refused, SOON).await;
+    assert_eq!(run["status"], "failed");
+    assert!(run["field_errors"].to_string().contains("key *** is revoked"), "{run}");
+
+    agent.set(Behaviour::Echo);
+    let short = app.start_run("a", json!({"service": "web", "api_key": "k9z"})).await;
+    let run = app.finished_run(&short, SOON).await;
+    assert_eq!(run["outputs"]["echo"]["api_key"], "***", "a short secret echoed whole is masked");
+    assert_eq!(run["outputs"]["echo"]["service"], "web", "nothing else is");
+
+    let db = server::db::connect(&app.database_url).await.unwrap();
+    let rows = server::entities::runs::Entity::find().all(db.read()).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    let stored = format!("{rows:?}");
+    assert!(!stored.contains("sk-live-999999") && !stored.contains("k9z"), "{stored}");
+    assert!(rows.iter().all(|r| r.inputs["api_key"] == "***"), "{stored}");
 }
