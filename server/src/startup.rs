@@ -59,7 +59,6 @@ impl Application {
             rollup_bucket: settings.latency_bucket,
             rollup_retention: settings.latency_retention,
             refresh_every: settings.health_refresh,
-            ..MonitorSettings::default()
         };
         let (monitor, monitor_handle) =
             HealthMonitor::new(database.clone(), client.clone(), bus.clone(), metrics.clone(), monitor_settings);
