@@ -2,6 +2,7 @@
 //! API, the health monitor, the database, and the reference test agent.
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod agent_client;
 pub mod cli;
 pub mod db;

@@ -1,11 +1,12 @@
 //! Builds the dashboard: database, services, health monitor and routes, bound to a
 //! listener (port 0 in tests), then serves until shut down.
 
+use crate::access::RequestGuard;
 use crate::agent_client::{AgentClient, ClientLimits};
 use crate::cli::UiSettings;
 use crate::events::EventBus;
 use crate::health::{HealthMonitor, MonitorHandle, MonitorSettings};
-use crate::http::guard::{self, RequestGuard};
+use crate::http::guard;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::runs::{Dispatcher, RunSettings, Runs};

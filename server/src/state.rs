@@ -1,8 +1,8 @@
 //! What the router and the background tasks share: the services, built once at start.
 
+use crate::access::RequestGuard;
 use crate::events::EventBus;
 use crate::health::MonitorHandle;
-use crate::http::guard::RequestGuard;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::runs::Runs;

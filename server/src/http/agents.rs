@@ -1,13 +1,14 @@
 //! `/api/v1/agents`: list, register, get, remove, schema, and starting runs.
 
 use super::error::{bad_request, HttpError};
+use super::ids::AgentPath;
 use crate::registry::Registry;
 use crate::state::AppState;
 use app::error::{ApiError, FieldError};
 use app::model::{AgentQuery, AgentView, RegisterAgent, SchemaView};
 use app::services::AgentService;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -104,29 +105,20 @@ fn registration_from_json(body: Value) -> Result<RegisterAgent, HttpError> {
     Ok(request)
 }
 
-async fn show(
-    State(registry): State<Registry>,
-    agent_id: Result<Path<String>, PathRejection>,
-) -> Result<Json<AgentView>, HttpError> {
-    let Path(agent_id) = agent_id?;
-    Ok(Json(registry.get_agent(&agent_id).await?))
+async fn show(State(registry): State<Registry>, AgentPath(agent_id): AgentPath) -> Result<Json<AgentView>, HttpError> {
+    Ok(Json(registry.agent(&agent_id).await?))
 }
 
-async fn remove(
-    State(registry): State<Registry>,
-    agent_id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, HttpError> {
-    let Path(agent_id) = agent_id?;
-    registry.remove_agent(&agent_id).await?;
-    Ok(Json(serde_json::json!({ "status": "deleted", "agent_id": agent_id })))
+async fn remove(State(registry): State<Registry>, AgentPath(agent_id): AgentPath) -> Result<Json<Value>, HttpError> {
+    registry.remove(&agent_id).await?;
+    Ok(Json(serde_json::json!({ "status": "deleted", "agent_id": agent_id.as_str() })))
 }
 
 async fn schema(
     State(registry): State<Registry>,
-    agent_id: Result<Path<String>, PathRejection>,
+    AgentPath(agent_id): AgentPath,
 ) -> Result<Json<SchemaView>, HttpError> {
-    let Path(agent_id) = agent_id?;
-    Ok(Json(registry.agent_schema(&agent_id).await?))
+    Ok(Json(registry.current_schema(&agent_id).await?.1))
 }
 
 #[derive(serde::Deserialize)]
@@ -136,10 +128,9 @@ struct HistoryQuery {
 
 async fn history(
     State(registry): State<Registry>,
-    agent_id: Result<Path<String>, PathRejection>,
+    AgentPath(agent_id): AgentPath,
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<app::model::HealthHistory>, HttpError> {
-    let Path(agent_id) = agent_id?;
     let Query(query) = query?;
-    Ok(Json(registry.agent_history(&agent_id, query.hours.unwrap_or(24)).await?))
+    Ok(Json(registry.history(&agent_id, query.hours.unwrap_or(24)).await?))
 }

@@ -6,6 +6,7 @@ mod agents;
 mod error;
 mod events;
 pub mod guard;
+mod ids;
 mod runs;
 
 pub use error::HttpError;

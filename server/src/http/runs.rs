@@ -2,14 +2,15 @@
 //! `/api/v1/agents/{id}/runs`.
 
 use super::error::{bad_request, HttpError};
+use super::ids::{AgentPath, RunPath};
 use crate::runs::Runs;
 use crate::state::AppState;
 use app::error::{ApiError, FieldError};
 use app::model::json_preview::RunPart;
 use app::model::{CreateRun, RunCreated, RunQuery, RunView};
 use app::services::RunService;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -29,13 +30,9 @@ pub fn router() -> Router<AppState> {
 
 /// `GET /runs/{id}/schema`: the input schema the run was validated against, with its
 /// hash; 404 when it was not kept.
-async fn schema(
-    State(runs): State<Runs>,
-    run_id: Result<Path<String>, PathRejection>,
-) -> Result<impl IntoResponse, HttpError> {
-    let Path(run_id) = run_id?;
-    let view = runs.get_run(&run_id).await?;
-    match runs.run_schema(&run_id).await? {
+async fn schema(State(runs): State<Runs>, RunPath(run_id): RunPath) -> Result<impl IntoResponse, HttpError> {
+    let view = runs.get(&run_id).await?;
+    match runs.schema(&run_id).await? {
         Some(schema) => Ok(Json(serde_json::json!({"schema_hash": view.schema_hash, "schema": schema}))),
         None => Err(HttpError(ApiError::new(
             app::error::ErrorCode::NotFound,
@@ -55,11 +52,10 @@ struct DocumentQuery {
 /// Download; the page itself loads it a page at a time). 404 when a run has no outputs.
 async fn document(
     State(runs): State<Runs>,
-    run_id: Result<Path<String>, PathRejection>,
+    RunPath(run_id): RunPath,
     query: Result<Query<DocumentQuery>, QueryRejection>,
     part: RunPart,
 ) -> Result<impl IntoResponse, HttpError> {
-    let Path(run_id) = run_id?;
     let Query(query) = query?;
     let Some(document) = runs.document(&run_id, part).await? else {
         return Err(HttpError(ApiError::new(
@@ -80,11 +76,10 @@ async fn document(
 /// `POST /agents/{id}/runs` with `{"inputs": {...}}` and an optional `Idempotency-Key`.
 pub async fn create(
     State(runs): State<Runs>,
-    agent_id: Result<Path<String>, PathRejection>,
+    AgentPath(agent_id): AgentPath,
     headers: HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<impl IntoResponse, HttpError> {
-    let Path(agent_id) = agent_id?;
     let Json(body) = body?;
     let Value::Object(mut body) = body else {
         return Err(bad_request(r#"the body must be a JSON object: {"inputs": {...}}"#));
@@ -115,7 +110,8 @@ pub async fn create(
             )])))
         }
     };
-    let created = runs.create_run(CreateRun { agent_id, inputs, idempotency_key, rerun_of }).await?;
+    let created =
+        runs.create_run(CreateRun { agent_id: agent_id.to_string(), inputs, idempotency_key, rerun_of }).await?;
     Ok(accepted(created))
 }
 
@@ -145,35 +141,19 @@ async fn list(
     Ok((headers, Json(page.runs)))
 }
 
-async fn show(
-    State(runs): State<Runs>,
-    run_id: Result<Path<String>, PathRejection>,
-) -> Result<Json<RunView>, HttpError> {
-    let Path(run_id) = run_id?;
-    Ok(Json(runs.get_run(&run_id).await?))
+async fn show(State(runs): State<Runs>, RunPath(run_id): RunPath) -> Result<Json<RunView>, HttpError> {
+    Ok(Json(runs.get(&run_id).await?))
 }
 
-async fn cancel(
-    State(runs): State<Runs>,
-    run_id: Result<Path<String>, PathRejection>,
-) -> Result<Json<RunView>, HttpError> {
-    let Path(run_id) = run_id?;
-    Ok(Json(runs.cancel_run(&run_id).await?))
+async fn cancel(State(runs): State<Runs>, RunPath(run_id): RunPath) -> Result<Json<RunView>, HttpError> {
+    Ok(Json(runs.cancel(&run_id).await?))
 }
 
-async fn rerun(
-    State(runs): State<Runs>,
-    run_id: Result<Path<String>, PathRejection>,
-) -> Result<impl IntoResponse, HttpError> {
-    let Path(run_id) = run_id?;
+async fn rerun(State(runs): State<Runs>, RunPath(run_id): RunPath) -> Result<impl IntoResponse, HttpError> {
     Ok(accepted(runs.rerun(&run_id).await?))
 }
 
-async fn remove(
-    State(runs): State<Runs>,
-    run_id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, HttpError> {
-    let Path(run_id) = run_id?;
-    runs.delete_run(&run_id).await?;
-    Ok(Json(serde_json::json!({ "status": "deleted", "run_id": run_id })))
+async fn remove(State(runs): State<Runs>, RunPath(run_id): RunPath) -> Result<Json<Value>, HttpError> {
+    runs.delete(&run_id).await?;
+    Ok(Json(serde_json::json!({ "status": "deleted", "run_id": run_id.as_str() })))
 }

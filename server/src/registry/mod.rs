@@ -63,8 +63,7 @@ impl Registry {
     /// The agent's base URL and its input schema as it is now: fetched from the agent
     /// (at most once every few seconds per agent, however many runs ask at once), or,
     /// when the agent cannot answer, the last one fetched.
-    pub async fn current_schema(&self, agent_id: &str) -> Result<(AgentUrl, SchemaView), ServiceError> {
-        let id = parse_path_id(agent_id)?;
+    pub async fn current_schema(&self, id: &AgentId) -> Result<(AgentUrl, SchemaView), ServiceError> {
         let agent = store::find(self.db.read(), id.as_str())
             .await?
             .ok_or_else(|| ServiceError::AgentNotFound(id.as_str().to_owned()))?;
@@ -204,16 +203,14 @@ impl Registry {
         Ok(AgentOverview { agents: page.agents, total: page.total, summary, summary_version, bars })
     }
 
-    pub async fn agent(&self, agent_id: &str) -> Result<AgentView, ServiceError> {
-        let id = parse_path_id(agent_id)?;
+    pub async fn agent(&self, id: &AgentId) -> Result<AgentView, ServiceError> {
         let found = store::find(self.db.read(), id.as_str()).await?;
-        found.map(|m| store::to_view(m, &self.policy)).ok_or_else(|| ServiceError::AgentNotFound(id.into_string()))
+        found.map(|m| store::to_view(m, &self.policy)).ok_or_else(|| ServiceError::AgentNotFound(id.to_string()))
     }
 
-    pub async fn remove(&self, agent_id: &str) -> Result<(), ServiceError> {
-        let id = parse_path_id(agent_id)?;
+    pub async fn remove(&self, id: &AgentId) -> Result<(), ServiceError> {
         if !store::delete(self.db.write(), id.as_str()).await? {
-            return Err(ServiceError::AgentNotFound(id.into_string()));
+            return Err(ServiceError::AgentNotFound(id.to_string()));
         }
         self.schemas.forget(id.as_str());
         self.monitor.remove(id.as_str());
@@ -222,8 +219,8 @@ impl Registry {
         Ok(())
     }
 
-    pub async fn history(&self, agent_id: &str, hours: u32) -> Result<HealthHistory, ServiceError> {
-        let agent = self.agent(agent_id).await?;
+    pub async fn history(&self, id: &AgentId, hours: u32) -> Result<HealthHistory, ServiceError> {
+        let agent = self.agent(id).await?;
         self.health.history(&agent.agent_id, hours).await
     }
 }
@@ -244,19 +241,19 @@ impl AgentService for Registry {
     }
 
     async fn get_agent(&self, agent_id: &str) -> Result<AgentView, ApiError> {
-        Ok(self.agent(agent_id).await?)
+        Ok(self.agent(&agent_id_in(agent_id)?).await?)
     }
 
     async fn remove_agent(&self, agent_id: &str) -> Result<(), ApiError> {
-        Ok(self.remove(agent_id).await?)
+        Ok(self.remove(&agent_id_in(agent_id)?).await?)
     }
 
     async fn agent_schema(&self, agent_id: &str) -> Result<SchemaView, ApiError> {
-        Ok(self.current_schema(agent_id).await?.1)
+        Ok(self.current_schema(&agent_id_in(agent_id)?).await?.1)
     }
 
     async fn agent_history(&self, agent_id: &str, hours: u32) -> Result<HealthHistory, ApiError> {
-        Ok(self.history(agent_id, hours).await?)
+        Ok(self.history(&agent_id_in(agent_id)?, hours).await?)
     }
 }
 
@@ -281,7 +278,8 @@ impl SchemaCache {
     }
 }
 
-/// An ID that arrives in a path: a malformed one cannot name a stored agent.
-fn parse_path_id(raw: &str) -> Result<AgentId, ServiceError> {
+/// An agent ID as it arrives from a server function or a request body: a malformed one
+/// cannot name a stored agent.
+pub fn agent_id_in(raw: &str) -> Result<AgentId, ServiceError> {
     AgentId::parse(raw).map_err(|_| ServiceError::AgentNotFound(raw.to_owned()))
 }

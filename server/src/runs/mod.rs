@@ -16,6 +16,7 @@ use app::model::json_preview::{self, PreviewPage, RunPart};
 use app::model::{CreateRun, RunCreated, RunDetail, RunPage, RunQuery, RunStatus, RunView};
 use app::schema::{secrets, validate_inputs};
 use app::services::RunService;
+use app::validation::{AgentId, RunId};
 use dispatcher::Job;
 use sea_orm::DbErr;
 use sha2::{Digest, Sha256};
@@ -75,7 +76,7 @@ impl Runs {
     /// Validates `inputs` against the agent's current schema and stores a queued run.
     async fn start(
         &self,
-        agent_id: &str,
+        agent_id: &AgentId,
         inputs: serde_json::Map<String, serde_json::Value>,
         key: Option<String>,
         rerun_of: Option<String>,
@@ -100,13 +101,13 @@ impl Runs {
                 )]));
             }
         }
-        let mut request_hash = key.as_ref().map(|_| request_hash(agent_id.trim(), &inputs));
+        let mut request_hash = key.as_ref().map(|_| request_hash(agent_id.as_str(), &inputs));
         // A retry with a used key gets its run back even if the agent is down by now or
         // its schema changed since.
         if let Some(key) = &key {
             if let Some(holder) = store::find_by_key(self.db.read(), key).await? {
-                let hash = comparable_hash(&holder, agent_id.trim(), &inputs).or(request_hash);
-                return replay(holder, hash.as_deref(), agent_id.trim());
+                let hash = comparable_hash(&holder, agent_id.as_str(), &inputs).or(request_hash);
+                return replay(holder, hash.as_deref(), agent_id.as_str());
             }
         }
         let (url, schema) = self.registry.current_schema(agent_id).await?;
@@ -137,7 +138,7 @@ impl Runs {
             .collect();
         if !withheld.is_empty() && request_hash.is_some() {
             // The key's hash must not be a way to test guesses of a secret.
-            request_hash = key.as_ref().map(|_| self::request_hash(agent_id.trim(), &stored_inputs));
+            request_hash = key.as_ref().map(|_| self::request_hash(agent_id.as_str(), &stored_inputs));
         }
         let workflow =
             schema.schema.workflow.clone().filter(|w| !w.trim().is_empty()).unwrap_or_else(|| schema.agent_id.clone());
@@ -193,11 +194,8 @@ impl Runs {
         }
     }
 
-    async fn find(&self, run_id: &str) -> Result<crate::entities::runs::Model, ServiceError> {
-        if !plausible_run_id(run_id) {
-            return Err(ServiceError::RunNotFound(run_id.to_owned()));
-        }
-        store::find(self.db.read(), run_id).await?.ok_or_else(|| ServiceError::RunNotFound(run_id.to_owned()))
+    async fn find(&self, run_id: &RunId) -> Result<crate::entities::runs::Model, ServiceError> {
+        store::find(self.db.read(), run_id.as_str()).await?.ok_or_else(|| ServiceError::RunNotFound(run_id.to_string()))
     }
 
     /// Deletes finished runs older than `age`; the retention task calls this.
@@ -244,9 +242,10 @@ fn comparable_hash(
     Some(request_hash(agent_id, &masked))
 }
 
-/// Run IDs are UUIDs (imported ones are `legacy-…`): anything else names no run.
-fn plausible_run_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+/// A run ID as it arrives from a server function or a URL: one that cannot name a run
+/// names none.
+pub fn run_id(raw: &str) -> Result<RunId, ServiceError> {
+    RunId::parse(raw).map_err(|_| ServiceError::RunNotFound(raw.to_owned()))
 }
 
 /// What makes two creations "the same request" for an idempotency key.
@@ -277,7 +276,7 @@ impl Runs {
     pub async fn create(&self, request: CreateRun) -> Result<RunCreated, ServiceError> {
         // The run whose inputs were edited must exist: the new run's page links to it.
         let rerun_of = match request.rerun_of.filter(|r| !r.is_empty()) {
-            Some(from) => match self.find(&from).await {
+            Some(from) => match self.find(&run_id(&from)?).await {
                 Ok(run) => Some(run.run_id),
                 Err(ServiceError::RunNotFound(_)) => {
                     return Err(ServiceError::invalid_field("rerun_of", format!("No run with ID '{from}' to re-run")))
@@ -286,7 +285,8 @@ impl Runs {
             },
             None => None,
         };
-        self.start(&request.agent_id, request.inputs, request.idempotency_key, rerun_of).await
+        let agent_id = crate::registry::agent_id_in(&request.agent_id)?;
+        self.start(&agent_id, request.inputs, request.idempotency_key, rerun_of).await
     }
 
     pub async fn list(&self, query: RunQuery) -> Result<RunPage, ServiceError> {
@@ -297,12 +297,12 @@ impl Runs {
         Ok(RunPage { runs: rows.into_iter().map(store::to_view).collect(), total, next_cursor })
     }
 
-    pub async fn get(&self, run_id: &str) -> Result<RunView, ServiceError> {
+    pub async fn get(&self, run_id: &RunId) -> Result<RunView, ServiceError> {
         Ok(store::to_view(self.find(run_id).await?))
     }
 
     /// The run with bounded previews of its documents (what its page loads first).
-    pub async fn detail(&self, run_id: &str) -> Result<RunDetail, ServiceError> {
+    pub async fn detail(&self, run_id: &RunId) -> Result<RunDetail, ServiceError> {
         let mut run = store::to_view(self.find(run_id).await?);
         let inputs = json_preview::preview(&std::mem::take(&mut run.inputs));
         let outputs = run.outputs.take().map(|o| json_preview::preview(&o));
@@ -312,7 +312,7 @@ impl Runs {
     /// A page of one container of a run's document.
     pub async fn json_page(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         part: RunPart,
         pointer: &str,
         offset: usize,
@@ -327,7 +327,7 @@ impl Runs {
     }
 
     /// A run's inputs or outputs, whole.
-    pub async fn document(&self, run_id: &str, part: RunPart) -> Result<Option<serde_json::Value>, ServiceError> {
+    pub async fn document(&self, run_id: &RunId, part: RunPart) -> Result<Option<serde_json::Value>, ServiceError> {
         let run = self.find(run_id).await?;
         Ok(match part {
             RunPart::Inputs => Some(run.inputs),
@@ -335,7 +335,7 @@ impl Runs {
         })
     }
 
-    pub async fn cancel(&self, run_id: &str) -> Result<RunView, ServiceError> {
+    pub async fn cancel(&self, run_id: &RunId) -> Result<RunView, ServiceError> {
         let run = self.find(run_id).await?;
         let outcome = store::Outcome {
             error: Some(
@@ -344,10 +344,11 @@ impl Runs {
             ),
             ..Default::default()
         };
-        let cancelled = store::finish(self.db.write(), run_id, RunStatus::Cancelled, outcome, run.started_at).await?;
+        let cancelled =
+            store::finish(self.db.write(), run_id.as_str(), RunStatus::Cancelled, outcome, run.started_at).await?;
         if cancelled {
-            self.dispatcher.abort(run_id);
-            store::publish(self.db.read(), &self.bus, run_id).await;
+            self.dispatcher.abort(run_id.as_str());
+            store::publish(self.db.read(), &self.bus, run_id.as_str()).await;
             tracing::info!(%run_id, "run cancelled");
         }
         let now = store::to_view(self.find(run_id).await?);
@@ -360,7 +361,7 @@ impl Runs {
         Ok(now)
     }
 
-    pub async fn rerun(&self, run_id: &str) -> Result<RunCreated, ServiceError> {
+    pub async fn rerun(&self, run_id: &RunId) -> Result<RunCreated, ServiceError> {
         let run = self.find(run_id).await?;
         let withheld: Vec<String> =
             run.withheld.clone().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
@@ -379,7 +380,8 @@ impl Runs {
                 "Run {run_id}'s inputs are not an object; edit them and run again."
             )));
         };
-        match self.start(&run.agent_id, inputs, None, Some(run.run_id.clone())).await {
+        let agent = AgentId::parse(&run.agent_id).map_err(|_| ServiceError::AgentNotFound(run.agent_id.clone()));
+        match async { self.start(&agent?, inputs, None, Some(run.run_id.clone())).await }.await {
             Err(ServiceError::AgentNotFound(_)) => Err(ServiceError::Conflict(format!(
                 "Run {run_id}'s agent '{}' is no longer registered; register it again to re-run.",
                 run.agent_id
@@ -388,7 +390,7 @@ impl Runs {
         }
     }
 
-    pub async fn schema(&self, run_id: &str) -> Result<Option<app::schema::InputSchema>, ServiceError> {
+    pub async fn schema(&self, run_id: &RunId) -> Result<Option<app::schema::InputSchema>, ServiceError> {
         let run = self.find(run_id).await?;
         match run.schema_hash {
             Some(hash) => Ok(store::schema_by_hash(self.db.read(), &hash).await?),
@@ -396,18 +398,18 @@ impl Runs {
         }
     }
 
-    pub async fn delete(&self, run_id: &str) -> Result<(), ServiceError> {
+    pub async fn delete(&self, run_id: &RunId) -> Result<(), ServiceError> {
         self.find(run_id).await?;
-        if store::delete(self.db.write(), run_id).await? {
+        if store::delete(self.db.write(), run_id.as_str()).await? {
             // A run deleted while live stops too: nothing is left to record its outcome in.
-            self.dispatcher.abort(run_id);
+            self.dispatcher.abort(run_id.as_str());
             self.bus.publish(app::model::events::LiveEvent::RunRemoved(app::model::events::RunRemoved {
-                run_id: run_id.to_owned(),
+                run_id: run_id.to_string(),
             }));
             tracing::info!(%run_id, "run deleted");
             Ok(())
         } else {
-            Err(ServiceError::RunNotFound(run_id.to_owned()))
+            Err(ServiceError::RunNotFound(run_id.to_string()))
         }
     }
 }
@@ -423,42 +425,42 @@ impl RunService for Runs {
         Ok(self.list(query).await?)
     }
 
-    async fn get_run(&self, run_id: &str) -> Result<RunView, ApiError> {
-        Ok(self.get(run_id).await?)
+    async fn get_run(&self, id: &str) -> Result<RunView, ApiError> {
+        Ok(self.get(&run_id(id)?).await?)
     }
 
-    async fn run_detail(&self, run_id: &str) -> Result<RunDetail, ApiError> {
-        Ok(self.detail(run_id).await?)
+    async fn run_detail(&self, id: &str) -> Result<RunDetail, ApiError> {
+        Ok(self.detail(&run_id(id)?).await?)
     }
 
     async fn run_json_page(
         &self,
-        run_id: &str,
+        id: &str,
         part: RunPart,
         pointer: &str,
         offset: usize,
     ) -> Result<PreviewPage, ApiError> {
-        Ok(self.json_page(run_id, part, pointer, offset).await?)
+        Ok(self.json_page(&run_id(id)?, part, pointer, offset).await?)
     }
 
-    async fn run_document(&self, run_id: &str, part: RunPart) -> Result<Option<serde_json::Value>, ApiError> {
-        Ok(self.document(run_id, part).await?)
+    async fn run_document(&self, id: &str, part: RunPart) -> Result<Option<serde_json::Value>, ApiError> {
+        Ok(self.document(&run_id(id)?, part).await?)
     }
 
-    async fn cancel_run(&self, run_id: &str) -> Result<RunView, ApiError> {
-        Ok(self.cancel(run_id).await?)
+    async fn cancel_run(&self, id: &str) -> Result<RunView, ApiError> {
+        Ok(self.cancel(&run_id(id)?).await?)
     }
 
-    async fn rerun(&self, run_id: &str) -> Result<RunCreated, ApiError> {
-        Ok(Runs::rerun(self, run_id).await?)
+    async fn rerun(&self, id: &str) -> Result<RunCreated, ApiError> {
+        Ok(Runs::rerun(self, &run_id(id)?).await?)
     }
 
-    async fn delete_run(&self, run_id: &str) -> Result<(), ApiError> {
-        Ok(self.delete(run_id).await?)
+    async fn delete_run(&self, id: &str) -> Result<(), ApiError> {
+        Ok(self.delete(&run_id(id)?).await?)
     }
 
-    async fn run_schema(&self, run_id: &str) -> Result<Option<app::schema::InputSchema>, ApiError> {
-        Ok(self.schema(run_id).await?)
+    async fn run_schema(&self, id: &str) -> Result<Option<app::schema::InputSchema>, ApiError> {
+        Ok(self.schema(&run_id(id)?).await?)
     }
 }
 
@@ -528,7 +530,7 @@ fn parse_time(raw: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 fn parse_cursor(raw: &str) -> Option<store::Cursor> {
     let (ms, run_id) = raw.split_once('_')?;
     let created_at = chrono::DateTime::from_timestamp_millis(ms.parse().ok()?)?;
-    plausible_run_id(run_id).then(|| store::Cursor { created_at, run_id: run_id.to_owned() })
+    RunId::parse(run_id).ok().map(|_| store::Cursor { created_at, run_id: run_id.to_owned() })
 }
 
 #[cfg(test)]

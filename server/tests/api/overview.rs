@@ -195,3 +195,40 @@ async fn the_overview_pages_a_fleet_larger_than_its_limits() {
     );
     assert_eq!(rest["total"], 210);
 }
+
+/// Latency buckets older than `--latency-retention` are deleted (at start, then hourly);
+/// newer ones stay.
+#[tokio::test]
+async fn latency_buckets_past_their_retention_are_deleted() {
+    use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
+    use server::entities::latency_rollups;
+    let app = spawn_app().await;
+    let alive = alive_agent().await;
+    app.register("kept", &alive).await;
+    let db = server::db::connect(&app.database_url).await.unwrap();
+    let now = chrono::Utc::now();
+    for days in [8, 1] {
+        latency_rollups::Entity::insert(latency_rollups::ActiveModel {
+            agent_id: Set("kept".into()),
+            bucket_start: Set(now - chrono::Duration::days(days)),
+            probes: Set(3),
+            failures: Set(0),
+            min_ms: Set(Some(1)),
+            max_ms: Set(Some(3)),
+            sum_ms: Set(6),
+        })
+        .exec(db.write())
+        .await
+        .unwrap();
+    }
+    let app = restart(app, |s| s.latency_retention = Duration::from_secs(2 * 24 * 3600)).await;
+    let left = eventually(Duration::from_secs(10), || async {
+        let n = latency_rollups::Entity::find().count(db.read()).await.unwrap();
+        (n == 1).then_some(n)
+    })
+    .await;
+    assert_eq!(left, Some(1), "the 8-day-old bucket is gone, the 1-day-old one kept");
+    let kept = latency_rollups::Entity::find().one(db.read()).await.unwrap().unwrap();
+    assert!(kept.bucket_start > now - chrono::Duration::days(2));
+    drop(app);
+}
