@@ -80,7 +80,10 @@ pub fn relative(now_ms: f64, then_ms: f64) -> String {
 /// time as it is: then it is stale for real.
 pub fn projected_check_ms(now_ms: f64, checked_ms: f64, interval_ms: f64, published_every_ms: f64, live: bool) -> f64 {
     let age = now_ms - checked_ms;
-    if !live || interval_ms <= 0.0 || age < 0.0 || age > published_every_ms + 2.0 * interval_ms {
+    // Checked less often than results are published: every check is pushed, nothing to
+    // project. Otherwise the next push is due within the window rounded up to a slot.
+    let window = (published_every_ms / interval_ms).ceil() * interval_ms + interval_ms;
+    if !live || interval_ms <= 0.0 || interval_ms >= published_every_ms || age < 0.0 || age > window {
         return checked_ms;
     }
     checked_ms + (age / interval_ms).floor() * interval_ms
@@ -103,6 +106,8 @@ mod tests {
         // Without the live stream the page cannot know: the stored time.
         assert_eq!(projected_check_ms(129_000.0, 100_000.0, every, window, false), 100_000.0);
         assert_eq!(projected_check_ms(129_000.0, 100_000.0, 0.0, window, true), 100_000.0);
+        // Checked every 60 s: every check is pushed; 90 s without one is 90 s, stale.
+        assert_eq!(projected_check_ms(190_000.0, 100_000.0, 60_000.0, window, true), 100_000.0);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-// Every page at a desktop (1,400 px) and a phone (390 px) width: nothing wider than the
+// Every page at a desktop (1,400 px), a small laptop (1,024 px) and a phone (390 px) width: nothing wider than the
 // screen or than its card, the agent list keeps its width as states change, URLs break
 // between their parts, and on a phone every cell that is not self-evident is labelled.
 import { test, expect, Page, Browser } from '@playwright/test';
@@ -58,7 +58,7 @@ async function pageAt(browser: Browser, width: number) {
   return { page, errors: watchErrors(page) };
 }
 
-for (const width of [1400, 390]) {
+for (const width of [1400, 1024, 390]) {
   test(`every page fits ${width} px`, async ({ browser }) => {
     const { page, errors } = await pageAt(browser, width);
     for (const path of ['/orchestrator', `/orchestrator?execute=${AGENTS[0]}`, '/workflows', `/workflows/${runId}`, `/agents/${AGENTS[0]}`]) {

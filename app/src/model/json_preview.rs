@@ -15,6 +15,11 @@ pub const TEXT_CHARS: usize = 2_000;
 /// bounds the run page (two documents) to about a thousand elements of tree.
 pub const PREVIEW_ENTRIES: usize = 300;
 pub const PREVIEW_DEPTH: usize = 2;
+/// Characters of text (strings and keys) in one preview or one page, all told: many
+/// long strings cut to `TEXT_CHARS` must not add up to megabytes either.
+pub const TEXT_BUDGET: usize = 48 * 1024;
+/// Characters of a key shown; a longer one is cut (and its value cannot be opened).
+pub const KEY_CHARS: usize = 200;
 
 /// Which document of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,7 +67,8 @@ pub struct PreviewPage {
 /// most `PREVIEW_DEPTH` levels below the top.
 pub fn preview(value: &Value) -> PreviewNode {
     let mut budget = PREVIEW_ENTRIES;
-    let mut root = shallow(value);
+    let mut text = TEXT_BUDGET;
+    let mut root = shallow(value, &mut text);
     // Breadth first: the top levels of everything before the depths of anything.
     let mut frontier: Vec<(Vec<Step>, &Value)> = vec![(Vec::new(), value)];
     for _depth in 0..=PREVIEW_DEPTH {
@@ -74,7 +80,10 @@ pub fn preview(value: &Value) -> PreviewNode {
             }
             budget = budget.saturating_sub(page.len());
             if let Some(node) = node_at(&mut root, &path) {
-                open(node, page.iter().map(|(k, child)| (k.clone(), shallow(child))).collect());
+                open(
+                    node,
+                    page.iter().map(|(k, child)| (shown_key(k, &mut text), shallow(child, &mut text))).collect(),
+                );
             }
             for (i, (_, child)) in page.into_iter().enumerate() {
                 if is_container(child) {
@@ -97,7 +106,11 @@ pub fn page_at(document: &Value, pointer: &str, offset: usize, limit: usize) -> 
         return None;
     }
     let len = container_len(container);
-    let entries = entries(container, offset, limit.min(PAGE)).into_iter().map(|(k, v)| (k, shallow(v))).collect();
+    let mut text = TEXT_BUDGET;
+    let entries = entries(container, offset, limit.min(PAGE))
+        .into_iter()
+        .map(|(k, v)| (shown_key(&k, &mut text), shallow(v, &mut text)))
+        .collect();
     Some(PreviewPage { entries, len })
 }
 
@@ -144,21 +157,35 @@ fn entries(v: &Value, offset: usize, limit: usize) -> Vec<(String, &Value)> {
     }
 }
 
-/// The value without its contents: containers unopened, text cut.
-fn shallow(v: &Value) -> PreviewNode {
+/// The value without its contents: containers unopened, text cut to `TEXT_CHARS` and to
+/// what is left of `budget`.
+fn shallow(v: &Value, budget: &mut usize) -> PreviewNode {
     match v {
         Value::Object(m) => PreviewNode::Object { len: m.len(), entries: None },
         Value::Array(a) => PreviewNode::Array { len: a.len(), items: None },
         Value::String(s) => {
             let total = s.chars().count();
-            if total <= TEXT_CHARS {
+            let shown = total.min(TEXT_CHARS).min(*budget);
+            *budget -= shown;
+            if shown == total {
                 PreviewNode::Text { text: s.clone(), more_chars: 0 }
             } else {
-                PreviewNode::Text { text: s.chars().take(TEXT_CHARS).collect(), more_chars: total - TEXT_CHARS }
+                PreviewNode::Text { text: s.chars().take(shown).collect(), more_chars: total - shown }
             }
         }
         other => PreviewNode::Scalar { value: other.clone() },
     }
+}
+
+/// A key as shown: whole up to `KEY_CHARS`, cut beyond (it counts against `budget` too).
+fn shown_key(key: &str, budget: &mut usize) -> String {
+    let total = key.chars().count();
+    if total <= KEY_CHARS {
+        *budget = budget.saturating_sub(total);
+        return key.to_owned();
+    }
+    *budget = budget.saturating_sub(KEY_CHARS);
+    format!("{}… ({} more characters)", key.chars().take(KEY_CHARS).collect::<String>(), total - KEY_CHARS)
 }
 
 /// A JSON Pointer one step further: `/a/b` + `c/d` → `/a/b/c~1d`.
@@ -228,6 +255,19 @@ mod tests {
         let wide: serde_json::Map<String, Value> = (0..5000).map(|i| (format!("k{i}"), json!([i]))).collect();
         let PreviewNode::Object { len: 5000, entries: Some(e) } = preview(&Value::Object(wide)) else { panic!() };
         assert_eq!(e.len(), PAGE);
+    }
+
+    #[test]
+    fn long_text_and_keys_are_bounded_all_told() {
+        // Three lists of a hundred 2,000-character strings, and a 1 MB key.
+        let long: Vec<Value> = (0..100).map(|i| json!(format!("{i}{}", "y".repeat(2_000)))).collect();
+        let doc = json!({"a": long.clone(), "b": long.clone(), "c": long, "k".repeat(1_000_000): 1});
+        let json = serde_json::to_string(&preview(&doc)).unwrap();
+        assert!(json.len() < TEXT_BUDGET + 32 * 1024, "the preview is {} bytes", json.len());
+        let page = page_at(&doc, "/a", 0, PAGE).unwrap();
+        assert!(serde_json::to_string(&page).unwrap().len() < TEXT_BUDGET + 16 * 1024);
+        let PreviewNode::Text { more_chars, .. } = &page.entries[99].1 else { panic!() };
+        assert!(*more_chars > 0, "text past the budget is cut, and says how much");
     }
 
     #[test]

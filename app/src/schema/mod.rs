@@ -36,50 +36,76 @@ pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_ERRORS: usize = 100;
 
 /// A stable fingerprint of a schema (16 lowercase hex digits), to notice when an agent's
-/// schema changed. FNV-1a 64 over the model's JSON in an order-free form: object keys
-/// sorted (the server's `serde_json` keeps the agent's order, the browser's sorts), and
-/// each list of fields as `parse_schema` ordered them before it kept the agent's order
-/// (required first, then by name), so the hashes stored with earlier runs stay valid and
+/// schema changed. FNV-1a 64 over the model's JSON in the form it had before fields kept
+/// the agent's order: each list of fields sorted (required first, then by name) and the
+/// free-form values (defaults, enum options) with their keys sorted, the model's own
+/// fields in declaration order. So the hashes stored with earlier runs stay valid, and
 /// an agent that only reorders its JSON has not changed its schema.
 pub fn schema_hash(schema: &InputSchema) -> String {
+    let mut canonical = schema.clone();
+    canonical.fields.iter_mut().for_each(field_in_hash_order);
+    sort_fields(&mut canonical.fields);
+    for kind in canonical.defs.values_mut() {
+        kind_in_hash_order(kind);
+    }
+    if let Additional::Kind { kind } = &mut canonical.additional {
+        kind_in_hash_order(kind);
+    }
     // Serializing the model cannot fail (string keys only); an empty string is a safe
     // fallback rather than a panic.
-    let json = serde_json::to_value(schema).map(order_free).map(|v| v.to_string()).unwrap_or_default();
+    let json = serde_json::to_string(&canonical).unwrap_or_default();
     format!("{:016x}", fnv1a64(json.as_bytes()))
 }
 
-fn order_free(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map
-                .into_iter()
-                .map(|(k, v)| {
-                    let v = order_free(v);
-                    let v = if k == "fields" { fields_in_hash_order(v) } else { v };
-                    (k, v)
-                })
-                .collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().collect())
+fn sort_fields(fields: &mut [Field]) {
+    fields.sort_by(|a, b| b.required.cmp(&a.required).then_with(|| a.name.cmp(&b.name)));
+}
+
+fn field_in_hash_order(field: &mut Field) {
+    if let Some(default) = field.default.take() {
+        field.default = Some(sorted_keys(default));
+    }
+    kind_in_hash_order(&mut field.kind);
+}
+
+fn kind_in_hash_order(kind: &mut FieldKind) {
+    match kind {
+        FieldKind::Enum { options } => {
+            *options = std::mem::take(options).into_iter().map(sorted_keys).collect();
         }
-        Value::Array(items) => Value::Array(items.into_iter().map(order_free).collect()),
-        other => other,
+        FieldKind::List { item, prefix, .. } => {
+            kind_in_hash_order(item);
+            prefix.iter_mut().for_each(kind_in_hash_order);
+        }
+        FieldKind::Map { key, value } => {
+            kind_in_hash_order(key);
+            kind_in_hash_order(value);
+        }
+        FieldKind::Object { fields, additional } => {
+            fields.iter_mut().for_each(field_in_hash_order);
+            sort_fields(fields);
+            if let Additional::Kind { kind } = additional {
+                kind_in_hash_order(kind);
+            }
+        }
+        FieldKind::Choice { variants, .. } => variants.iter_mut().for_each(|v| kind_in_hash_order(&mut v.kind)),
+        FieldKind::Nullable { inner } => kind_in_hash_order(inner),
+        _ => {}
     }
 }
 
-/// A list of serialized `Field`s (objects with a name and a kind), required first, then
-/// by name; anything else as it is.
-fn fields_in_hash_order(value: Value) -> Value {
-    let Value::Array(mut items) = value else { return value };
-    let is_field = |v: &Value| v.get("name").is_some_and(Value::is_string) && v.get("kind").is_some();
-    if items.iter().all(is_field) {
-        let key = |v: &Value| {
-            let required = v.get("required").and_then(Value::as_bool).unwrap_or(false);
-            (!required, v.get("name").and_then(Value::as_str).unwrap_or("").to_owned())
-        };
-        items.sort_by_key(key);
+/// A free-form value with every object's keys sorted (as serde_json's maps were before
+/// the server kept their order).
+fn sorted_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().map(|(k, v)| (k, sorted_keys(v))).collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
     }
-    Value::Array(items)
 }
 
 /// FNV-1a, 64-bit: tiny, and stable across platforms and Rust versions (unlike
@@ -103,6 +129,23 @@ fn push_segment(path: &mut String, segment: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hash as it was computed before fields kept the agent's order: over the model
+    /// as parsed then (fields required first, then by name). Runs stored then carry it.
+    #[test]
+    fn hashes_stored_before_fields_kept_their_order_still_match() {
+        let sorted = parse_schema(&json!({"workflow": "w", "inputs": {
+            "topic": {"type": "str", "required": true, "default": {"a": 1, "b": [{"c": 2, "d": 3}]}},
+            "length": "str", "tone": {"type": "str", "default": "calm"}}}))
+        .unwrap();
+        let old_formula = format!("{:016x}", fnv1a64(serde_json::to_string(&sorted).unwrap().as_bytes()));
+        assert_eq!(schema_hash(&sorted), old_formula);
+        let reordered = parse_schema(&json!({"workflow": "w", "inputs": {
+            "tone": {"type": "str", "default": "calm"}, "length": "str",
+            "topic": {"default": {"b": [{"d": 3, "c": 2}], "a": 1}, "required": true, "type": "str"}}}))
+        .unwrap();
+        assert_eq!(schema_hash(&reordered), old_formula, "only the order differs");
+    }
     use serde_json::json;
 
     #[test]

@@ -94,6 +94,17 @@ pub async fn upsert(
             }
             update
         };
+        // A replacement at another URL is another agent: the schema the old one published
+        // must not stand in for the new one's.
+        if valid.replace {
+            agents::Entity::update_many()
+                .col_expr(agents::Column::Schema, Expr::value(None::<serde_json::Value>))
+                .col_expr(agents::Column::SchemaFetchedAt, Expr::value(None::<DateTime<Utc>>))
+                .filter(agents::Column::AgentId.eq(id))
+                .filter(agents::Column::AgentUrl.ne(valid.agent_url.as_str()))
+                .exec(&txn)
+                .await?;
+        }
         // Without reading first: once restricted to rows in another state, then, if none
         // matched, unrestricted.
         if update().filter(agents::Column::HealthState.ne(state.as_str())).exec(&txn).await?.rows_affected > 0 {

@@ -304,6 +304,13 @@ fn scrub(outcome: &mut Outcome, secrets: &[String]) {
     fn value(v: &mut serde_json::Value, whole: &[String], inside: &[String]) {
         match v {
             serde_json::Value::String(s) if whole.iter().any(|w| w == s) => *s = app::schema::secrets::MASK.to_owned(),
+            // A secret that is a number (or true/false) echoed as one.
+            serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
+                let shown = v.to_string();
+                if whole.contains(&shown) {
+                    *v = serde_json::Value::String(app::schema::secrets::MASK.to_owned());
+                }
+            }
             serde_json::Value::String(s) => text(s, inside),
             serde_json::Value::Array(items) => items.iter_mut().for_each(|v| value(v, whole, inside)),
             serde_json::Value::Object(map) => map.values_mut().for_each(|v| value(v, whole, inside)),

@@ -110,6 +110,27 @@ impl Runs {
                 return replay(holder, hash.as_deref(), agent_id.as_str());
             }
         }
+        // The run whose inputs were edited must exist (the new run's page links to it);
+        // checked after the replay, so a retry still gets its run if that one is gone.
+        let rerun_of = match rerun_of {
+            Some(from) => {
+                let named = RunId::parse(&from).ok();
+                let found = match &named {
+                    Some(id) => store::find(self.db.read(), id.as_str()).await?,
+                    None => None,
+                };
+                match found {
+                    Some(run) => Some(run.run_id),
+                    None => {
+                        return Err(ServiceError::invalid_field(
+                            "rerun_of",
+                            format!("No run with ID '{from}' to re-run"),
+                        ))
+                    }
+                }
+            }
+            None => None,
+        };
         let (url, schema) = self.registry.current_schema(agent_id).await?;
         let valid = validate_inputs(&schema.schema, &inputs).map_err(|fields| {
             ServiceError::Api(ApiError {
@@ -275,17 +296,8 @@ fn canonical(value: &serde_json::Value) -> serde_json::Value {
 impl Runs {
     pub async fn create(&self, request: CreateRun) -> Result<RunCreated, ServiceError> {
         // The run whose inputs were edited must exist: the new run's page links to it.
-        let rerun_of = match request.rerun_of.filter(|r| !r.is_empty()) {
-            Some(from) => match self.find(&run_id(&from)?).await {
-                Ok(run) => Some(run.run_id),
-                Err(ServiceError::RunNotFound(_)) => {
-                    return Err(ServiceError::invalid_field("rerun_of", format!("No run with ID '{from}' to re-run")))
-                }
-                Err(other) => return Err(other),
-            },
-            None => None,
-        };
         let agent_id = crate::registry::agent_id_in(&request.agent_id)?;
+        let rerun_of = request.rerun_of.filter(|r| !r.is_empty());
         self.start(&agent_id, request.inputs, request.idempotency_key, rerun_of).await
     }
 

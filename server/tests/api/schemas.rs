@@ -190,3 +190,21 @@ async fn no_secret_reaches_the_stored_rows() {
     assert!(!stored.contains("sk-live-999999") && !stored.contains("k9z"), "{stored}");
     assert!(rows.iter().all(|r| r.inputs["api_key"] == "***"), "{stored}");
 }
+
+/// A replaced agent's last published schema does not stand in for its replacement's.
+#[tokio::test]
+async fn a_replacement_at_another_url_does_not_inherit_the_old_schema() {
+    let (app, _agent) = app_with_schema(secret_schema(), Behaviour::Echo, |s| s.schema_reuse = Duration::ZERO).await;
+    let known = app.http.get(app.url("/api/v1/agents/a/schema")).send().await.unwrap();
+    assert_eq!(known.status(), StatusCode::OK, "fetched, and kept");
+    let elsewhere = refused_url().await;
+    let replaced = app
+        .post_agent(
+            &json!({"agent_id": "a", "agent_name": "A", "agent_url": elsewhere, "force": true, "replace": true}),
+        )
+        .await;
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let now = app.http.get(app.url("/api/v1/agents/a/schema")).send().await.unwrap();
+    assert_eq!(now.status(), StatusCode::BAD_GATEWAY, "the new agent cannot say; the old one's is not used");
+    assert_eq!(error_of(now).await["code"], "agent_unavailable");
+}

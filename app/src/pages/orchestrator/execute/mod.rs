@@ -61,7 +61,8 @@ fn Panel(agent_id: String, from: Option<String>) -> impl IntoView {
     let close_on_escape = {
         let agent_id = agent_id.clone();
         move |ev: leptos::ev::KeyboardEvent| {
-            if ev.key() != "Escape" {
+            // Not while an input method is composing (Escape cancels the composition).
+            if ev.key() != "Escape" || ev.is_composing() {
                 return;
             }
             ev.prevent_default();
@@ -176,18 +177,33 @@ fn RunForm(
     };
     // Secrets typed in the form, kept here while the inputs are shown as raw JSON, which
     // shows them as "***"; a "***" left in place there means "the value typed before".
-    let kept_secrets = StoredValue::new(Vec::<(String, Value)>::new());
-    let unmask = move |map: Map<String, Value>| -> Map<String, Value> {
+    let kept_secrets = StoredValue::new(Vec::<KeptSecret>::new());
+    // A "***" stands for the secret typed before only where it still is: at the same
+    // path, and, inside a list, in the same item (deleting an item must not hand one
+    // item's secret to the next). Any other "***" at a secret's place is an error.
+    let unmask = move |map: Map<String, Value>| -> (Map<String, Value>, Vec<FieldError>) {
         let mut value = Value::Object(map);
-        for (path, secret) in kept_secrets.get_value() {
-            if let Some(slot) = value.pointer_mut(&path).filter(|v| v.as_str() == Some(secrets::MASK)) {
-                *slot = secret;
+        for kept in kept_secrets.get_value() {
+            let same_item = kept.item.as_ref().is_none_or(|(at, was)| value.pointer(at) == Some(was));
+            if let Some(slot) = value.pointer_mut(&kept.path).filter(|v| v.as_str() == Some(secrets::MASK)) {
+                if same_item {
+                    *slot = kept.value;
+                }
             }
         }
-        match value {
+        let map = match value {
             Value::Object(map) => map,
             _ => Map::new(),
-        }
+        };
+        let (_, paths) = model.with_value(|m| secrets::redact(m, &map));
+        let whole = Value::Object(map);
+        let errors = paths
+            .into_iter()
+            .filter(|p| whole.pointer(p).and_then(Value::as_str) == Some(secrets::MASK))
+            .map(|p| FieldError::new(&p, "Enter this secret again: raw JSON shows secrets as ***"))
+            .collect();
+        let Value::Object(map) = whole else { unreachable!("built from a map above") };
+        (map, errors)
     };
     let to_raw = move |_| {
         let (inputs, errors) = collect();
@@ -201,14 +217,33 @@ fn RunForm(
         raw_errors.set(Vec::new());
         let (masked, paths) = model.with_value(|m| secrets::redact(m, &inputs));
         let typed = Value::Object(inputs);
-        kept_secrets.set_value(paths.iter().filter_map(|p| typed.pointer(p).map(|v| (p.clone(), v.clone()))).collect());
+        let shown = Value::Object(masked.clone());
+        kept_secrets.set_value(
+            paths
+                .iter()
+                .filter_map(|p| {
+                    let item = list_item(&shown, p).and_then(|at| shown.pointer(&at).cloned().map(|was| (at, was)));
+                    typed.pointer(p).map(|v| KeptSecret { path: p.clone(), value: v.clone(), item })
+                })
+                .collect(),
+        );
         raw.set(Some(serde_json::to_string_pretty(&Value::Object(masked)).unwrap_or_else(|_| "{}".into())));
     };
     let to_form = move |_| {
         let Some(text) = raw.get_untracked() else { return };
         match raw::parse(&text) {
             Ok(map) => {
-                refill(&Value::Object(unmask(map)));
+                // A "***" that stands for nothing is not kept as a password: the field is
+                // emptied and marked, to be typed again.
+                let (map, lost) = unmask(map);
+                let mut value = Value::Object(map);
+                for e in &lost {
+                    if let Some(slot) = value.pointer_mut(&e.field) {
+                        *slot = Value::Null;
+                    }
+                }
+                refill(&value);
+                ctx.errors.set(lost);
                 raw.set(None);
                 raw_problem.set(None);
                 raw_errors.set(Vec::new());
@@ -268,7 +303,7 @@ fn RunForm(
         submitted.set_value(true);
         let (inputs, mut errors) = match raw.get_untracked() {
             Some(text) => match raw::parse(&text) {
-                Ok(map) => (unmask(map), Vec::new()),
+                Ok(map) => unmask(map),
                 Err(e) => {
                     raw_problem.set(Some(e));
                     return;
@@ -551,5 +586,47 @@ fn focus(selector: &str) {
         if let Some(el) = first.and_then(|el| el.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
             let _ = el.focus();
         }
+    }
+}
+
+/// A secret typed in the form while the inputs are shown as raw JSON.
+#[derive(Clone)]
+struct KeptSecret {
+    path: String,
+    value: Value,
+    /// The list item it is in (its pointer and, masked, its value then), if any.
+    item: Option<(String, Value)>,
+}
+
+/// The pointer of the deepest list item on `path` in `doc` (`/accounts/1` for
+/// `/accounts/1/password`), if the path goes through a list.
+fn list_item(doc: &Value, path: &str) -> Option<String> {
+    let mut at = doc;
+    let mut prefix = String::new();
+    let mut item = None;
+    for segment in path.split('/').skip(1) {
+        let in_list = at.is_array();
+        prefix.push('/');
+        prefix.push_str(segment);
+        at = doc.pointer(&prefix)?;
+        if in_list {
+            item = Some(prefix.clone());
+        }
+    }
+    item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list_item;
+    use serde_json::json;
+
+    #[test]
+    fn a_secret_in_a_list_is_tied_to_its_item() {
+        let doc = json!({"api_key": "***", "accounts": [{"name": "a", "password": "***"}, {"name": "b", "tags": [{"k": "***"}]}]});
+        assert_eq!(list_item(&doc, "/api_key"), None, "not in a list: tied to its path alone");
+        assert_eq!(list_item(&doc, "/accounts/0/password").as_deref(), Some("/accounts/0"));
+        assert_eq!(list_item(&doc, "/accounts/1/tags/0/k").as_deref(), Some("/accounts/1/tags/0"), "the deepest item");
+        assert_eq!(list_item(&doc, "/accounts/7/password"), None, "no such item");
     }
 }
