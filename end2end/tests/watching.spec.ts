@@ -96,7 +96,18 @@ test('two tabs show a stopped agent unhealthy without reload, over one event str
   }
   // A state change brings each tab one fresh view (uptime figure, exact counts); nothing
   // is asked for periodically while the stream is up (the fallback polls every 5 s).
-  await expect.poll(() => refreshes.length, { message: 'one fresh view per tab' }).toBeGreaterThanOrEqual(2);
+  // Each state change (failing, then unhealthy) brings each tab a fresh view, a moment
+  // after it (debounced): the tabs' clocks are moved past that, and the views are let in
+  // until none is on its way.
+  await page.clock.runFor(1000);
+  await other.clock.runFor(1000);
+  await expect
+    .poll(async () => {
+      const seen = refreshes.length;
+      await new Promise((r) => setTimeout(r, 300));
+      return seen >= 2 && refreshes.length === seen;
+    }, { message: 'the fresh views after the change have arrived' })
+    .toBe(true);
   const polls = calls(context, 'agent_overview');
   // Six seconds of the tabs' timers at once: the fallback would have asked at 5 s.
   await page.clock.runFor(6000);
