@@ -5,3 +5,4 @@ pub mod health_events;
 pub mod latency_rollups;
 pub mod runs;
 pub mod schemas;
+pub mod stored;

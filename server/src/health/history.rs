@@ -105,9 +105,8 @@ impl HealthReader {
     }
 }
 
+/// An unknown stored state (reported) counts as not observed.
 fn state_of(event: &health_events::Model) -> HealthState {
-    HealthState::parse(&event.state).unwrap_or_else(|| {
-        tracing::warn!(agent_id = %event.agent_id, id = event.id, state = %event.state, "a stored health event has an unknown state; counted as not observed");
-        HealthState::Unknown
-    })
+    crate::entities::stored::health_state("health_events", &event.id.to_string(), &event.state)
+        .unwrap_or(HealthState::Unknown)
 }

@@ -1,7 +1,7 @@
 //! What the monitor reads and writes: the agents to check, batches of check results with
 //! their transitions, latency rollups, and the history the pages read back.
 
-use crate::entities::{agents, health_events, latency_rollups};
+use crate::entities::{agents, health_events, latency_rollups, stored};
 use app::model::HealthState;
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -27,7 +27,8 @@ impl Target {
             agent_id: m.agent_id.clone(),
             agent_url: m.agent_url.clone(),
             interval_ms: m.health_interval_ms.map(|ms| ms.max(1) as u64),
-            state: HealthState::parse(&m.health_state).unwrap_or(HealthState::Unknown),
+            // Unknown (reported): the monitor starts it afresh, as never checked.
+            state: stored::health_state("agents", &m.agent_id, &m.health_state).unwrap_or(HealthState::Unknown),
             failures: m.consecutive_failures.max(0) as u32,
             reason: m.health_reason.clone(),
             checked_at: m.health_checked_at,
@@ -53,10 +54,10 @@ pub async fn targets(db: &DatabaseConnection) -> Result<Vec<Target>, DbErr> {
     Ok(rows
         .into_iter()
         .map(|(agent_id, agent_url, interval, state, failures, reason, checked_at)| Target {
+            state: stored::health_state("agents", &agent_id, &state).unwrap_or(HealthState::Unknown),
             agent_id,
             agent_url,
             interval_ms: interval.map(|ms| ms.max(1) as u64),
-            state: HealthState::parse(&state).unwrap_or(HealthState::Unknown),
             failures: failures.max(0) as u32,
             reason,
             checked_at,

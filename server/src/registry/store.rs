@@ -2,7 +2,7 @@
 //! mapping from rows to the shared view type.
 
 use crate::agent_client::Probe;
-use crate::entities::{agents, health_events};
+use crate::entities::{agents, health_events, stored};
 use crate::health::HealthPolicy;
 use app::model::{AgentSource, AgentView, HealthState, HealthSummary};
 use app::validation::ValidRegistration;
@@ -195,7 +195,10 @@ pub async fn summary(db: &DatabaseConnection) -> Result<HealthSummary, DbErr> {
         .await?;
     let mut summary = HealthSummary::default();
     for (state, n) in rows {
-        summary.add(HealthState::parse(&state).unwrap_or(HealthState::Unknown), n.max(0) as u64);
+        // An unknown stored state (reported) is counted with those not checked yet, as
+        // the list shows it.
+        let state = stored::health_state("agents", "(grouped)", &state).unwrap_or(HealthState::Unknown);
+        summary.add(state, n.max(0) as u64);
     }
     Ok(summary)
 }
@@ -223,17 +226,23 @@ pub fn to_view(m: agents::Model, policy: &HealthPolicy) -> AgentView {
             map
         }
     };
+    // A state this dashboard does not know is shown as not checked, saying why; the next
+    // check sets a real one.
+    let (state, reason) = match stored::health_state("agents", &m.agent_id, &m.health_state) {
+        Ok(state) => (state, m.health_reason),
+        Err(stored::Unrecognised(why)) => (HealthState::Unknown, Some(why)),
+    };
     AgentView {
+        source: stored::source(&m.agent_id, &m.source).unwrap_or(AgentSource::Manual),
         agent_id: m.agent_id,
         agent_name: m.agent_name,
         agent_url: m.agent_url,
-        source: AgentSource::parse(&m.source).unwrap_or(AgentSource::Manual),
         metadata,
         registered_at: crate::time::timestamp(m.registered_at),
         updated_at: crate::time::timestamp(m.updated_at),
         health: policy.view(
-            HealthState::parse(&m.health_state).unwrap_or(HealthState::Unknown),
-            m.health_reason,
+            state,
+            reason,
             m.health_latency_ms.map(|l| l.max(0) as u64),
             m.health_checked_at,
             m.consecutive_failures.max(0) as u32,

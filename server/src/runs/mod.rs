@@ -234,7 +234,7 @@ fn replay(
     agent_id: &str,
 ) -> Result<RunCreated, ServiceError> {
     if holder.request_hash.as_deref() == request_hash && holder.agent_id == agent_id {
-        let status = RunStatus::parse(&holder.status).unwrap_or(RunStatus::Failed);
+        let status = crate::entities::stored::run_status(&holder.run_id, &holder.status).unwrap_or(RunStatus::Failed);
         return Ok(RunCreated { run_id: holder.run_id, status });
     }
     Err(ServiceError::Invalid(vec![FieldError::new(

@@ -2,7 +2,7 @@
 //! names the states it may leave: a late answer can never turn `cancelled` back into
 //! `succeeded`, and the caller learns from the row count whether its change happened.
 
-use crate::entities::{runs, schemas};
+use crate::entities::{runs, schemas, stored};
 use crate::time::timestamp;
 use app::model::{RunStatus, RunView};
 use chrono::{DateTime, Utc};
@@ -309,7 +309,8 @@ pub async fn counts_by_status(db: &DatabaseConnection) -> Result<Vec<(RunStatus,
         .into_tuple()
         .all(db)
         .await?;
-    Ok(rows.into_iter().filter_map(|(s, n)| RunStatus::parse(&s).map(|s| (s, n))).collect())
+    // Runs with an unknown stored status (reported) are left out of the gauges.
+    Ok(rows.into_iter().filter_map(|(s, n)| stored::run_status("(grouped)", &s).ok().map(|s| (s, n))).collect())
 }
 
 /// What the event stream says about a run (no inputs or outputs).
@@ -318,7 +319,7 @@ pub fn to_change(m: &runs::Model) -> app::model::events::RunChange {
         run_id: m.run_id.clone(),
         agent_id: m.agent_id.clone(),
         workflow: m.workflow.clone(),
-        status: RunStatus::parse(&m.status).unwrap_or(RunStatus::Failed),
+        status: stored::run_status(&m.run_id, &m.status).unwrap_or(RunStatus::Failed),
         error: m.error.clone(),
         created_at: timestamp(m.created_at),
         started_at: m.started_at.map(timestamp),
@@ -339,14 +340,22 @@ pub async fn publish(db: &DatabaseConnection, bus: &crate::events::EventBus, run
 
 pub fn to_view(m: runs::Model) -> RunView {
     let field_errors = m.field_errors.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+    // A status this dashboard does not know is shown as failed, saying why (a final one:
+    // nothing will change it).
+    let (status, error) = match stored::run_status(&m.run_id, &m.status) {
+        Ok(status) => (status, m.error),
+        Err(stored::Unrecognised(why)) => {
+            (RunStatus::Failed, Some(m.error.map_or(why.clone(), |e| format!("{e} ({why})"))))
+        }
+    };
     RunView {
-        status: RunStatus::parse(&m.status).unwrap_or(RunStatus::Failed),
+        status,
         run_id: m.run_id,
         agent_id: m.agent_id,
         workflow: m.workflow,
         inputs: m.inputs,
         outputs: m.outputs,
-        error: m.error,
+        error,
         field_errors,
         created_at: timestamp(m.created_at),
         started_at: m.started_at.map(timestamp),

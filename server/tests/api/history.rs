@@ -199,3 +199,33 @@ async fn the_last_published_schema_is_used_when_the_agent_cannot_give_one() {
     let second = app.start_run("a", json!({"topic": "y"})).await;
     assert_eq!(app.finished_run(&second, SOON).await["schema_hash"], hash);
 }
+
+/// A stored value this dashboard does not know (a hand edit, a newer version's row) never
+/// takes a list down and is never passed off as a known one: the row says what it holds.
+#[tokio::test]
+async fn unknown_stored_states_are_shown_for_what_they_are() {
+    use sea_orm::ConnectionTrait;
+    let (app, _agent) = app_with(Behaviour::Echo).await;
+    let run_id = app.start_run("a", json!({"topic": "x"})).await;
+    app.finished_run(&run_id, SOON).await;
+    let db = server::db::connect(&app.database_url).await.unwrap();
+    db.write().execute_unprepared("UPDATE agents SET health_state = 'sleepy', source = 'teleported'").await.unwrap();
+    db.write().execute_unprepared("UPDATE runs SET status = 'paused'").await.unwrap();
+
+    let agents = app.list_agents("").await;
+    assert_eq!(agents.status(), StatusCode::OK, "the list still answers");
+    let agents: Vec<Value> = agents.json().await.unwrap();
+    assert_eq!(agents[0]["health"]["state"], "unknown");
+    let reason = agents[0]["health"]["reason"].as_str().unwrap();
+    assert!(reason.contains("\"sleepy\"") && reason.contains("not one this dashboard knows"), "{reason}");
+    let overview = app.http.get(app.url("/api/v1/overview")).send().await.unwrap();
+    assert_eq!(overview.status(), StatusCode::OK);
+
+    let runs = app.http.get(app.url("/api/v1/runs")).send().await.unwrap();
+    assert_eq!(runs.status(), StatusCode::OK);
+    let runs: Vec<Value> = runs.json().await.unwrap();
+    assert_eq!(runs[0]["status"], "failed");
+    assert!(runs[0]["error"].as_str().unwrap().contains("\"paused\""), "{}", runs[0]);
+    let page = app.http.get(app.url(&format!("/workflows/{run_id}"))).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+}
