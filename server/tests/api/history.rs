@@ -165,7 +165,18 @@ async fn retention_removes_old_finished_runs_only() {
     })
     .await;
     assert!(gone.is_some(), "a finished run older than the retention is deleted");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A run that finishes after the live one started, deleted in its turn: a retention
+    // pass has run while the live one was going, and kept it.
+    let other = mock_agent(article_schema(), Behaviour::Echo).await;
+    app.register("b", &other.url).await;
+    let later = app.start_run("b", json!({"topic": "later"})).await;
+    app.finished_run(&later, SOON).await;
+    let purged = eventually(SOON, || async {
+        let r = app.http.get(app.url(&format!("/api/v1/runs/{later}"))).send().await.unwrap();
+        (r.status() == StatusCode::NOT_FOUND).then_some(())
+    })
+    .await;
+    assert!(purged.is_some(), "the later run is deleted too");
     assert_eq!(app.get_run(&live).await["status"], "running", "a live run is kept");
 }
 
