@@ -3,6 +3,8 @@
 //! functions call; `dispatcher` calls the agents in the background.
 
 mod dispatcher;
+mod idempotency;
+mod query;
 pub mod store;
 
 pub use dispatcher::Dispatcher;
@@ -18,8 +20,9 @@ use app::schema::{secrets, validate_inputs};
 use app::services::RunService;
 use app::validation::{AgentId, RunId};
 use dispatcher::Job;
+use idempotency::{comparable_hash, replay, request_hash};
+use query::parse_query;
 use sea_orm::DbErr;
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -226,71 +229,10 @@ impl Runs {
     }
 }
 
-/// The run that already holds an idempotency key: the same request gets it back, another
-/// request is refused.
-fn replay(
-    holder: crate::entities::runs::Model,
-    request_hash: Option<&str>,
-    agent_id: &str,
-) -> Result<RunCreated, ServiceError> {
-    if holder.request_hash.as_deref() == request_hash && holder.agent_id == agent_id {
-        let status = crate::entities::stored::run_status(&holder.run_id, &holder.status).unwrap_or(RunStatus::Failed);
-        return Ok(RunCreated { run_id: holder.run_id, status });
-    }
-    Err(ServiceError::Invalid(vec![FieldError::new(
-        "idempotency_key",
-        format!(
-            "This Idempotency-Key was already used for run {} with another request; use a new key for new inputs",
-            holder.run_id
-        ),
-    )]))
-}
-
-/// The hash of `inputs` as `holder` stored its request: with its withheld secrets
-/// masked, since that is what its hash was taken over. `None` when it withheld nothing.
-fn comparable_hash(
-    holder: &crate::entities::runs::Model,
-    agent_id: &str,
-    inputs: &serde_json::Value,
-) -> Option<String> {
-    let withheld: Vec<String> =
-        holder.withheld.clone().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
-    if withheld.is_empty() {
-        return None;
-    }
-    let mut masked = inputs.clone();
-    secrets::replace_at(&mut masked, &withheld, &serde_json::Value::String(secrets::MASK.to_owned()));
-    Some(request_hash(agent_id, &masked))
-}
-
 /// A run ID as it arrives from a server function or a URL: one that cannot name a run
 /// names none.
 pub fn run_id(raw: &str) -> Result<RunId, ServiceError> {
     RunId::parse(raw).map_err(|_| ServiceError::RunNotFound(raw.to_owned()))
-}
-
-/// What makes two creations "the same request" for an idempotency key.
-fn request_hash(agent_id: &str, inputs: &serde_json::Value) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(agent_id.as_bytes());
-    hasher.update([0]);
-    // Keys sorted: maps keep their sender's order (preserve_order), and the same inputs
-    // sent in another order are the same request.
-    hasher.update(canonical(inputs).to_string().as_bytes());
-    hasher.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
-
-/// The value with every object's keys in sorted order.
-fn canonical(value: &serde_json::Value) -> serde_json::Value {
-    match value {
-        serde_json::Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
-        }
-        serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(canonical).collect()),
-        other => other.clone(),
-    }
 }
 
 impl Runs {
@@ -473,134 +415,5 @@ impl RunService for Runs {
 
     async fn run_schema(&self, id: &str) -> Result<Option<app::schema::InputSchema>, ApiError> {
         Ok(self.schema(&run_id(id)?).await?)
-    }
-}
-
-fn parse_query(query: &RunQuery) -> Result<(store::Filter, Option<store::Cursor>, u64), ServiceError> {
-    let mut errors = Vec::new();
-    let agent_id = query.agent_id.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned);
-    let mut statuses = Vec::new();
-    for s in query.status.as_deref().unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        match RunStatus::parse(s) {
-            Some(st) => statuses.push(st),
-            None => errors.push(FieldError::new(
-                "status",
-                format!("Unknown status {s:?}; use one of {}", RunStatus::ALL.map(RunStatus::as_str).join(", ")),
-            )),
-        }
-    }
-    let mut time = |name: &str, raw: &Option<String>| match raw.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        None => None,
-        Some(t) => match parse_time(t) {
-            Some(t) => Some(t),
-            None => {
-                errors.push(FieldError::new(
-                    name,
-                    format!("{name} must be an RFC 3339 time like 2026-11-23T10:00:00Z or a date like 2026-11-23"),
-                ));
-                None
-            }
-        },
-    };
-    let since = time("since", &query.since);
-    // A bare date as `until` includes that day.
-    let until = time("until", &query.until).map(|t| match query.until.as_deref().map(str::trim) {
-        Some(raw) if raw.len() == 10 => t + chrono::Duration::days(1),
-        _ => t,
-    });
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        errors.push(FieldError::new("limit", format!("limit must be between 1 and {MAX_PAGE}")));
-    }
-    let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(raw) => match parse_cursor(raw) {
-            Some(c) => Some(c),
-            None => {
-                errors.push(FieldError::new(
-                    "cursor",
-                    "cursor is not one this dashboard handed out; start from the first page",
-                ));
-                None
-            }
-        },
-    };
-    if !errors.is_empty() {
-        return Err(ServiceError::Invalid(errors));
-    }
-    Ok((store::Filter { agent_id, statuses, since, until }, cursor, limit))
-}
-
-/// RFC 3339, or a bare date meaning its midnight UTC.
-fn parse_time(raw: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
-        return Some(t.with_timezone(&chrono::Utc));
-    }
-    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0).map(|t| t.and_utc())
-}
-
-fn parse_cursor(raw: &str) -> Option<store::Cursor> {
-    let (ms, run_id) = raw.split_once('_')?;
-    let created_at = chrono::DateTime::from_timestamp_millis(ms.parse().ok()?)?;
-    RunId::parse(run_id).ok().map(|_| store::Cursor { created_at, run_id: run_id.to_owned() })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_same_inputs_in_another_key_order_are_the_same_request() {
-        let a: serde_json::Value =
-            serde_json::from_str(r#"{"b": 1, "a": {"y": [1, {"q": 1, "p": 2}], "x": 2}}"#).unwrap();
-        let b: serde_json::Value =
-            serde_json::from_str(r#"{"a": {"x": 2, "y": [1, {"p": 2, "q": 1}]}, "b": 1}"#).unwrap();
-        assert_eq!(request_hash("agent", &a), request_hash("agent", &b));
-        assert_ne!(request_hash("agent", &a), request_hash("other", &a));
-        let c: serde_json::Value =
-            serde_json::from_str(r#"{"a": {"x": 2, "y": [{"p": 2, "q": 1}, 1]}, "b": 1}"#).unwrap();
-        assert_ne!(request_hash("agent", &a), request_hash("agent", &c), "array order matters");
-    }
-
-    #[test]
-    fn queries_are_parsed_with_every_mistake_named() {
-        let q = RunQuery {
-            status: Some("running, failed".into()),
-            since: Some("2026-11-23".into()),
-            limit: Some(10),
-            ..Default::default()
-        };
-        let (filter, cursor, limit) = parse_query(&q).unwrap();
-        assert_eq!(filter.statuses, vec![RunStatus::Running, RunStatus::Failed]);
-        assert_eq!(filter.since.unwrap().to_rfc3339(), "2026-11-23T00:00:00+00:00");
-        assert_eq!((cursor, limit), (None, 10));
-
-        let bad = RunQuery {
-            status: Some("done".into()),
-            until: Some("yesterday".into()),
-            limit: Some(0),
-            cursor: Some("x".into()),
-            ..Default::default()
-        };
-        let fields: Vec<_> =
-            ApiError::from(parse_query(&bad).unwrap_err()).fields.into_iter().map(|f| f.field).collect();
-        assert_eq!(fields, ["status", "until", "limit", "cursor"]);
-    }
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        let c = parse_cursor("1795300029250_0b7c1b9e-1f7a-4c38-9d1c-9a1d1f0e2a11").unwrap();
-        assert_eq!(c.created_at.timestamp_millis(), 1_795_300_029_250);
-        assert!(parse_cursor("12_a b").is_none());
-        assert!(parse_cursor("x_abc").is_none());
-    }
-
-    #[test]
-    fn the_same_request_hashes_the_same() {
-        let a = request_hash("a", &serde_json::json!({"x": 1, "y": [1, 2]}));
-        let b = request_hash("a", &serde_json::from_str(r#"{"y":[1,2],"x":1}"#).unwrap());
-        assert_eq!(a, b);
-        assert_ne!(a, request_hash("b", &serde_json::json!({"x": 1, "y": [1, 2]})));
-        assert_ne!(a, request_hash("a", &serde_json::json!({"x": 2, "y": [1, 2]})));
     }
 }

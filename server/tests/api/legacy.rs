@@ -29,6 +29,19 @@ INSERT INTO workflow_runs VALUES ('3b7c1b9e-1f7a-4c38-9d1c-9a1d1f0e2a14', 'my_fl
   '{"answer": 42}', NULL, '2026-02-05 18:34:00.000000', '2026-02-05 18:34:01.000000', 1.0, 10, 0.01, NULL);
 "#;
 
+/// A file the old tool left behind (always SQLite), with its tables and rows; keep the
+/// directory alive as long as the file is used.
+async fn old_database() -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("configurable_agents.db").display());
+    let old = Database::connect(&url).await.unwrap();
+    for statement in OLD_DATABASE.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+        old.execute_unprepared(statement).await.unwrap();
+    }
+    drop(old);
+    (url, dir)
+}
+
 async fn count(url: &str, table: &str) -> i64 {
     let db = Database::connect(url).await.unwrap();
     let row = db
@@ -42,13 +55,7 @@ async fn count(url: &str, table: &str) -> i64 {
 #[tokio::test]
 async fn the_old_tools_database_is_refused_then_imported_with_nothing_lost() {
     // Always a SQLite file: that is what the old tool leaves behind.
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("configurable_agents.db").display());
-    let old = Database::connect(&url).await.unwrap();
-    for statement in OLD_DATABASE.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
-        old.execute_unprepared(statement).await.unwrap();
-    }
-    drop(old);
+    let (url, _dir) = old_database().await;
 
     let refused = server::startup::Application::build(test_settings(url.clone())).await.err().expect("refused");
     let message = refused.to_string();
@@ -110,13 +117,7 @@ async fn the_old_tools_database_is_refused_then_imported_with_nothing_lost() {
 /// old tool's file, its report on stdout, exit 0; a second run finds nothing to import.
 #[tokio::test]
 async fn the_migrate_import_legacy_command_imports_the_old_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("configurable_agents.db").display());
-    let old = Database::connect(&url).await.unwrap();
-    for statement in OLD_DATABASE.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
-        old.execute_unprepared(statement).await.unwrap();
-    }
-    drop(old);
+    let (url, _dir) = old_database().await;
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
             .args(args)
@@ -133,13 +134,7 @@ async fn the_migrate_import_legacy_command_imports_the_old_database() {
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     assert_eq!(count(&url, "runs").await, 4, "no duplicates");
     // Without --import-legacy on an old database it says what to do, and fails.
-    let dir2 = tempfile::tempdir().unwrap();
-    let url2 = format!("sqlite://{}?mode=rwc", dir2.path().join("configurable_agents.db").display());
-    let old = Database::connect(&url2).await.unwrap();
-    for statement in OLD_DATABASE.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
-        old.execute_unprepared(statement).await.unwrap();
-    }
-    drop(old);
+    let (url2, _dir2) = old_database().await;
     let plain = run(&["migrate", "--database-url", &url2]);
     assert!(!plain.status.success());
     assert!(
