@@ -6,18 +6,24 @@
 //! with a notice when the agent's schema changed since; the last inputs sent from this
 //! browser (secrets removed) are offered again.
 
+mod drift_notice;
 mod fields;
+mod focus;
 mod node;
 mod raw;
+mod raw_secrets;
 
-use crate::api::{agent_schema, create_run, get_agent, get_run, run_schema};
+use crate::api::{agent_schema, create_run, get_agent, get_run};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::model::{CreateRun, HealthState, HealthView, RunView, SchemaView};
-use crate::schema::{drift, secrets, validate_inputs};
+use crate::schema::{secrets, validate_inputs};
+use drift_notice::DriftNotice;
 use fields::{root_view, FormContext};
+use focus::{focus, focus_first_invalid, keep_focus_off_buttons, later};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use node::{Build, Node, RowIds};
+use raw_secrets::{list_item, KeptSecret};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -480,62 +486,6 @@ fn RunForm(
     }
 }
 
-/// Edit and re-run of a run validated against another schema than the agent's current
-/// one: what changed, and which of its inputs no longer fit.
-#[component]
-fn DriftNotice(run: RunView, current: crate::schema::InputSchema, current_hash: String) -> impl IntoView {
-    let run_id = run.run_id.clone();
-    let old = LocalResource::new(move || run_schema(run_id.clone()));
-    let mut inputs = run.inputs.clone();
-    secrets::replace_at(&mut inputs, &run.withheld, &Value::Null);
-    // Withheld secrets are asked for anyway; their absence is not drift.
-    let misfits: Vec<FieldError> = match validate_inputs(&current, &inputs) {
-        Ok(_) => Vec::new(),
-        Err(errs) => errs.into_iter().filter(|e| !run.withheld.contains(&e.field)).collect(),
-    };
-    let was = run.schema_hash.clone().unwrap_or_else(|| "unknown".into());
-    let current = StoredValue::new(current);
-    view! {
-        <div class="notice warning drift" data-testid="schema-drift">
-            <p><strong>"The agent's input schema changed since this run"</strong>{format!(" (schema {was} → {current_hash}).")}</p>
-            <Suspense fallback=|| view! { <p class="muted">"Comparing the schemas…"</p> }>
-                {move || Suspend::new(async move {
-                    match old.await {
-                        Ok(Some(old)) => {
-                            let d = current.with_value(|c| drift::diff(&old, c));
-                            let list = |title: &'static str, items: Vec<String>, id: &'static str| (!items.is_empty()).then(|| view! {
-                                <p data-testid=id>{title}" "{items.into_iter().map(|p| view! { <code>{p}</code>" " }).collect_view()}</p>
-                            });
-                            view! {
-                                {list("Added:", d.added.clone(), "drift-added")}
-                                {list("Removed:", d.removed.clone(), "drift-removed")}
-                                {(!d.changed.is_empty()).then(|| view! {
-                                    <p data-testid="drift-changed">"Changed: "
-                                        {d.changed.iter().map(|(p, what)| view! { <code>{p.clone()}</code>{format!(" ({what}) ")} }).collect_view()}
-                                    </p>
-                                })}
-                                {d.is_empty().then(|| view! { <p>"No field was added, removed or changed (only descriptions or defaults)."</p> })}
-                            }.into_any()
-                        }
-                        Ok(None) => view! { <p>"The schema this run used was not kept, so the differences cannot be listed."</p> }.into_any(),
-                        Err(e) => view! { <p>{format!("Could not load the schema this run used: {}", e.message)}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
-            {if misfits.is_empty() {
-                view! { <p>"Its inputs still fit the current schema."</p> }.into_any()
-            } else {
-                view! {
-                    <p>"These inputs no longer fit:"</p>
-                    <ul class="field-errors" data-testid="drift-misfits">
-                        {misfits.into_iter().map(|e| view! { <li><code>{e.field}</code>": "{e.message}</li> }).collect_view()}
-                    </ul>
-                }.into_any()
-            }}
-        </div>
-    }
-}
-
 /// Errors in the order of the text (those without a line last).
 fn by_line(mut errors: Vec<(Option<usize>, FieldError)>) -> Vec<(Option<usize>, FieldError)> {
     errors.sort_by_key(|(line, _)| line.unwrap_or(usize::MAX));
@@ -548,85 +498,4 @@ fn new_key() -> String {
     #[cfg(not(all(target_arch = "wasm32", feature = "hydrate")))]
     let random = 0.5;
     format!("form-{}-{}", crate::time::now_ms() as u64, (random * 1e15) as u64)
-}
-
-/// A button pressed with the pointer does not take the focus (as in Safari): the field
-/// being typed in would be left first, its error would show and push the button away
-/// from under the pointer before the click lands (Run, Add item). Keys still reach it.
-fn keep_focus_off_buttons(ev: leptos::ev::MouseEvent) {
-    use leptos::wasm_bindgen::JsCast;
-    let on_button = ev
-        .target()
-        .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
-        .and_then(|el| el.closest("button").ok().flatten())
-        .is_some();
-    if on_button {
-        ev.prevent_default();
-    }
-}
-
-/// `f` after the event being handled: the field's own handler stores the new value
-/// first (the form's listener may see the event before the field's delegated one).
-fn later(f: impl Fn() + 'static) {
-    set_timeout(f, std::time::Duration::ZERO);
-}
-
-/// Moves focus to the first input the form marks invalid.
-fn focus_first_invalid() {
-    focus("[data-testid=run-form] [aria-invalid=true]");
-}
-
-/// Moves focus to the first element `selector` finds, if any.
-#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
-fn focus(selector: &str) {
-    #[cfg(feature = "hydrate")]
-    {
-        use leptos::wasm_bindgen::JsCast;
-        let first = document().query_selector(selector).ok().flatten();
-        if let Some(el) = first.and_then(|el| el.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
-            let _ = el.focus();
-        }
-    }
-}
-
-/// A secret typed in the form while the inputs are shown as raw JSON.
-#[derive(Clone)]
-struct KeptSecret {
-    path: String,
-    value: Value,
-    /// The list item it is in (its pointer and, masked, its value then), if any.
-    item: Option<(String, Value)>,
-}
-
-/// The pointer of the deepest list item on `path` in `doc` (`/accounts/1` for
-/// `/accounts/1/password`), if the path goes through a list.
-fn list_item(doc: &Value, path: &str) -> Option<String> {
-    let mut at = doc;
-    let mut prefix = String::new();
-    let mut item = None;
-    for segment in path.split('/').skip(1) {
-        let in_list = at.is_array();
-        prefix.push('/');
-        prefix.push_str(segment);
-        at = doc.pointer(&prefix)?;
-        if in_list {
-            item = Some(prefix.clone());
-        }
-    }
-    item
-}
-
-#[cfg(test)]
-mod tests {
-    use super::list_item;
-    use serde_json::json;
-
-    #[test]
-    fn a_secret_in_a_list_is_tied_to_its_item() {
-        let doc = json!({"api_key": "***", "accounts": [{"name": "a", "password": "***"}, {"name": "b", "tags": [{"k": "***"}]}]});
-        assert_eq!(list_item(&doc, "/api_key"), None, "not in a list: tied to its path alone");
-        assert_eq!(list_item(&doc, "/accounts/0/password").as_deref(), Some("/accounts/0"));
-        assert_eq!(list_item(&doc, "/accounts/1/tags/0/k").as_deref(), Some("/accounts/1/tags/0"), "the deepest item");
-        assert_eq!(list_item(&doc, "/accounts/7/password"), None, "no such item");
-    }
 }
