@@ -6,27 +6,33 @@ use crate::error::FieldError;
 use crate::model::RegisterAgent;
 use serde_json::{Map, Value};
 
-pub const MAX_ID_LEN: usize = 128;
+pub const MAX_ID_LEN: usize = 255;
 pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_URL_LEN: usize = 2048;
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 
-/// An agent ID: 1–128 of `A-Z a-z 0-9 . _ : @ ~ -`, and not `.`, `..` or `register`
-/// (they would collide with path segments of the API, old agents' included).
+/// An agent ID: what worked with the old registry, so that no agent in the field is lost
+/// to a stricter rule: 1–255 characters kept exactly as sent (no trimming: an old agent
+/// heartbeats with the ID it registered), no control characters, none of `/ ? # %`
+/// (they would split or end a path, or half-encode it), and not `.`, `..` or `register`
+/// (path segments of the API). Anything else, spaces and accents included, is fine:
+/// pages, links and the API encode IDs wherever they go into a URL.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AgentId(String);
 
 impl AgentId {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let id = raw.trim();
+    pub fn parse(id: &str) -> Result<Self, String> {
         if id.is_empty() {
             return Err("Agent ID is required".into());
         }
         if id.chars().count() > MAX_ID_LEN {
             return Err(format!("Agent ID must be at most {MAX_ID_LEN} characters"));
         }
-        if let Some(bad) = id.chars().find(|c| !is_id_char(*c)) {
-            return Err(format!("Agent ID may only contain letters, digits and . _ : @ ~ - (found {bad:?})"));
+        if id.chars().any(char::is_control) {
+            return Err("Agent ID cannot contain control characters".into());
+        }
+        if let Some(bad) = id.chars().find(|c| matches!(c, '/' | '?' | '#' | '%')) {
+            return Err(format!("Agent ID cannot contain / ? # or % (found {bad:?})"));
         }
         if matches!(id, "." | ".." | "register") {
             return Err(format!("Agent ID cannot be \"{id}\" (reserved)"));
@@ -75,10 +81,6 @@ impl std::fmt::Display for RunId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-fn is_id_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '@' | '~' | '-')
 }
 
 /// A display name: trimmed, 1–200 characters, no control characters.
@@ -310,14 +312,15 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn ids_follow_the_old_clients_alphabet() {
-        for ok in ["a", "test-agent", "a.b_c:d@e~f", &"x".repeat(128)] {
-            assert!(AgentId::parse(ok).is_ok(), "{ok} should pass");
+    fn ids_take_what_the_old_registry_took() {
+        for ok in ["a", "test-agent", "a.b_c:d@e~f", "Research Agent é1", " spaced ", "…", &"é".repeat(255)] {
+            assert_eq!(AgentId::parse(ok).map(|id| id.into_string()), Ok(ok.to_owned()), "{ok:?} is kept as sent");
         }
-        for bad in ["", " ", ".", "..", "register", "a/b", "a b", "é", &"x".repeat(129)] {
+        for bad in ["", ".", "..", "register", "a/b", "a?b", "a#b", "50%", "tab\there", "nl\n", &"x".repeat(256)] {
             assert!(AgentId::parse(bad).is_err(), "{bad:?} should fail");
         }
-        assert_eq!(AgentId::parse("  spaced  ").unwrap().as_str(), "spaced");
+        assert!(AgentId::parse("a/b").unwrap_err().contains("'/'"));
+        assert!(AgentId::parse(&"x".repeat(256)).unwrap_err().contains("255"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod m20261123_000001_create_runs;
 mod m20261124_000001_secrets_and_schemas;
 mod m20261125_000001_health_at_scale;
 mod m20261202_000001_rerun_of;
+mod m20261202_000002_self_registration;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_secrets_and_schemas::Migration),
             Box::new(m20261125_000001_health_at_scale::Migration),
             Box::new(m20261202_000001_rerun_of::Migration),
+            Box::new(m20261202_000002_self_registration::Migration),
         ]
     }
 }

@@ -117,6 +117,26 @@ pub struct UiSettings {
     /// (changes at once). Pages assume 30 s; other values are for tests.
     #[arg(long, env = "CA_HEALTH_REFRESH", default_value = "30s", value_parser = positive_duration, hide = true)]
     pub health_refresh: Duration,
+
+    /// Delete self-registered agents that have been expired or deregistered for longer
+    /// than this (e.g. 30d), history included; off when not given (they stay listed).
+    #[arg(long, env = "CA_EXPIRED_RETENTION", value_parser = positive_duration)]
+    pub expired_retention: Option<Duration>,
+
+    /// Self-preservation: when more than this share of the live self-registered agents
+    /// fall silent together (no heartbeat for half their TTL), expiry pauses: the
+    /// dashboard's network is more likely at fault than all of them at once.
+    #[arg(long, env = "CA_SELF_PRESERVATION_SHARE", default_value_t = 0.5, value_parser = share)]
+    pub self_preservation_share: f64,
+
+    /// ... and they are at least this many (a small fleet's agents may all go at once).
+    #[arg(long, env = "CA_SELF_PRESERVATION_MIN", default_value_t = 10)]
+    pub self_preservation_min: u32,
+
+    /// The longest expiry stays paused; then the overdue agents expire and the count
+    /// starts afresh, so agents gone for good cannot hold it on.
+    #[arg(long, env = "CA_SELF_PRESERVATION_MAX", default_value = "15m", value_parser = positive_duration)]
+    pub self_preservation_max: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -211,5 +231,12 @@ mod tests {
         assert!(byte_size("0").is_err());
         assert!(byte_size("1GiB").is_err());
         assert!(byte_size("lots").is_err());
+    }
+}
+
+fn share(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{raw:?} is not a share between 0 and 1 (e.g. 0.5)")),
     }
 }

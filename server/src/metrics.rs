@@ -5,7 +5,7 @@
 //! describe current state (agents by health, runs by status, open event streams) are
 //! read when scraped, so they can never drift from the truth.
 
-use app::model::{HealthState, RunStatus};
+use app::model::{AgentState, RunStatus};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -30,6 +30,11 @@ struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FieldLabel {
+    field: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     method: String,
     route: String,
@@ -45,6 +50,8 @@ pub struct Metrics {
     probes: Family<OutcomeLabel, Counter>,
     probe_seconds: Histogram,
     requests: Family<RequestLabels, Counter>,
+    refused_registrations: Family<FieldLabel, Counter>,
+    self_preservation: Gauge,
 }
 
 impl Default for Metrics {
@@ -57,7 +64,7 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("configurable_agents");
         let agents = Family::<StateLabel, Gauge>::default();
-        registry.register("agents", "Registered agents by health state", agents.clone());
+        registry.register("agents", "Registered agents by health state (expired ones as expired)", agents.clone());
         let runs = Family::<StatusLabel, Gauge>::default();
         registry.register("runs", "Recorded runs by status", runs.clone());
         let sse_clients = Gauge::default();
@@ -69,13 +76,43 @@ impl Metrics {
         registry.register("health_check_duration_seconds", "How long health checks took", probe_seconds.clone());
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register("http_requests", "HTTP requests answered, by route and status", requests.clone());
-        for state in HealthState::ALL {
+        let refused_registrations = Family::<FieldLabel, Counter>::default();
+        registry.register(
+            "refused_registrations",
+            "Self-registrations refused as invalid, by the first field at fault",
+            refused_registrations.clone(),
+        );
+        let self_preservation = Gauge::default();
+        registry.register(
+            "self_preservation",
+            "1 while expiry is paused because many agents stopped heartbeating at once",
+            self_preservation.clone(),
+        );
+        for state in AgentState::ALL {
             agents.get_or_create(&StateLabel { state: state.as_str().into() }).set(0);
         }
         for outcome in ["healthy", "unhealthy"] {
             let _ = probes.get_or_create(&OutcomeLabel { outcome: outcome.into() });
         }
-        Self { registry: Arc::new(Mutex::new(registry)), agents, runs, sse_clients, probes, probe_seconds, requests }
+        Self {
+            registry: Arc::new(Mutex::new(registry)),
+            agents,
+            runs,
+            sse_clients,
+            probes,
+            probe_seconds,
+            requests,
+            refused_registrations,
+            self_preservation,
+        }
+    }
+
+    pub fn record_refused_registration(&self, field: &str) {
+        self.refused_registrations.get_or_create(&FieldLabel { field: field.into() }).inc();
+    }
+
+    pub fn set_self_preservation(&self, on: bool) {
+        self.self_preservation.set(i64::from(on));
     }
 
     pub fn record_check(&self, healthy: bool, latency_ms: Option<u64>) {
@@ -94,7 +131,7 @@ impl Metrics {
     }
 
     /// The text a scrape returns, with the current-state gauges set first.
-    pub fn render(&self, agents: &[(HealthState, i64)], runs: &[(RunStatus, i64)], sse_clients: usize) -> String {
+    pub fn render(&self, agents: &[(AgentState, i64)], runs: &[(RunStatus, i64)], sse_clients: usize) -> String {
         for (state, n) in agents {
             self.agents.get_or_create(&StateLabel { state: state.as_str().into() }).set(*n);
         }

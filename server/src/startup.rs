@@ -8,7 +8,8 @@ use crate::events::EventBus;
 use crate::health::{HealthMonitor, MonitorHandle, MonitorSettings};
 use crate::http::guard;
 use crate::metrics::Metrics;
-use crate::registry::Registry;
+use crate::registry::self_registration::SystemResolver;
+use crate::registry::{PreservationSettings, Registry, RegistrySettings};
 use crate::runs::{Dispatcher, RunSettings, Runs};
 use crate::state::AppState;
 use crate::tasks::{self, Tasks};
@@ -63,14 +64,26 @@ impl Application {
         };
         let (monitor, monitor_handle) =
             HealthMonitor::new(database.clone(), client.clone(), bus.clone(), metrics.clone(), monitor_settings);
+        let registry_settings = RegistrySettings {
+            schema_reuse: settings.schema_reuse,
+            preservation: PreservationSettings {
+                share: settings.self_preservation_share,
+                min: settings.self_preservation_min,
+                max: settings.self_preservation_max,
+            },
+        };
         let registry = Registry::new(
             database.clone(),
             client.clone(),
             bus.clone(),
             monitor_handle.clone(),
             monitor.policy(),
-            settings.schema_reuse,
+            metrics.clone(),
+            registry_settings,
+            Arc::new(SystemResolver),
         );
+        // Before serving: a heartbeat must find every agent in the book.
+        registry.load_liveness().await?;
         let run_settings = RunSettings {
             run_timeout: settings.run_timeout,
             max_inputs_bytes: settings.max_run_inputs,
@@ -88,6 +101,26 @@ impl Application {
             dispatcher.abort_all();
         });
         tasks.add("health monitor", move |shutdown| monitor.run(shutdown));
+        {
+            let registry = registry.clone();
+            tasks.add("agent liveness", move |shutdown| registry.run_liveness(shutdown));
+        }
+        if let Some(retention) = settings.expired_retention {
+            let registry = registry.clone();
+            let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+            tasks.add("expired agent retention", move |shutdown| {
+                tasks::every(every, shutdown, move || {
+                    let registry = registry.clone();
+                    async move {
+                        match registry.purge_expired(retention).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(deleted = n, "long-expired agents deleted (--expired-retention)"),
+                            Err(e) => tracing::warn!(error = %e, "could not delete long-expired agents"),
+                        }
+                    }
+                })
+            });
+        }
         {
             let db = database.clone();
             let retention = settings.latency_retention;
@@ -160,7 +193,9 @@ impl Application {
             shutdown.await;
             bus.close();
         };
-        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        // Connect info: a self-registering agent's address is where its request came from.
+        let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         running.stop().await;
         result
     }

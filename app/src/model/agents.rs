@@ -127,6 +127,62 @@ pub struct AgentView {
     pub registered_at: String,
     pub updated_at: String,
     pub health: HealthView,
+    /// The host and port of `agent_url` (what the old registry's clients send and read).
+    #[serde(default)]
+    pub host: String,
+    #[serde(default)]
+    pub port: u16,
+    /// Seconds without a heartbeat after which a self-registered agent expires; None for
+    /// agents nobody heartbeats for.
+    #[serde(default)]
+    pub ttl_seconds: Option<u32>,
+    /// RFC 3339, UTC; None until the agent has sent one (a registration counts).
+    #[serde(default)]
+    pub last_heartbeat: Option<String>,
+    /// Whether it counts as up, one rule for every list and count: a self-registered agent
+    /// while it has not expired; any other while its health is `healthy` or `failing`.
+    #[serde(default)]
+    pub is_alive: bool,
+    /// A self-registered agent whose heartbeats stopped, or that deregistered. It stays
+    /// listed (with its history) and is not checked until it registers or heartbeats again.
+    #[serde(default)]
+    pub expired: bool,
+    /// When, and why (`Expiry`), it stopped counting as alive.
+    #[serde(default)]
+    pub expired_at: Option<String>,
+    #[serde(default)]
+    pub expiry: Option<Expiry>,
+    /// Set when the address the agent sent could not be used as it was and the dashboard
+    /// chose another (a container's host name it cannot resolve, `0.0.0.0`).
+    #[serde(default)]
+    pub address_note: Option<String>,
+}
+
+/// Why a self-registered agent stopped counting as alive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expiry {
+    /// No heartbeat within its TTL.
+    Ttl,
+    /// It said goodbye (`DELETE /agents/{id}` at its shutdown).
+    Deregistered,
+}
+
+impl Expiry {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ttl => "ttl",
+            Self::Deregistered => "deregistered",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ttl" => Some(Self::Ttl),
+            "deregistered" => Some(Self::Deregistered),
+            _ => None,
+        }
+    }
 }
 
 impl AgentView {
@@ -170,9 +226,86 @@ pub struct AgentQuery {
     pub q: Option<String>,
     /// Only agents in this state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<HealthState>,
+    pub state: Option<AgentState>,
     pub limit: Option<u64>,
     pub offset: Option<u64>,
+    /// False: only agents alive (`AgentView::is_alive`). True or absent: every agent (the
+    /// old registry's default was false; our list shows everything).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_bool")]
+    pub include_dead: Option<bool>,
+}
+
+/// A flag in a query string as scripts write it: `true`/`false` in any case (Python's
+/// `requests` sends `True`), `1`/`0`, `yes`/`no`.
+pub fn lenient_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Text(String),
+    }
+    let raw = match Option::<Flag>::deserialize(deserializer)? {
+        None => None,
+        Some(Flag::Bool(b)) => return Ok(Some(b)),
+        Some(Flag::Text(text)) => Some(text),
+    };
+    match raw.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") => Ok(None),
+        Some("true" | "1" | "yes" | "on") => Ok(Some(true)),
+        Some("false" | "0" | "no" | "off") => Ok(Some(false)),
+        Some(other) => Err(serde::de::Error::custom(format!("{other:?} is not true or false"))),
+    }
+}
+
+/// What a list can be filtered by: a health state (of agents not expired), or expired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    Healthy,
+    Failing,
+    Unhealthy,
+    Unknown,
+    Expired,
+}
+
+impl AgentState {
+    pub const ALL: [AgentState; 5] = [Self::Healthy, Self::Failing, Self::Unhealthy, Self::Unknown, Self::Expired];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Expired => "expired",
+            other => other.health().map_or("expired", HealthState::as_str),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "expired" => Some(Self::Expired),
+            other => HealthState::parse(other).map(Self::from),
+        }
+    }
+
+    /// The health state it filters by; None for `Expired`.
+    pub fn health(self) -> Option<HealthState> {
+        match self {
+            Self::Healthy => Some(HealthState::Healthy),
+            Self::Failing => Some(HealthState::Failing),
+            Self::Unhealthy => Some(HealthState::Unhealthy),
+            Self::Unknown => Some(HealthState::Unknown),
+            Self::Expired => None,
+        }
+    }
+}
+
+impl From<HealthState> for AgentState {
+    fn from(state: HealthState) -> Self {
+        match state {
+            HealthState::Healthy => Self::Healthy,
+            HealthState::Failing => Self::Failing,
+            HealthState::Unhealthy => Self::Unhealthy,
+            HealthState::Unknown => Self::Unknown,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -181,13 +314,16 @@ pub struct AgentPage {
     pub total: u64,
 }
 
-/// How many agents are in each state (the page's summary).
+/// How many agents are in each state (the page's summary). An expired agent is counted
+/// as expired only, not by the health it had when it was last checked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthSummary {
     pub healthy: u64,
     pub failing: u64,
     pub unhealthy: u64,
     pub unknown: u64,
+    #[serde(default)]
+    pub expired: u64,
 }
 
 impl HealthSummary {
@@ -214,7 +350,12 @@ impl HealthSummary {
     }
 
     pub fn total(&self) -> u64 {
-        self.healthy + self.failing + self.unhealthy + self.unknown
+        self.healthy + self.failing + self.unhealthy + self.unknown + self.expired
+    }
+
+    /// The count shown for a filter.
+    pub fn of(&self, state: AgentState) -> u64 {
+        state.health().map_or(self.expired, |h| self.get(h))
     }
 }
 
@@ -232,4 +373,19 @@ pub struct AgentOverview {
     #[serde(default)]
     pub summary_version: u64,
     pub bars: Vec<super::UptimeBar>,
+    /// Whether expiry is paused (see `SelfPreservation`).
+    #[serde(default)]
+    pub self_preservation: SelfPreservation,
+}
+
+/// Self-preservation: expiry pauses while many self-registered agents are silent at once
+/// (the dashboard's network is the likelier fault than all of them together).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SelfPreservation {
+    pub active: bool,
+    /// RFC 3339, UTC: when the pause began.
+    pub since: Option<String>,
+    /// Self-registered agents without a heartbeat for half their TTL, of `alive`.
+    pub silent: u64,
+    pub alive: u64,
 }

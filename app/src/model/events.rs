@@ -2,7 +2,7 @@
 //! and its JSON data. The server publishes them right after the commit that holds the
 //! change; the page applies them to its signals.
 
-use super::{AgentView, HealthState, HealthSummary, HealthView, RunStatus};
+use super::{AgentView, HealthState, HealthSummary, HealthView, RunStatus, SelfPreservation};
 use serde::{Deserialize, Serialize};
 
 /// An agent was registered or updated: the whole agent.
@@ -12,6 +12,8 @@ pub const AGENT_REMOVED: &str = "agent.removed";
 /// An agent's health changed (state, reason or failure count), or, at most every
 /// `REFRESH` seconds per agent, its latency and last check: `{"agent_id", "health"}`.
 pub const AGENT_HEALTH: &str = "agent.health";
+/// Self-preservation began or ended: `SelfPreservation`.
+pub const SELF_PRESERVATION: &str = "registry.self_preservation";
 /// A run was created or changed status: a summary without inputs and outputs.
 pub const RUN_UPDATED: &str = "run.updated";
 /// A run was deleted: `{"run_id"}`.
@@ -25,7 +27,8 @@ pub const RESYNC: &str = "resync";
 pub const PING: &str = "ping";
 
 /// Every event name a client may receive, for listeners (`PING` aside).
-pub const EVENT_NAMES: [&str; 6] = [AGENT_UPSERTED, AGENT_REMOVED, AGENT_HEALTH, RUN_UPDATED, RUN_REMOVED, RESYNC];
+pub const EVENT_NAMES: [&str; 7] =
+    [AGENT_UPSERTED, AGENT_REMOVED, AGENT_HEALTH, SELF_PRESERVATION, RUN_UPDATED, RUN_REMOVED, RESYNC];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentRemoved {
@@ -74,6 +77,7 @@ pub enum LiveEvent {
     AgentUpserted(AgentView),
     AgentRemoved(AgentRemoved),
     AgentHealth(AgentHealth),
+    SelfPreservation(SelfPreservation),
     RunUpdated(RunChange),
     RunRemoved(RunRemoved),
     Resync,
@@ -85,6 +89,7 @@ impl LiveEvent {
             Self::AgentUpserted(_) => AGENT_UPSERTED,
             Self::AgentRemoved(_) => AGENT_REMOVED,
             Self::AgentHealth(_) => AGENT_HEALTH,
+            Self::SelfPreservation(_) => SELF_PRESERVATION,
             Self::RunUpdated(_) => RUN_UPDATED,
             Self::RunRemoved(_) => RUN_REMOVED,
             Self::Resync => RESYNC,
@@ -97,6 +102,7 @@ impl LiveEvent {
             Self::AgentUpserted(a) => serde_json::to_string(a),
             Self::AgentRemoved(a) => serde_json::to_string(a),
             Self::AgentHealth(h) => serde_json::to_string(h),
+            Self::SelfPreservation(p) => serde_json::to_string(p),
             Self::RunUpdated(r) => serde_json::to_string(r),
             Self::RunRemoved(r) => serde_json::to_string(r),
             Self::Resync => Ok("{}".to_owned()),
@@ -110,6 +116,7 @@ impl LiveEvent {
             AGENT_UPSERTED => Self::AgentUpserted(serde_json::from_str(data).ok()?),
             AGENT_REMOVED => Self::AgentRemoved(serde_json::from_str(data).ok()?),
             AGENT_HEALTH => Self::AgentHealth(serde_json::from_str(data).ok()?),
+            SELF_PRESERVATION => Self::SelfPreservation(serde_json::from_str(data).ok()?),
             RUN_UPDATED => Self::RunUpdated(serde_json::from_str(data).ok()?),
             RUN_REMOVED => Self::RunRemoved(serde_json::from_str(data).ok()?),
             RESYNC => Self::Resync,

@@ -133,6 +133,9 @@ async fn seed(dir: &std::path::Path, name: &str, agents: u64) -> (String, sea_or
             schema: Set(None),
             schema_fetched_at: Set(None),
             health_interval_ms: Set(None),
+            expired_at: Set(None),
+            expiry_reason: Set(None),
+            address_note: Set(None),
         })
         .collect();
     for chunk in rows.chunks(1000) {

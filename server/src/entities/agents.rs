@@ -21,6 +21,9 @@ pub struct Model {
     pub schema: Option<Json>,
     pub schema_fetched_at: Option<DateTimeUtc>,
     pub health_interval_ms: Option<i64>,
+    pub expired_at: Option<DateTimeUtc>,
+    pub expiry_reason: Option<String>,
+    pub address_note: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,7 +7,7 @@
 //! Why not SeaORM's `DeriveActiveEnum`: it fails the whole query on one unknown value,
 //! so one odd row would make the agent list or the history answer 500.
 
-use app::model::{AgentSource, HealthState, RunStatus};
+use app::model::{AgentSource, Expiry, HealthState, RunStatus};
 
 /// A stored value that is none of the column's known ones, in words for the page.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,4 +29,8 @@ pub fn source(agent_id: &str, raw: &str) -> Result<AgentSource, Unrecognised> {
 
 pub fn run_status(run_id: &str, raw: &str) -> Result<RunStatus, Unrecognised> {
     RunStatus::parse(raw).map_or_else(|| unknown("runs", "status", run_id, raw), Ok)
+}
+
+pub fn expiry(agent_id: &str, raw: &str) -> Result<Expiry, Unrecognised> {
+    Expiry::parse(raw).map_or_else(|| unknown("agents", "expiry reason", agent_id, raw), Ok)
 }

@@ -20,7 +20,7 @@ use crate::agent_client::{AgentClient, Probe};
 use crate::db::Db;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
-use app::model::{HealthState, HealthSummary, HealthView};
+use app::model::{AgentState, HealthState, HealthSummary, HealthView};
 use app::validation::AgentUrl;
 use chrono::{DateTime, Utc};
 use scheduler::Scheduler;
@@ -31,6 +31,7 @@ use store::{RollupWrite, Target};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+pub use scheduler::FirstCheck;
 pub use writer::FLUSH_WITHIN;
 
 /// Agents checked more often than this keep their connection between checks.
@@ -78,6 +79,8 @@ impl Default for MonitorSettings {
 #[derive(Debug, Default)]
 pub struct Counts {
     by_state: HashMap<HealthState, i64>,
+    /// Expired and deregistered agents (held, not checked), whatever their last health.
+    expired: i64,
     version: u64,
 }
 
@@ -87,6 +90,7 @@ impl Counts {
         for (state, n) in &self.by_state {
             summary.add(*state, (*n).max(0) as u64);
         }
+        summary.expired = self.expired.max(0) as u64;
         (summary, self.version)
     }
 }
@@ -124,13 +128,21 @@ impl HealthPolicy {
 
 /// A change the registry tells the monitor about.
 enum Command {
-    /// Registered or updated; `checked` when the registration just checked it.
+    /// Registered, updated or revived.
     Upsert {
         target: Target,
-        checked: bool,
+        first: FirstCheck,
     },
     Remove {
         agent_id: String,
+    },
+    /// Expired or deregistered: no more checks.
+    Park {
+        agent_id: String,
+    },
+    /// These agents heartbeated since the last batch.
+    Heartbeats {
+        agent_ids: Vec<String>,
     },
     /// Check these agents now (tests and benchmarks: "all due at once").
     CheckNow {
@@ -154,12 +166,25 @@ pub struct MonitorHandle {
 }
 
 impl MonitorHandle {
-    pub fn upsert(&self, target: Target, checked: bool) {
-        let _ = self.commands.send(Command::Upsert { target, checked });
+    pub fn upsert(&self, target: Target, first: FirstCheck) {
+        let _ = self.commands.send(Command::Upsert { target, first });
     }
 
     pub fn remove(&self, agent_id: &str) {
         let _ = self.commands.send(Command::Remove { agent_id: agent_id.to_owned() });
+    }
+
+    /// The agent expired or deregistered: it is held, counted as expired, not checked.
+    pub fn park(&self, agent_id: &str) {
+        let _ = self.commands.send(Command::Park { agent_id: agent_id.to_owned() });
+    }
+
+    /// One batch of agents that heartbeated (not one command per heartbeat): an unhealthy
+    /// one among them is checked at once.
+    pub fn heartbeats(&self, agent_ids: Vec<String>) {
+        if !agent_ids.is_empty() {
+            let _ = self.commands.send(Command::Heartbeats { agent_ids });
+        }
     }
 
     /// Makes every agent (or those named) due now.
@@ -175,10 +200,13 @@ impl MonitorHandle {
         tokio::time::timeout(Duration::from_secs(1), answer).await.ok()?.ok()?
     }
 
-    /// Agents by state, as the monitor holds them.
-    pub fn counts(&self) -> Vec<(HealthState, i64)> {
+    /// Agents by state (expired ones as expired), as the monitor holds them.
+    pub fn counts(&self) -> Vec<(AgentState, i64)> {
         let counts = self.counts.lock().expect("counts lock is never poisoned: no panics while held");
-        HealthState::ALL.iter().map(|s| (*s, counts.by_state.get(s).copied().unwrap_or(0))).collect()
+        let mut all: Vec<(AgentState, i64)> =
+            HealthState::ALL.iter().map(|s| ((*s).into(), counts.by_state.get(s).copied().unwrap_or(0))).collect();
+        all.push((AgentState::Expired, counts.expired));
+        all
     }
 
     /// The counts by state and their version (see `Counts`); None until the monitor has
@@ -319,7 +347,7 @@ impl HealthMonitor {
         };
         let agents = targets.len();
         for target in targets {
-            state.upsert(target, false);
+            state.upsert(target, FirstCheck::WhenStale);
         }
         tracing::info!(agents, interval = %humantime::format_duration(self.settings.interval), "health monitor started");
         let _ = self.ready.send(true);
@@ -340,8 +368,10 @@ impl HealthMonitor {
                 biased;
                 _ = shutdown.changed() => break,
                 Some(command) = commands.recv() => match command {
-                    Command::Upsert { target, checked } => state.upsert(target, checked),
+                    Command::Upsert { target, first } => state.upsert(target, first),
                     Command::Remove { agent_id } => state.remove(&agent_id),
+                    Command::Park { agent_id } => state.park(&agent_id),
+                    Command::Heartbeats { agent_ids } => state.heartbeats(agent_ids),
                     Command::CheckNow { agent_ids } => state.make_due(agent_ids),
                     Command::OpenBucket { agent_id, reply } => {
                         let _ = reply.send(state.open_bucket(&agent_id));

@@ -25,6 +25,22 @@ struct Slot {
     reason: Option<String>,
     published_at: Option<Instant>,
     bucket: Option<RollupWrite>,
+    /// Expired or deregistered: held for its state and counted as expired, never due.
+    parked: bool,
+    /// When a heartbeat last made this (unhealthy) agent due.
+    nudged_at: Option<Instant>,
+}
+
+/// When a registered or updated agent is first checked.
+#[derive(Clone, Copy, Debug)]
+pub enum FirstCheck {
+    /// Its registration just checked it: at its slot, a good part of an interval away.
+    Checked,
+    /// Now when its last check is older than its interval (or it has none), else at its slot.
+    WhenStale,
+    /// After this long, then at its slots (a self-registered agent registers before it
+    /// listens).
+    After(Duration),
 }
 
 /// The schedule, the agents' states, and the decisions.
@@ -46,37 +62,47 @@ impl Scheduler {
         Self { settings, slots: HashMap::new(), queue: BinaryHeap::new(), next_generation: 1, counts, writes }
     }
 
-    fn count(&self, state: HealthState, delta: i64) {
+    /// Counts a slot in (+1) or out (-1): a parked one as expired, others by state.
+    fn count_slot(&self, state: HealthState, parked: bool, delta: i64) {
         let mut counts = self.counts.lock().expect("counts lock is never poisoned: no panics while held");
-        *counts.by_state.entry(state).or_default() += delta;
+        if parked {
+            counts.expired += delta;
+        } else {
+            *counts.by_state.entry(state).or_default() += delta;
+        }
         counts.version += 1;
     }
 
-    pub(super) fn upsert(&mut self, target: Target, checked: bool) {
+    fn count(&self, state: HealthState, delta: i64) {
+        self.count_slot(state, false, delta);
+    }
+
+    pub(super) fn upsert(&mut self, target: Target, first: FirstCheck) {
         let interval = target.interval_ms.map_or(self.settings.interval, Duration::from_millis);
         let now = now_ms();
         let stale = target
             .checked_at
             .is_none_or(|at| now.saturating_sub(at.timestamp_millis().max(0) as u64) >= interval.as_millis() as u64);
-        let due = if checked {
+        let due = match first {
             // Just checked by its registration: the next check is a good part of an
             // interval away, at the agent's own slot.
-            schedule::next_slot(&target.agent_id, interval, now + interval.as_millis() as u64 / 2)
-        } else if stale {
+            FirstCheck::Checked => {
+                schedule::next_slot(&target.agent_id, interval, now + interval.as_millis() as u64 / 2)
+            }
             // Never checked, or not within its interval (the dashboard was down): the page
             // would show an old state, so it is checked now, then at its own slot.
-            now
-        } else {
-            schedule::next_slot(&target.agent_id, interval, now)
+            FirstCheck::WhenStale if stale => now,
+            FirstCheck::WhenStale => schedule::next_slot(&target.agent_id, interval, now),
+            FirstCheck::After(delay) => now + delay.as_millis() as u64,
         };
         let generation = self.next_generation;
         self.next_generation += 1;
         let key: Arc<str> = Arc::from(target.agent_id.as_str());
         let old = self.slots.remove(&key);
         if let Some(old) = &old {
-            self.count(old.state, -1);
+            self.count_slot(old.state, old.parked, -1);
         }
-        self.count(target.state, 1);
+        self.count_slot(target.state, target.expired, 1);
         let bucket = old.and_then(|o| o.bucket);
         self.slots.insert(
             key.clone(),
@@ -89,17 +115,55 @@ impl Scheduler {
                 state: target.state,
                 failures: target.failures,
                 reason: target.reason,
-                published_at: checked.then(Instant::now),
+                published_at: matches!(first, FirstCheck::Checked).then(Instant::now),
                 bucket,
+                parked: target.expired,
+                nudged_at: None,
             },
         );
-        self.queue.push(Reverse((due, generation, key)));
+        if !target.expired {
+            self.queue.push(Reverse((due, generation, key)));
+        }
     }
 
     pub(super) fn remove(&mut self, agent_id: &str) {
         // Its queue entry goes stale (another generation) and is skipped when reached.
         if let Some(old) = self.slots.remove(agent_id) {
-            self.count(old.state, -1);
+            self.count_slot(old.state, old.parked, -1);
+        }
+    }
+
+    /// The agent expired or deregistered: it leaves the schedule (a churned fleet holds
+    /// no dead sockets) and is counted as expired. A check in flight is ignored.
+    pub(super) fn park(&mut self, agent_id: &str) {
+        let generation = self.next_generation;
+        let Some(slot) = self.slots.get_mut(agent_id) else { return };
+        if slot.parked {
+            return;
+        }
+        self.next_generation += 1;
+        slot.parked = true;
+        slot.generation = generation;
+        slot.in_flight = false;
+        let state = slot.state;
+        self.count(state, -1);
+        self.count_slot(state, true, 1);
+    }
+
+    /// These agents heartbeated: an unhealthy one is checked now (at most once per
+    /// interval), so an agent that came back shows it within a heartbeat, not a slot.
+    pub(super) fn heartbeats(&mut self, agent_ids: Vec<String>) {
+        let mut due = Vec::new();
+        for id in agent_ids {
+            let Some(slot) = self.slots.get_mut(id.as_str()) else { continue };
+            let recently = slot.nudged_at.is_some_and(|at| at.elapsed() < slot.interval);
+            if slot.state == HealthState::Unhealthy && !slot.parked && !slot.in_flight && !recently {
+                slot.nudged_at = Some(Instant::now());
+                due.push(id);
+            }
+        }
+        if !due.is_empty() {
+            self.make_due(Some(due));
         }
     }
 
@@ -114,7 +178,7 @@ impl Scheduler {
         for key in keys {
             let generation = self.next_generation;
             self.next_generation += 1;
-            if let Some(slot) = self.slots.get_mut(&key) {
+            if let Some(slot) = self.slots.get_mut(&key).filter(|s| !s.parked) {
                 slot.generation = generation;
                 slot.due = now;
                 slot.in_flight = false;

@@ -19,6 +19,8 @@ pub struct Target {
     pub failures: u32,
     pub reason: Option<String>,
     pub checked_at: Option<DateTime<Utc>>,
+    /// Expired or deregistered: held (and counted as expired), not checked.
+    pub expired: bool,
 }
 
 impl Target {
@@ -32,28 +34,39 @@ impl Target {
             failures: m.consecutive_failures.max(0) as u32,
             reason: m.health_reason.clone(),
             checked_at: m.health_checked_at,
+            expired: m.expired_at.is_some(),
         }
     }
 }
 
 pub async fn targets(db: &DatabaseConnection) -> Result<Vec<Target>, DbErr> {
     #[allow(clippy::type_complexity)]
-    let rows: Vec<(String, String, Option<i64>, String, i32, Option<String>, Option<DateTime<Utc>>)> =
-        agents::Entity::find()
-            .select_only()
-            .column(agents::Column::AgentId)
-            .column(agents::Column::AgentUrl)
-            .column(agents::Column::HealthIntervalMs)
-            .column(agents::Column::HealthState)
-            .column(agents::Column::ConsecutiveFailures)
-            .column(agents::Column::HealthReason)
-            .column(agents::Column::HealthCheckedAt)
-            .into_tuple()
-            .all(db)
-            .await?;
+    let rows: Vec<(
+        String,
+        String,
+        Option<i64>,
+        String,
+        i32,
+        Option<String>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+    )> = agents::Entity::find()
+        .select_only()
+        .column(agents::Column::AgentId)
+        .column(agents::Column::AgentUrl)
+        .column(agents::Column::HealthIntervalMs)
+        .column(agents::Column::HealthState)
+        .column(agents::Column::ConsecutiveFailures)
+        .column(agents::Column::HealthReason)
+        .column(agents::Column::HealthCheckedAt)
+        .column(agents::Column::ExpiredAt)
+        .into_tuple()
+        .all(db)
+        .await?;
     Ok(rows
         .into_iter()
-        .map(|(agent_id, agent_url, interval, state, failures, reason, checked_at)| Target {
+        .map(|(agent_id, agent_url, interval, state, failures, reason, checked_at, expired_at)| Target {
+            expired: expired_at.is_some(),
             state: stored::health_state("agents", &agent_id, &state).unwrap_or(HealthState::Unknown),
             agent_id,
             agent_url,

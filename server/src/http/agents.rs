@@ -2,7 +2,7 @@
 
 use super::error::{bad_request, HttpError};
 use super::ids::AgentPath;
-use crate::registry::Registry;
+use crate::registry::{Registry, Removal};
 use crate::state::AppState;
 use app::error::{ApiError, FieldError};
 use app::model::{AgentQuery, AgentView, RegisterAgent, SchemaView};
@@ -109,9 +109,25 @@ async fn show(State(registry): State<Registry>, AgentPath(agent_id): AgentPath) 
     Ok(Json(registry.agent(&agent_id).await?))
 }
 
-async fn remove(State(registry): State<Registry>, AgentPath(agent_id): AgentPath) -> Result<Json<Value>, HttpError> {
-    registry.remove(&agent_id).await?;
-    Ok(Json(serde_json::json!({ "status": "deleted", "agent_id": agent_id.as_str() })))
+#[derive(serde::Deserialize)]
+struct RemoveQuery {
+    #[serde(default, deserialize_with = "app::model::lenient_bool")]
+    purge: Option<bool>,
+}
+
+/// A self-registered agent deregisters (kept, not alive: the old client sends this at
+/// every shutdown); `?purge=true`, or any other agent, is deleted for good.
+async fn remove(
+    State(registry): State<Registry>,
+    AgentPath(agent_id): AgentPath,
+    query: Result<Query<RemoveQuery>, QueryRejection>,
+) -> Result<Json<Value>, HttpError> {
+    let Query(query) = query?;
+    let status = match registry.remove_or_deregister(&agent_id, query.purge.unwrap_or(false)).await? {
+        Removal::Deleted => "deleted",
+        Removal::Deregistered => "deregistered",
+    };
+    Ok(Json(serde_json::json!({ "status": status, "agent_id": agent_id.as_str() })))
 }
 
 async fn schema(

@@ -7,6 +7,7 @@ mod error;
 mod events;
 pub mod guard;
 mod ids;
+mod registry;
 mod runs;
 
 pub use error::HttpError;
@@ -23,6 +24,7 @@ pub fn api_router(state: AppState) -> Router {
         .nest(
             "/api/v1",
             agents::router()
+                .merge(registry::router())
                 .merge(runs::router())
                 .route("/events", get(events::stream))
                 .fallback(error::unknown_endpoint)

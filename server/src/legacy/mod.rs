@@ -9,7 +9,7 @@ mod pyliteral;
 use crate::db::Db;
 use crate::entities::{agents, runs};
 use app::model::{AgentSource, RunStatus};
-use app::validation::{parse_metadata, AgentId};
+use app::validation::AgentId;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sea_query::OnConflict;
@@ -203,8 +203,10 @@ async fn import_agent(
         Err(e) => return Ok(Err(format!("agent {id} not imported: {e}"))),
     };
     let metadata_text = text(row, "agent_metadata").or_else(|| text(row, "metadata"));
-    let metadata = parse_metadata(&metadata_text.map(Value::String).unwrap_or(Value::Null))
-        .unwrap_or_else(|_| serde_json::Map::new());
+    // As a self-registration keeps it: text that is not a JSON object is a description.
+    let metadata =
+        crate::registry::self_registration::metadata(&metadata_text.map(Value::String).unwrap_or(Value::Null))
+            .unwrap_or_else(|_| serde_json::Map::new());
     let registered_at = time(row, "registered_at").unwrap_or_else(Utc::now);
     let name = text(row, "agent_name").filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.clone());
     let model = agents::ActiveModel {
@@ -225,6 +227,9 @@ async fn import_agent(
         schema: Set(None),
         schema_fetched_at: Set(None),
         health_interval_ms: Set(None),
+        expired_at: Set(None),
+        expiry_reason: Set(None),
+        address_note: Set(None),
     };
     agents::Entity::insert(model)
         .on_conflict(OnConflict::column(agents::Column::AgentId).do_nothing().to_owned())

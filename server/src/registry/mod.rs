@@ -2,26 +2,54 @@
 //! reading their input schemas. It implements `app::services::AgentService`, which the
 //! REST API and the server functions (and later the CLI) call.
 
+mod expiry;
+pub mod liveness;
+pub mod self_registration;
 pub mod store;
+
+pub use expiry::PreservationSettings;
 
 use crate::agent_client::AgentClient;
 use crate::db::Db;
 use crate::error::ServiceError;
 use crate::events::EventBus;
 use crate::health::history::HealthReader;
-use crate::health::{HealthPolicy, MonitorHandle};
+use crate::health::store::Target;
+use crate::health::{FirstCheck, HealthPolicy, MonitorHandle};
+use crate::metrics::Metrics;
 use crate::time::timestamp;
 use app::error::ApiError;
 use app::model::events::{AgentRemoved, LiveEvent};
 use app::model::{AgentOverview, AgentPage, AgentQuery, AgentSource, AgentView, HealthHistory, HealthState};
-use app::model::{RegisterAgent, Registration, SchemaView};
+use app::model::{Expiry, RegisterAgent, Registration, SchemaView, SelfPreservation};
 use app::schema::{parse_schema, schema_hash};
 use app::services::AgentService;
 use app::validation::{validate_registration, AgentId, AgentUrl};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use liveness::{Beat, Liveness};
+use self_registration::{Resolver, SelfRegister};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// A self-registered agent is first checked this long after it registers (old agents
+/// register in their startup hook, before they listen), then at its slots.
+pub const FIRST_CHECK_AFTER: Duration = Duration::from_secs(2);
+
+/// The registry's own settings.
+#[derive(Clone, Copy, Debug)]
+pub struct RegistrySettings {
+    /// How long a fetched schema is reused (`--schema-reuse`).
+    pub schema_reuse: Duration,
+    pub preservation: PreservationSettings,
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        Self { schema_reuse: Duration::from_secs(5), preservation: PreservationSettings::default() }
+    }
+}
 
 /// The most agents one list call returns when a limit is given.
 pub const MAX_PAGE: u64 = 1000;
@@ -39,21 +67,55 @@ pub struct Registry {
     monitor: MonitorHandle,
     policy: HealthPolicy,
     health: HealthReader,
-    /// How long a fetched schema is reused (`--schema-reuse`).
-    schema_reuse: Duration,
+    settings: RegistrySettings,
+    liveness: Liveness,
+    resolver: Arc<dyn Resolver>,
+    metrics: Metrics,
+    /// Whether expiry is paused, as the liveness task last decided.
+    preservation: Arc<Mutex<SelfPreservation>>,
+}
+
+/// What `DELETE /agents/{id}` did.
+#[derive(Debug, PartialEq)]
+pub enum Removal {
+    Deleted,
+    /// A self-registered agent said goodbye: kept, not alive.
+    Deregistered,
 }
 
 impl Registry {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: Db,
         client: AgentClient,
         bus: EventBus,
         monitor: MonitorHandle,
         policy: HealthPolicy,
-        schema_reuse: Duration,
+        metrics: Metrics,
+        settings: RegistrySettings,
+        resolver: Arc<dyn Resolver>,
     ) -> Self {
         let health = HealthReader::new(db.clone(), monitor.clone(), policy);
-        Self { db, client, schemas: SchemaCache::default(), bus, monitor, policy, health, schema_reuse }
+        Self {
+            db,
+            client,
+            schemas: SchemaCache::default(),
+            bus,
+            monitor,
+            policy,
+            health,
+            settings,
+            liveness: Liveness::new(Utc::now()),
+            resolver,
+            metrics,
+            preservation: Arc::default(),
+        }
+    }
+
+    /// Fills the heartbeat book from the stored agents; before serving.
+    pub async fn load_liveness(&self) -> Result<(), ServiceError> {
+        self.liveness.load(store::liveness(self.db.read()).await?);
+        Ok(())
     }
 
     pub fn policy(&self) -> HealthPolicy {
@@ -74,7 +136,7 @@ impl Registry {
         // A failure is remembered as long as a success: askers queued behind a hung agent
         // get its answer at once instead of waiting out one timeout each.
         if let Some((at, url_then, outcome)) = cached.as_ref() {
-            if url_then == &url && at.elapsed() < self.schema_reuse {
+            if url_then == &url && at.elapsed() < self.settings.schema_reuse {
                 return match outcome {
                     Ok(view) => Ok((url, view.clone())),
                     Err(reason) => Err(ServiceError::SchemaUnavailable(reason.clone())),
@@ -164,7 +226,8 @@ impl Registry {
             agent_id = %model.agent_id, url = %model.agent_url, created, replace = valid.replace,
             health = %model.health_state, "agent registered"
         );
-        self.monitor.upsert(crate::health::store::Target::from_model(&model), true);
+        self.liveness.registered(&model.agent_id, None, None);
+        self.monitor.upsert(Target::from_model(&model), FirstCheck::Checked);
         let agent = store::to_view(model, &self.policy);
         self.bus.publish(LiveEvent::AgentUpserted(agent.clone()));
         Ok(Registration { agent, created })
@@ -183,8 +246,9 @@ impl Registry {
         if q.is_some_and(|q| q.chars().count() > 200) {
             return Err(ServiceError::invalid_field("q", "search text must be at most 200 characters"));
         }
+        let alive_only = query.include_dead == Some(false);
         let (models, total) =
-            store::list(self.db.read(), q, query.state, query.limit, query.offset.unwrap_or(0)).await?;
+            store::list(self.db.read(), q, query.state, alive_only, query.limit, query.offset.unwrap_or(0)).await?;
         Ok(AgentPage { agents: models.into_iter().map(|m| store::to_view(m, &self.policy)).collect(), total })
     }
 
@@ -200,7 +264,8 @@ impl Registry {
         };
         let ids: Vec<&str> = page.agents.iter().map(|a| a.agent_id.as_str()).collect();
         let bars = self.health.bars(&ids, Utc::now()).await?;
-        Ok(AgentOverview { agents: page.agents, total: page.total, summary, summary_version, bars })
+        let self_preservation = self.preservation.lock().expect("never poisoned: no panics while held").clone();
+        Ok(AgentOverview { agents: page.agents, total: page.total, summary, summary_version, bars, self_preservation })
     }
 
     pub async fn agent(&self, id: &AgentId) -> Result<AgentView, ServiceError> {
@@ -208,15 +273,108 @@ impl Registry {
         found.map(|m| store::to_view(m, &self.policy)).ok_or_else(|| ServiceError::AgentNotFound(id.to_string()))
     }
 
+    /// Deletes an agent for good, its health history with it (its runs stay).
     pub async fn remove(&self, id: &AgentId) -> Result<(), ServiceError> {
         if !store::delete(self.db.write(), id.as_str()).await? {
             return Err(ServiceError::AgentNotFound(id.to_string()));
         }
-        self.schemas.forget(id.as_str());
-        self.monitor.remove(id.as_str());
-        self.bus.publish(LiveEvent::AgentRemoved(AgentRemoved { agent_id: id.as_str().to_owned() }));
+        self.forget(id.as_str());
         tracing::info!(agent_id = %id.as_str(), "agent removed");
         Ok(())
+    }
+
+    /// After a deletion: nothing in memory still holds the agent.
+    fn forget(&self, agent_id: &str) {
+        self.schemas.forget(agent_id);
+        self.liveness.forget(agent_id);
+        self.monitor.remove(agent_id);
+        self.bus.publish(LiveEvent::AgentRemoved(AgentRemoved { agent_id: agent_id.to_owned() }));
+    }
+
+    /// `DELETE /agents/{id}`: a self-registered agent deregisters (old clients send it at
+    /// every shutdown and come back with a registration: their history stays); with
+    /// `purge`, or any other agent, it is deleted for good.
+    pub async fn remove_or_deregister(&self, id: &AgentId, purge: bool) -> Result<Removal, ServiceError> {
+        if !purge {
+            if let Some(model) = store::deregister(self.db.write(), id.as_str()).await? {
+                self.liveness.deregistered(id.as_str());
+                self.monitor.park(id.as_str());
+                tracing::info!(agent_id = %id.as_str(), "agent deregistered");
+                self.bus.publish(LiveEvent::AgentUpserted(store::to_view(model, &self.policy)));
+                return Ok(Removal::Deregistered);
+            }
+        }
+        self.remove(id).await?;
+        Ok(Removal::Deleted)
+    }
+
+    /// `POST /agents/register`: an agent registers itself. It is never called here and
+    /// never refused for its health (an old agent registers before it listens, and never
+    /// tries again); it is checked `FIRST_CHECK_AFTER` later, then at its slots. It wins
+    /// over whoever had the ID: old agents register again at every start.
+    pub async fn self_register(&self, request: SelfRegister, peer: IpAddr) -> Result<Registration, ServiceError> {
+        let reg = self_registration::parse(&request, peer, &*self.resolver).await.map_err(ServiceError::Invalid)?;
+        let stored = store::self_register(self.db.write(), &reg).await?;
+        let model = stored.model;
+        self.liveness.registered(&model.agent_id, Some(reg.ttl_seconds), model.last_heartbeat_at);
+        if stored.moved {
+            self.schemas.forget(&model.agent_id);
+        }
+        self.monitor.upsert(Target::from_model(&model), FirstCheck::After(FIRST_CHECK_AFTER));
+        tracing::info!(
+            agent_id = %model.agent_id, url = %model.agent_url, created = stored.created, moved = stored.moved,
+            ttl = reg.ttl_seconds, %peer, note = ?model.address_note, "agent registered itself"
+        );
+        let agent = store::to_view(model, &self.policy);
+        self.bus.publish(LiveEvent::AgentUpserted(agent.clone()));
+        Ok(Registration { agent, created: stored.created })
+    }
+
+    /// `POST /agents/{id}/heartbeat`: recorded in memory (stored within a second). An
+    /// expired agent revives at once: written through, published, checked now.
+    pub async fn heartbeat(&self, id: &AgentId) -> Result<DateTime<Utc>, ServiceError> {
+        match self.liveness.beat(id.as_str(), Utc::now()) {
+            Beat::Recorded(at) => Ok(at),
+            Beat::Revived(at) => match store::revive(self.db.write(), id.as_str(), at).await {
+                Ok(Some(model)) => {
+                    tracing::info!(agent_id = %id.as_str(), "expired agent revived by a heartbeat");
+                    self.monitor.upsert(Target::from_model(&model), FirstCheck::After(Duration::ZERO));
+                    self.bus.publish(LiveEvent::AgentUpserted(store::to_view(model, &self.policy)));
+                    Ok(at)
+                }
+                // Revived by a registration meanwhile: nothing left to do.
+                Ok(None) => Ok(at),
+                Err(e) => {
+                    self.liveness.revival_failed(id.as_str());
+                    Err(e.into())
+                }
+            },
+            Beat::Deregistered => Err(not_registered(id, "it deregistered")),
+            Beat::Unknown => {
+                if self.liveness.first_unknown(id.as_str()) {
+                    tracing::warn!(agent_id = %id.as_str(), "heartbeat from an agent that is not registered (logged once an hour per ID)");
+                }
+                Err(not_registered(id, "it is not registered"))
+            }
+        }
+    }
+
+    /// Registered agents and those alive (`GET /health`).
+    pub async fn counts(&self) -> Result<(u64, u64), ServiceError> {
+        Ok(store::alive_count(self.db.read()).await?)
+    }
+
+    /// Why a run cannot be sent to this agent now: it expired or deregistered.
+    pub fn not_alive(agent: &crate::entities::agents::Model) -> Option<String> {
+        agent.expired_at?;
+        let last = agent.last_heartbeat_at.map_or_else(
+            || "it never sent a heartbeat".to_owned(),
+            |at| format!("its last heartbeat was at {}", crate::time::timestamp(at)),
+        );
+        Some(match agent.expiry_reason.as_deref().and_then(Expiry::parse) {
+            Some(Expiry::Deregistered) => format!("Agent '{}' deregistered ({last}); it must register again before it can run.", agent.agent_id),
+            _ => format!("Agent '{}' expired: {last}, and its TTL has passed. It must heartbeat or register again before it can run.", agent.agent_id),
+        })
     }
 
     pub async fn history(&self, id: &AgentId, hours: u32) -> Result<HealthHistory, ServiceError> {
@@ -255,6 +413,17 @@ impl AgentService for Registry {
     async fn agent_history(&self, agent_id: &str, hours: u32) -> Result<HealthHistory, ApiError> {
         Ok(self.history(&agent_id_in(agent_id)?, hours).await?)
     }
+}
+
+/// A heartbeat for an ID the dashboard does not hold alive: the agent must register.
+fn not_registered(id: &AgentId, why: &str) -> ServiceError {
+    ServiceError::Api(app::error::ApiError::new(
+        app::error::ErrorCode::NotFound,
+        format!(
+            "Agent '{}' cannot heartbeat: {why}. Register it again (POST /api/v1/agents/register), then send heartbeats.",
+            id.as_str()
+        ),
+    ))
 }
 
 fn taken(holder: crate::entities::agents::Model) -> ServiceError {

@@ -168,6 +168,15 @@ impl Inner {
         let (started_at, job_id) = match job.resume {
             Some((job_id, started_at)) => (started_at, Some(job_id)),
             None => {
+                // Its agent expired or deregistered while the run waited: never sent.
+                let agent = crate::registry::store::find(db, &job.agent_id).await?;
+                if let Some(why) = agent.as_ref().and_then(crate::registry::Registry::not_alive) {
+                    let error = format!("{why} The run was not sent.");
+                    if store::finish(db, &job.run_id, RunStatus::Failed, failure(error, None), None).await? {
+                        store::publish(db, &self.bus, &job.run_id).await;
+                    }
+                    return Ok(());
+                }
                 let at = store::now();
                 if !store::start(db, &job.run_id, at).await? {
                     return Ok(()); // cancelled or deleted while it waited

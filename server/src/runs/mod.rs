@@ -134,6 +134,12 @@ impl Runs {
             }
             None => None,
         };
+        // An agent that expired or deregistered is not there to run anything.
+        if let Some(agent) = crate::registry::store::find(self.db.read(), agent_id.as_str()).await? {
+            if let Some(why) = Registry::not_alive(&agent) {
+                return Err(ServiceError::Conflict(why));
+            }
+        }
         let (url, schema) = self.registry.current_schema(agent_id).await?;
         let valid = validate_inputs(&schema.schema, &inputs).map_err(|fields| {
             ServiceError::Api(ApiError {

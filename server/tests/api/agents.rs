@@ -169,7 +169,7 @@ async fn invalid_input_is_refused_naming_each_field() {
         (json!({"agent_id": "..", "agent_name": "x", "agent_url": "http://127.0.0.1:1"}), "agent_id"),
         (json!({"agent_id": "register", "agent_name": "x", "agent_url": "http://127.0.0.1:1"}), "agent_id"),
         (json!({"agent_id": "a/b", "agent_name": "x", "agent_url": "http://127.0.0.1:1"}), "agent_id"),
-        (json!({"agent_id": "x".repeat(129), "agent_name": "x", "agent_url": "http://127.0.0.1:1"}), "agent_id"),
+        (json!({"agent_id": "x".repeat(256), "agent_name": "x", "agent_url": "http://127.0.0.1:1"}), "agent_id"),
         (json!({"agent_id": "ok", "agent_name": "  ", "agent_url": "http://127.0.0.1:1"}), "agent_name"),
         (json!({"agent_id": "ok", "agent_name": "x", "agent_url": "ftp://example.org"}), "agent_url"),
         (json!({"agent_id": "ok", "agent_name": "x", "agent_url": "localhost:8002"}), "agent_url"),

@@ -79,6 +79,10 @@ pub fn test_settings(database_url: String) -> UiSettings {
         run_retention: None,
         schema_reuse: Duration::from_secs(5),
         health_refresh: Duration::from_secs(30),
+        expired_retention: None,
+        self_preservation_share: 0.5,
+        self_preservation_min: 10,
+        self_preservation_max: Duration::from_secs(15 * 60),
     }
 }
 

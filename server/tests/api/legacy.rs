@@ -17,7 +17,7 @@ CREATE TABLE workflow_runs (id VARCHAR(36) NOT NULL, workflow_name VARCHAR(256) 
 CREATE TABLE session_state (id VARCHAR(36) NOT NULL, session_start DATETIME NOT NULL, dirty_shutdown INTEGER NOT NULL,
   active_workflows TEXT, session_data TEXT, last_updated DATETIME NOT NULL, PRIMARY KEY (id));
 INSERT INTO agents VALUES ('writer', 'Writer', 'localhost', 8002, '2026-02-05 18:31:02.123456', 90, '{"team": "research"}', '2026-02-05 18:00:00.000001');
-INSERT INTO agents VALUES ('bad id', 'Broken', 'localhost', 8003, '2026-02-05 18:31:02.123456', 60, NULL, '2026-02-05 18:00:00');
+INSERT INTO agents VALUES ('bad/id', 'Broken', 'localhost', 8003, '2026-02-05 18:31:02.123456', 60, NULL, '2026-02-05 18:00:00');
 INSERT INTO workflow_runs VALUES ('0b7c1b9e-1f7a-4c38-9d1c-9a1d1f0e2a11', 'writer', 'completed', NULL,
   '{''topic'': ''AI'', ''ok'': True, ''x'': None}', '{''result'': ''An article'', ''words'': 2}', NULL,
   '2026-02-05 18:31:02.123456', '2026-02-05 18:31:04.623456', 2.5, 120, 0.0042, NULL);
@@ -68,7 +68,7 @@ async fn the_old_tools_database_is_refused_then_imported_with_nothing_lost() {
     let report = server::legacy::import(&db).await.unwrap();
     assert_eq!((report.agents, report.runs), (1, 4));
     assert_eq!(report.skipped.len(), 1, "{:?}", report.skipped);
-    assert!(report.skipped[0].contains("bad id"));
+    assert!(report.skipped[0].contains("bad/id"));
     let moved: Vec<&str> = report.moved.iter().map(|(_, new)| new.as_str()).collect();
     assert_eq!(moved, ["legacy_agents", "legacy_workflow_runs", "legacy_session_state"]);
     // Running it again changes nothing.

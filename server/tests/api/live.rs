@@ -35,7 +35,10 @@ async fn changes_are_pushed_as_they_are_committed() {
     assert_eq!(health["consecutive_failures"], 1);
     assert_eq!(failing.json()["previous"], "healthy");
     // Every agent's counts ride along, versioned: a page keeps the newest it has seen.
-    assert_eq!(failing.json()["summary"], json!({ "healthy": 0, "failing": 1, "unhealthy": 0, "unknown": 0 }));
+    assert_eq!(
+        failing.json()["summary"],
+        json!({ "healthy": 0, "failing": 1, "unhealthy": 0, "unknown": 0, "expired": 0 })
+    );
     let version = failing.json()["summary_version"].as_u64().unwrap();
     let overview: serde_json::Value =
         app.http.get(app.url("/api/v1/overview")).send().await.unwrap().json().await.unwrap();

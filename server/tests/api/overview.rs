@@ -34,7 +34,11 @@ async fn the_overview_counts_every_agent_and_pages_and_filters_the_list() {
     register_forced(&app, "dead", &nobody).await;
 
     let all = overview(&app, "").await;
-    assert_eq!(all["summary"], json!({ "healthy": 3, "failing": 0, "unhealthy": 1, "unknown": 0 }), "{all}");
+    assert_eq!(
+        all["summary"],
+        json!({ "healthy": 3, "failing": 0, "unhealthy": 1, "unknown": 0, "expired": 0 }),
+        "{all}"
+    );
     assert_eq!(all["total"], 4);
     assert_eq!(ids(&all), ["a1", "a2", "a3", "dead"]);
 

@@ -3,7 +3,7 @@
 //! or order changed.
 
 use crate::model::events::AgentHealth;
-use crate::model::{AgentOverview, AgentView, HealthSummary, UptimeBar};
+use crate::model::{AgentOverview, AgentView, HealthSummary, SelfPreservation, UptimeBar};
 use leptos::prelude::*;
 use std::collections::HashMap;
 
@@ -33,6 +33,8 @@ pub struct AgentStore {
     pub total: RwSignal<u64>,
     /// Each listed agent's uptime bar, by ID.
     pub bars: RwSignal<HashMap<String, UptimeBar>>,
+    /// Whether expiry is paused (a banner).
+    pub self_preservation: RwSignal<SelfPreservation>,
 }
 
 impl AgentStore {
@@ -46,6 +48,13 @@ impl AgentStore {
             summary_version: StoredValue::new(0),
             total: RwSignal::new(0),
             bars: RwSignal::new(HashMap::new()),
+            self_preservation: RwSignal::new(SelfPreservation::default()),
+        }
+    }
+
+    pub fn set_preservation(&self, state: SelfPreservation) {
+        if self.self_preservation.get_untracked() != state {
+            self.self_preservation.set(state);
         }
     }
 
@@ -53,6 +62,7 @@ impl AgentStore {
     pub fn apply_overview(&self, overview: AgentOverview) {
         self.apply(overview.agents);
         self.set_summary(overview.summary, overview.summary_version);
+        self.set_preservation(overview.self_preservation);
         if self.total.get_untracked() != overview.total {
             self.total.set(overview.total);
         }
@@ -204,12 +214,28 @@ mod tests {
                 unhealthy_after: 2,
                 interval_seconds: 10.0,
             },
+            host: "127.0.0.1".into(),
+            port: 1,
+            ttl_seconds: None,
+            last_heartbeat: None,
+            is_alive: true,
+            expired: false,
+            expired_at: None,
+            expiry: None,
+            address_note: None,
         }
     }
 
     fn overview(agents: Vec<AgentView>, healthy: u64, version: u64) -> AgentOverview {
         let summary = HealthSummary { healthy, ..Default::default() };
-        AgentOverview { total: agents.len() as u64, agents, summary, summary_version: version, bars: Vec::new() }
+        AgentOverview {
+            total: agents.len() as u64,
+            agents,
+            summary,
+            summary_version: version,
+            bars: Vec::new(),
+            self_preservation: Default::default(),
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! page's own addresses for them.
 
 use super::super::store::AgentStore;
-use crate::model::{percent_encode, HealthState};
+use crate::model::{percent_encode, AgentState};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
@@ -15,7 +15,7 @@ pub(super) const PAGE_SIZE: u64 = 50;
 /// with the Execute panel open for `execute` (or closed).
 /// `param` reads the URL's query (`|k| params.get(k)`).
 pub fn href_keeping_list(param: impl Fn(&str) -> Option<String>, execute: Option<&str>) -> String {
-    let state = param("state").and_then(|s| HealthState::parse(&s));
+    let state = param("state").and_then(|s| AgentState::parse(&s));
     let page = param("page").and_then(|n| n.parse::<u64>().ok()).unwrap_or(1);
     let base = list_href(param("q").as_deref().filter(|q| !q.trim().is_empty()), state, page);
     match execute {
@@ -25,9 +25,9 @@ pub fn href_keeping_list(param: impl Fn(&str) -> Option<String>, execute: Option
 }
 
 /// The page's own address for a search, a state filter and a page number.
-pub(super) fn list_href(q: Option<&str>, state: Option<HealthState>, page: u64) -> String {
+pub(super) fn list_href(q: Option<&str>, state: Option<AgentState>, page: u64) -> String {
     let page = (page > 1).then(|| page.to_string());
-    let parts: Vec<String> = [("q", q), ("state", state.map(HealthState::as_str)), ("page", page.as_deref())]
+    let parts: Vec<String> = [("q", q), ("state", state.map(AgentState::as_str)), ("page", page.as_deref())]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| format!("{k}={}", percent_encode(v))))
         .collect();
@@ -41,13 +41,13 @@ pub(super) fn list_href(q: Option<&str>, state: Option<HealthState>, page: u64) 
 /// Counts by state (of every agent), each a link that filters the list to it, keeping
 /// the search.
 #[component]
-pub(super) fn Summary(store: AgentStore, q: Memo<Option<String>>, state: Memo<Option<HealthState>>) -> impl IntoView {
-    let item = move |filter: Option<HealthState>, label: &'static str| {
+pub(super) fn Summary(store: AgentStore, q: Memo<Option<String>>, state: Memo<Option<AgentState>>) -> impl IntoView {
+    let item = move |filter: Option<AgentState>, label: &'static str| {
         let count = move || match filter {
-            Some(s) => store.summary.with(|c| c.get(s)),
+            Some(s) => store.summary.with(|c| c.of(s)),
             None => store.summary.with(|c| c.total()),
         };
-        let class = filter.map_or("all", HealthState::as_str);
+        let class = filter.map_or("all", AgentState::as_str);
         view! {
             <a class=format!("summary-item {class}") href=move || list_href(q.get().as_deref(), filter, 1)
                 aria-current=move || (state.get() == filter).then_some("true")
@@ -60,10 +60,13 @@ pub(super) fn Summary(store: AgentStore, q: Memo<Option<String>>, state: Memo<Op
     view! {
         <nav class="summary" aria-label="Agents by state">
             {item(None, "all")}
-            {item(Some(HealthState::Healthy), "healthy")}
-            {item(Some(HealthState::Failing), "failing")}
-            {item(Some(HealthState::Unhealthy), "unhealthy")}
-            {item(Some(HealthState::Unknown), "not checked")}
+            {item(Some(AgentState::Healthy), "healthy")}
+            {item(Some(AgentState::Failing), "failing")}
+            {item(Some(AgentState::Unhealthy), "unhealthy")}
+            {item(Some(AgentState::Unknown), "not checked")}
+            // Only once some agent has expired: most fleets have no self-registered agents.
+            {move || (store.summary.with(|c| c.expired) > 0 || state.get() == Some(AgentState::Expired))
+                .then(|| item(Some(AgentState::Expired), "expired"))}
         </nav>
     }
 }
@@ -75,7 +78,7 @@ pub(super) fn Search(q: Memo<Option<String>>) -> impl IntoView {
     let params = use_query_map();
     let typed = StoredValue::new(0u64);
     let go = move |text: String| {
-        let state = params.with_untracked(|p| p.get("state").and_then(|s| HealthState::parse(&s)));
+        let state = params.with_untracked(|p| p.get("state").and_then(|s| AgentState::parse(&s)));
         let text = text.trim().to_owned();
         let href = list_href((!text.is_empty()).then_some(text.as_str()), state, 1);
         navigate(&href, NavigateOptions { replace: true, scroll: false, ..Default::default() });
@@ -112,7 +115,7 @@ pub(super) fn Search(q: Memo<Option<String>>) -> impl IntoView {
 pub(super) fn Pager(
     store: AgentStore,
     q: Memo<Option<String>>,
-    state: Memo<Option<HealthState>>,
+    state: Memo<Option<AgentState>>,
     page: Memo<u64>,
 ) -> impl IntoView {
     let pages = move || store.total.get().div_ceil(PAGE_SIZE).max(1);
@@ -144,10 +147,10 @@ mod tests {
     fn links_keep_the_search_and_the_filter() {
         assert_eq!(list_href(None, None, 1), "/orchestrator");
         assert_eq!(
-            list_href(Some("a b"), Some(HealthState::Unhealthy), 3),
+            list_href(Some("a b"), Some(AgentState::Unhealthy), 3),
             "/orchestrator?q=a%20b&state=unhealthy&page=3"
         );
-        assert_eq!(list_href(None, Some(HealthState::Healthy), 1), "/orchestrator?state=healthy");
+        assert_eq!(list_href(None, Some(AgentState::Healthy), 1), "/orchestrator?state=healthy");
         let params = |k: &str| match k {
             "state" => Some("failing".to_owned()),
             "execute" => Some("old".to_owned()),

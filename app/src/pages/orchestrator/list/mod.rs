@@ -14,7 +14,7 @@ use super::REFRESH_INTERVAL_SECS;
 use crate::api::agent_overview;
 use crate::live::{coalesced, use_live};
 use crate::model::events::LiveEvent;
-use crate::model::{AgentQuery, HealthState};
+use crate::model::{AgentQuery, AgentState};
 use crate::time::now_ms;
 pub use controls::href_keeping_list;
 use controls::{Pager, Search, Summary, PAGE_SIZE};
@@ -29,7 +29,7 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
     let live = use_live();
     let params = use_query_map();
     let q = Memo::new(move |_| params.with(|p| p.get("q").map(|q| q.trim().to_owned()).filter(|q| !q.is_empty())));
-    let state = Memo::new(move |_| params.with(|p| p.get("state").and_then(|s| HealthState::parse(&s))));
+    let state = Memo::new(move |_| params.with(|p| p.get("state").and_then(|s| AgentState::parse(&s))));
     let page =
         Memo::new(move |_| params.with(|p| p.get("page").and_then(|n| n.parse::<u64>().ok())).unwrap_or(1).max(1));
     let query = Memo::new(move |_| AgentQuery {
@@ -37,6 +37,7 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
         state: state.get(),
         limit: Some(PAGE_SIZE),
         offset: Some((page.get() - 1) * PAGE_SIZE),
+        include_dead: None,
     });
     // The first view, rendered with the page; later ones (another page, a search, a
     // resync) come from `request`, which patches the same table instead of building a
@@ -106,9 +107,11 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
             // when an agent entered or left the state it is filtered by.
             let listed_moved = store.apply_health(change);
             let to = change.health.state;
-            let filter_moved = state
-                .get_untracked()
-                .is_some_and(|f| change.previous.is_some_and(|from| from != to && (from == f || to == f)));
+            let filter_moved = state.get_untracked().is_some_and(|f| {
+                change
+                    .previous
+                    .is_some_and(|from| from != to && (AgentState::from(from) == f || AgentState::from(to) == f))
+            });
             if listed_moved || filter_moved {
                 reload_soon();
             }
@@ -123,6 +126,7 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
             reload_soon();
         }
         LiveEvent::Resync => request(),
+        LiveEvent::SelfPreservation(p) => store.set_preservation(p.clone()),
         LiveEvent::RunUpdated(_) | LiveEvent::RunRemoved(_) => {}
     });
     live.poll_while_down(Duration::from_secs(REFRESH_INTERVAL_SECS), reload);
@@ -137,6 +141,16 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
                     format!("refreshes every {REFRESH_INTERVAL_SECS} s")
                 }}</span>
             </div>
+            {move || store.self_preservation.with(|p| p.active.then(|| view! {
+                <p class="notice warning" role="status" data-testid="self-preservation">
+                    {format!(
+                        "Expiry is paused: {} of {} self-registered agents stopped heartbeating together, which looks \
+                         like a network problem on the dashboard's side rather than {} agents gone at once. They stay \
+                         listed as they were until their heartbeats resume, or for at most the self-preservation time.",
+                        p.silent, p.alive, p.silent
+                    )}
+                </p>
+            }))}
             {move || store.refresh_error().map(|e| view! {
                 <p class="notice error" role="alert" data-testid="refresh-error">
                     {format!("Showing the last known state: {e}. Retrying every {REFRESH_INTERVAL_SECS} s.")}

@@ -4,11 +4,11 @@
 use super::super::store::{AgentRow, AgentStore};
 use super::controls::{href_keeping_list, list_href, PAGE_SIZE};
 use crate::api::remove_agent;
-use crate::components::clock::LastChecked;
+use crate::components::clock::{LastChecked, RelativeTime};
 use crate::components::uptime::UptimeBarView;
 use crate::components::url_text::UrlText;
 use crate::error::ErrorCode;
-use crate::model::{percent_encode, HealthState};
+use crate::model::{percent_encode, AgentState, Expiry, HealthState};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -18,7 +18,7 @@ pub(super) fn AgentTable(
     store: AgentStore,
     filtered: Signal<bool>,
     q: Memo<Option<String>>,
-    state: Memo<Option<HealthState>>,
+    state: Memo<Option<AgentState>>,
     page: Memo<u64>,
 ) -> impl IntoView {
     view! {
@@ -80,6 +80,9 @@ fn AgentRowView(row: AgentRow, store: AgentStore) -> impl IntoView {
     let agent_id = row.id.get_value();
     let state = Memo::new(move |_| data.with(|d| d.health.state));
     let reason = Memo::new(move |_| data.with(|d| d.health.reason.clone()));
+    // Expired or deregistered: shown instead of the health it last had.
+    let expiry = Memo::new(move |_| data.with(|d| d.expired.then_some(d.expiry.unwrap_or(Expiry::Ttl))));
+    let last_heartbeat = Signal::derive(move || data.with(|d| d.last_heartbeat.clone()));
     let checked_at = Signal::derive(move || data.with(|d| d.health.checked_at.clone()));
     let bar = {
         let id = agent_id.clone();
@@ -113,17 +116,31 @@ fn AgentRowView(row: AgentRow, store: AgentStore) -> impl IntoView {
         move || params.with(|p| href_keeping_list(|k| p.get(k), Some(&id)))
     };
     view! {
-        <tr data-agent-id=agent_id.clone() data-health=move || state.get().as_str()>
+        <tr data-agent-id=agent_id.clone()
+            data-health=move || if expiry.get().is_some() { "expired" } else { state.get().as_str() }>
             <td class="health" data-label="Health">
-                <span class=move || format!("badge {}", state.get().as_str())>
-                    {move || match state.get() {
-                        HealthState::Healthy => "● healthy".to_owned(),
-                        HealthState::Failing => format!("● {}", data.with(|d| d.health.label())),
-                        HealthState::Unhealthy => "● unhealthy".to_owned(),
-                        HealthState::Unknown => "○ not checked yet".to_owned(),
-                    }}
-                </span>
-                {move || reason.get().map(|r| view! { <div class="reason" data-testid="health-reason">{r}</div> })}
+                {move || match expiry.get() {
+                    Some(why) => view! {
+                        <span class="badge expired">{match why {
+                            Expiry::Ttl => "○ expired",
+                            Expiry::Deregistered => "○ deregistered",
+                        }}</span>
+                        <div class="reason" data-testid="expiry">
+                            "last heartbeat " <RelativeTime at=last_heartbeat fallback="never"/>
+                        </div>
+                    }.into_any(),
+                    None => view! {
+                        <span class=move || format!("badge {}", state.get().as_str())>
+                            {move || match state.get() {
+                                HealthState::Healthy => "● healthy".to_owned(),
+                                HealthState::Failing => format!("● {}", data.with(|d| d.health.label())),
+                                HealthState::Unhealthy => "● unhealthy".to_owned(),
+                                HealthState::Unknown => "○ not checked yet".to_owned(),
+                            }}
+                        </span>
+                        {move || reason.get().map(|r| view! { <div class="reason" data-testid="health-reason">{r}</div> })}
+                    }.into_any(),
+                }}
             </td>
             <td class="who" data-label="Agent">
                 <div class="name"><a href=detail.clone()>{move || data.with(|d| d.agent_name.clone())}</a></div>

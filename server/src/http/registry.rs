@@ -1,0 +1,125 @@
+//! The registry API old agents call (`../docs/api.md`, "Self-registration"):
+//! `POST /agents/register`, `POST /agents/{id}/heartbeat`, and `GET /health`. Their
+//! client cannot change, so these read what it sends as leniently as the old registry
+//! did: any content type, numbers as numbers or digit strings.
+
+use super::error::HttpError;
+use super::ids::AgentPath;
+use crate::error::ServiceError;
+use crate::registry::self_registration::SelfRegister;
+use crate::state::AppState;
+use app::error::{ApiError, ErrorCode, FieldError};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::net::{IpAddr, SocketAddr};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/agents/register", post(register))
+        .route("/agents/{agent_id}/heartbeat", post(heartbeat))
+        .route("/health", get(health))
+}
+
+/// The address a request came from (the server is served with connect info).
+pub struct Peer(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, HttpError> {
+        parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| Peer(addr.ip())).ok_or_else(|| {
+            HttpError(ApiError::new(
+                ErrorCode::Internal,
+                "the caller's address is unknown (served without connect info)",
+            ))
+        })
+    }
+}
+
+/// 201 with the agent when it is new, 200 when it was known. Refusals name the field,
+/// are logged with the caller's address (an agent in the field will not say), and are
+/// counted in `/metrics` by field.
+async fn register(
+    State(state): State<AppState>,
+    Peer(peer): Peer,
+    body: Bytes,
+) -> Result<impl IntoResponse, HttpError> {
+    let refused = |fields: &[FieldError]| {
+        if let Some(first) = fields.first() {
+            state.metrics.record_refused_registration(&first.field);
+        }
+        let why: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
+        tracing::warn!(%peer, refused = %why.join("; "), "self-registration refused");
+    };
+    let request = match serde_json::from_slice::<Value>(&body) {
+        Ok(body) => from_json(body),
+        Err(e) => Err(vec![FieldError::new("body", format!("the body is not valid JSON: {e}"))]),
+    };
+    let request = request.inspect_err(|fields| refused(fields)).map_err(|f| HttpError(ApiError::validation(f)))?;
+    match state.registry.self_register(request, peer).await {
+        Ok(registration) => {
+            let status = if registration.created { StatusCode::CREATED } else { StatusCode::OK };
+            Ok((status, Json(registration.agent)))
+        }
+        Err(ServiceError::Invalid(fields)) => {
+            refused(&fields);
+            Err(HttpError(ApiError::validation(fields)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The body's fields, each of the JSON type it must have; every mistyped one is named.
+fn from_json(body: Value) -> Result<SelfRegister, Vec<FieldError>> {
+    let Value::Object(mut body) = body else {
+        return Err(vec![FieldError::new("body", "the body must be a JSON object")]);
+    };
+    let mut errors = Vec::new();
+    let mut text = |name: &str| match body.remove(name) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            errors.push(FieldError::new(name, format!("{name} must be a string")));
+            None
+        }
+    };
+    let agent_id = text("agent_id").unwrap_or_default();
+    let agent_name = text("agent_name").unwrap_or_default();
+    let host = text("host");
+    let agent_url = text("agent_url");
+    let mut number = |name: &str| match body.remove(name) {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
+        // As the old registry's model did, digits in a string are a number.
+        Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => s.trim().parse().ok(),
+        Some(_) => {
+            errors.push(FieldError::new(name, format!("{name} must be a whole number")));
+            None
+        }
+    };
+    let port = number("port");
+    let ttl_seconds = number("ttl_seconds");
+    let metadata = body.remove("metadata").unwrap_or(Value::Null);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(SelfRegister { agent_id, agent_name, host, port, agent_url, ttl_seconds, metadata })
+}
+
+/// No body is read: old clients send none, with whatever content type.
+async fn heartbeat(State(state): State<AppState>, AgentPath(agent_id): AgentPath) -> Result<Json<Value>, HttpError> {
+    let at = state.registry.heartbeat(&agent_id).await?;
+    Ok(Json(json!({ "status": "ok", "last_heartbeat": crate::time::timestamp(at) })))
+}
+
+/// The old registry's health answer: agents registered and alive (`AgentView::is_alive`).
+async fn health(State(state): State<AppState>) -> Result<Json<Value>, HttpError> {
+    let (registered, active) = state.registry.counts().await?;
+    Ok(Json(json!({ "status": "healthy", "registered_agents": registered, "active_agents": active })))
+}

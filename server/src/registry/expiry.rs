@@ -1,0 +1,181 @@
+//! The liveness task: every `FLUSH_EVERY` it stores the heartbeat times the book took,
+//! tells the monitor which agents heartbeated (one command per batch), expires the
+//! agents past their TTL, and decides self-preservation; at shutdown it flushes once more.
+//!
+//! Self-preservation is Eureka's idea without its known flaw. When many self-registered
+//! agents fall silent together, the dashboard's own network is the likelier culprit, so
+//! expiry pauses instead of expiring the fleet. Silence is counted before anything
+//! expires: an agent is silent after half its TTL without a heartbeat (it has missed at
+//! least one of the beats it sends every third of its TTL), and expires after all of it.
+//! Eureka's pause can last forever, because its baseline counts agents gone for good;
+//! here the pause ends when the silence does, or after `max`: the overdue agents then
+//! expire (so they leave the baseline) and no new pause starts until the silence has
+//! once dropped below the threshold.
+
+use super::liveness::{Liveness, FLUSH_EVERY};
+use super::{store, Registry};
+use crate::tasks::Shutdown;
+use app::model::events::LiveEvent;
+use app::model::SelfPreservation;
+use chrono::Utc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug)]
+pub struct PreservationSettings {
+    pub share: f64,
+    pub min: u32,
+    pub max: Duration,
+}
+
+impl Default for PreservationSettings {
+    fn default() -> Self {
+        Self { share: 0.5, min: 10, max: Duration::from_secs(15 * 60) }
+    }
+}
+
+/// Whether expiry pauses now.
+#[derive(Debug, Default)]
+pub struct Preservation {
+    since: Option<(Instant, chrono::DateTime<Utc>)>,
+    /// Ended by `max`: no new pause until the silence has dropped below the threshold.
+    spent: bool,
+}
+
+impl Preservation {
+    /// Decides from `silent` of `alive` agents; true while expiry is paused. The second
+    /// value says whether that changed.
+    pub fn decide(&mut self, settings: &PreservationSettings, alive: usize, silent: usize) -> (bool, bool) {
+        let mass = silent >= settings.min as usize && silent as f64 > settings.share * alive as f64;
+        let was = self.since.is_some();
+        if !mass {
+            self.since = None;
+            self.spent = false;
+        } else if let Some((at, _)) = self.since {
+            if at.elapsed() >= settings.max {
+                self.since = None;
+                self.spent = true;
+            }
+        } else if !self.spent {
+            self.since = Some((Instant::now(), Utc::now()));
+        }
+        let now = self.since.is_some();
+        (now, now != was)
+    }
+
+    pub fn view(&self, alive: usize, silent: usize) -> SelfPreservation {
+        SelfPreservation {
+            active: self.since.is_some(),
+            since: self.since.map(|(_, at)| crate::time::timestamp(at)),
+            silent: silent as u64,
+            alive: alive as u64,
+        }
+    }
+}
+
+impl Registry {
+    /// The liveness task (see the module's comment).
+    pub async fn run_liveness(self, mut shutdown: Shutdown) {
+        let mut ticker = tokio::time::interval(FLUSH_EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut preservation = Preservation::default();
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shutdown.changed() => break,
+            }
+            let now = Utc::now();
+            let (alive, silent) = self.liveness.silence(now);
+            let (paused, changed) = preservation.decide(&self.settings.preservation, alive, silent);
+            let view = preservation.view(alive, silent);
+            if changed {
+                if paused {
+                    tracing::warn!(
+                        silent,
+                        alive,
+                        "self-preservation: {silent} of {alive} self-registered agents stopped heartbeating together; \
+                         expiry paused (the dashboard's network is the likelier fault)"
+                    );
+                } else {
+                    tracing::warn!(silent, alive, "self-preservation ended; overdue agents expire now");
+                }
+                self.metrics.set_self_preservation(paused);
+                self.bus.publish(LiveEvent::SelfPreservation(view.clone()));
+            }
+            *self.preservation.lock().expect("never poisoned: no panics while held") = view;
+            self.sweep(&self.liveness, now, !paused).await;
+        }
+        // What the book took since the last flush is stored before the process ends.
+        self.sweep(&self.liveness, Utc::now(), false).await;
+    }
+
+    async fn sweep(&self, liveness: &Liveness, now: chrono::DateTime<Utc>, expire: bool) {
+        let sweep = liveness.sweep(now, expire);
+        if !sweep.beats.is_empty() {
+            self.monitor.heartbeats(sweep.beats.iter().map(|(id, _)| id.clone()).collect());
+            if let Err(e) = store::save_heartbeats(self.db.write(), &sweep.beats).await {
+                tracing::warn!(error = %e, agents = sweep.beats.len(), "could not store heartbeat times; retrying");
+                liveness.unflushed(sweep.beats);
+            }
+        }
+        for (agent_id, last) in sweep.expired {
+            match store::expire(self.db.write(), &agent_id, last, now).await {
+                Ok(Some(model)) => {
+                    tracing::info!(
+                        agent_id, last_heartbeat = ?last.map(crate::time::timestamp),
+                        "agent expired: no heartbeat within its TTL"
+                    );
+                    self.monitor.park(&agent_id);
+                    self.bus.publish(LiveEvent::AgentUpserted(store::to_view(model, &self.policy)));
+                }
+                // Registered or revived meanwhile, or deleted.
+                Ok(None) => liveness.unexpired(&agent_id, last),
+                Err(e) => {
+                    tracing::warn!(agent_id, error = %e, "could not store an expiry; retrying");
+                    liveness.unexpired(&agent_id, last);
+                }
+            }
+        }
+    }
+
+    /// Deletes agents expired or deregistered for longer than `retention`, each unless a
+    /// heartbeat or registration revived it first.
+    pub async fn purge_expired(&self, retention: Duration) -> Result<u64, crate::error::ServiceError> {
+        let before = Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let mut purged = 0;
+        for agent_id in store::expired_before(self.db.read(), before).await? {
+            if store::delete_expired(self.db.write(), &agent_id, before).await? {
+                self.forget(&agent_id);
+                purged += 1;
+            }
+        }
+        Ok(purged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mass_silence_pauses_expiry_until_it_ends() {
+        let settings = PreservationSettings { share: 0.5, min: 10, max: Duration::from_secs(60) };
+        let mut p = Preservation::default();
+        assert_eq!(p.decide(&settings, 100, 50), (false, false), "half is not more than half");
+        assert_eq!(p.decide(&settings, 100, 51), (true, true));
+        assert_eq!(p.decide(&settings, 100, 90), (true, false));
+        assert_eq!(p.decide(&settings, 100, 3), (false, true), "heartbeats recovered");
+        assert_eq!(p.decide(&settings, 12, 9), (false, false), "fewer than the floor");
+        assert_eq!(p.decide(&settings, 9, 9), (false, false), "a fleet below the floor never pauses");
+    }
+
+    #[test]
+    fn the_pause_ends_after_its_longest_and_does_not_restart_on_the_same_silence() {
+        let settings = PreservationSettings { share: 0.5, min: 1, max: Duration::ZERO };
+        let mut p = Preservation::default();
+        assert_eq!(p.decide(&settings, 10, 10), (true, true));
+        assert_eq!(p.decide(&settings, 10, 10), (false, true), "max reached: the overdue expire");
+        assert_eq!(p.decide(&settings, 4, 4), (false, false), "spent until the silence drops");
+        assert_eq!(p.decide(&settings, 4, 0), (false, false));
+        assert_eq!(p.decide(&settings, 4, 4), (true, true), "a new silence pauses again");
+    }
+}

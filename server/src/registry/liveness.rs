@@ -1,0 +1,314 @@
+//! Liveness of self-registered agents: the heartbeat book, expiry and its flushes.
+//!
+//! Old agents heartbeat every 20 s and never register again by themselves, so a
+//! heartbeat must be cheap (a map lookup under one lock: no database write, event, log
+//! line or monitor command per heartbeat) and an agent must never be lost to the
+//! dashboard's own hiccups. The book (agent → last heartbeat, TTL, expiry) lives in
+//! memory and is the truth for liveness; one task (`run`) flushes the heartbeat times in
+//! batches at most `FLUSH_EVERY` late, decides expiries, and flushes once more at
+//! shutdown. Registrations, deregistrations, revivals and expiries are written through:
+//! a restart loses at most one batch of heartbeat times, which the next heartbeats
+//! restore, and no agent expires sooner than its TTL after the dashboard starts.
+
+use app::model::Expiry;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Heartbeat times reach the database at most this late; expiries are decided this often.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
+
+/// An unknown ID's heartbeats are logged once per this long (old agents retry every 5 s,
+/// forever).
+const UNKNOWN_LOGGED_EVERY: Duration = Duration::from_secs(3600);
+
+/// One agent in the book.
+#[derive(Clone, Debug)]
+struct Entry {
+    /// Self-registered agents only: seconds without a heartbeat before they expire.
+    ttl: Option<u32>,
+    last: Option<DateTime<Utc>>,
+    expired: Option<Expiry>,
+    /// `last` is newer than what is stored.
+    dirty: bool,
+}
+
+/// What a heartbeat found.
+#[derive(Debug, PartialEq)]
+pub enum Beat {
+    /// Recorded; nothing else to do.
+    Recorded(DateTime<Utc>),
+    /// Recorded for an agent that had expired (TTL): the caller writes its revival.
+    Revived(DateTime<Utc>),
+    /// It said goodbye: only a registration brings it back.
+    Deregistered,
+    /// No such agent.
+    Unknown,
+}
+
+/// What one sweep took from the book.
+#[derive(Debug, Default)]
+pub struct Sweep {
+    /// Heartbeat times to store.
+    pub beats: Vec<(String, DateTime<Utc>)>,
+    /// Agents past `last heartbeat + TTL`, with the heartbeat they expired after (None:
+    /// never one), now marked expired in the book: the caller stores it.
+    pub expired: Vec<(String, Option<DateTime<Utc>>)>,
+}
+
+#[derive(Clone)]
+pub struct Liveness {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    book: Mutex<HashMap<String, Entry>>,
+    /// No agent expires before its TTL has passed since this (the dashboard's start).
+    started: DateTime<Utc>,
+    unknown_logged: Mutex<HashMap<String, Instant>>,
+}
+
+/// An agent as the book is loaded with it at start.
+pub struct Loaded {
+    pub agent_id: String,
+    pub ttl: Option<u32>,
+    pub last: Option<DateTime<Utc>>,
+    pub expired: Option<Expiry>,
+}
+
+impl Liveness {
+    pub fn new(started: DateTime<Utc>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                book: Mutex::new(HashMap::new()),
+                started,
+                unknown_logged: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    fn book(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.inner.book.lock().expect("the heartbeat book's lock is never poisoned: no panics while held")
+    }
+
+    /// Fills the book from the stored agents (at start). Entries already written by a
+    /// registration that raced the load are newer and stay.
+    pub fn load(&self, agents: impl IntoIterator<Item = Loaded>) {
+        let mut book = self.book();
+        for a in agents {
+            book.entry(a.agent_id).or_insert(Entry { ttl: a.ttl, last: a.last, expired: a.expired, dirty: false });
+        }
+    }
+
+    /// A registration was stored (self: with its TTL and this time as its heartbeat;
+    /// manual: no TTL, never expires).
+    pub fn registered(&self, agent_id: &str, ttl: Option<u32>, at: Option<DateTime<Utc>>) {
+        self.book().insert(agent_id.to_owned(), Entry { ttl, last: at, expired: None, dirty: false });
+    }
+
+    /// The agent was deleted for good.
+    pub fn forget(&self, agent_id: &str) {
+        self.book().remove(agent_id);
+    }
+
+    /// The agent deregistered (stored by the caller).
+    pub fn deregistered(&self, agent_id: &str) {
+        if let Some(entry) = self.book().get_mut(agent_id) {
+            entry.expired = Some(Expiry::Deregistered);
+        }
+    }
+
+    /// A revival could not be stored: the agent is expired again until the next heartbeat.
+    pub fn revival_failed(&self, agent_id: &str) {
+        if let Some(entry) = self.book().get_mut(agent_id) {
+            entry.expired.get_or_insert(Expiry::Ttl);
+        }
+    }
+
+    /// Records a heartbeat.
+    pub fn beat(&self, agent_id: &str, now: DateTime<Utc>) -> Beat {
+        let mut book = self.book();
+        let Some(entry) = book.get_mut(agent_id) else { return Beat::Unknown };
+        match entry.expired {
+            Some(Expiry::Deregistered) => Beat::Deregistered,
+            Some(Expiry::Ttl) => {
+                entry.expired = None;
+                entry.last = Some(now);
+                // Written through by the caller, with the revival.
+                entry.dirty = false;
+                Beat::Revived(now)
+            }
+            None => {
+                entry.last = Some(now);
+                entry.dirty = true;
+                Beat::Recorded(now)
+            }
+        }
+    }
+
+    /// True the first time in an hour an unknown ID heartbeats (to log it once).
+    pub fn first_unknown(&self, agent_id: &str) -> bool {
+        let mut logged = self.inner.unknown_logged.lock().expect("never poisoned: no panics while held");
+        let now = Instant::now();
+        if logged.len() > 10_000 {
+            // Random IDs cannot grow this without bound.
+            logged.retain(|_, at| now.duration_since(*at) < UNKNOWN_LOGGED_EVERY);
+        }
+        match logged.get(agent_id) {
+            Some(at) if now.duration_since(*at) < UNKNOWN_LOGGED_EVERY => false,
+            _ => {
+                logged.insert(agent_id.to_owned(), now);
+                true
+            }
+        }
+    }
+
+    /// The heartbeat times to store, and the agents that expire now (marked in the book).
+    /// With `expire` false (self-preservation) none expires.
+    pub fn sweep(&self, now: DateTime<Utc>, expire: bool) -> Sweep {
+        let grace_from = self.inner.started;
+        let mut sweep = Sweep::default();
+        for (id, entry) in self.book().iter_mut() {
+            if entry.dirty {
+                entry.dirty = false;
+                if let Some(last) = entry.last {
+                    sweep.beats.push((id.clone(), last));
+                }
+            }
+            if let (true, Some(ttl), None) = (expire, entry.ttl, entry.expired) {
+                let since = entry.last.map_or(grace_from, |last| last.max(grace_from));
+                if now - since > chrono::Duration::seconds(i64::from(ttl)) {
+                    entry.expired = Some(Expiry::Ttl);
+                    sweep.expired.push((id.clone(), entry.last));
+                }
+            }
+        }
+        sweep
+    }
+
+    /// Heartbeat times that could not be stored go back into the next batch (unless a
+    /// newer one came meanwhile).
+    pub fn unflushed(&self, beats: Vec<(String, DateTime<Utc>)>) {
+        let mut book = self.book();
+        for (id, at) in beats {
+            if let Some(entry) = book.get_mut(&id) {
+                if entry.last == Some(at) {
+                    entry.dirty = true;
+                }
+            }
+        }
+    }
+
+    /// An expiry that was not stored (revived meanwhile, or the write failed): the book
+    /// takes it back unless something newer happened to the agent.
+    pub fn unexpired(&self, agent_id: &str, last: Option<DateTime<Utc>>) {
+        if let Some(entry) = self.book().get_mut(agent_id) {
+            if entry.expired == Some(Expiry::Ttl) && entry.last == last {
+                entry.expired = None;
+            }
+        }
+    }
+
+    /// Self-registered agents alive now, and of them those silent: no heartbeat for half
+    /// their TTL (they missed at least one beat), counted from the dashboard's start at
+    /// the earliest (self-preservation's measure).
+    pub fn silence(&self, now: DateTime<Utc>) -> (usize, usize) {
+        let grace_from = self.inner.started;
+        let book = self.book();
+        let mut alive = 0;
+        let mut silent = 0;
+        for entry in book.values().filter(|e| e.expired.is_none()) {
+            let Some(ttl) = entry.ttl else { continue };
+            alive += 1;
+            let since = entry.last.map_or(grace_from, |last| last.max(grace_from));
+            if (now - since).num_milliseconds() > i64::from(ttl) * 500 {
+                silent += 1;
+            }
+        }
+        (alive, silent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    fn book(started: i64) -> Liveness {
+        let live = Liveness::new(at(started));
+        live.load([
+            Loaded { agent_id: "self".into(), ttl: Some(60), last: Some(at(0)), expired: None },
+            Loaded { agent_id: "manual".into(), ttl: None, last: None, expired: None },
+        ]);
+        live
+    }
+
+    #[test]
+    fn an_agent_expires_after_its_ttl_and_a_heartbeat_revives_it() {
+        let live = book(0);
+        assert!(live.sweep(at(60), true).expired.is_empty(), "not before the TTL has passed");
+        let sweep = live.sweep(at(61), true);
+        assert_eq!(sweep.expired, vec![("self".to_owned(), Some(at(0)))]);
+        assert!(live.sweep(at(120), true).expired.is_empty(), "expired once");
+        assert_eq!(live.beat("self", at(121)), Beat::Revived(at(121)));
+        assert_eq!(live.beat("self", at(122)), Beat::Recorded(at(122)));
+        assert_eq!(live.sweep(at(123), true).beats, vec![("self".to_owned(), at(122))]);
+        assert!(live.sweep(at(124), true).beats.is_empty(), "flushed once");
+    }
+
+    #[test]
+    fn the_dashboards_own_downtime_is_not_held_against_agents() {
+        // Last heartbeat long before this start: still a whole TTL from the start.
+        let live = book(1000);
+        assert!(live.sweep(at(1059), true).expired.is_empty());
+        assert_eq!(live.sweep(at(1061), true).expired.len(), 1);
+    }
+
+    #[test]
+    fn manual_agents_never_expire_and_deregistered_ones_are_not_revived_by_heartbeats() {
+        let live = book(0);
+        assert_eq!(live.beat("manual", at(1)), Beat::Recorded(at(1)));
+        assert!(live.sweep(at(100_000), true).expired.iter().all(|(id, _)| id != "manual"));
+        live.registered("self", Some(60), Some(at(5)));
+        live.deregistered("self");
+        assert_eq!(live.beat("self", at(6)), Beat::Deregistered);
+        assert_eq!(live.beat("nobody", at(6)), Beat::Unknown);
+        live.registered("self", Some(60), Some(at(7)));
+        assert_eq!(live.beat("self", at(8)), Beat::Recorded(at(8)));
+    }
+
+    #[test]
+    fn paused_expiry_expires_nothing_and_a_failed_write_is_retried() {
+        let live = book(0);
+        assert!(live.sweep(at(1000), false).expired.is_empty());
+        let sweep = live.sweep(at(1000), true);
+        assert_eq!(sweep.expired.len(), 1);
+        live.unexpired("self", Some(at(0)));
+        assert_eq!(live.sweep(at(1001), true).expired.len(), 1, "expires again at the next sweep");
+        live.beat("manual", at(2));
+        let beats = live.sweep(at(1002), true).beats;
+        live.unflushed(beats);
+        assert_eq!(live.sweep(at(1003), true).beats, vec![("manual".to_owned(), at(2))]);
+    }
+
+    #[test]
+    fn silence_is_half_a_ttl_without_a_heartbeat() {
+        let live = book(0);
+        assert_eq!(live.silence(at(30)), (1, 0));
+        assert_eq!(live.silence(at(31)), (1, 1));
+        live.beat("self", at(31));
+        assert_eq!(live.silence(at(40)), (1, 0));
+    }
+
+    #[test]
+    fn unknown_ids_are_logged_once_an_hour() {
+        let live = book(0);
+        assert!(live.first_unknown("ghost"));
+        assert!(!live.first_unknown("ghost"));
+        assert!(live.first_unknown("other"));
+    }
+}
