@@ -172,6 +172,21 @@ pub struct TestAgentSettings {
     /// JSON (e.g. `9MiB`), for trying how pages and clients cope with big outputs.
     #[arg(long, env = "CA_TEST_AGENT_PAD_OUTPUT", value_parser = byte_size)]
     pub pad_output: Option<usize>,
+
+    /// Register with this dashboard's registry (e.g. `http://127.0.0.1:8001/api/v1`) at
+    /// the address it listens on, send heartbeats, and deregister at Ctrl-C or SIGTERM,
+    /// as self-registering agents do.
+    #[arg(long, env = "CA_TEST_AGENT_REGISTER")]
+    pub register: Option<String>,
+
+    /// With --register: without a heartbeat for this long the dashboard marks it expired
+    /// (heartbeats go every third of it).
+    #[arg(long, env = "CA_TEST_AGENT_TTL", default_value = "60s", value_parser = positive_duration)]
+    pub ttl: Duration,
+
+    /// With --register: the name it registers under.
+    #[arg(long, env = "CA_TEST_AGENT_NAME", default_value = "Test Agent")]
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -218,6 +233,13 @@ fn byte_size(raw: &str) -> Result<usize, String> {
     }
 }
 
+fn share(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{raw:?} is not a share between 0 and 1 (e.g. 0.5)")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,12 +253,5 @@ mod tests {
         assert!(byte_size("0").is_err());
         assert!(byte_size("1GiB").is_err());
         assert!(byte_size("lots").is_err());
-    }
-}
-
-fn share(raw: &str) -> Result<f64, String> {
-    match raw.parse::<f64>() {
-        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
-        _ => Err(format!("{raw:?} is not a share between 0 and 1 (e.g. 0.5)")),
     }
 }

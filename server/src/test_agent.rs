@@ -82,12 +82,50 @@ pub async fn serve(settings: TestAgentSettings) -> Result<(), StartError> {
         work: settings.work,
         pad_output: settings.pad_output,
     };
-    println!("test agent '{}' listening on http://{}", settings.agent_id, listener.local_addr()?);
-    axum::serve(listener, router_with(&settings.agent_id, options))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+    let bound = listener.local_addr()?;
+    println!("test agent '{}' listening on http://{bound}", settings.agent_id);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let registration = settings.register.clone().map(|registry| {
+        // The address it bound (`--port 0` included); 0.0.0.0 is rewritten by the dashboard.
+        let url = format!("http://{bound}");
+        let agent = registry_client::Agent::at_url(&settings.agent_id, &settings.name, url)
+            .with_ttl(settings.ttl)
+            .with_metadata(json!({"description": "The reference agent (configurable-agents test-agent)"}));
+        println!("registering with {registry} (TTL {})", humantime::format_duration(settings.ttl));
+        let mut stopped = stopped.clone();
+        let client = registry_client::Client::new(registry, agent);
+        tokio::spawn(async move {
+            let result = client
+                .run_until(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = &result {
+                eprintln!("error: {e}");
+            }
+            result
         })
-        .await?;
+    });
+    let serving = {
+        let mut stopped = stopped.clone();
+        axum::serve(listener, router_with(&settings.agent_id, options)).with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+    };
+    let signal = async move {
+        registry_client::shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    let (served, _) = tokio::join!(serving, signal);
+    served?;
+    // It deregisters after it stopped serving: the dashboard sees it go, not fail.
+    if let Some(registration) = registration {
+        match registration.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("registration failed: {e}").into()),
+            Err(e) => return Err(format!("registration task failed: {e}").into()),
+        }
+    }
     Ok(())
 }
 

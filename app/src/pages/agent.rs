@@ -9,7 +9,7 @@ use crate::components::uptime::{raise_newest, uptime_text};
 use crate::error::ErrorCode;
 use crate::live::use_live;
 use crate::model::events::LiveEvent;
-use crate::model::{percent_encode, AgentView, HealthChange, HealthHistory, HealthState};
+use crate::model::{percent_encode, AgentView, Expiry, HealthChange, HealthHistory, HealthState};
 use crate::time::parse_rfc3339_ms;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -157,6 +157,11 @@ fn AgentDetails(
                 <span class=move || format!("badge {}", state.get().as_str()) data-testid="agent-health">
                     {move || data.with(|d| d.health.label())}
                 </span>
+                {move || data.with(|d| d.expired.then_some(d.expiry)).map(|why| view! {
+                    <span class="badge expired" data-testid="agent-expired">
+                        {if why == Some(Expiry::Deregistered) { "deregistered" } else { "expired" }}
+                    </span>
+                })}
                 <a class="button small primary" href=format!("/orchestrator?execute={}", percent_encode(&agent_id))>"Execute"</a>
                 <a class="button small" href=format!("/workflows?agent_id={}", percent_encode(&agent_id))>"Runs"</a>
             </div>
@@ -175,7 +180,21 @@ fn AgentDetails(
                     <dt>"Latency"</dt><dd>{move || data.with(|d| d.health.latency_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "—".into()))}</dd>
                     <dt>"Last checked"</dt><dd><LastChecked at=field(|d| d.health.checked_at.clone()) interval_seconds=Signal::derive(move || data.with(|d| d.health.interval_seconds))/></dd>
                     <dt>"Checked every"</dt><dd>{move || data.with(|d| format!("{} s, unhealthy after {} failures in a row", d.health.interval_seconds, d.health.unhealthy_after))}</dd>
-                    <dt>"URL"</dt><dd class="url"><code>{move || data.with(|d| d.agent_url.clone())}</code></dd>
+                    <dt>"URL"</dt><dd class="url"><code>{move || data.with(|d| d.agent_url.clone())}</code>
+                        {move || data.with(|d| d.address_note.clone()).map(|n| view! { <div class="reason" data-testid="address-note">{n}</div> })}
+                    </dd>
+                    {move || data.with(|d| d.ttl_seconds.is_some() || d.last_heartbeat.is_some()).then(|| view! {
+                        <dt>"Heartbeats"</dt>
+                        <dd data-testid="agent-liveness">
+                            {move || data.with(|d| match (d.expired, d.expiry) {
+                                (true, Some(Expiry::Deregistered)) => "deregistered, last heartbeat ".to_owned(),
+                                (true, _) => "expired, last heartbeat ".to_owned(),
+                                (false, _) => "last heartbeat ".to_owned(),
+                            })}
+                            <RelativeTime at=field(|d| d.last_heartbeat.clone()) fallback="never"/>
+                            {move || data.with(|d| d.ttl_seconds.map(|t| format!(" (expires after {t} s without one)")))}
+                        </dd>
+                    })}
                     <dt>"Registered"</dt><dd><RelativeTime at=field(|d| Some(d.registered_at.clone())) fallback="—"/>{move || data.with(|d| format!(" ({})", d.source.as_str().replace('_', " ")))}</dd>
                 </dl>
             </section>

@@ -112,10 +112,16 @@ impl Liveness {
         self.book().remove(agent_id);
     }
 
-    /// The agent deregistered (stored by the caller).
+    /// The agent's last heartbeat as the book has it (perhaps not stored yet).
+    pub fn last(&self, agent_id: &str) -> Option<DateTime<Utc>> {
+        self.book().get(agent_id).and_then(|e| e.last)
+    }
+
+    /// The agent deregistered (stored by the caller, with `last`).
     pub fn deregistered(&self, agent_id: &str) {
         if let Some(entry) = self.book().get_mut(agent_id) {
             entry.expired = Some(Expiry::Deregistered);
+            entry.dirty = false;
         }
     }
 

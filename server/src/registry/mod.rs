@@ -296,7 +296,8 @@ impl Registry {
     /// `purge`, or any other agent, it is deleted for good.
     pub async fn remove_or_deregister(&self, id: &AgentId, purge: bool) -> Result<Removal, ServiceError> {
         if !purge {
-            if let Some(model) = store::deregister(self.db.write(), id.as_str()).await? {
+            let last = self.liveness.last(id.as_str());
+            if let Some(model) = store::deregister(self.db.write(), id.as_str(), last).await? {
                 self.liveness.deregistered(id.as_str());
                 self.monitor.park(id.as_str());
                 tracing::info!(agent_id = %id.as_str(), "agent deregistered");

@@ -517,10 +517,19 @@ pub async fn revive(
 
 /// A self-registered agent said goodbye: not alive from now on, history kept. None when
 /// it is not a self-registered agent (those are deleted instead).
-pub async fn deregister(db: &DatabaseConnection, agent_id: &str) -> Result<Option<agents::Model>, DbErr> {
+/// `last` is its last heartbeat as the book has it, perhaps not stored yet.
+pub async fn deregister(
+    db: &DatabaseConnection,
+    agent_id: &str,
+    last: Option<DateTime<Utc>>,
+) -> Result<Option<agents::Model>, DbErr> {
     let now = Utc::now();
     // Already deregistered: the first goodbye's time stays.
-    agents::Entity::update_many()
+    let mut update = agents::Entity::update_many();
+    if let Some(last) = last {
+        update = update.col_expr(agents::Column::LastHeartbeatAt, Expr::value(Some(last)));
+    }
+    update
         .col_expr(agents::Column::ExpiredAt, Expr::value(Some(now)))
         .col_expr(agents::Column::ExpiryReason, Expr::value(Expiry::Deregistered.as_str()))
         .filter(agents::Column::AgentId.eq(agent_id))

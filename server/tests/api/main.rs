@@ -13,6 +13,7 @@ mod mock_agent;
 mod overview;
 mod pages;
 mod recovery;
+mod registry;
 mod runs;
 mod schemas;
 mod store;
