@@ -12,6 +12,8 @@ pub fn Header() -> impl IntoView {
             <nav aria-label="Main">
                 <A href="/orchestrator">"Orchestrator"</A>
                 <A href="/workflows">"Workflows"</A>
+                // Served by the dashboard, not a page of this app: a full load.
+                <a href="/api/docs" rel="external" title="The JSON API, browsable (OpenAPI)">"API"</a>
             </nav>
             <crate::live::LiveIndicator/>
         </header>

@@ -1,0 +1,98 @@
+// Agents that register themselves: one appears by itself, expires when killed, comes
+// back when started again; an ID with a space and an accent works in every page and link.
+import { test, expect } from '@playwright/test';
+import { open, watchErrors, startTestAgent, stop, TestAgent } from './support';
+
+const ODD_ID = 'Research Agent é1';
+const encoded = encodeURIComponent(ODD_ID);
+
+function registryUrl(baseURL: string | undefined): string {
+  return `${baseURL}/api/v1`;
+}
+
+async function selfRegistered(baseURL: string | undefined): Promise<TestAgent> {
+  return startTestAgent([
+    '--agent-id', ODD_ID, '--name', 'Research', '--register', registryUrl(baseURL), '--ttl', '3s',
+  ]);
+}
+
+test.afterEach(async ({ request }) => {
+  // Leave the dashboard as the other specs expect it: empty.
+  await request.delete(`/api/v1/agents/${encoded}?purge=true`);
+});
+
+test('a self-registering agent appears by itself, expires when killed and comes back', async ({ page, baseURL }) => {
+  const errors = watchErrors(page);
+  await open(page, '/orchestrator');
+  const agent = await selfRegistered(baseURL);
+  try {
+    const row = page.locator(`tr[data-agent-id="${ODD_ID}"]`);
+    await expect(row).toBeVisible();
+    await expect(row.locator('.name a')).toHaveText('Research');
+    await expect(row).toHaveAttribute('data-health', 'healthy');
+
+    // Killed without a goodbye: expired once its TTL passes, shown as such.
+    agent.child.kill('SIGKILL');
+    await expect(row).toHaveAttribute('data-health', 'expired', { timeout: 15_000 });
+    await expect(row.locator('.badge.expired')).toHaveText('○ expired');
+    await expect(row.getByTestId('expiry')).toContainText('last heartbeat');
+    await expect(page.getByTestId('summary-expired').locator('.count')).toHaveText('1');
+  } finally {
+    await stop(agent.child);
+  }
+
+  // Started again: it registers again and is back.
+  const again = await selfRegistered(baseURL);
+  try {
+    const row = page.locator(`tr[data-agent-id="${ODD_ID}"]`);
+    await expect(row).not.toHaveAttribute('data-health', 'expired', { timeout: 15_000 });
+    await expect(row).toHaveAttribute('data-health', 'healthy', { timeout: 15_000 });
+  } finally {
+    // A goodbye: deregistered, kept on the list.
+    await stop(again.child);
+  }
+  await expect(page.locator(`tr[data-agent-id="${ODD_ID}"] .badge.expired`)).toHaveText('○ deregistered');
+  expect(errors).toEqual([]);
+});
+
+test('an ID with a space and an accent works in every page and link', async ({ page, baseURL }) => {
+  const errors = watchErrors(page);
+  const agent = await selfRegistered(baseURL);
+  try {
+    await open(page, '/orchestrator');
+    const row = page.locator(`tr[data-agent-id="${ODD_ID}"]`);
+    await expect(row).toHaveAttribute('data-health', 'healthy');
+
+    // The agent's page, by its link.
+    await row.locator('.name a').click();
+    await expect(page).toHaveURL(new RegExp(`/agents/${encoded}$`));
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Research');
+    await expect(page.getByTestId('agent-liveness')).toContainText('last heartbeat');
+    await expect(page.getByTestId('agent-liveness')).toContainText('expires after 3 s');
+    // Its period links keep the ID.
+    await page.getByRole('link', { name: '7 days' }).click();
+    await expect(page).toHaveURL(new RegExp(`/agents/${encoded}\\?hours=168$`));
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Research');
+
+    // Execute from its page: the form for this agent, and a run that lands in its history.
+    await page.getByRole('link', { name: 'Execute' }).click();
+    await expect(page).toHaveURL(new RegExp(`execute=${encoded}`));
+    const panel = page.getByTestId('execute-panel');
+    await expect(panel.getByRole('heading', { name: `Run ${ODD_ID}` })).toBeVisible();
+    await panel.getByLabel(/^Topic/).fill('accents');
+    await panel.getByRole('button', { name: 'Run' }).click();
+    // The run's page: its agent link goes back to the agent.
+    await expect(page.getByTestId('run-page')).toBeVisible();
+    await expect(page.getByTestId('run-outputs')).toContainText('accents', { timeout: 20_000 });
+    await expect(page.getByTestId('run-agent')).toHaveAttribute('href', `/agents/${encoded}`);
+
+    // Its runs, filtered by the ID.
+    await open(page, `/agents/${encoded}`);
+    await page.getByRole('link', { name: 'Runs' }).click();
+    await expect(page).toHaveURL(new RegExp(`/workflows\\?agent_id=${encoded}`));
+    await expect(page.locator('tbody tr').first()).toContainText(ODD_ID);
+  } finally {
+    await stop(agent.child);
+  }
+  expect(errors).toEqual([]);
+});
