@@ -37,6 +37,7 @@ test('a self-registering agent appears by itself, expires when killed and comes 
     await expect(row.locator('.badge.expired')).toHaveText('○ expired');
     await expect(row.getByTestId('expiry')).toContainText('last heartbeat');
     await expect(page.getByTestId('summary-expired').locator('.count')).toHaveText('1');
+    await page.screenshot({ path: 'test-results/registry-expired.png', fullPage: true });
   } finally {
     await stop(agent.child);
   }
@@ -69,6 +70,7 @@ test('an ID with a space and an accent works in every page and link', async ({ p
     await expect(page.getByRole('heading', { level: 1 })).toHaveText('Research');
     await expect(page.getByTestId('agent-liveness')).toContainText('last heartbeat');
     await expect(page.getByTestId('agent-liveness')).toContainText('expires after 3 s');
+    await page.screenshot({ path: 'test-results/registry-agent-page.png', fullPage: true });
     // Its period links keep the ID.
     await page.getByRole('link', { name: '7 days' }).click();
     await expect(page).toHaveURL(new RegExp(`/agents/${encoded}\\?hours=168$`));

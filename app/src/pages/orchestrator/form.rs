@@ -70,7 +70,9 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
 
     let send = move |force: bool| {
         let input = RegisterAgent {
-            agent_id: agent_id.get_untracked(),
+            // The API keeps an ID exactly as sent (old agents heartbeat with theirs); a
+            // person's stray space at either end is not part of it.
+            agent_id: agent_id.get_untracked().trim().to_owned(),
             agent_name: agent_name.get_untracked(),
             agent_url: agent_url.get_untracked(),
             metadata: serde_json::Value::String(metadata.get_untracked()),
@@ -110,8 +112,8 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
             <h2 id="register-title">"Register an agent"</h2>
             <form on:submit=on_submit data-testid="register-form">
                 <Field label="Agent ID" name="agent_id" value=agent_id error=Signal::derive(error_for("agent_id")) on_change=Callback::new(move |()| replace.set(false))
-                    placeholder="test-agent" hint="Letters, digits and . _ : @ ~ - (up to 128)"
-                    pattern=Some(r"[A-Za-z0-9._:@~\-]{1,128}") required=true input_type="text"/>
+                    placeholder="test-agent" hint="Up to 255 characters, without / ? # or %"
+                    pattern=Some(r"[^\/?#%\x00-\x1F\x7F]{1,255}") required=true input_type="text"/>
                 <Field label="Agent Name" name="agent_name" value=agent_name error=Signal::derive(error_for("agent_name"))
                     placeholder="Test Agent" hint="" pattern=None required=true input_type="text"/>
                 <Field label="Agent URL" name="agent_url" value=agent_url error=Signal::derive(error_for("agent_url"))

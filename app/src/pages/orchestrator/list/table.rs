@@ -125,7 +125,7 @@ fn AgentRowView(row: AgentRow, store: AgentStore) -> impl IntoView {
                             Expiry::Ttl => "○ expired",
                             Expiry::Deregistered => "○ deregistered",
                         }}</span>
-                        <div class="reason" data-testid="expiry">
+                        <div class="reason muted" data-testid="expiry">
                             "last heartbeat " <RelativeTime at=last_heartbeat fallback="never"/>
                         </div>
                     }.into_any(),
