@@ -7,6 +7,7 @@ use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use std::fmt;
 
 /// What kind of failure this is; the server maps each to one HTTP status.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -37,6 +38,7 @@ pub enum ErrorCode {
 }
 
 /// A rule one input field broke, named so a form can show it beside the field.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,
@@ -49,6 +51,7 @@ impl FieldError {
     }
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiError {
     pub code: ErrorCode,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// How an agent came to be known.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentSource {
@@ -32,6 +33,7 @@ impl AgentSource {
 }
 
 /// The probed health of an agent, as the dashboard last saw it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthState {
@@ -80,6 +82,7 @@ impl HealthState {
     pub const ALL: [HealthState; 4] = [Self::Healthy, Self::Failing, Self::Unhealthy, Self::Unknown];
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HealthView {
     pub state: HealthState,
@@ -114,6 +117,7 @@ impl HealthView {
 }
 
 /// An agent as the API and the page show it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentView {
     pub agent_id: String,
@@ -122,6 +126,7 @@ pub struct AgentView {
     pub agent_url: String,
     pub source: AgentSource,
     /// Always a JSON object; plain text arrives as `{"description": text}`.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub metadata: Map<String, Value>,
     /// RFC 3339, UTC.
     pub registered_at: String,
@@ -159,6 +164,7 @@ pub struct AgentView {
 }
 
 /// Why a self-registered agent stopped counting as alive.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Expiry {
@@ -193,6 +199,7 @@ impl AgentView {
 
 /// A registration request, from the form or the API. `metadata` is what the caller sent:
 /// an object, text (kept as a description, or parsed when it holds a JSON object), or null.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RegisterAgent {
     pub agent_id: String,
@@ -221,6 +228,8 @@ pub struct Registration {
 }
 
 /// Filters for listing agents.
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentQuery {
     pub q: Option<String>,
@@ -258,6 +267,7 @@ pub fn lenient_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
 }
 
 /// What a list can be filtered by: a health state (of agents not expired), or expired.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentState {
@@ -316,6 +326,7 @@ pub struct AgentPage {
 
 /// How many agents are in each state (the page's summary). An expired agent is counted
 /// as expired only, not by the health it had when it was last checked.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthSummary {
     pub healthy: u64,
@@ -361,6 +372,7 @@ impl HealthSummary {
 
 /// The orchestrator page's view: one page of agents, the counts by state of all of them,
 /// and the last day's uptime bar of each agent on the page.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentOverview {
     pub agents: Vec<AgentView>,
@@ -380,6 +392,7 @@ pub struct AgentOverview {
 
 /// Self-preservation: expiry pauses while many self-registered agents are silent at once
 /// (the dashboard's network is the likelier fault than all of them together).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SelfPreservation {
     pub active: bool,

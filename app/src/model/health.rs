@@ -5,6 +5,7 @@ use super::HealthState;
 use serde::{Deserialize, Serialize};
 
 /// One state change, as kept.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HealthChange {
     pub state: HealthState,
@@ -15,6 +16,7 @@ pub struct HealthChange {
 
 /// One latency bucket: how many checks ran and failed, and the latency of those that
 /// passed (none when none did).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LatencyBucket {
     /// RFC 3339, UTC.
@@ -27,6 +29,7 @@ pub struct LatencyBucket {
 }
 
 /// Time spent in each state over one stretch of the bar, in milliseconds.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct UptimeSegment {
     /// Milliseconds since the Unix epoch.
@@ -91,6 +94,7 @@ impl UptimeSegment {
 }
 
 /// An agent's health history over a window.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HealthHistory {
     pub agent_id: String,
@@ -120,6 +124,7 @@ pub const BAR_HOURS: u32 = 24;
 /// One agent's uptime bar, compact for a page of many: one letter per segment, oldest
 /// first (`h` healthy, `f` failing, `u` unhealthy, `-` not checked), by the state it was
 /// in longest.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UptimeBar {
     pub agent_id: String,

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 /// Where a run is in its life. `queued` and `running` are the only states that change;
 /// every other one is final.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -60,6 +61,7 @@ impl RunStatus {
 }
 
 /// A run as the API, the run page and the history show it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunView {
     pub run_id: String,
@@ -100,9 +102,11 @@ pub struct RunDetail {
 }
 
 /// `POST /agents/{id}/runs`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CreateRun {
     pub agent_id: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub inputs: Map<String, Value>,
     /// The same key and body return the same run; the same key with another body is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +117,7 @@ pub struct CreateRun {
 }
 
 /// The answer to creating or re-running a run: it is queued, the agent is called later.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunCreated {
     pub run_id: String,
@@ -120,6 +125,8 @@ pub struct RunCreated {
 }
 
 /// Filters for the run history. Times are RFC 3339.
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -171,6 +178,7 @@ pub fn percent_encode(raw: &str) -> String {
     out
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunPage {
     pub runs: Vec<RunView>,
@@ -180,9 +188,12 @@ pub struct RunPage {
 }
 
 /// An agent's input schema as the dashboard understood it, with its hash.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SchemaView {
     pub agent_id: String,
+    /// The agent's inputs, as the dashboard reads them (fields, types, rules).
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub schema: InputSchema,
     pub schema_hash: String,
     /// RFC 3339, UTC: when the dashboard fetched it from the agent.

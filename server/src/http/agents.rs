@@ -2,6 +2,7 @@
 
 use super::error::{bad_request, HttpError};
 use super::ids::AgentPath;
+use super::openapi::ErrorBody;
 use crate::registry::{Registry, Removal};
 use crate::state::AppState;
 use app::error::{ApiError, FieldError};
@@ -11,20 +12,27 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/agents", get(list).post(register))
-        .route("/overview", get(overview))
-        .route("/agents/{agent_id}", get(show).delete(remove))
-        .route("/agents/{agent_id}/schema", get(schema))
-        .route("/agents/{agent_id}/history", get(history))
-        .route("/agents/{agent_id}/runs", axum::routing::post(super::runs::create))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, register))
+        .routes(routes!(overview))
+        .routes(routes!(show, remove))
+        .routes(routes!(schema))
+        .routes(routes!(history))
+        .routes(routes!(super::runs::create))
 }
 
+/// `{agent_id}` in every path: percent-encoded (`Research%20Agent%20%C3%A91`).
+pub(super) const AGENT_ID: &str = "The agent's ID, percent-encoded";
+
+/// Agents ordered by ID (byte order); the matches before paging in `X-Total-Count`.
+#[utoipa::path(get, path = "/agents", tag = "agents", params(AgentQuery),
+    responses((status = 200, body = Vec<AgentView>, headers(("x-total-count" = u64))), (status = 422, body = ErrorBody)))]
 async fn list(
     State(registry): State<Registry>,
     query: Result<Query<AgentQuery>, QueryRejection>,
@@ -38,6 +46,8 @@ async fn list(
 
 /// A page of agents with the counts by state of all of them and each listed agent's
 /// uptime bar for the last day (what the orchestrator page shows).
+#[utoipa::path(get, path = "/overview", tag = "agents", params(AgentQuery),
+    responses((status = 200, body = app::model::AgentOverview), (status = 422, body = ErrorBody)))]
 async fn overview(
     State(registry): State<Registry>,
     query: Result<Query<AgentQuery>, QueryRejection>,
@@ -46,7 +56,13 @@ async fn overview(
     Ok(Json(registry.agent_overview(query).await?))
 }
 
-/// The body is read field by field so that a missing or mistyped field is named.
+/// Registers an agent by hand: its `/health` is checked first (refused with the reason
+/// unless `force`); another agent's ID is replaced only with `replace`. The body is read
+/// field by field so that a missing or mistyped field is named.
+#[utoipa::path(post, path = "/agents", tag = "agents", request_body = RegisterAgent,
+    responses((status = 201, description = "registered", body = AgentView), (status = 200, description = "updated", body = AgentView),
+        (status = 409, description = "the ID is another agent's", body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 502, description = "its health check failed", body = ErrorBody)))]
 async fn register(
     State(registry): State<Registry>,
     body: Result<Json<Value>, JsonRejection>,
@@ -105,18 +121,26 @@ fn registration_from_json(body: Value) -> Result<RegisterAgent, HttpError> {
     Ok(request)
 }
 
+#[utoipa::path(get, path = "/agents/{agent_id}", tag = "agents", params(("agent_id" = String, Path, description = AGENT_ID)),
+    responses((status = 200, body = AgentView), (status = 404, body = ErrorBody)))]
 async fn show(State(registry): State<Registry>, AgentPath(agent_id): AgentPath) -> Result<Json<AgentView>, HttpError> {
     Ok(Json(registry.agent(&agent_id).await?))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RemoveQuery {
+    /// Delete for good, even a self-registered agent.
     #[serde(default, deserialize_with = "app::model::lenient_bool")]
     purge: Option<bool>,
 }
 
 /// A self-registered agent deregisters (kept, not alive: the old client sends this at
 /// every shutdown); `?purge=true`, or any other agent, is deleted for good.
+#[utoipa::path(delete, path = "/agents/{agent_id}", tag = "agents",
+    params(("agent_id" = String, Path, description = AGENT_ID), RemoveQuery),
+    responses((status = 200, description = r#"`{"status": "deregistered" | "deleted", "agent_id"}`"#, body = Object),
+        (status = 404, body = ErrorBody)))]
 async fn remove(
     State(registry): State<Registry>,
     AgentPath(agent_id): AgentPath,
@@ -130,6 +154,10 @@ async fn remove(
     Ok(Json(serde_json::json!({ "status": status, "agent_id": agent_id.as_str() })))
 }
 
+/// The agent's input schema as it is now (fetched at most every `--schema-reuse`; the
+/// last one stored when the agent cannot answer).
+#[utoipa::path(get, path = "/agents/{agent_id}/schema", tag = "agents", params(("agent_id" = String, Path, description = AGENT_ID)),
+    responses((status = 200, body = SchemaView), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
 async fn schema(
     State(registry): State<Registry>,
     AgentPath(agent_id): AgentPath,
@@ -137,11 +165,17 @@ async fn schema(
     Ok(Json(registry.current_schema(&agent_id).await?.1))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HistoryQuery {
+    /// The window, 1–168 hours (24 by default).
     hours: Option<u32>,
 }
 
+/// The agent's health over the last `hours`: state changes, latency buckets, uptime.
+#[utoipa::path(get, path = "/agents/{agent_id}/history", tag = "agents",
+    params(("agent_id" = String, Path, description = AGENT_ID), HistoryQuery),
+    responses((status = 200, body = app::model::HealthHistory), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn history(
     State(registry): State<Registry>,
     AgentPath(agent_id): AgentPath,

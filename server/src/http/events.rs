@@ -23,11 +23,19 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// What a browser waits before reconnecting by itself (the page's own backoff governs).
 const RETRY: Duration = Duration::from_secs(2);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Resume after this event (as the `Last-Event-ID` header does).
     last_event_id: Option<String>,
 }
 
+/// The live event stream (Server-Sent Events): `agent.upserted`, `agent.removed`,
+/// `agent.health`, `registry.self_preservation`, `run.updated`, `run.removed`, `resync`,
+/// and `ping` every 15 s; `docs/api.md` gives each event's data.
+#[utoipa::path(get, path = "/events", tag = "live", params(EventsQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
+    responses((status = 200, content_type = "text/event-stream", description = "events, as they happen", body = String)))]
 pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -101,6 +109,10 @@ fn to_sse(e: &Arc<Published>) -> Event {
     Event::default().event(e.name).id(e.id.clone()).data(e.data.clone())
 }
 
+/// The dashboard's figures for Prometheus (OpenMetrics text): agents by state, runs by
+/// status, health checks, requests by route, refused registrations, self-preservation.
+#[utoipa::path(get, path = "/metrics", tag = "live",
+    responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let runs = state.runs.counts_by_status().await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "could not count runs for /metrics");

@@ -7,6 +7,7 @@ mod error;
 mod events;
 pub mod guard;
 mod ids;
+pub mod openapi;
 mod registry;
 mod runs;
 
@@ -16,22 +17,41 @@ use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::get;
 use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+/// The JSON API under `/api/v1`, `/metrics`, and the API's document and docs page.
 pub fn api_router(state: AppState) -> Router {
+    let (v1, v1_doc) = v1_routes().split_for_parts();
+    let (root, root_doc) = root_routes().split_for_parts();
     Router::new()
-        .nest(
-            "/api/v1",
-            agents::router()
-                .merge(registry::router())
-                .merge(runs::router())
-                .route("/events", get(events::stream))
-                .fallback(error::unknown_endpoint)
-                .method_not_allowed_fallback(error::method_not_allowed),
-        )
-        .route("/metrics", get(events::metrics))
+        .nest("/api/v1", v1.fallback(error::unknown_endpoint).method_not_allowed_fallback(error::method_not_allowed))
+        .merge(root)
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", document(v1_doc, root_doc)))
         .with_state(state)
+}
+
+/// Every route under `/api/v1`, each added with its documentation (`routes!`).
+fn v1_routes() -> OpenApiRouter<AppState> {
+    agents::router().merge(registry::router()).merge(runs::router()).routes(routes!(events::stream))
+}
+
+fn root_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(events::metrics))
+}
+
+fn document(v1: utoipa::openapi::OpenApi, root: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let mut document = openapi::ApiDoc::openapi().nest("/api/v1", v1);
+    document.merge(root);
+    openapi::with_forbidden(&mut document);
+    document
+}
+
+/// The API's document, as served at `/api/v1/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    document(v1_routes().into_openapi(), root_routes().into_openapi())
 }
 
 /// Counts every answered request by route (the pattern, not the path: one series per

@@ -5,25 +5,48 @@
 
 use super::error::HttpError;
 use super::ids::AgentPath;
+use super::openapi::ErrorBody;
 use crate::error::ServiceError;
 use crate::registry::self_registration::SelfRegister;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorCode, FieldError};
+use app::model::AgentView;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 use std::net::{IpAddr, SocketAddr};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/agents/register", post(register))
-        .route("/agents/{agent_id}/heartbeat", post(heartbeat))
-        .route("/health", get(health))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(register)).routes(routes!(heartbeat)).routes(routes!(health))
+}
+
+/// The old registry's registration body (`docs/api.md`, "Self-registration").
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct SelfRegistration {
+    /// 1–255 characters, kept as sent; none of `/ ? # %`.
+    agent_id: String,
+    /// Cut to 200 characters; the ID when empty.
+    agent_name: Option<String>,
+    /// Where the agent listens; `0.0.0.0`, or a name the dashboard cannot resolve, becomes
+    /// the caller's address.
+    host: Option<String>,
+    /// 1–65535.
+    port: Option<u16>,
+    /// Instead of host and port: the whole base URL (https, a path prefix).
+    agent_url: Option<String>,
+    /// 1–3600, 60 by default.
+    ttl_seconds: Option<u32>,
+    /// A JSON object, or text (a JSON string holding an object is parsed; other text is
+    /// kept as `{"description": text}`).
+    #[schema(value_type = Object)]
+    metadata: Option<serde_json::Value>,
 }
 
 /// The address a request came from (the server is served with connect info).
@@ -42,9 +65,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     }
 }
 
-/// 201 with the agent when it is new, 200 when it was known. Refusals name the field,
-/// are logged with the caller's address (an agent in the field will not say), and are
-/// counted in `/metrics` by field.
+/// An agent registers itself (the old registry's payload): never refused for its health,
+/// first checked about 2 s later. 201 with the agent when it is new, 200 when it was
+/// known. Refusals name the field, are logged with the caller's address (an agent in the
+/// field will not say), and are counted in `/metrics` by field.
+#[utoipa::path(post, path = "/agents/register", tag = "registry", request_body = SelfRegistration,
+    responses((status = 201, description = "registered", body = AgentView), (status = 200, description = "known: updated", body = AgentView),
+        (status = 422, body = ErrorBody)))]
 async fn register(
     State(state): State<AppState>,
     Peer(peer): Peer,
@@ -112,13 +139,19 @@ fn from_json(body: Value) -> Result<SelfRegister, Vec<FieldError>> {
     Ok(SelfRegister { agent_id, agent_name, host, port, agent_url, ttl_seconds, metadata })
 }
 
-/// No body is read: old clients send none, with whatever content type.
+/// A heartbeat. No body is read: old clients send none, with whatever content type.
+#[utoipa::path(post, path = "/agents/{agent_id}/heartbeat", tag = "registry",
+    params(("agent_id" = String, Path, description = super::agents::AGENT_ID)),
+    responses((status = 200, description = r#"`{"status": "ok", "last_heartbeat"}`"#, body = Object),
+        (status = 404, description = "unknown or deregistered: register again", body = ErrorBody)))]
 async fn heartbeat(State(state): State<AppState>, AgentPath(agent_id): AgentPath) -> Result<Json<Value>, HttpError> {
     let at = state.registry.heartbeat(&agent_id).await?;
     Ok(Json(json!({ "status": "ok", "last_heartbeat": crate::time::timestamp(at) })))
 }
 
 /// The old registry's health answer: agents registered and alive (`AgentView::is_alive`).
+#[utoipa::path(get, path = "/health", tag = "registry",
+    responses((status = 200, description = r#"`{"status": "healthy", "registered_agents", "active_agents"}`"#, body = Object)))]
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, HttpError> {
     let (registered, active) = state.registry.counts().await?;
     Ok(Json(json!({ "status": "healthy", "registered_agents": registered, "active_agents": active })))

@@ -3,6 +3,7 @@
 
 use super::error::{bad_request, HttpError};
 use super::ids::{AgentPath, RunPath};
+use super::openapi::ErrorBody;
 use crate::runs::Runs;
 use crate::state::AppState;
 use app::error::{ApiError, FieldError};
@@ -13,23 +14,28 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/runs", get(list))
-        .route("/runs/{run_id}", get(show).delete(remove))
-        .route("/runs/{run_id}/cancel", post(cancel))
-        .route("/runs/{run_id}/rerun", post(rerun))
-        .route("/runs/{run_id}/schema", get(schema))
-        .route("/runs/{run_id}/inputs", get(|s, id, q| document(s, id, q, RunPart::Inputs)))
-        .route("/runs/{run_id}/outputs", get(|s, id, q| document(s, id, q, RunPart::Outputs)))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show, remove))
+        .routes(routes!(cancel))
+        .routes(routes!(rerun))
+        .routes(routes!(schema))
+        .routes(routes!(inputs))
+        .routes(routes!(outputs))
 }
 
-/// `GET /runs/{id}/schema`: the input schema the run was validated against, with its
-/// hash; 404 when it was not kept.
+const RUN_ID: &str = "The run's ID";
+
+/// The input schema the run was validated against, with its hash; 404 when it was not
+/// kept.
+#[utoipa::path(get, path = "/runs/{run_id}/schema", tag = "runs", params(("run_id" = String, Path, description = RUN_ID)),
+    responses((status = 200, description = r#"`{"schema_hash", "schema"}`"#, body = Object), (status = 404, body = ErrorBody)))]
 async fn schema(State(runs): State<Runs>, RunPath(run_id): RunPath) -> Result<impl IntoResponse, HttpError> {
     let view = runs.get(&run_id).await?;
     match runs.schema(&run_id).await? {
@@ -41,11 +47,34 @@ async fn schema(State(runs): State<Runs>, RunPath(run_id): RunPath) -> Result<im
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DocumentQuery {
     /// Answer as a file to save (`Content-Disposition: attachment`).
     #[serde(default)]
     download: Option<String>,
+}
+
+/// The run's inputs, whole, as stored (the run page's Download).
+#[utoipa::path(get, path = "/runs/{run_id}/inputs", tag = "runs", params(("run_id" = String, Path, description = RUN_ID), DocumentQuery),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+async fn inputs(
+    state: State<Runs>,
+    run_id: RunPath,
+    query: Result<Query<DocumentQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, HttpError> {
+    document(state, run_id, query, RunPart::Inputs).await
+}
+
+/// The run's outputs, whole, as stored; 404 while it has none.
+#[utoipa::path(get, path = "/runs/{run_id}/outputs", tag = "runs", params(("run_id" = String, Path, description = RUN_ID), DocumentQuery),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+async fn outputs(
+    state: State<Runs>,
+    run_id: RunPath,
+    query: Result<Query<DocumentQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, HttpError> {
+    document(state, run_id, query, RunPart::Outputs).await
 }
 
 /// `GET /runs/{id}/inputs|outputs`: the document alone, whole, as stored (the run page's
@@ -73,7 +102,16 @@ async fn document(
     Ok((headers, Json(document)))
 }
 
-/// `POST /agents/{id}/runs` with `{"inputs": {...}}` and an optional `Idempotency-Key`.
+/// Starts a run: the inputs are checked against the agent's schema, the run is queued
+/// (`202` with its ID; follow it at `Location` or on the event stream). An optional
+/// `Idempotency-Key` makes a retry get the same run.
+#[utoipa::path(post, path = "/agents/{agent_id}/runs", tag = "runs",
+    params(("agent_id" = String, Path, description = super::agents::AGENT_ID),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key gets the same run")),
+    request_body = CreateRun,
+    responses((status = 202, body = RunCreated), (status = 404, body = ErrorBody),
+        (status = 409, description = "the agent expired or deregistered, or the key was used for other inputs", body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 502, description = "its schema could not be had", body = ErrorBody)))]
 pub async fn create(
     State(runs): State<Runs>,
     AgentPath(agent_id): AgentPath,
@@ -124,6 +162,9 @@ fn accepted(created: RunCreated) -> impl IntoResponse {
     (StatusCode::ACCEPTED, headers, Json(created))
 }
 
+/// Runs, newest first, by cursor (`Link: rel="next"`); matches in `X-Total-Count`.
+#[utoipa::path(get, path = "/runs", tag = "runs", params(RunQuery),
+    responses((status = 200, body = Vec<RunView>), (status = 422, body = ErrorBody)))]
 async fn list(
     State(runs): State<Runs>,
     query: Result<Query<RunQuery>, QueryRejection>,
@@ -141,18 +182,28 @@ async fn list(
     Ok((headers, Json(page.runs)))
 }
 
+#[utoipa::path(get, path = "/runs/{run_id}", tag = "runs", params(("run_id" = String, Path, description = RUN_ID)),
+    responses((status = 200, body = RunView), (status = 404, body = ErrorBody)))]
 async fn show(State(runs): State<Runs>, RunPath(run_id): RunPath) -> Result<Json<RunView>, HttpError> {
     Ok(Json(runs.get(&run_id).await?))
 }
 
+/// Cancels a queued or running run (the agent has no cancel call: it may still finish).
+#[utoipa::path(post, path = "/runs/{run_id}/cancel", tag = "runs", params(("run_id" = String, Path, description = RUN_ID)),
+    responses((status = 200, body = RunView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn cancel(State(runs): State<Runs>, RunPath(run_id): RunPath) -> Result<Json<RunView>, HttpError> {
     Ok(Json(runs.cancel(&run_id).await?))
 }
 
+/// A new run with the same agent and inputs (refused when it had secrets: they are kept nowhere).
+#[utoipa::path(post, path = "/runs/{run_id}/rerun", tag = "runs", params(("run_id" = String, Path, description = RUN_ID)),
+    responses((status = 202, body = RunCreated), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn rerun(State(runs): State<Runs>, RunPath(run_id): RunPath) -> Result<impl IntoResponse, HttpError> {
     Ok(accepted(runs.rerun(&run_id).await?))
 }
 
+#[utoipa::path(delete, path = "/runs/{run_id}", tag = "runs", params(("run_id" = String, Path, description = RUN_ID)),
+    responses((status = 200, description = r#"`{"status": "deleted", "run_id"}`"#, body = Object), (status = 404, body = ErrorBody)))]
 async fn remove(State(runs): State<Runs>, RunPath(run_id): RunPath) -> Result<Json<Value>, HttpError> {
     runs.delete(&run_id).await?;
     Ok(Json(serde_json::json!({ "status": "deleted", "run_id": run_id.as_str() })))

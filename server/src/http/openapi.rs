@@ -1,0 +1,52 @@
+//! The API's OpenAPI document, generated from the code: every `/api/v1` route is added
+//! with utoipa-axum's `routes!`, which registers the handler and its `#[utoipa::path]`
+//! together, so the routes and the document cannot drift (`tests/api/openapi.rs` checks
+//! that every documented operation is routed). Served at `/api/v1/openapi.json`, and
+//! browsable at `/api/docs` (Swagger UI, its files compiled in: no CDN).
+
+use app::error::ApiError;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+use utoipa::{OpenApi, ToSchema};
+
+/// Every error: `{"error": {"code", "message", "fields"?, "reason"?}}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    error: ApiError,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "configurable-agents",
+        description = "Register remote AI agents, watch their health, run their workflows. \
+            Timestamps are RFC 3339 in UTC with milliseconds. Every error answers the one JSON \
+            error body. Requests are refused with 403 `forbidden` when their Host is not one the \
+            dashboard serves (loopback, localhost, --allowed-host) or when a state-changing \
+            request comes from another site's page. See docs/api.md for the rules behind each field."
+    ),
+    tags(
+        (name = "agents", description = "Agents registered by hand, their health and schemas"),
+        (name = "registry", description = "Agents that register themselves and send heartbeats (the old registry's API)"),
+        (name = "runs", description = "Starting runs and their history"),
+        (name = "live", description = "The event stream and the metrics"),
+    ),
+    components(schemas(ErrorBody))
+)]
+pub struct ApiDoc;
+
+/// Adds the request guard's 403, which any operation may answer (after the routes'
+/// paths are in: a `modifiers(…)` would run before).
+pub fn with_forbidden(openapi: &mut utoipa::openapi::OpenApi) {
+    let response = ResponseBuilder::new()
+        .description("refused for where the request came from (Host, or another site's page)")
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+        .build();
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.post, &mut item.delete, &mut item.put, &mut item.patch];
+        for op in operations.into_iter().flatten() {
+            op.responses.responses.entry("403".into()).or_insert(RefOr::T(response.clone()));
+        }
+    }
+}
