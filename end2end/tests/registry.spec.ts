@@ -17,8 +17,10 @@ async function selfRegistered(baseURL: string | undefined): Promise<TestAgent> {
 }
 
 test.afterEach(async ({ request }) => {
-  // Leave the dashboard as the other specs expect it: empty.
+  // Leave the dashboard as the other specs expect it: no agents, no runs.
   await request.delete(`/api/v1/agents/${encoded}?purge=true`);
+  const runs = await (await request.get(`/api/v1/runs?agent_id=${encoded}`)).json();
+  for (const run of runs) await request.delete(`/api/v1/runs/${run.run_id}`);
 });
 
 test('a self-registering agent appears by itself, expires when killed and comes back', async ({ page, baseURL }) => {

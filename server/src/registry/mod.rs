@@ -343,8 +343,15 @@ impl Registry {
                     self.bus.publish(LiveEvent::AgentUpserted(store::to_view(model, &self.policy)));
                     Ok(at)
                 }
-                // Revived by a registration meanwhile: nothing left to do.
-                Ok(None) => Ok(at),
+                // Not expired any more in the database: a registration revived it meanwhile,
+                // or a purge (--expired-retention) deleted it, and then it must register.
+                Ok(None) => match store::find(self.db.read(), id.as_str()).await? {
+                    Some(_) => Ok(at),
+                    None => {
+                        self.liveness.forget(id.as_str());
+                        Err(not_registered(id, "it was deleted"))
+                    }
+                },
                 Err(e) => {
                     self.liveness.revival_failed(id.as_str());
                     Err(e.into())
