@@ -4,6 +4,7 @@
 use crate::helpers::*;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 /// The tables and rows the old tool writes (SQLAlchemy's DDL, its text formats).
 const OLD_DATABASE: &str = r#"
@@ -142,4 +143,34 @@ async fn the_migrate_import_legacy_command_imports_the_old_database() {
         "{}",
         String::from_utf8_lossy(&plain.stderr)
     );
+}
+
+#[tokio::test]
+async fn an_imported_agent_expires_and_is_revived_by_its_heartbeats() {
+    let (url, _dir) = old_database().await;
+    let db = server::db::open(&url).await.unwrap();
+    server::legacy::import(&db).await.unwrap();
+    // A short TTL, so that the test need not wait the old default's minute.
+    db.write().execute_unprepared("UPDATE agents SET ttl_seconds = 1 WHERE agent_id = 'writer'").await.unwrap();
+    drop(db);
+    let (address, _stop) = start(test_settings(url.clone())).await;
+    let http = reqwest::Client::new();
+    let agent = |http: reqwest::Client, address: String| async move {
+        http.get(format!("{address}/api/v1/agents/writer")).send().await.unwrap().json::<Value>().await.unwrap()
+    };
+    let imported = agent(http.clone(), address.clone()).await;
+    assert_eq!((imported["source"].as_str(), imported["ttl_seconds"].as_u64()), (Some("self_registered"), Some(1)));
+    // Its old heartbeat is long past, but it has a whole TTL from this start.
+    eventually(Duration::from_secs(10), || {
+        let (http, address) = (http.clone(), address.clone());
+        async move { (agent(http, address).await["expired"] == true).then_some(()) }
+    })
+    .await
+    .expect("expires a TTL after the start, without heartbeats");
+    // The old agent, pointed at this dashboard, heartbeats: it is back, unchanged.
+    let beat = http.post(format!("{address}/api/v1/agents/writer/heartbeat")).send().await.unwrap();
+    assert_eq!(beat.status(), reqwest::StatusCode::OK);
+    let revived = agent(http.clone(), address.clone()).await;
+    assert_eq!((revived["expired"].as_bool(), revived["is_alive"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(revived["agent_url"], imported["agent_url"]);
 }

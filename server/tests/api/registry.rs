@@ -501,3 +501,52 @@ async fn a_manual_agent_records_heartbeats_and_never_expires() {
     // DELETE of a manual agent deletes it for good.
     assert_eq!(app.delete_agent("manual").await.json::<Value>().await.unwrap()["status"], "deleted");
 }
+
+#[tokio::test]
+async fn heartbeats_racing_the_retention_purge_never_leave_a_half_state() {
+    let app = spawn_app_configured(|s| {
+        s.expired_retention = Some(Duration::from_secs(1));
+        // Twenty agents silent together would pause expiry (self-preservation).
+        s.self_preservation_min = 1000;
+    })
+    .await;
+    let agent = alive_agent().await;
+    let ids: Vec<String> = (0..20).map(|i| format!("racer-{i}")).collect();
+    for id in &ids {
+        app.self_register(old_body(id, port_of(&agent), 1)).await;
+    }
+    // None alive any more: each expired, perhaps purged already.
+    eventually(Duration::from_secs(10), || async {
+        let alive: Value = app.list_agents("?include_dead=false").await.json().await.unwrap();
+        alive.as_array().unwrap().is_empty().then_some(())
+    })
+    .await
+    .expect("all expired");
+    // Heartbeats spread over the time the purge comes: each one either revives its agent
+    // (200, and the agent is there and alive) or finds it purged (404, and it is gone).
+    let (mut revived, mut purged) = (0, 0);
+    for id in &ids {
+        let status = app.heartbeat(id).await.status();
+        let stored = app.get_agent(&encode(id)).await;
+        match status {
+            StatusCode::OK => {
+                assert_eq!(
+                    stored.status(),
+                    StatusCode::OK,
+                    "{id}: a heartbeat answered 200 revives an agent that exists"
+                );
+                let agent: Value = stored.json().await.unwrap();
+                assert_eq!(agent["is_alive"], true, "{id}: {agent}");
+                revived += 1;
+            }
+            StatusCode::NOT_FOUND => {
+                assert_eq!(stored.status(), StatusCode::NOT_FOUND, "{id}: refused because it is gone");
+                purged += 1;
+            }
+            other => panic!("{id}: heartbeat answered {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    eprintln!("heartbeats racing the purge: {revived} revived, {purged} found purged");
+    assert_eq!(revived + purged, ids.len());
+}
