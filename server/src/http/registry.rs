@@ -8,6 +8,7 @@ use super::ids::AgentPath;
 use super::openapi::ErrorBody;
 use crate::error::ServiceError;
 use crate::registry::self_registration::SelfRegister;
+use crate::registry::Registry;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorCode, FieldError};
 use app::model::AgentView;
@@ -144,15 +145,15 @@ fn from_json(body: Value) -> Result<SelfRegister, Vec<FieldError>> {
     params(("agent_id" = String, Path, description = super::agents::AGENT_ID)),
     responses((status = 200, description = r#"`{"status": "ok", "last_heartbeat"}`"#, body = Object),
         (status = 404, description = "unknown or deregistered: register again", body = ErrorBody)))]
-async fn heartbeat(State(state): State<AppState>, AgentPath(agent_id): AgentPath) -> Result<Json<Value>, HttpError> {
-    let at = state.registry.heartbeat(&agent_id).await?;
+async fn heartbeat(State(registry): State<Registry>, AgentPath(agent_id): AgentPath) -> Result<Json<Value>, HttpError> {
+    let at = registry.heartbeat(&agent_id).await?;
     Ok(Json(json!({ "status": "ok", "last_heartbeat": crate::time::timestamp(at) })))
 }
 
 /// The old registry's health answer: agents registered and alive (`AgentView::is_alive`).
 #[utoipa::path(get, path = "/health", tag = "registry",
     responses((status = 200, description = r#"`{"status": "healthy", "registered_agents", "active_agents"}`"#, body = Object)))]
-async fn health(State(state): State<AppState>) -> Result<Json<Value>, HttpError> {
-    let (registered, active) = state.registry.counts().await?;
+async fn health(State(registry): State<Registry>) -> Result<Json<Value>, HttpError> {
+    let (registered, active) = registry.counts().await?;
     Ok(Json(json!({ "status": "healthy", "registered_agents": registered, "active_agents": active })))
 }

@@ -58,8 +58,20 @@ pub const MAX_PAGE: u64 = 1000;
 pub const OVERVIEW_PAGE: u64 = 50;
 pub const MAX_OVERVIEW_PAGE: u64 = 200;
 
+/// Cloned for every request that uses it (axum's `State`): one reference count, not one
+/// per field — heartbeats are the hot path.
 #[derive(Clone)]
-pub struct Registry {
+pub struct Registry(Arc<RegistryInner>);
+
+impl std::ops::Deref for Registry {
+    type Target = RegistryInner;
+
+    fn deref(&self) -> &RegistryInner {
+        &self.0
+    }
+}
+
+pub struct RegistryInner {
     db: Db,
     client: AgentClient,
     schemas: SchemaCache,
@@ -72,7 +84,7 @@ pub struct Registry {
     resolver: Arc<dyn Resolver>,
     metrics: Metrics,
     /// Whether expiry is paused, as the liveness task last decided.
-    preservation: Arc<Mutex<SelfPreservation>>,
+    preservation: Mutex<SelfPreservation>,
 }
 
 /// What `DELETE /agents/{id}` did.
@@ -96,7 +108,7 @@ impl Registry {
         resolver: Arc<dyn Resolver>,
     ) -> Self {
         let health = HealthReader::new(db.clone(), monitor.clone(), policy);
-        Self {
+        Self(Arc::new(RegistryInner {
             db,
             client,
             schemas: SchemaCache::default(),
@@ -108,8 +120,8 @@ impl Registry {
             liveness: Liveness::new(Utc::now()),
             resolver,
             metrics,
-            preservation: Arc::default(),
-        }
+            preservation: Mutex::default(),
+        }))
     }
 
     /// Fills the heartbeat book from the stored agents; before serving.
