@@ -10,59 +10,14 @@
 //!     BENCH_AGENTS=1000 BENCH_CONNECTIONS=64 BENCH_SECONDS=20 …
 //!     TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test …   (PostgreSQL too)
 
+#[path = "support/mod.rs"]
+mod support;
+
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// (peak resident KiB, CPU ms) of a process, from /proc.
-fn usage(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let peak = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    (peak, ticks * 10)
-}
-
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_dashboard(database: &str) -> (Child, String) {
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
-            .args(["ui", "--port", "0", "--database-url", database, "--leptos-config", "none.toml"])
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the dashboard binary starts"),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .rsplit_once(' ')
-        .map(|(_, url)| url.trim_end_matches("/orchestrator").to_owned())
-        .expect("the dashboard prints its URL");
-    (child, base)
-}
+use support::{env, Dashboard};
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -78,8 +33,8 @@ async fn run(label: &str, database: &str, agents: u64, connections: u64, seconds
     let agent_url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, server::test_agent::router("bench")).await });
 
-    let (dashboard, base) = start_dashboard(database);
-    let registry = format!("{base}/api/v1");
+    let dashboard = Dashboard::start(database, &[]);
+    let registry = format!("{}/api/v1", dashboard.base);
     let http = reqwest::Client::new();
     let ids: Vec<String> = (0..agents).map(|i| format!("agent {i}")).collect();
     for chunk in ids.chunks(64) {
@@ -96,7 +51,7 @@ async fn run(label: &str, database: &str, agents: u64, connections: u64, seconds
         ids.iter().map(|id| format!("{registry}/agents/{}/heartbeat", app::model::percent_encode(id))).collect(),
     );
 
-    let (_, cpu_before) = usage(dashboard.0.id());
+    let before = dashboard.usage();
     let started = Instant::now();
     let until = started + Duration::from_secs(seconds);
     let mut workers = Vec::new();
@@ -115,7 +70,8 @@ async fn run(label: &str, database: &str, agents: u64, connections: u64, seconds
                 let i = mine[k % mine.len()];
                 k += 1;
                 let sent = Instant::now();
-                match http.post(&paths[i]).send().await {
+                // As the old client's Python HTTP library sends it.
+                match http.post(&paths[i]).header("accept-encoding", "gzip, deflate").send().await {
                     Ok(r) if r.status().is_success() => {
                         let body: Value = r.json().await.unwrap_or_default();
                         latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
@@ -142,7 +98,7 @@ async fn run(label: &str, database: &str, agents: u64, connections: u64, seconds
         }
     }
     let wall = started.elapsed();
-    let (peak_kib, cpu_after) = usage(dashboard.0.id());
+    let after = dashboard.usage();
     latencies.sort_unstable();
 
     // Every agent's last answered heartbeat is the one stored, within the flush delay.
@@ -163,7 +119,7 @@ async fn run(label: &str, database: &str, agents: u64, connections: u64, seconds
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let rate = ok as f64 / wall.as_secs_f64();
-    let cpu = (cpu_after - cpu_before) as f64 / wall.as_millis() as f64;
+    let cpu = (after.cpu_ms - before.cpu_ms) as f64 / wall.as_millis() as f64;
     println!(
         "{label}: {rate:.0} heartbeats/s ({:.1}x the old registry's ~650/s), {ok} answered 2xx, {failed} not, \
          p50 {:.2} ms, p99 {:.2} ms; dashboard CPU {:.0} % of one core, peak RSS {:.1} MiB; \
@@ -172,7 +128,7 @@ async fn run(label: &str, database: &str, agents: u64, connections: u64, seconds
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         cpu * 100.0,
-        peak_kib as f64 / 1024.0,
+        after.peak_kib as f64 / 1024.0,
         last.len(),
     );
     assert_eq!(stored_ok, last.len(), "every agent's last answered heartbeat is stored");

@@ -7,40 +7,12 @@
 //!     cargo bench -p server --bench runs          (or ./dev bench)
 //!     BENCH_RUNS=1000 BENCH_AGENT_MS=100 BENCH_DB=postgres://… cargo bench -p server --bench runs
 
+#[path = "support/mod.rs"]
+mod support;
+
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// (peak resident KiB, CPU ms) of a process, from /proc.
-fn usage(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    (hwm, ticks * 10) // 100 ticks per second on Linux
-}
-
-/// Stops the dashboard process whatever happens to this one.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{env, Dashboard};
 
 #[tokio::main]
 async fn main() {
@@ -73,23 +45,9 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let database =
         std::env::var("BENCH_DB").unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    let mut dashboard = Child(
-        Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
-            .args(["ui", "--port", "0", "--database-url", &database, "--leptos-config", "none.toml"])
-            .args(["--run-concurrency", &runs.max(1).to_string()])
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the dashboard binary starts"),
-    );
-    let pid = dashboard.0.id();
-    let mut line = String::new();
-    BufReader::new(dashboard.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .rsplit_once(' ')
-        .map(|(_, url)| url.trim_end_matches("/orchestrator").to_owned())
-        .expect("the dashboard prints its URL");
+    let concurrency = runs.max(1).to_string();
+    let dashboard = Dashboard::start(&database, &["--run-concurrency", &concurrency]);
+    let base = dashboard.base.clone();
 
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
     let registered = http
@@ -99,7 +57,7 @@ async fn main() {
         .await
         .unwrap();
     assert!(registered.status().is_success(), "agent registered");
-    let (rss_idle, cpu_idle) = usage(pid);
+    let idle = dashboard.usage();
 
     let started = Instant::now();
     let submits = (0..runs).map(|i| {
@@ -131,7 +89,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let done = started.elapsed();
-    let (rss_peak, cpu_end) = usage(pid);
+    let end = dashboard.usage();
     let succeeded = count("succeeded").await;
     let sample: Vec<Value> =
         http.get(format!("{base}/api/v1/runs?limit=1")).send().await.unwrap().json().await.unwrap();
@@ -147,10 +105,10 @@ async fn main() {
     println!("  succeeded                  {succeeded} of {runs}; a sample's outputs: {}", sample[0]["outputs"]);
     println!(
         "  dashboard peak RSS         {:>7.1} MB  ({:.1} MB idle before the burst)",
-        rss_peak as f64 / 1024.0,
-        rss_idle as f64 / 1024.0
+        end.peak_kib as f64 / 1024.0,
+        idle.peak_kib as f64 / 1024.0
     );
-    println!("  dashboard CPU time         {:>7} ms during the burst", cpu_end.saturating_sub(cpu_idle));
+    println!("  dashboard CPU time         {:>7} ms during the burst", end.cpu_ms.saturating_sub(idle.cpu_ms));
     assert_eq!(succeeded, runs, "every run succeeded");
     assert!(sample[0]["outputs"]["echo"]["topic"].is_string(), "outputs recorded");
 }

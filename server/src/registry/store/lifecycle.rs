@@ -1,0 +1,278 @@
+//! The lifecycle of self-registered agents in the database: registration, heartbeat
+//! times, expiry, revival, deregistration, and the retention purge. Every write here is
+//! guarded by what it expects to find, so a late expiry, revival or purge is a no-op
+//! rather than a lost update (see `super::upsert` on writing before reading).
+
+use crate::entities::agents;
+use app::model::{AgentSource, Expiry, HealthState};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, TransactionTrait,
+};
+
+/// A self-registration as stored: every field already parsed, the host already chosen.
+#[derive(Clone, Debug)]
+pub struct SelfRegistration {
+    pub agent_id: app::validation::AgentId,
+    pub agent_name: String,
+    pub agent_url: app::validation::AgentUrl,
+    pub ttl_seconds: u32,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub address_note: Option<String>,
+}
+
+/// What a self-registration did.
+pub struct SelfRegistered {
+    pub model: agents::Model,
+    pub created: bool,
+    /// The agent was known at another URL: its health starts afresh.
+    pub moved: bool,
+}
+
+/// Inserts or updates a self-registered agent: it always wins over whoever had the ID
+/// (old agents register again at every start), counts as its first heartbeat, and
+/// revives it. At the same URL the agent keeps its health state and history; at a new
+/// one it starts `unknown`, without the old URL's schema. Written first, read last (see
+/// `upsert`).
+pub async fn self_register(db: &DatabaseConnection, reg: &SelfRegistration) -> Result<SelfRegistered, DbErr> {
+    let id = reg.agent_id.as_str();
+    let url = reg.agent_url.as_str();
+    let now = Utc::now();
+    let metadata = serde_json::Value::Object(reg.metadata.clone());
+    let txn = db.begin().await?;
+    let row = agents::ActiveModel {
+        ttl_seconds: Set(Some(reg.ttl_seconds as i32)),
+        last_heartbeat_at: Set(Some(now)),
+        address_note: Set(reg.address_note.clone()),
+        ..agents::ActiveModel::new_agent(
+            id.to_owned(),
+            reg.agent_name.clone(),
+            url.to_owned(),
+            AgentSource::SelfRegistered,
+            metadata.clone(),
+            now,
+        )
+    };
+    let created = agents::Entity::insert(row)
+        .on_conflict(OnConflict::column(agents::Column::AgentId).do_nothing().to_owned())
+        .exec_without_returning(&txn)
+        .await?
+        == 1;
+    let mut moved = false;
+    if !created {
+        let update = || {
+            agents::Entity::update_many()
+                .col_expr(agents::Column::AgentName, Expr::value(reg.agent_name.clone()))
+                .col_expr(agents::Column::Source, Expr::value(AgentSource::SelfRegistered.as_str()))
+                .col_expr(agents::Column::Metadata, Expr::value(metadata.clone()))
+                .col_expr(agents::Column::UpdatedAt, Expr::value(now))
+                .col_expr(agents::Column::TtlSeconds, Expr::value(Some(reg.ttl_seconds as i32)))
+                .col_expr(agents::Column::LastHeartbeatAt, Expr::value(Some(now)))
+                .col_expr(agents::Column::ExpiredAt, Expr::value(None::<DateTime<Utc>>))
+                .col_expr(agents::Column::ExpiryReason, Expr::value(None::<String>))
+                .col_expr(agents::Column::AddressNote, Expr::value(reg.address_note.clone()))
+                .filter(agents::Column::AgentId.eq(id))
+        };
+        // The same URL: health and history go on.
+        let same = update().filter(agents::Column::AgentUrl.eq(url)).exec(&txn).await?.rows_affected > 0;
+        if !same {
+            moved = update()
+                .col_expr(agents::Column::AgentUrl, Expr::value(url))
+                .col_expr(agents::Column::HealthState, Expr::value(HealthState::Unknown.as_str()))
+                .col_expr(agents::Column::HealthReason, Expr::value(None::<String>))
+                .col_expr(agents::Column::HealthLatencyMs, Expr::value(None::<i64>))
+                .col_expr(agents::Column::HealthCheckedAt, Expr::value(None::<DateTime<Utc>>))
+                .col_expr(agents::Column::ConsecutiveFailures, Expr::value(0))
+                .col_expr(agents::Column::Schema, Expr::value(None::<serde_json::Value>))
+                .col_expr(agents::Column::SchemaFetchedAt, Expr::value(None::<DateTime<Utc>>))
+                .exec(&txn)
+                .await?
+                .rows_affected
+                > 0;
+        }
+    }
+    if created || moved {
+        health_events::Entity::insert(health_events::ActiveModel {
+            agent_id: Set(id.to_owned()),
+            state: Set(HealthState::Unknown.as_str().to_owned()),
+            reason: Set(Some(format!("registered itself at {url}"))),
+            at: Set(now),
+            ..Default::default()
+        })
+        .exec_without_returning(&txn)
+        .await?;
+    }
+    let model = agents::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("agent {id} vanished inside its transaction")))?;
+    txn.commit().await?;
+    Ok(SelfRegistered { model, created, moved })
+}
+
+/// Stores heartbeat times, many agents per statement.
+pub async fn save_heartbeats(db: &DatabaseConnection, beats: &[(String, DateTime<Utc>)]) -> Result<(), DbErr> {
+    // Three parameters per agent, well under SQLite's 32,766.
+    for chunk in beats.chunks(1000) {
+        let mut case = sea_orm::sea_query::CaseStatement::new();
+        for (id, at) in chunk {
+            case = case.case(agents::Column::AgentId.eq(id.as_str()), Expr::value(Some(*at)));
+        }
+        let case = case.finally(Expr::col(agents::Column::LastHeartbeatAt));
+        agents::Entity::update_many()
+            .col_expr(agents::Column::LastHeartbeatAt, case.into())
+            .filter(agents::Column::AgentId.is_in(chunk.iter().map(|(id, _)| id.as_str())))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks an agent expired after `last` (its last heartbeat as the book had it), unless
+/// something newer reached the database first: a registration or a revival writes a
+/// newer heartbeat, so the filter on it makes a late expiry a no-op. The agent row as
+/// stored when it expired.
+pub async fn expire(
+    db: &DatabaseConnection,
+    agent_id: &str,
+    last: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+) -> Result<Option<agents::Model>, DbErr> {
+    let mut update = agents::Entity::update_many()
+        .col_expr(agents::Column::ExpiredAt, Expr::value(Some(at)))
+        .col_expr(agents::Column::ExpiryReason, Expr::value(Expiry::Ttl.as_str()))
+        .col_expr(agents::Column::LastHeartbeatAt, Expr::value(last))
+        .filter(agents::Column::AgentId.eq(agent_id))
+        .filter(agents::Column::Source.eq(AgentSource::SelfRegistered.as_str()))
+        .filter(agents::Column::ExpiredAt.is_null());
+    update = match last {
+        Some(last) => {
+            update.filter(agents::Column::LastHeartbeatAt.is_null().or(agents::Column::LastHeartbeatAt.lte(last)))
+        }
+        None => update.filter(agents::Column::LastHeartbeatAt.is_null()),
+    };
+    if update.exec(db).await?.rows_affected == 0 {
+        return Ok(None);
+    }
+    find(db, agent_id).await
+}
+
+/// Brings an agent that expired (TTL) back with a heartbeat at `at`; None when it was
+/// not expired that way (deregistered ones need a registration).
+pub async fn revive(
+    db: &DatabaseConnection,
+    agent_id: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<agents::Model>, DbErr> {
+    let revived = agents::Entity::update_many()
+        .col_expr(agents::Column::ExpiredAt, Expr::value(None::<DateTime<Utc>>))
+        .col_expr(agents::Column::ExpiryReason, Expr::value(None::<String>))
+        .col_expr(agents::Column::LastHeartbeatAt, Expr::value(Some(at)))
+        .filter(agents::Column::AgentId.eq(agent_id))
+        .filter(agents::Column::ExpiryReason.eq(Expiry::Ttl.as_str()))
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0;
+    if !revived {
+        return Ok(None);
+    }
+    find(db, agent_id).await
+}
+
+/// A self-registered agent said goodbye: not alive from now on, history kept. None when
+/// it is not a self-registered agent (those are deleted instead).
+/// `last` is its last heartbeat as the book has it, perhaps not stored yet.
+pub async fn deregister(
+    db: &DatabaseConnection,
+    agent_id: &str,
+    last: Option<DateTime<Utc>>,
+) -> Result<Option<agents::Model>, DbErr> {
+    let now = Utc::now();
+    // Already deregistered: the first goodbye's time stays.
+    let mut update = agents::Entity::update_many();
+    if let Some(last) = last {
+        update = update.col_expr(agents::Column::LastHeartbeatAt, Expr::value(Some(last)));
+    }
+    update
+        .col_expr(agents::Column::ExpiredAt, Expr::value(Some(now)))
+        .col_expr(agents::Column::ExpiryReason, Expr::value(Expiry::Deregistered.as_str()))
+        .filter(agents::Column::AgentId.eq(agent_id))
+        .filter(agents::Column::Source.eq(AgentSource::SelfRegistered.as_str()))
+        .filter(
+            agents::Column::ExpiryReason.is_null().or(agents::Column::ExpiryReason.ne(Expiry::Deregistered.as_str())),
+        )
+        .exec(db)
+        .await?;
+    Ok(find(db, agent_id).await?.filter(|m| m.source == AgentSource::SelfRegistered.as_str()))
+}
+
+/// Every agent's liveness, to fill the heartbeat book at start.
+pub async fn liveness(db: &DatabaseConnection) -> Result<Vec<crate::registry::liveness::Loaded>, DbErr> {
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(String, String, Option<i32>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<String>)> =
+        agents::Entity::find()
+            .select_only()
+            .column(agents::Column::AgentId)
+            .column(agents::Column::Source)
+            .column(agents::Column::TtlSeconds)
+            .column(agents::Column::LastHeartbeatAt)
+            .column(agents::Column::ExpiredAt)
+            .column(agents::Column::ExpiryReason)
+            .into_tuple()
+            .all(db)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(agent_id, source, ttl, last, expired_at, reason)| {
+            let self_registered = source == AgentSource::SelfRegistered.as_str();
+            let expired = expired_at
+                .map(|_| reason.as_deref().and_then(|r| stored::expiry(&agent_id, r).ok()).unwrap_or(Expiry::Ttl));
+            crate::registry::liveness::Loaded {
+                // Only self-registered agents expire; an imported one without a TTL gets the
+                // old registry's default.
+                ttl: self_registered.then(|| ttl.map_or(60, |t| t.clamp(1, 3600) as u32)),
+                agent_id,
+                last,
+                expired,
+            }
+        })
+        .collect())
+}
+
+/// Agents expired or deregistered before `before` (`--expired-retention`).
+pub async fn expired_before(db: &DatabaseConnection, before: DateTime<Utc>) -> Result<Vec<String>, DbErr> {
+    agents::Entity::find()
+        .select_only()
+        .column(agents::Column::AgentId)
+        .filter(agents::Column::ExpiredAt.lt(before))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Deletes an agent for good if it is still expired since before `before`: a heartbeat or
+/// registration that revived it first wins (the guarded write locks the row before
+/// anything is deleted).
+pub async fn delete_expired(db: &DatabaseConnection, agent_id: &str, before: DateTime<Utc>) -> Result<bool, DbErr> {
+    let txn = db.begin().await?;
+    let still = agents::Entity::update_many()
+        .col_expr(agents::Column::ExpiredAt, Expr::col(agents::Column::ExpiredAt).into())
+        .filter(agents::Column::AgentId.eq(agent_id))
+        .filter(agents::Column::ExpiredAt.lt(before))
+        .exec(&txn)
+        .await?
+        .rows_affected
+        > 0;
+    if !still {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    health_events::Entity::delete_many().filter(health_events::Column::AgentId.eq(agent_id)).exec(&txn).await?;
+    crate::health::store::delete_rollups(&txn, agent_id).await?;
+    agents::Entity::delete_by_id(agent_id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(true)
+}
