@@ -11,7 +11,7 @@ use crate::metrics::Metrics;
 use crate::registry::self_registration::SystemResolver;
 use crate::registry::{PreservationSettings, Registry, RegistrySettings};
 use crate::runs::{Dispatcher, RunSettings, Runs};
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::tasks::{self, Tasks};
 use crate::{db, http, StartError};
 use app::{shell, App};
@@ -107,52 +107,33 @@ impl Application {
         }
         if let Some(retention) = settings.expired_retention {
             let registry = registry.clone();
-            let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
-            tasks.add("expired agent retention", move |shutdown| {
-                tasks::every(every, shutdown, move || {
+            tasks.add_retention(
+                "expired agent retention",
+                "--expired-retention",
+                tasks::retention_tick(retention),
+                move || {
                     let registry = registry.clone();
-                    async move {
-                        match registry.purge_expired(retention).await {
-                            Ok(0) => {}
-                            Ok(n) => tracing::info!(deleted = n, "long-expired agents deleted (--expired-retention)"),
-                            Err(e) => tracing::warn!(error = %e, "could not delete long-expired agents"),
-                        }
-                    }
-                })
-            });
+                    async move { registry.purge_expired(retention).await }
+                },
+            );
         }
         {
             let db = database.clone();
             let retention = settings.latency_retention;
-            tasks.add("latency retention", move |shutdown| {
-                tasks::every(Duration::from_secs(3600), shutdown, move || {
-                    let db = db.clone();
-                    async move {
-                        let before = chrono::Utc::now()
-                            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
-                        match crate::health::store::purge_rollups_before(db.write(), before).await {
-                            Ok(0) => {}
-                            Ok(n) => tracing::info!(deleted = n, "old latency buckets deleted (--latency-retention)"),
-                            Err(e) => tracing::warn!(error = %e, "could not delete old latency buckets"),
-                        }
-                    }
-                })
+            tasks.add_retention("latency retention", "--latency-retention", Duration::from_secs(3600), move || {
+                let db = db.clone();
+                async move {
+                    let before =
+                        chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
+                    crate::health::store::purge_rollups_before(db.write(), before).await
+                }
             });
         }
         if let Some(retention) = settings.run_retention {
             let runs = runs.clone();
-            let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
-            tasks.add("run retention", move |shutdown| {
-                tasks::every(every, shutdown, move || {
-                    let runs = runs.clone();
-                    async move {
-                        match runs.purge_older_than(retention).await {
-                            Ok(0) => {}
-                            Ok(n) => tracing::info!(deleted = n, "old finished runs deleted (--run-retention)"),
-                            Err(e) => tracing::warn!(error = %e, "could not delete old runs"),
-                        }
-                    }
-                })
+            tasks.add_retention("run retention", "--run-retention", tasks::retention_tick(retention), move || {
+                let runs = runs.clone();
+                async move { runs.purge_older_than(retention).await }
             });
         }
 
@@ -163,14 +144,14 @@ impl Application {
         let mut options = leptos_options(&settings)?;
         options.site_addr = listener.local_addr()?;
 
-        let state = AppState {
+        let state = AppState::new(Shared {
             registry,
             runs,
             guard: Arc::new(RequestGuard::new(&settings.allowed_hosts)),
             bus: bus.clone(),
             metrics,
             monitor: monitor_handle.clone(),
-        };
+        });
         let router = routes(options, state, settings.max_run_inputs + BODY_ALLOWANCE);
         Ok(Self { listener, router, tasks, monitor: monitor_handle, bus })
     }
@@ -215,9 +196,12 @@ fn routes(options: LeptosOptions, state: AppState, max_body: usize) -> Router {
     http::api_router(state.clone())
         .merge(site)
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), http::count_requests))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), http::count_requests))
         .layer(axum::middleware::from_fn_with_state(state.guard.clone(), guard::check))
-        .layer(CompressionLayer::new())
+        // Only bodies over 1 KiB: the old agents' HTTP library asks for gzip, and gzipping
+        // a 60-byte heartbeat answer cost about as much as the rest of the request (~260
+        // vs ~140 µs of CPU a heartbeat, fleet bench scenario 5) to save nothing.
+        .layer(CompressionLayer::new().compress_when(http::compressible()))
         // Failures worth an ERROR are logged where they happen (with their cause); a 502
         // for a refused registration is an answer, not a server failure.
         .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))

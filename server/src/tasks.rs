@@ -32,6 +32,29 @@ impl Tasks {
         self.pending.push((name, Box::new(move |shutdown| Box::pin(start(shutdown)))));
     }
 
+    /// A retention task: every `period` until shutdown, `purge` deletes what is older than a
+    /// setting (`flag`, named in the log line) and says how many rows went. A failure is
+    /// logged and tried again at the next tick.
+    pub fn add_retention<F, Fut, E>(&mut self, name: &'static str, flag: &'static str, period: Duration, purge: F)
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<u64, E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        self.add(name, move |shutdown| {
+            every(period, shutdown, move || {
+                let purged = purge();
+                async move {
+                    match purged.await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(deleted = n, "{name}: old rows deleted ({flag})"),
+                        Err(e) => tracing::warn!(error = %e, "{name}: could not delete old rows; trying again later"),
+                    }
+                }
+            })
+        });
+    }
+
     pub fn start(self) -> RunningTasks {
         let (stop, signal) = watch::channel(false);
         let handles =
@@ -52,6 +75,11 @@ impl RunningTasks {
             }
         }
     }
+}
+
+/// How often a retention of `retention` is enforced: a tenth of it, between 1 s and 1 h.
+pub fn retention_tick(retention: Duration) -> Duration {
+    (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600))
 }
 
 /// Calls `tick` every `every` until shutdown.

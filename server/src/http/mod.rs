@@ -13,6 +13,7 @@ mod runs;
 
 pub use error::HttpError;
 
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -56,7 +57,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 
 /// Counts every answered request by route (the pattern, not the path: one series per
 /// route however many agents and runs there are) and status.
-pub async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn count_requests(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let route = match request.extensions().get::<MatchedPath>() {
         Some(path) => path.as_str().to_owned(),
         // Pages, server functions and static files are matched inside Leptos' routes.
@@ -64,8 +65,15 @@ pub async fn count_requests(State(state): State<AppState>, request: Request, nex
     };
     let method = request.method().as_str().to_owned();
     let response = next.run(request).await;
-    state.metrics.record_request(&method, &route, response.status().as_u16());
+    metrics.record_request(&method, &route, response.status().as_u16());
     response
+}
+
+/// Which responses are compressed: tower-http's defaults (no images, gRPC or event
+/// streams), and only bodies over 1 KiB, where gzip saves a packet or more.
+pub fn compressible() -> impl tower_http::compression::Predicate {
+    use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+    SizeAbove::new(1024).and(NotForContentType::GRPC).and(NotForContentType::IMAGES).and(NotForContentType::SSE)
 }
 
 fn page_route(path: &str) -> &'static str {

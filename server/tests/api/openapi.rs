@@ -74,3 +74,28 @@ async fn the_docs_page_is_served_by_the_dashboard_itself() {
     let init = app.http.get(app.url("/api/docs/swagger-initializer.js")).send().await.unwrap().text().await.unwrap();
     assert!(init.contains("/api/v1/openapi.json"), "{init}");
 }
+
+/// Old agents' HTTP library asks for gzip on every call: a heartbeat's 60-byte answer is
+/// sent as it is (gzip would cost more CPU than the rest of the request), while a large
+/// answer such as this document is compressed.
+#[tokio::test]
+async fn only_answers_over_a_kibibyte_are_gzipped() {
+    let app = spawn_app().await;
+    let agent = alive_agent().await;
+    app.register("small", &agent).await;
+    let get = |path: &str| app.http.get(app.url(path)).header("accept-encoding", "gzip, deflate").send();
+    let beat = app
+        .http
+        .post(app.url("/api/v1/agents/small/heartbeat"))
+        .header("accept-encoding", "gzip, deflate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beat.status(), StatusCode::OK);
+    assert_eq!(beat.headers().get("content-encoding"), None, "a heartbeat's answer is not compressed");
+    let body: Value = beat.json().await.expect("plain JSON");
+    assert_eq!(body["status"], "ok");
+
+    let document = get("/api/v1/openapi.json").await.unwrap();
+    assert_eq!(document.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+}
