@@ -1,7 +1,7 @@
 // Agents that register themselves: one appears by itself, expires when killed, comes
 // back when started again; an ID with a space and an accent works in every page and link.
 import { test, expect } from '@playwright/test';
-import { open, watchErrors, startTestAgent, stop, TestAgent } from './support';
+import { open, watchErrors, startTestAgent, stop, refusedUrl, TestAgent } from './support';
 
 const ODD_ID = 'Research Agent é1';
 const encoded = encodeURIComponent(ODD_ID);
@@ -97,6 +97,38 @@ test('an ID with a space and an accent works in every page and link', async ({ p
     await expect(page.locator('tbody tr').first()).toContainText(ODD_ID);
   } finally {
     await stop(agent.child);
+  }
+  expect(errors).toEqual([]);
+});
+
+test('a fleet that falls silent together pauses expiry, with a banner, until it beats again', async ({ page, request }) => {
+  const errors = watchErrors(page);
+  // Ten agents (the default floor) with a 2 s TTL that never heartbeat: after 1 s all of
+  // them are silent at once, which pauses expiry before any TTL has passed.
+  const url = await refusedUrl();
+  const ids = Array.from({ length: 10 }, (_, i) => `silent-${i}`);
+  try {
+    await open(page, '/orchestrator');
+    for (const id of ids) {
+      const answer = await request.post('/api/v1/agents/register', {
+        data: { agent_id: id, agent_name: id, agent_url: url, ttl_seconds: 2 },
+      });
+      expect(answer.status()).toBe(201);
+    }
+    const banner = page.getByTestId('self-preservation');
+    await expect(banner).toBeVisible();
+    await expect(banner).toContainText('10 of 10 self-registered agents stopped heartbeating together');
+    // Paused before the TTL: none of them shows expired.
+    await expect(page.getByTestId('summary-expired')).toHaveCount(0);
+    await page.screenshot({ path: 'test-results/registry-self-preservation.png', fullPage: true });
+
+    // Their heartbeats resume: the pause ends and the banner goes, by event.
+    for (const id of ids) {
+      expect((await request.post(`/api/v1/agents/${id}/heartbeat`)).status()).toBe(200);
+    }
+    await expect(banner).toHaveCount(0);
+  } finally {
+    for (const id of ids) await request.delete(`/api/v1/agents/${id}?purge=true`);
   }
   expect(errors).toEqual([]);
 });

@@ -39,3 +39,41 @@ impl Related<super::health_events::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl ActiveModel {
+    /// A new agent's row, every column set: not checked yet (`unknown`), no TTL or
+    /// heartbeat, no schema, not expired. Callers change what their kind of registration
+    /// knows with struct update syntax, so a column added later is set in one place.
+    pub fn new_agent(
+        agent_id: String,
+        agent_name: String,
+        agent_url: String,
+        source: app::model::AgentSource,
+        metadata: Json,
+        at: DateTimeUtc,
+    ) -> Self {
+        use sea_orm::ActiveValue::Set;
+        Self {
+            agent_id: Set(agent_id),
+            agent_name: Set(agent_name),
+            agent_url: Set(agent_url),
+            source: Set(source.as_str().to_owned()),
+            metadata: Set(metadata),
+            registered_at: Set(at),
+            updated_at: Set(at),
+            ttl_seconds: Set(None),
+            last_heartbeat_at: Set(None),
+            health_state: Set(app::model::HealthState::Unknown.as_str().to_owned()),
+            health_reason: Set(None),
+            health_latency_ms: Set(None),
+            health_checked_at: Set(None),
+            consecutive_failures: Set(0),
+            schema: Set(None),
+            schema_fetched_at: Set(None),
+            health_interval_ms: Set(None),
+            expired_at: Set(None),
+            expiry_reason: Set(None),
+            address_note: Set(None),
+        }
+    }
+}

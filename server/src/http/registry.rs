@@ -27,29 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(register)).routes(routes!(heartbeat)).routes(routes!(health))
 }
 
-/// The old registry's registration body (`docs/api.md`, "Self-registration").
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-struct SelfRegistration {
-    /// 1–255 characters, kept as sent; none of `/ ? # %`.
-    agent_id: String,
-    /// Cut to 200 characters; the ID when empty.
-    agent_name: Option<String>,
-    /// Where the agent listens; `0.0.0.0`, or a name the dashboard cannot resolve, becomes
-    /// the caller's address.
-    host: Option<String>,
-    /// 1–65535.
-    port: Option<u16>,
-    /// Instead of host and port: the whole base URL (https, a path prefix).
-    agent_url: Option<String>,
-    /// 1–3600, 60 by default.
-    ttl_seconds: Option<u32>,
-    /// A JSON object, or text (a JSON string holding an object is parsed; other text is
-    /// kept as `{"description": text}`).
-    #[schema(value_type = Object)]
-    metadata: Option<serde_json::Value>,
-}
-
 /// The address a request came from (the server is served with connect info).
 pub struct Peer(pub IpAddr);
 
@@ -70,7 +47,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
 /// first checked about 2 s later. 201 with the agent when it is new, 200 when it was
 /// known. Refusals name the field, are logged with the caller's address (an agent in the
 /// field will not say), and are counted in `/metrics` by field.
-#[utoipa::path(post, path = "/agents/register", tag = "registry", request_body = SelfRegistration,
+#[utoipa::path(post, path = "/agents/register", tag = "registry", request_body = SelfRegister,
     responses((status = 201, description = "registered", body = AgentView), (status = 200, description = "known: updated", body = AgentView),
         (status = 422, body = ErrorBody)))]
 async fn register(

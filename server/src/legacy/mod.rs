@@ -210,26 +210,17 @@ async fn import_agent(
     let registered_at = time(row, "registered_at").unwrap_or_else(Utc::now);
     let name = text(row, "agent_name").filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.clone());
     let model = agents::ActiveModel {
-        agent_id: Set(id.clone()),
-        agent_name: Set(name.chars().take(app::validation::MAX_NAME_LEN).collect()),
-        agent_url: Set(url.clone()),
-        source: Set(AgentSource::SelfRegistered.as_str().to_owned()),
-        metadata: Set(Value::Object(metadata)),
-        registered_at: Set(registered_at),
         updated_at: Set(registered_at),
         ttl_seconds: Set(Some(number(row, "ttl_seconds").unwrap_or(60.0) as i32)),
         last_heartbeat_at: Set(time(row, "last_heartbeat")),
-        health_state: Set("unknown".to_owned()),
-        health_reason: Set(None),
-        health_latency_ms: Set(None),
-        health_checked_at: Set(None),
-        consecutive_failures: Set(0),
-        schema: Set(None),
-        schema_fetched_at: Set(None),
-        health_interval_ms: Set(None),
-        expired_at: Set(None),
-        expiry_reason: Set(None),
-        address_note: Set(None),
+        ..agents::ActiveModel::new_agent(
+            id.clone(),
+            name.chars().take(app::validation::MAX_NAME_LEN).collect(),
+            url.clone(),
+            AgentSource::SelfRegistered,
+            Value::Object(metadata),
+            registered_at,
+        )
     };
     agents::Entity::insert(model)
         .on_conflict(OnConflict::column(agents::Column::AgentId).do_nothing().to_owned())

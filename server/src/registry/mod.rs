@@ -5,6 +5,7 @@
 mod expiry;
 pub mod liveness;
 pub mod self_registration;
+mod self_service;
 pub mod store;
 
 pub use expiry::PreservationSettings;
@@ -21,15 +22,14 @@ use crate::time::timestamp;
 use app::error::ApiError;
 use app::model::events::{AgentRemoved, LiveEvent};
 use app::model::{AgentOverview, AgentPage, AgentQuery, AgentSource, AgentView, HealthHistory, HealthState};
-use app::model::{Expiry, RegisterAgent, Registration, SchemaView, SelfPreservation};
+use app::model::{RegisterAgent, Registration, SchemaView, SelfPreservation};
 use app::schema::{parse_schema, schema_hash};
 use app::services::AgentService;
 use app::validation::{validate_registration, AgentId, AgentUrl};
-use chrono::{DateTime, Utc};
-use liveness::{Beat, Liveness};
-use self_registration::{Resolver, SelfRegister};
+use chrono::Utc;
+use liveness::Liveness;
+use self_registration::Resolver;
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -301,100 +301,6 @@ impl Registry {
         self.liveness.forget(agent_id);
         self.monitor.remove(agent_id);
         self.bus.publish(LiveEvent::AgentRemoved(AgentRemoved { agent_id: agent_id.to_owned() }));
-    }
-
-    /// `DELETE /agents/{id}`: a self-registered agent deregisters (old clients send it at
-    /// every shutdown and come back with a registration: their history stays); with
-    /// `purge`, or any other agent, it is deleted for good.
-    pub async fn remove_or_deregister(&self, id: &AgentId, purge: bool) -> Result<Removal, ServiceError> {
-        if !purge {
-            let last = self.liveness.last(id.as_str());
-            if let Some(model) = store::deregister(self.db.write(), id.as_str(), last).await? {
-                self.liveness.deregistered(id.as_str());
-                self.monitor.park(id.as_str());
-                tracing::info!(agent_id = %id.as_str(), "agent deregistered");
-                self.bus.publish(LiveEvent::AgentUpserted(store::to_view(model, &self.policy)));
-                return Ok(Removal::Deregistered);
-            }
-        }
-        self.remove(id).await?;
-        Ok(Removal::Deleted)
-    }
-
-    /// `POST /agents/register`: an agent registers itself. It is never called here and
-    /// never refused for its health (an old agent registers before it listens, and never
-    /// tries again); it is checked `FIRST_CHECK_AFTER` later, then at its slots. It wins
-    /// over whoever had the ID: old agents register again at every start.
-    pub async fn self_register(&self, request: SelfRegister, peer: IpAddr) -> Result<Registration, ServiceError> {
-        let reg = self_registration::parse(&request, peer, &*self.resolver).await.map_err(ServiceError::Invalid)?;
-        let stored = store::self_register(self.db.write(), &reg).await?;
-        let model = stored.model;
-        self.liveness.registered(&model.agent_id, Some(reg.ttl_seconds), model.last_heartbeat_at);
-        if stored.moved {
-            self.schemas.forget(&model.agent_id);
-        }
-        self.monitor.upsert(Target::from_model(&model), FirstCheck::After(FIRST_CHECK_AFTER));
-        tracing::info!(
-            agent_id = %model.agent_id, url = %model.agent_url, created = stored.created, moved = stored.moved,
-            ttl = reg.ttl_seconds, %peer, note = ?model.address_note, "agent registered itself"
-        );
-        let agent = store::to_view(model, &self.policy);
-        self.bus.publish(LiveEvent::AgentUpserted(agent.clone()));
-        Ok(Registration { agent, created: stored.created })
-    }
-
-    /// `POST /agents/{id}/heartbeat`: recorded in memory (stored within a second). An
-    /// expired agent revives at once: written through, published, checked now.
-    pub async fn heartbeat(&self, id: &AgentId) -> Result<DateTime<Utc>, ServiceError> {
-        match self.liveness.beat(id.as_str(), Utc::now()) {
-            Beat::Recorded(at) => Ok(at),
-            Beat::Revived(at) => match store::revive(self.db.write(), id.as_str(), at).await {
-                Ok(Some(model)) => {
-                    tracing::info!(agent_id = %id.as_str(), "expired agent revived by a heartbeat");
-                    self.monitor.upsert(Target::from_model(&model), FirstCheck::After(Duration::ZERO));
-                    self.bus.publish(LiveEvent::AgentUpserted(store::to_view(model, &self.policy)));
-                    Ok(at)
-                }
-                // Not expired any more in the database: a registration revived it meanwhile,
-                // or a purge (--expired-retention) deleted it, and then it must register.
-                Ok(None) => match store::find(self.db.read(), id.as_str()).await? {
-                    Some(_) => Ok(at),
-                    None => {
-                        self.liveness.forget(id.as_str());
-                        Err(not_registered(id, "it was deleted"))
-                    }
-                },
-                Err(e) => {
-                    self.liveness.revival_failed(id.as_str());
-                    Err(e.into())
-                }
-            },
-            Beat::Deregistered => Err(not_registered(id, "it deregistered")),
-            Beat::Unknown => {
-                if self.liveness.first_unknown(id.as_str()) {
-                    tracing::warn!(agent_id = %id.as_str(), "heartbeat from an agent that is not registered (logged once an hour per ID)");
-                }
-                Err(not_registered(id, "it is not registered"))
-            }
-        }
-    }
-
-    /// Registered agents and those alive (`GET /health`).
-    pub async fn counts(&self) -> Result<(u64, u64), ServiceError> {
-        Ok(store::alive_count(self.db.read()).await?)
-    }
-
-    /// Why a run cannot be sent to this agent now: it expired or deregistered.
-    pub fn not_alive(agent: &crate::entities::agents::Model) -> Option<String> {
-        agent.expired_at?;
-        let last = agent.last_heartbeat_at.map_or_else(
-            || "it never sent a heartbeat".to_owned(),
-            |at| format!("its last heartbeat was at {}", crate::time::timestamp(at)),
-        );
-        Some(match agent.expiry_reason.as_deref().and_then(Expiry::parse) {
-            Some(Expiry::Deregistered) => format!("Agent '{}' deregistered ({last}); it must register again before it can run.", agent.agent_id),
-            _ => format!("Agent '{}' expired: {last}, and its TTL has passed. It must heartbeat or register again before it can run.", agent.agent_id),
-        })
     }
 
     pub async fn history(&self, id: &AgentId, hours: u32) -> Result<HealthHistory, ServiceError> {

@@ -17,16 +17,29 @@ pub const DEFAULT_TTL: u32 = 60;
 pub const MAX_TTL: u32 = 3600;
 
 /// A registration as the body carried it, each field with the JSON type it must have.
-#[derive(Clone, Debug, Default)]
+/// It is also the body's schema in the OpenAPI document: the field comments are its docs.
+#[derive(Clone, Debug, Default, utoipa::ToSchema)]
+#[schema(as = SelfRegistration)]
 pub struct SelfRegister {
+    /// 1–255 characters, kept as sent; none of `/ ? # %`.
     pub agent_id: String,
+    /// Cut to 200 characters; the ID when empty.
+    #[schema(required = false)]
     pub agent_name: String,
+    /// Where the agent listens; `0.0.0.0`, or a name the dashboard cannot resolve, becomes
+    /// the caller's address.
     pub host: Option<String>,
+    /// 1–65535 (digits in a string are read as a number, as the old registry did).
+    #[schema(value_type = Option<u16>)]
     pub port: Option<i64>,
     /// Instead of host and port: the whole base URL (https, a path prefix).
     pub agent_url: Option<String>,
+    /// 1–3600, 60 by default (digits in a string are read as a number).
+    #[schema(value_type = Option<u32>)]
     pub ttl_seconds: Option<i64>,
-    /// A JSON object, or text (the old client sends a JSON string), or null.
+    /// A JSON object, or text (the old client sends a JSON string): a string holding an
+    /// object is parsed, other text is kept as `{"description": text}`; or null.
+    #[schema(value_type = Option<Object>)]
     pub metadata: Value,
 }
 

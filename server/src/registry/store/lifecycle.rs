@@ -3,13 +3,13 @@
 //! guarded by what it expects to find, so a late expiry, revival or purge is a no-op
 //! rather than a lost update (see `super::upsert` on writing before reading).
 
-use crate::entities::agents;
+use super::find;
+use crate::entities::{agents, health_events, stored};
 use app::model::{AgentSource, Expiry, HealthState};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
 
 /// A self-registration as stored: every field already parsed, the host already chosen.
