@@ -9,6 +9,8 @@ test.describe.configure({ mode: 'serial' });
 let agent: TestAgent;
 let runId = '';
 const AGENTS = ['layout-writer', 'layout-elsewhere-with-a-long-identifier'];
+// A self-registered agent that said goodbye: the widest state badge, "○ deregistered".
+const GONE = 'layout-gone';
 
 test.beforeAll(async ({ request }) => {
   agent = await startTestAgent();
@@ -25,6 +27,11 @@ test.beforeAll(async ({ request }) => {
     },
   });
   expect(down.status()).toBe(201);
+  const gone = await request.post('/api/v1/agents/register', {
+    data: { agent_id: GONE, agent_name: 'Gone', agent_url: await refusedUrl(), ttl_seconds: 60 },
+  });
+  expect(gone.status()).toBe(201);
+  expect((await request.delete(`/api/v1/agents/${GONE}`)).status()).toBe(200);
   const run = await request.post(`/api/v1/agents/${AGENTS[0]}/runs`, { data: { inputs: { topic: 'layout' } } });
   runId = (await run.json()).run_id;
   await expect.poll(async () => (await (await request.get(`/api/v1/runs/${runId}`)).json()).status).toBe('succeeded');
@@ -33,6 +40,7 @@ test.beforeAll(async ({ request }) => {
 test.afterAll(async ({ request }) => {
   await stop(agent.child);
   for (const id of AGENTS) await request.delete(`/api/v1/agents/${id}`);
+  await request.delete(`/api/v1/agents/${GONE}?purge=true`);
   await request.delete(`/api/v1/runs/${runId}`);
 });
 
@@ -46,6 +54,12 @@ async function assertNoOverflow(page: Page, what: string) {
       if (card.scrollWidth > card.clientWidth + 1) {
         const title = card.querySelector('h1, h2')?.textContent ?? card.className;
         found.push(`card "${title}" holds ${card.scrollWidth} px in ${card.clientWidth}`);
+      }
+    });
+    // Nothing runs out of its table cell (a badge under the next column's text).
+    document.querySelectorAll<HTMLElement>('table td').forEach((cell) => {
+      if (cell.scrollWidth > cell.clientWidth + 1) {
+        found.push(`cell "${cell.textContent?.trim().slice(0, 40)}" holds ${cell.scrollWidth} px in ${cell.clientWidth}`);
       }
     });
     return found;
