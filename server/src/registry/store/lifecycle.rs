@@ -3,7 +3,7 @@
 //! guarded by what it expects to find, so a late expiry, revival or purge is a no-op
 //! rather than a lost update (see `super::upsert` on writing before reading).
 
-use super::find;
+use super::{find, in_transaction, record_transition};
 use crate::entities::{agents, health_events, stored};
 use app::model::{AgentSource, Expiry, HealthState};
 use chrono::{DateTime, Utc};
@@ -94,20 +94,9 @@ pub async fn self_register(db: &DatabaseConnection, reg: &SelfRegistration) -> R
         }
     }
     if created || moved {
-        health_events::Entity::insert(health_events::ActiveModel {
-            agent_id: Set(id.to_owned()),
-            state: Set(HealthState::Unknown.as_str().to_owned()),
-            reason: Set(Some(format!("registered itself at {url}"))),
-            at: Set(now),
-            ..Default::default()
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        record_transition(&txn, id, HealthState::Unknown, Some(format!("registered itself at {url}")), now).await?;
     }
-    let model = agents::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("agent {id} vanished inside its transaction")))?;
+    let model = in_transaction(&txn, id).await?;
     txn.commit().await?;
     Ok(SelfRegistered { model, created, moved })
 }

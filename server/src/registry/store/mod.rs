@@ -117,35 +117,50 @@ pub async fn upsert(
             false
         } else {
             // The ID is another agent's: leave it as it is.
-            let holder = agents::Entity::find_by_id(id)
-                .one(&txn)
-                .await?
-                .ok_or_else(|| DbErr::RecordNotFound(format!("agent {id} vanished inside its transaction")))?;
+            let holder = in_transaction(&txn, id).await?;
             txn.rollback().await?;
             return Ok(Upsert::Taken(holder));
         }
     };
     if transition {
-        health_events::Entity::insert(health_events::ActiveModel {
-            agent_id: Set(id.to_owned()),
-            state: Set(state.as_str().to_owned()),
-            reason: Set(probe.reason.clone()),
-            at: Set(probe.checked_at),
-            ..Default::default()
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        record_transition(&txn, id, state, probe.reason.clone(), probe.checked_at).await?;
     }
-    let stored = agents::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("agent {id} vanished inside its transaction")))?;
+    let stored = in_transaction(&txn, id).await?;
     txn.commit().await?;
     Ok(Upsert::Stored { model: stored, created, transition })
 }
 
 pub async fn find(db: &DatabaseConnection, agent_id: &str) -> Result<Option<agents::Model>, DbErr> {
     agents::Entity::find_by_id(agent_id).one(db).await
+}
+
+/// The agent as a transaction that wrote it sees it (it must be there: the transaction
+/// inserted or updated it).
+async fn in_transaction(txn: &impl ConnectionTrait, id: &str) -> Result<agents::Model, DbErr> {
+    agents::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("agent {id} vanished inside its transaction")))
+}
+
+/// A row of the agent's health history: it entered `state` at `at`.
+async fn record_transition(
+    txn: &impl ConnectionTrait,
+    id: &str,
+    state: HealthState,
+    reason: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    health_events::Entity::insert(health_events::ActiveModel {
+        agent_id: Set(id.to_owned()),
+        state: Set(state.as_str().to_owned()),
+        reason: Set(reason),
+        at: Set(at),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
 }
 
 /// Agents ordered by ID in byte order (IDs are ASCII; the same order on SQLite, on
