@@ -86,6 +86,22 @@ pub struct UiSettings {
     #[arg(long = "allowed-host", env = "CA_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
 
+    /// Call agents only in these networks (a CIDR such as 10.0.0.0/8, or one address;
+    /// repeatable; env: comma-separated). Without it any address may be called except
+    /// link-local (cloud metadata), unspecified, multicast and broadcast ones.
+    #[arg(long = "allow-agent-network", env = "CA_ALLOW_AGENT_NETWORKS", value_delimiter = ',', value_parser = network)]
+    pub allow_agent_networks: Vec<ipnet::IpNet>,
+
+    /// Never call agents in these networks (repeatable; env: comma-separated); wins over
+    /// --allow-agent-network.
+    #[arg(long = "deny-agent-network", env = "CA_DENY_AGENT_NETWORKS", value_delimiter = ',', value_parser = network)]
+    pub deny_agent_networks: Vec<ipnet::IpNet>,
+
+    /// Call agents by IP address only: an agent URL with a host name is refused before
+    /// any DNS lookup (a name's address can change after it was judged).
+    #[arg(long, env = "CA_DENY_AGENT_NAMES")]
+    pub deny_agent_names: bool,
+
     /// How long a run may take, from calling the agent to its final answer (async jobs
     /// included); past it the run is `timed_out`.
     #[arg(long, env = "CA_RUN_TIMEOUT", default_value = "10m", value_parser = positive_duration)]
@@ -231,6 +247,10 @@ fn byte_size(raw: &str) -> Result<usize, String> {
         Some(size) if size <= 1024 * 1024 * 1024 => Ok(size),
         _ => Err("must be at most 1024MiB".into()),
     }
+}
+
+fn network(raw: &str) -> Result<ipnet::IpNet, String> {
+    crate::agent_client::policy::parse_network(raw)
 }
 
 fn share(raw: &str) -> Result<f64, String> {

@@ -2,13 +2,12 @@
 //! listener (port 0 in tests), then serves until shut down.
 
 use crate::access::RequestGuard;
-use crate::agent_client::{AgentClient, ClientLimits};
+use crate::agent_client::{AgentClient, ClientLimits, Guard, Lookup, NetworkPolicy, SystemLookup};
 use crate::cli::UiSettings;
 use crate::events::EventBus;
 use crate::health::{HealthMonitor, MonitorHandle, MonitorSettings};
 use crate::http::guard;
 use crate::metrics::Metrics;
-use crate::registry::self_registration::SystemResolver;
 use crate::registry::{PreservationSettings, Registry, RegistrySettings};
 use crate::runs::{Dispatcher, RunSettings, Runs};
 use crate::state::{AppState, Shared};
@@ -41,6 +40,12 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: UiSettings) -> Result<Self, StartError> {
+        Self::build_with_lookup(settings, Arc::new(SystemLookup)).await
+    }
+
+    /// As `build`, with host names looked up by `lookup` (tests: no real DNS, answers
+    /// that change).
+    pub async fn build_with_lookup(settings: UiSettings, lookup: Arc<dyn Lookup>) -> Result<Self, StartError> {
         if !settings.host.is_loopback() {
             return Err(format!(
                 "refusing to listen on {}: the dashboard has no access control yet, so it only \
@@ -51,7 +56,15 @@ impl Application {
             .into());
         }
         let database = db::connect(&settings.database_url).await?;
-        let client = AgentClient::new(ClientLimits::new(settings.health_timeout, settings.max_run_output))?;
+        let policy = NetworkPolicy::new(
+            settings.allow_agent_networks.clone(),
+            settings.deny_agent_networks.clone(),
+            settings.deny_agent_names,
+        );
+        let client = AgentClient::new(
+            ClientLimits::new(settings.health_timeout, settings.max_run_output),
+            Guard { policy: Arc::new(policy), lookup },
+        )?;
         let bus = EventBus::new();
         let metrics = Metrics::new();
         let monitor_settings = MonitorSettings {
@@ -80,7 +93,6 @@ impl Application {
             monitor.policy(),
             metrics.clone(),
             registry_settings,
-            Arc::new(SystemResolver),
         );
         // Before serving: a heartbeat must find every agent in the book.
         registry.load_liveness().await?;

@@ -8,10 +8,12 @@
 //! dashboard's CPU from 1.4–1.9 s to 0.8–1.2 s (`benches/fleet`). The answer is still read
 //! by hyper, the HTTP/1 implementation under reqwest, and judged by the same rules.
 //!
-//! Used for `http://` agents when no proxy is set in the environment (reqwest would use
-//! it); `https://` and kept connections go through reqwest.
+//! Used for `http://` agents; `https://` and kept connections go through reqwest. The
+//! network policy is applied here as in reqwest's resolver: between the lookup and the
+//! connection (`Guard::resolve`).
 
-use super::{describe_io_chain, timed_out, too_large, Answer, CallLimits};
+use super::policy::{Guard, Resolved};
+use super::{describe_io_chain, timed_out, too_large, Answer, CallError, CallLimits};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::header::{HeaderValue, ACCEPT, CONNECTION, HOST, USER_AGENT};
@@ -20,32 +22,31 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
-/// Whether reqwest would send calls through a proxy (it reads these at start).
-pub(super) fn proxy_configured() -> bool {
-    ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
-}
-
 /// `GET url` with `Connection: close`, read whole within `limits`; `url` is `http://`.
-pub(super) async fn get(url: &url::Url, user_agent: &HeaderValue, limits: CallLimits) -> Result<Answer, String> {
-    match tokio::time::timeout(limits.timeout, exchange(url, user_agent, limits)).await {
+pub(super) async fn get(
+    url: &url::Url,
+    user_agent: &HeaderValue,
+    guard: &Guard,
+    limits: CallLimits,
+) -> Result<Answer, CallError> {
+    match tokio::time::timeout(limits.timeout, exchange(url, user_agent, guard, limits)).await {
         Ok(result) => result,
-        Err(_) => Err(timed_out(limits.timeout)),
+        Err(_) => Err(timed_out(limits.timeout).into()),
     }
 }
 
-async fn exchange(url: &url::Url, user_agent: &HeaderValue, limits: CallLimits) -> Result<Answer, String> {
+async fn exchange(
+    url: &url::Url,
+    user_agent: &HeaderValue,
+    guard: &Guard,
+    limits: CallLimits,
+) -> Result<Answer, CallError> {
     let port = url.port_or_known_default().unwrap_or(80);
-    let addresses: Vec<SocketAddr> = match url.host() {
-        Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
-        Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
-        // The system's resolver, as reqwest's default one.
-        Some(url::Host::Domain(name)) => match tokio::net::lookup_host((name, port)).await {
-            Ok(found) => found.collect(),
-            Err(_) => return Err("could not resolve the host name".into()),
-        },
-        None => return Err("the agent URL has no host".into()),
+    let Some(host) = url.host() else { return Err(CallError::Failed("the agent URL has no host".into())) };
+    let addresses = match guard.resolve(&host, port).await {
+        Ok(addresses) => addresses,
+        Err(Resolved::Refused(refusal)) => return Err(refusal.into()),
+        Err(Resolved::NotFound) => return Err(CallError::Failed("could not resolve the host name".into())),
     };
     let stream = connect(&addresses, limits.timeout).await?;
 
@@ -97,12 +98,12 @@ async fn exchange(url: &url::Url, user_agent: &HeaderValue, limits: CallLimits) 
     loop {
         tokio::select! {
             biased;
-            result = &mut answer => return result,
+            result = &mut answer => return result.map_err(CallError::Failed),
             ended = &mut connection, if driving => {
                 driving = false;
                 // An error here is the precise one; the answer would only say "closed".
                 if let Err(e) = ended {
-                    return Err(describe(&e, limits.timeout, false));
+                    return Err(describe(&e, limits.timeout, false).into());
                 }
             }
         }
@@ -190,7 +191,7 @@ mod tests {
 
     async fn call(base: &str) -> Result<Answer, String> {
         let url = url::Url::parse(&format!("{base}/prefix/health")).unwrap();
-        get(&url, &HeaderValue::from_static("test/1"), LIMITS).await
+        get(&url, &HeaderValue::from_static("test/1"), &Guard::default(), LIMITS).await.map_err(|e| e.to_string())
     }
 
     #[tokio::test]
@@ -294,8 +295,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_health_check_judges_this_path_like_the_other() {
-        let mut client = AgentClient::new(ClientLimits::new(Duration::from_millis(500), 1024)).unwrap();
-        client.direct = true; // as without a proxy in the environment
+        let client = AgentClient::new(ClientLimits::new(Duration::from_millis(500), 1024), Guard::default()).unwrap();
         let cases: [(&'static [u8], Option<&str>); 3] = [
             (b"HTTP/1.1 200 OK\r\ncontent-length: 18\r\n\r\n{\"status\":\"alive\"}", None),
             (

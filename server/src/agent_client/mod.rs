@@ -1,5 +1,6 @@
 //! Every call the dashboard makes to an agent goes through one pooled HTTP client with a
-//! timeout and a size limit; answers are classified into precise, human reasons.
+//! timeout and a size limit, to addresses the network policy allows (`policy`); answers
+//! are classified into precise, human reasons.
 
 use app::model::HealthState;
 use app::validation::AgentUrl;
@@ -8,7 +9,11 @@ use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
 mod closing;
+pub mod policy;
+#[cfg(test)]
+mod policy_tests;
 mod replies;
+pub use policy::{Guard, Lookup, NetworkPolicy, Refusal, SystemLookup};
 pub use replies::{judge_job_status, judge_run_answer, JobReply, RunReply};
 
 /// Statuses that mean "up" across the agents in the field (the original test agent says
@@ -51,9 +56,23 @@ pub struct AgentClient {
     http: reqwest::Client,
     limits: ClientLimits,
     user_agent: reqwest::header::HeaderValue,
-    /// Health checks that close their connection skip reqwest (`closing`), unless a proxy
-    /// is configured: reqwest would use it.
-    direct: bool,
+    guard: Guard,
+}
+
+/// Why a call brought no answer: the network policy refused the address (the caller may
+/// answer 422 and must not fall back to stored data), or the exchange failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CallError {
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<String> for CallError {
+    fn from(reason: String) -> Self {
+        Self::Failed(reason)
+    }
 }
 
 /// The result of one health check.
@@ -75,7 +94,7 @@ pub struct Answer {
 }
 
 impl AgentClient {
-    pub fn new(limits: ClientLimits) -> Result<Self, reqwest::Error> {
+    pub fn new(limits: ClientLimits, guard: Guard) -> Result<Self, reqwest::Error> {
         // reqwest is built without a bundled crypto provider; ours is ring (shared with sqlx).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let user_agent =
@@ -87,8 +106,47 @@ impl AgentClient {
             .pool_max_idle_per_host(32)
             // A redirect is reported, not followed: the registered URL must be the agent.
             .redirect(reqwest::redirect::Policy::none())
+            // HTTP_PROXY and the like are ignored: through a proxy the policy would judge
+            // the proxy's address, not the agent's (and the proxy would reach anything).
+            .no_proxy()
+            // Names resolve to allowed addresses only; IP literals skip the resolver and
+            // are screened before each call.
+            .dns_resolver(guard.clone())
             .build()?;
-        Ok(Self { http, limits, user_agent, direct: !closing::proxy_configured() })
+        Ok(Self { http, limits, user_agent, guard })
+    }
+
+    pub fn policy(&self) -> &NetworkPolicy {
+        &self.guard.policy
+    }
+
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
+    /// Before registering `base`: refused when its address is (an IP literal refused, or a
+    /// name with `--deny-agent-names`, or a name whose every address is refused). A name
+    /// that does not resolve passes: the health check says so.
+    pub async fn admit(&self, base: &AgentUrl) -> Result<(), Refusal> {
+        let Ok(url) = url::Url::parse(base.as_str()) else { return Ok(()) };
+        let Some(host) = url.host() else { return Ok(()) };
+        let lookup = self.guard.resolve(&host, url.port_or_known_default().unwrap_or(80));
+        match tokio::time::timeout(self.limits.health.timeout, lookup).await {
+            Ok(Err(policy::Resolved::Refused(refusal))) => Err(refusal),
+            _ => Ok(()),
+        }
+    }
+
+    /// The policy's verdict on `base`'s host before reqwest sends to it (IP literals skip
+    /// the resolver, where names are judged).
+    fn screen(&self, base: &AgentUrl) -> Result<(), CallError> {
+        match url::Url::parse(base.as_str()) {
+            Ok(url) => match url.host() {
+                Some(host) => Ok(self.guard.policy.screen(&host)?),
+                None => Err(CallError::Failed("the agent URL has no host".into())),
+            },
+            Err(e) => Err(CallError::Failed(format!("invalid URL: {e}"))),
+        }
     }
 
     /// `GET {base}/health`, judged as the agent protocol says.
@@ -97,20 +155,20 @@ impl AgentClient {
     pub async fn check_health(&self, base: &AgentUrl, keep_connection: bool) -> Probe {
         let started = Instant::now();
         let endpoint = base.endpoint("health");
-        let answer = if !keep_connection && self.direct && endpoint.starts_with("http://") {
+        let answer = if !keep_connection && endpoint.starts_with("http://") {
             match url::Url::parse(&endpoint) {
-                Ok(url) => closing::get(&url, &self.user_agent, self.limits.health).await,
-                Err(e) => Err(format!("invalid URL: {e}")),
+                Ok(url) => closing::get(&url, &self.user_agent, &self.guard, self.limits.health).await,
+                Err(e) => Err(CallError::Failed(format!("invalid URL: {e}"))),
             }
         } else {
             let mut request = self.http.get(endpoint);
             if !keep_connection {
                 request = request.header(reqwest::header::CONNECTION, "close");
             }
-            self.exchange(request, self.limits.health).await
+            self.exchange(base, request, self.limits.health).await
         };
         let latency_ms = answer.is_ok().then(|| started.elapsed().as_millis() as u64);
-        let verdict = answer.and_then(|answer| {
+        let verdict = answer.map_err(|e| e.to_string()).and_then(|answer| {
             require_success(&answer)?;
             judge_health_body(&answer.body)
         });
@@ -122,10 +180,10 @@ impl AgentClient {
     }
 
     /// `GET {base}/schema`: the JSON body of a 2xx answer.
-    pub async fn fetch_schema(&self, base: &AgentUrl) -> Result<serde_json::Value, String> {
-        let answer = self.exchange(self.http.get(base.endpoint("schema")), self.limits.schema).await?;
+    pub async fn fetch_schema(&self, base: &AgentUrl) -> Result<serde_json::Value, CallError> {
+        let answer = self.exchange(base, self.http.get(base.endpoint("schema")), self.limits.schema).await?;
         require_success(&answer)?;
-        serde_json::from_slice(&answer.body).map_err(|_| "its /schema answer is not JSON".to_owned())
+        serde_json::from_slice(&answer.body).map_err(|_| CallError::Failed("its /schema answer is not JSON".into()))
     }
 
     /// `POST {base}/run` with the inputs object itself; `timeout` is what is left of the run's.
@@ -134,22 +192,28 @@ impl AgentClient {
         base: &AgentUrl,
         inputs: &serde_json::Value,
         timeout: Duration,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, CallError> {
         let limits = CallLimits { timeout, max_body: self.limits.run_max_body };
-        self.exchange(self.http.post(base.endpoint("run")).json(inputs), limits).await
+        self.exchange(base, self.http.post(base.endpoint("run")).json(inputs), limits).await
     }
 
     /// `GET {base}/status/{job_id}`.
-    pub async fn job_status(&self, base: &AgentUrl, job_id: &str, timeout: Duration) -> Result<Answer, String> {
+    pub async fn job_status(&self, base: &AgentUrl, job_id: &str, timeout: Duration) -> Result<Answer, CallError> {
         let limits =
             CallLimits { timeout: timeout.min(self.limits.status.timeout), max_body: self.limits.status.max_body };
         let url = base.endpoint(&format!("status/{}", app::model::percent_encode(job_id)));
-        self.exchange(self.http.get(url), limits).await
+        self.exchange(base, self.http.get(url), limits).await
     }
 
-    /// Sends `request` and reads the whole answer under one deadline (body included) and
-    /// a size cap; a failure comes back as a short, precise reason.
-    async fn exchange(&self, request: reqwest::RequestBuilder, limits: CallLimits) -> Result<Answer, String> {
+    /// Sends `request` (to `base`) and reads the whole answer under one deadline (body
+    /// included) and a size cap; a failure comes back as a short, precise reason.
+    async fn exchange(
+        &self,
+        base: &AgentUrl,
+        request: reqwest::RequestBuilder,
+        limits: CallLimits,
+    ) -> Result<Answer, CallError> {
+        self.screen(base)?;
         let timeout = limits.timeout;
         let call = async {
             let mut response = request
@@ -160,13 +224,13 @@ impl AgentClient {
             let status = response.status();
             if let Some(length) = response.content_length() {
                 if length as usize > limits.max_body {
-                    return Err(too_large(limits.max_body));
+                    return Err(too_large(limits.max_body).into());
                 }
             }
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(|e| describe_transport_error(&e, timeout))? {
                 if body.len() + chunk.len() > limits.max_body {
-                    return Err(too_large(limits.max_body));
+                    return Err(too_large(limits.max_body).into());
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -174,7 +238,7 @@ impl AgentClient {
         };
         match tokio::time::timeout(timeout, call).await {
             Ok(result) => result,
-            Err(_) => Err(timed_out(timeout)),
+            Err(_) => Err(timed_out(timeout).into()),
         }
     }
 }
@@ -222,8 +286,27 @@ pub fn judge_health_body(body: &[u8]) -> Result<(), String> {
     }
 }
 
-/// A short, precise reason for a failed exchange.
-fn describe_transport_error(error: &reqwest::Error, timeout: Duration) -> String {
+/// A short, precise reason for a failed exchange (or the policy's refusal, from the
+/// resolver).
+fn describe_transport_error(error: &reqwest::Error, timeout: Duration) -> CallError {
+    if let Some(refusal) = refusal_in(error) {
+        return CallError::Refused(refusal);
+    }
+    CallError::Failed(describe_failure(error, timeout))
+}
+
+fn refusal_in(error: &(dyn std::error::Error + 'static)) -> Option<Refusal> {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if let Some(refusal) = e.downcast_ref::<Refusal>() {
+            return Some(refusal.clone());
+        }
+        source = e.source();
+    }
+    None
+}
+
+fn describe_failure(error: &reqwest::Error, timeout: Duration) -> String {
     if error.is_timeout() {
         return timed_out(timeout);
     }

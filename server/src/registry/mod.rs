@@ -10,7 +10,7 @@ pub mod store;
 
 pub use expiry::PreservationSettings;
 
-use crate::agent_client::AgentClient;
+use crate::agent_client::{AgentClient, CallError};
 use crate::db::Db;
 use crate::error::ServiceError;
 use crate::events::EventBus;
@@ -28,7 +28,6 @@ use app::services::AgentService;
 use app::validation::{validate_registration, AgentId, AgentUrl};
 use chrono::Utc;
 use liveness::Liveness;
-use self_registration::Resolver;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -81,7 +80,6 @@ pub struct RegistryInner {
     health: HealthReader,
     settings: RegistrySettings,
     liveness: Liveness,
-    resolver: Arc<dyn Resolver>,
     metrics: Metrics,
     /// Whether expiry is paused, as the liveness task last decided.
     preservation: Mutex<SelfPreservation>,
@@ -105,7 +103,6 @@ impl Registry {
         policy: HealthPolicy,
         metrics: Metrics,
         settings: RegistrySettings,
-        resolver: Arc<dyn Resolver>,
     ) -> Self {
         let health = HealthReader::new(db.clone(), monitor.clone(), policy);
         Self(Arc::new(RegistryInner {
@@ -118,7 +115,6 @@ impl Registry {
             health,
             settings,
             liveness: Liveness::new(Utc::now()),
-            resolver,
             metrics,
             preservation: Mutex::default(),
         }))
@@ -159,7 +155,12 @@ impl Registry {
             Ok(raw) => parse_schema(&raw)
                 .map_err(|e| format!("its /schema answer is not a usable schema: {e}"))
                 .map(|s| (raw, s)),
-            Err(reason) => Err(reason),
+            // Not a failure of the agent: the stored schema is of no use either, since no
+            // run may be sent there.
+            Err(CallError::Refused(refusal)) => {
+                return Err(ServiceError::invalid_field("agent_url", refusal.to_string()));
+            }
+            Err(CallError::Failed(reason)) => Err(reason),
         };
         let view = match fetched {
             Ok((raw, schema)) => {
@@ -208,6 +209,9 @@ impl Registry {
         // client's own parser has the last word.
         if let Err(e) = url::Url::parse(valid.agent_url.as_str()) {
             return Err(ServiceError::invalid_field("agent_url", format!("Agent URL is not a valid URL ({e})")));
+        }
+        if let Err(refusal) = self.client.admit(&valid.agent_url).await {
+            return Err(ServiceError::invalid_field("agent_url", refusal.to_string()));
         }
         // Refused before the agent is called: the answer does not depend on it. The
         // upsert checks again, in its write.

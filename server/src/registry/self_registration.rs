@@ -7,6 +7,7 @@
 //! what it sent when it can, and otherwise at the address the registration came from.
 
 use super::store::SelfRegistration;
+use crate::agent_client::{Guard, NetworkPolicy};
 use app::error::FieldError;
 use app::validation::{AgentId, AgentUrl, MAX_METADATA_BYTES, MAX_NAME_LEN};
 use serde_json::{Map, Value};
@@ -49,24 +50,25 @@ pub trait Resolver: Send + Sync {
     async fn resolves(&self, host: &str) -> bool;
 }
 
-/// The system's resolver, with a timeout: a registration never waits long on DNS.
-pub struct SystemResolver;
-
+/// The agent client's lookup, with a timeout: a registration never waits long on DNS.
 #[async_trait::async_trait]
-impl Resolver for SystemResolver {
+impl Resolver for Guard {
     async fn resolves(&self, host: &str) -> bool {
-        let lookup = tokio::net::lookup_host((host, 0));
+        let lookup = self.lookup.lookup(host, 0);
         match tokio::time::timeout(Duration::from_secs(2), lookup).await {
-            Ok(Ok(mut addrs)) => addrs.next().is_some(),
+            Ok(Ok(found)) => !found.is_empty(),
             _ => false,
         }
     }
 }
 
-/// Checks every field and reports all that fail, each by its API name.
+/// Checks every field and reports all that fail, each by its API name. The address is
+/// judged by the network policy as an IP literal only: a name the dashboard cannot
+/// resolve yet must not cost an old agent its registration (its calls are judged later).
 pub async fn parse(
     request: &SelfRegister,
     peer: IpAddr,
+    policy: &NetworkPolicy,
     resolver: &dyn Resolver,
 ) -> Result<SelfRegistration, Vec<FieldError>> {
     let mut errors = Vec::new();
@@ -81,7 +83,7 @@ pub async fn parse(
         }
     };
     let metadata = metadata(&request.metadata).map_err(|m| errors.push(FieldError::new("metadata", m))).ok();
-    let address = address(request, peer, resolver).await.map_err(|e| errors.push(e)).ok();
+    let address = address(request, peer, policy, resolver).await.map_err(|e| errors.push(e)).ok();
     match (agent_id, ttl_seconds, metadata, address) {
         (Some(agent_id), Some(ttl_seconds), Some(metadata), Some((agent_url, address_note))) if errors.is_empty() => {
             Ok(SelfRegistration {
@@ -131,6 +133,7 @@ pub(crate) fn metadata(raw: &Value) -> Result<Map<String, Value>, String> {
 async fn address(
     request: &SelfRegister,
     peer: IpAddr,
+    policy: &NetworkPolicy,
     resolver: &dyn Resolver,
 ) -> Result<(AgentUrl, Option<String>), FieldError> {
     let both = |ours: AgentUrl| url::Url::parse(ours.as_str()).ok().map(|theirs| (ours, theirs));
@@ -172,12 +175,16 @@ async fn address(
         None => return Err(FieldError::new(field, "the address must name a host")),
     };
     let resolves = match &sent {
+        // Never looked up: the caller's address is the one the dashboard can call.
+        Sent::Name(_) if policy.denies_names() => Some(false),
         Sent::Name(name) if !name.eq_ignore_ascii_case("localhost") => Some(resolver.resolves(name).await),
         _ => None,
     };
     let Some((chosen, note)) = choose_host(&sent, peer, resolves) else {
+        policy.screen(&url.host().expect("checked above")).map_err(|r| FieldError::new(field, r.to_string()))?;
         return Ok((ours, None));
     };
+    policy.verdict(chosen).map_err(|r| FieldError::new(field, format!("{note} But {r}.")))?;
     let set = match chosen {
         IpAddr::V4(v4) => url.set_ip_host(IpAddr::V4(v4)),
         IpAddr::V6(v6) => url.set_ip_host(IpAddr::V6(v6)),
@@ -220,8 +227,9 @@ pub fn choose_host(sent: &Sent, peer: IpAddr, resolves: Option<bool>) -> Option<
         Sent::Name(name) if resolves == Some(false) => Some((
             peer,
             format!(
-                "Its host name {name:?} does not resolve from the dashboard; it is called at {peer}, where it \
-                 registered from (set AGENT_HOST on the agent to an address the dashboard can reach)."
+                "Its host name {name:?} does not resolve from the dashboard (or names are not called: \
+                 --deny-agent-names); it is called at {peer}, where it registered from (set AGENT_HOST on the \
+                 agent to an address the dashboard can reach)."
             ),
         )),
         _ => None,
@@ -258,13 +266,14 @@ mod tests {
     }
 
     async fn url_for(request: &SelfRegister, peer: &str, resolves: bool) -> (String, Option<String>) {
-        let reg = parse(request, ip(peer), &Fixed(resolves)).await.unwrap();
+        let reg = parse(request, ip(peer), &NetworkPolicy::default(), &Fixed(resolves)).await.unwrap();
         (reg.agent_url.as_str().to_owned(), reg.address_note)
     }
 
     #[tokio::test]
     async fn the_old_payload_is_taken_as_it_is() {
-        let reg = parse(&old("127.0.0.1", 8000), ip("127.0.0.1"), &Fixed(true)).await.unwrap();
+        let reg =
+            parse(&old("127.0.0.1", 8000), ip("127.0.0.1"), &NetworkPolicy::default(), &Fixed(true)).await.unwrap();
         assert_eq!(reg.agent_id.as_str(), "research agent é1");
         assert_eq!(reg.agent_url.as_str(), "http://127.0.0.1:8000");
         assert_eq!(reg.ttl_seconds, DEFAULT_TTL);
@@ -287,6 +296,48 @@ mod tests {
         // On loopback, loopback stays; any other address stays.
         assert_eq!(url_for(&old("localhost", 9000), "127.0.0.1", false).await, ("http://localhost:9000".into(), None));
         assert_eq!(url_for(&old("10.9.9.9", 80), "10.1.2.3", true).await.0, "http://10.9.9.9:80");
+    }
+
+    struct NeverAsked;
+
+    #[async_trait::async_trait]
+    impl Resolver for NeverAsked {
+        async fn resolves(&self, host: &str) -> bool {
+            panic!("{host} was looked up");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_network_policy_judges_addresses_not_names() {
+        let deny = NetworkPolicy::new(vec![], vec!["10.9.0.0/16".parse().unwrap()], false);
+        let errors = parse(&old("10.9.9.9", 80), ip("127.0.0.1"), &deny, &Fixed(true)).await.unwrap_err();
+        assert_eq!(errors[0].field, "host");
+        assert!(errors[0].message.ends_with("10.9.9.9 is in --deny-agent-network 10.9.0.0/16"), "{errors:?}");
+        let errors = parse(&old("0.0.0.0", 80), ip("10.9.1.1"), &deny, &Fixed(true)).await.unwrap_err();
+        assert!(errors[0].message.starts_with("It sent 0.0.0.0"), "the rewrite is explained: {errors:?}");
+        assert!(errors[0].message.contains("10.9.1.1 is in --deny-agent-network"), "{errors:?}");
+        // A name is judged when it is called: one not in DNS yet must not lose an agent.
+        let kept = parse(&old("agents.example", 80), ip("10.1.2.3"), &deny, &Fixed(true)).await.unwrap();
+        assert_eq!(kept.agent_url.as_str(), "http://agents.example:80");
+
+        // With --deny-agent-names a name is never looked up: the caller's address is used.
+        let names = NetworkPolicy::new(vec![], vec![], true);
+        for (host, peer, url) in [
+            ("agents.example", "10.1.2.3", "http://10.1.2.3:8000"),
+            ("localhost", "127.0.0.1", "http://127.0.0.1:8000"),
+        ] {
+            let reg = parse(&old(host, 8000), ip(peer), &names, &NeverAsked).await.unwrap();
+            assert_eq!(reg.agent_url.as_str(), url);
+            assert!(reg.address_note.unwrap().contains("--deny-agent-names"));
+        }
+        let errors = parse(
+            &SelfRegister { agent_url: Some("https://agents.example/a".into()), ..old("h", 1) },
+            ip("10.1.2.3"),
+            &names,
+            &NeverAsked,
+        )
+        .await;
+        assert_eq!(errors.unwrap().agent_url.as_str(), "https://10.1.2.3/a", "an agent_url's name too");
     }
 
     #[tokio::test]
@@ -314,19 +365,28 @@ mod tests {
     async fn every_bad_field_is_named() {
         let request =
             SelfRegister { agent_id: "a/b".into(), ttl_seconds: Some(0), metadata: json!([1]), ..old("x", 70000) };
-        let errors = parse(&request, ip("127.0.0.1"), &Fixed(true)).await.unwrap_err();
+        let errors = parse(&request, ip("127.0.0.1"), &NetworkPolicy::default(), &Fixed(true)).await.unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["agent_id", "ttl_seconds", "metadata", "port"]);
         for (host, port, field) in [("", 1, "host"), ("a b", 1, "host"), ("h", 0, "port")] {
-            let errors = parse(&old(host, port), ip("127.0.0.1"), &Fixed(true)).await.unwrap_err();
+            let errors =
+                parse(&old(host, port), ip("127.0.0.1"), &NetworkPolicy::default(), &Fixed(true)).await.unwrap_err();
             assert_eq!(errors[0].field, field, "{host:?}:{port}");
         }
         let no_port = SelfRegister { port: None, ..old("h", 1) };
-        assert_eq!(parse(&no_port, ip("127.0.0.1"), &Fixed(true)).await.unwrap_err()[0].field, "port");
         assert_eq!(
-            parse(&SelfRegister { ttl_seconds: Some(3601), ..old("h", 1) }, ip("127.0.0.1"), &Fixed(true))
-                .await
-                .unwrap_err()[0]
+            parse(&no_port, ip("127.0.0.1"), &NetworkPolicy::default(), &Fixed(true)).await.unwrap_err()[0].field,
+            "port"
+        );
+        assert_eq!(
+            parse(
+                &SelfRegister { ttl_seconds: Some(3601), ..old("h", 1) },
+                ip("127.0.0.1"),
+                &NetworkPolicy::default(),
+                &Fixed(true)
+            )
+            .await
+            .unwrap_err()[0]
                 .field,
             "ttl_seconds"
         );

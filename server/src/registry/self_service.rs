@@ -39,7 +39,9 @@ impl Registry {
     /// tries again); it is checked `FIRST_CHECK_AFTER` later, then at its slots. It wins
     /// over whoever had the ID: old agents register again at every start.
     pub async fn self_register(&self, request: SelfRegister, peer: IpAddr) -> Result<Registration, ServiceError> {
-        let reg = self_registration::parse(&request, peer, &*self.resolver).await.map_err(ServiceError::Invalid)?;
+        let reg = self_registration::parse(&request, peer, self.client.policy(), self.client.guard())
+            .await
+            .map_err(ServiceError::Invalid)?;
         let stored = store::self_register(self.db.write(), &reg).await?;
         let model = stored.model;
         self.liveness.registered(&model.agent_id, Some(reg.ttl_seconds), model.last_heartbeat_at);

@@ -6,7 +6,7 @@
 
 use super::store::{self, Outcome};
 use super::RunSettings;
-use crate::agent_client::{judge_job_status, judge_run_answer, AgentClient, JobReply, RunReply};
+use crate::agent_client::{judge_job_status, judge_run_answer, AgentClient, CallError, JobReply, RunReply};
 use crate::db::Db;
 use crate::events::EventBus;
 use app::model::RunStatus;
@@ -285,7 +285,14 @@ impl Inner {
                     JobReply::Unavailable(reason) => Some(reason),
                     JobReply::Finished(reply) => return Ok(reply),
                 },
-                Err(reason) => Some(reason),
+                // No later answer can change the policy's verdict.
+                Err(CallError::Refused(refusal)) => {
+                    return Ok(RunReply::Failed {
+                        error: format!("asking the agent about job {job_id} failed: {refusal}"),
+                        fields: vec![],
+                    })
+                }
+                Err(CallError::Failed(reason)) => Some(reason),
             };
             // The agent may be restarting or busy: keep asking until the run's timeout.
             let mut last = lock(last_problem);

@@ -72,6 +72,10 @@ pub fn test_settings(database_url: String) -> UiSettings {
         latency_bucket: Duration::from_secs(300),
         latency_retention: Duration::from_secs(7 * 24 * 3600),
         allowed_hosts: Vec::new(),
+        // Every test dashboard may call loopback agents only, whatever a test registers.
+        allow_agent_networks: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+        deny_agent_networks: Vec::new(),
+        deny_agent_names: false,
         run_timeout: Duration::from_secs(30),
         run_concurrency: 4,
         max_run_inputs: 1024 * 1024,
@@ -221,7 +225,12 @@ impl TestApp {
 
 /// Serves `router` on a random loopback port; returns its base URL.
 pub async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_on("127.0.0.1", router).await
+}
+
+/// Serves `router` on a random port of `ip` (a loopback address); returns its base URL.
+pub async fn serve_on(ip: &str, router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
     address

@@ -10,6 +10,7 @@ mod history;
 mod legacy;
 mod live;
 mod mock_agent;
+mod network_policy;
 mod openapi;
 mod overview;
 mod pages;

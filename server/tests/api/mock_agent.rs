@@ -73,6 +73,11 @@ pub fn article_schema() -> Value {
 }
 
 pub async fn mock_agent(schema: Value, behaviour: Behaviour) -> MockAgent {
+    mock_agent_on("127.0.0.1", schema, behaviour).await
+}
+
+/// A mock agent listening on `ip` (a loopback address).
+pub async fn mock_agent_on(ip: &str, schema: Value, behaviour: Behaviour) -> MockAgent {
     let mock = Arc::new(Mock {
         behaviour: Mutex::new(behaviour),
         schema: Mutex::new(schema),
@@ -89,7 +94,7 @@ pub async fn mock_agent(schema: Value, behaviour: Behaviour) -> MockAgent {
         .route("/run", post(run))
         .route("/status/{job_id}", get(status))
         .with_state(mock.clone());
-    let url = crate::helpers::serve(router).await;
+    let url = crate::helpers::serve_on(ip, router).await;
     MockAgent { url, mock }
 }
 

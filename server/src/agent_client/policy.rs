@@ -1,0 +1,366 @@
+//! Where the dashboard may call agents (protection against server-side request forgery).
+//!
+//! Every agent URL is somebody's input, and the monitor, schema reads and runs call it. So
+//! the address is judged where the connection is made, on both transports: `closing`
+//! filters what `lookup_host` found before connecting; reqwest gets a resolver
+//! (`Guarded`) that returns only allowed addresses or the refusal; IP literals, which skip
+//! any resolver, are judged before sending (`screen`). A name that resolved to an allowed
+//! address at registration and to a refused one later (DNS rebinding) is refused then.
+//!
+//! By default link-local (cloud metadata services), unspecified, multicast and broadcast
+//! addresses are refused; loopback and private networks are allowed (agents usually run
+//! beside the dashboard or on the same LAN). `--allow-agent-network` narrows to its
+//! networks; `--deny-agent-network` refuses more; `--deny-agent-names` refuses host names
+//! before any lookup.
+
+use ipnet::IpNet;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+/// Ranges refused unless an `--allow-agent-network` entry inside them names them on
+/// purpose (`0.0.0.0/0` does not: allowing everything still keeps the metadata service out).
+const REFUSED_BY_DEFAULT: [(&str, &str); 8] = [
+    ("169.254.0.0/16", "link-local (where cloud metadata services answer)"),
+    ("fe80::/10", "link-local"),
+    // Connecting to 0.0.0.0 reaches this very machine on Linux.
+    ("0.0.0.0/8", "unspecified (\"this host\")"),
+    ("::/128", "unspecified (\"this host\")"),
+    ("224.0.0.0/4", "multicast"),
+    ("ff00::/8", "multicast"),
+    ("255.255.255.255/32", "broadcast"),
+    // Class E, reserved; never an agent.
+    ("240.0.0.0/4", "reserved"),
+];
+
+/// NAT64 (RFC 6052): a gateway turns `64:ff9b::a.b.c.d` into the IPv4 address inside it.
+const NAT64: &str = "64:ff9b::/96";
+
+#[derive(Clone, Debug)]
+pub struct NetworkPolicy {
+    allow: Vec<IpNet>,
+    deny: Vec<IpNet>,
+    deny_names: bool,
+    by_default: Vec<(IpNet, &'static str)>,
+    nat64: IpNet,
+}
+
+impl Default for NetworkPolicy {
+    fn default() -> Self {
+        Self::new(Vec::new(), Vec::new(), false)
+    }
+}
+
+/// Which rule refused an address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// One of the ranges refused by default, and what it is.
+    ByDefault {
+        range: IpNet,
+        what: &'static str,
+    },
+    Denied(IpNet),
+    /// Outside every `--allow-agent-network` network (listed).
+    NotAllowed(Vec<IpNet>),
+    /// A host name, with `--deny-agent-names`.
+    Name,
+}
+
+/// Why the dashboard will not call an address: the address (or name) and the rule.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct Refusal {
+    /// The name the address came from, when it came from a lookup (or was not looked up).
+    pub name: Option<String>,
+    pub address: Option<IpAddr>,
+    pub rule: Rule,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("refused by the agent network policy: ")?;
+        match (&self.name, self.address) {
+            (Some(name), None) => {
+                return write!(
+                    f,
+                    "{name} is a host name and --deny-agent-names is set (register the agent by IP address)"
+                )
+            }
+            (Some(name), Some(address)) => write!(f, "{name} resolves to {address}, which")?,
+            (None, Some(address)) => write!(f, "{address}")?,
+            (None, None) => return f.write_str("no address"),
+        }
+        match &self.rule {
+            Rule::ByDefault { range, what } => {
+                write!(f, " is {what}, refused by default (--allow-agent-network {range} would allow it)")
+            }
+            Rule::Denied(net) => write!(f, " is in --deny-agent-network {net}"),
+            Rule::NotAllowed(allowed) => {
+                let list: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+                write!(f, " is outside --allow-agent-network ({})", list.join(", "))
+            }
+            Rule::Name => f.write_str(" is a host name"),
+        }
+    }
+}
+
+impl NetworkPolicy {
+    pub fn new(allow: Vec<IpNet>, deny: Vec<IpNet>, deny_names: bool) -> Self {
+        let by_default = REFUSED_BY_DEFAULT
+            .iter()
+            .map(|(range, what)| (range.parse().expect("a valid range, tested"), *what))
+            .collect();
+        Self { allow, deny, deny_names, by_default, nat64: NAT64.parse().expect("a valid range, tested") }
+    }
+
+    pub fn denies_names(&self) -> bool {
+        self.deny_names
+    }
+
+    /// Whether the dashboard may connect to `address`.
+    pub fn verdict(&self, address: IpAddr) -> Result<(), Refusal> {
+        self.rule(address).map_or(Ok(()), |rule| Err(Refusal { name: None, address: Some(address), rule }))
+    }
+
+    fn rule(&self, address: IpAddr) -> Option<Rule> {
+        // `::ffff:169.254.169.254` is an IPv4 address on the wire.
+        let ip = address.to_canonical();
+        if let Some(rule) = self.denied(ip) {
+            return Some(rule);
+        }
+        if !self.allow.is_empty() && !self.allow.iter().any(|net| net.contains(&ip)) {
+            return Some(Rule::NotAllowed(self.allow.clone()));
+        }
+        match ip {
+            IpAddr::V6(v6) if self.nat64.contains(&ip) => {
+                let [.., a, b, c, d] = v6.octets();
+                self.denied(IpAddr::V4(Ipv4Addr::new(a, b, c, d)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The deny rules alone: `--deny-agent-network`, then the ranges refused by default.
+    fn denied(&self, ip: IpAddr) -> Option<Rule> {
+        if let Some(net) = self.deny.iter().find(|net| net.contains(&ip)) {
+            return Some(Rule::Denied(*net));
+        }
+        let (range, what) = self.by_default.iter().find(|(range, _)| range.contains(&ip))?;
+        let named = self.allow.iter().any(|net| net.contains(&ip) && range.contains(net));
+        (!named).then_some(Rule::ByDefault { range: *range, what })
+    }
+
+    /// Before any lookup: an IP literal's verdict; a name refused with `--deny-agent-names`.
+    pub fn screen(&self, host: &url::Host<&str>) -> Result<(), Refusal> {
+        match host {
+            url::Host::Ipv4(ip) => self.verdict(IpAddr::V4(*ip)),
+            url::Host::Ipv6(ip) => self.verdict(IpAddr::V6(*ip)),
+            url::Host::Domain(name) if self.deny_names => {
+                Err(Refusal { name: Some((*name).to_owned()), address: None, rule: Rule::Name })
+            }
+            url::Host::Domain(_) => Ok(()),
+        }
+    }
+
+    /// What a lookup of `name` found, keeping only the allowed addresses, or why none is:
+    /// the first refused one and its rule.
+    pub fn admit(&self, name: &str, found: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, Refusal> {
+        let mut first_refused = None;
+        let mut allowed = Vec::with_capacity(found.len());
+        for address in found {
+            match self.rule(address.ip()) {
+                None => allowed.push(address),
+                Some(rule) => {
+                    first_refused.get_or_insert(Refusal {
+                        name: Some(name.to_owned()),
+                        address: Some(address.ip()),
+                        rule,
+                    });
+                }
+            }
+        }
+        match first_refused {
+            Some(refusal) if allowed.is_empty() => Err(refusal),
+            _ => Ok(allowed),
+        }
+    }
+}
+
+/// Looks host names up (injected: tests never ask DNS, and give answers that change).
+#[async_trait::async_trait]
+pub trait Lookup: Send + Sync + 'static {
+    async fn lookup(&self, name: &str, port: u16) -> std::io::Result<Vec<SocketAddr>>;
+}
+
+/// The system's resolver (`getaddrinfo`, as reqwest's default one).
+pub struct SystemLookup;
+
+#[async_trait::async_trait]
+impl Lookup for SystemLookup {
+    async fn lookup(&self, name: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        Ok(tokio::net::lookup_host((name, port)).await?.collect())
+    }
+}
+
+/// What both transports share: the policy and the lookup it filters.
+#[derive(Clone)]
+pub struct Guard {
+    pub policy: Arc<NetworkPolicy>,
+    pub lookup: Arc<dyn Lookup>,
+}
+
+impl Guard {
+    /// The addresses to connect to for `host`, each allowed, or why there are none.
+    pub async fn resolve(&self, host: &url::Host<&str>, port: u16) -> Result<Vec<SocketAddr>, Resolved> {
+        self.policy.screen(host).map_err(Resolved::Refused)?;
+        match host {
+            url::Host::Ipv4(ip) => Ok(vec![SocketAddr::new(IpAddr::V4(*ip), port)]),
+            url::Host::Ipv6(ip) => Ok(vec![SocketAddr::new(IpAddr::V6(*ip), port)]),
+            url::Host::Domain(name) => {
+                let found = self.lookup.lookup(name, port).await.map_err(|_| Resolved::NotFound)?;
+                if found.is_empty() {
+                    return Err(Resolved::NotFound);
+                }
+                self.policy.admit(name, found).map_err(Resolved::Refused)
+            }
+        }
+    }
+}
+
+impl Default for Guard {
+    /// The default policy and the system's resolver.
+    fn default() -> Self {
+        Self { policy: Arc::new(NetworkPolicy::default()), lookup: Arc::new(SystemLookup) }
+    }
+}
+
+/// Why a host gave no address to connect to.
+#[derive(Debug)]
+pub enum Resolved {
+    Refused(Refusal),
+    NotFound,
+}
+
+/// reqwest's resolver: the lookup, filtered by the policy. (IP literals never reach it.)
+impl reqwest::dns::Resolve for Guard {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let guard = self.clone();
+        Box::pin(async move {
+            let name = name.as_str();
+            match guard.resolve(&url::Host::Domain(name), 0).await {
+                Ok(found) => Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs),
+                Err(Resolved::Refused(refusal)) => Err(Box::new(refusal) as Box<dyn std::error::Error + Send + Sync>),
+                Err(Resolved::NotFound) => Err(format!("dns error: failed to lookup address for {name}").into()),
+            }
+        })
+    }
+}
+
+/// `10.0.0.0/8`, or a single address (`127.0.0.2` is `127.0.0.2/32`).
+pub fn parse_network(raw: &str) -> Result<IpNet, String> {
+    let raw = raw.trim();
+    raw.parse::<IpNet>()
+        .map(|net| net.trunc())
+        .or_else(|_| raw.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{raw:?} is not a network (examples: 10.0.0.0/8, 127.0.0.2, fd00::/8)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| parse_network(n).unwrap()).collect()
+    }
+
+    fn refused(policy: &NetworkPolicy, address: &str) -> Option<String> {
+        policy.verdict(address.parse().unwrap()).err().map(|r| r.to_string())
+    }
+
+    #[test]
+    fn by_default_loopback_and_private_pass_metadata_and_the_like_do_not() {
+        let policy = NetworkPolicy::default();
+        for ok in ["127.0.0.1", "127.0.0.2", "10.1.2.3", "192.168.1.20", "172.16.0.5", "::1", "fd00::1", "8.8.8.8"] {
+            assert_eq!(refused(&policy, ok), None, "{ok}");
+        }
+        for (bad, what) in [
+            ("169.254.169.254", "link-local (where cloud metadata services answer)"),
+            ("::ffff:169.254.169.254", "link-local"),
+            ("64:ff9b::a9fe:a9fe", "link-local"),
+            ("fe80::1", "link-local"),
+            ("0.0.0.0", "unspecified"),
+            ("::", "unspecified"),
+            ("224.0.0.1", "multicast"),
+            ("ff02::1", "multicast"),
+            ("255.255.255.255", "broadcast"),
+        ] {
+            let reason = refused(&policy, bad).unwrap_or_else(|| panic!("{bad} allowed"));
+            assert!(reason.contains(what), "{bad}: {reason}");
+            assert!(reason.starts_with("refused by the agent network policy: "), "{reason}");
+        }
+        assert_eq!(
+            refused(&policy, "169.254.169.254").unwrap(),
+            "refused by the agent network policy: 169.254.169.254 is link-local (where cloud metadata services \
+             answer), refused by default (--allow-agent-network 169.254.0.0/16 would allow it)"
+        );
+    }
+
+    #[test]
+    fn an_allow_list_means_only_those_and_names_a_default_range_only_inside_it() {
+        let policy = NetworkPolicy::new(nets(&["127.0.0.0/8", "::1/128"]), vec![], false);
+        assert_eq!(refused(&policy, "127.9.9.9"), None);
+        assert_eq!(refused(&policy, "::1"), None);
+        assert_eq!(refused(&policy, "::ffff:127.0.0.1"), None, "IPv4-mapped loopback is loopback");
+        assert_eq!(
+            refused(&policy, "10.0.0.1").unwrap(),
+            "refused by the agent network policy: 10.0.0.1 is outside --allow-agent-network (127.0.0.0/8, ::1/128)"
+        );
+        let everything = NetworkPolicy::new(nets(&["0.0.0.0/0", "::/0"]), vec![], false);
+        assert!(refused(&everything, "169.254.169.254").is_some(), "allowing everything keeps metadata out");
+        let metadata_on_purpose = NetworkPolicy::new(nets(&["169.254.10.0/24"]), vec![], false);
+        assert_eq!(refused(&metadata_on_purpose, "169.254.10.7"), None);
+        assert!(refused(&metadata_on_purpose, "169.254.169.254").is_some());
+    }
+
+    #[test]
+    fn a_deny_list_wins_over_everything() {
+        let policy = NetworkPolicy::new(nets(&["127.0.0.0/8"]), nets(&["127.0.0.2"]), false);
+        assert_eq!(
+            refused(&policy, "127.0.0.2").unwrap(),
+            "refused by the agent network policy: 127.0.0.2 is in --deny-agent-network 127.0.0.2/32"
+        );
+        assert!(refused(&policy, "::ffff:127.0.0.2").unwrap().ends_with("is in --deny-agent-network 127.0.0.2/32"));
+        assert_eq!(refused(&policy, "127.0.0.3"), None);
+        let nat64 = NetworkPolicy::new(vec![], nets(&["10.0.0.0/8"]), false);
+        assert!(refused(&nat64, "64:ff9b::a00:1").unwrap().contains("--deny-agent-network 10.0.0.0/8"));
+    }
+
+    #[test]
+    fn names_are_screened_before_lookup_and_their_answers_filtered() {
+        let names = NetworkPolicy::new(vec![], vec![], true);
+        assert_eq!(
+            names.screen(&url::Host::Domain("agent.example")).unwrap_err().to_string(),
+            "refused by the agent network policy: agent.example is a host name and --deny-agent-names is set \
+             (register the agent by IP address)"
+        );
+        assert!(names.screen(&url::Host::Ipv4(Ipv4Addr::LOCALHOST)).is_ok());
+        assert!(names.screen(&url::Host::Ipv4(Ipv4Addr::new(169, 254, 169, 254))).is_err());
+
+        let policy = NetworkPolicy::new(vec![], nets(&["127.0.0.2"]), false);
+        let found = |list: &[&str]| list.iter().map(|a| SocketAddr::new(a.parse().unwrap(), 80)).collect::<Vec<_>>();
+        assert_eq!(policy.admit("a.test", found(&["127.0.0.2", "127.0.0.1"])).unwrap(), found(&["127.0.0.1"]));
+        assert_eq!(
+            policy.admit("a.test", found(&["127.0.0.2", "169.254.1.1"])).unwrap_err().to_string(),
+            "refused by the agent network policy: a.test resolves to 127.0.0.2, which is in --deny-agent-network \
+             127.0.0.2/32"
+        );
+    }
+
+    #[test]
+    fn networks_read_like_people_write_them() {
+        assert_eq!(parse_network("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(parse_network(" 127.0.0.2 ").unwrap().to_string(), "127.0.0.2/32");
+        assert_eq!(parse_network("::1").unwrap().to_string(), "::1/128");
+        assert!(parse_network("10.0.0.0/33").is_err());
+        assert!(parse_network("agents.example").unwrap_err().contains("not a network"));
+    }
+}
