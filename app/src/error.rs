@@ -15,8 +15,10 @@ pub enum ErrorCode {
     Validation,
     /// No such agent, run or endpoint (404).
     NotFound,
-    /// Refused for where the request came from: another site's page, or a Host name the
-    /// dashboard does not serve (403).
+    /// No valid credentials: sign in, or send a token (401).
+    Unauthorized,
+    /// Refused for where the request came from (another site's page, a Host name the
+    /// dashboard does not serve), or beyond what the caller's token may do (403).
     Forbidden,
     /// The request is valid but the thing is in the wrong state for it, e.g. cancelling a
     /// finished run (409).
@@ -87,6 +89,7 @@ impl ApiError {
         match self.code {
             ErrorCode::Validation => 422,
             ErrorCode::NotFound => 404,
+            ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::Conflict => 409,
             ErrorCode::AgentUnavailable => 502,
@@ -124,4 +127,36 @@ impl FromServerFnError for ApiError {
         };
         Self::new(ErrorCode::Unavailable, message)
     }
+
+    /// A server function's own error, or the REST body (`{"error": …}`) that the
+    /// dashboard's middleware answers before any server function runs: the guard's 403,
+    /// access control's 401. Either way the page sees the real code.
+    fn de(data: server_fn::Bytes) -> Self {
+        #[derive(Deserialize)]
+        struct Wrapped {
+            error: ApiError,
+        }
+        let error = serde_json::from_slice::<ApiError>(&data)
+            .or_else(|_| serde_json::from_slice::<Wrapped>(&data).map(|w| w.error))
+            .unwrap_or_else(|e| Self::from_server_fn_error(ServerFnErrorErr::Deserialization(e.to_string())));
+        // Every server function's error passes here: the one place where a page learns
+        // that its sign-in ended, whichever call found out.
+        #[cfg(feature = "hydrate")]
+        if error.code == ErrorCode::Unauthorized {
+            go_sign_in();
+        }
+        error
+    }
+}
+
+/// Sends the browser to sign in, and back here afterwards (not from the sign-in page).
+#[cfg(feature = "hydrate")]
+pub fn go_sign_in() {
+    let location = leptos::prelude::window().location();
+    let path = location.pathname().unwrap_or_default();
+    if path == "/sign-in" {
+        return;
+    }
+    let here = format!("{path}{}", location.search().unwrap_or_default());
+    let _ = location.set_href(&format!("/sign-in?next={}", crate::model::percent_encode(&here)));
 }

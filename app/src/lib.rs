@@ -23,7 +23,8 @@ use leptos_router::{
     path, SsrMode,
 };
 use pages::{
-    agent::AgentPage, not_found::NotFound, orchestrator::OrchestratorPage, run::RunPage, workflows::WorkflowsPage,
+    agent::AgentPage, not_found::NotFound, orchestrator::OrchestratorPage, run::RunPage, sign_in::SignInPage,
+    tokens::TokensPage, workflows::WorkflowsPage,
 };
 
 /// The HTML document around the app, rendered by the server.
@@ -72,6 +73,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/agents/:agent_id") view=AgentPage ssr=SsrMode::Async/>
                     <Route path=path!("/workflows") view=WorkflowsPage ssr=SsrMode::Async/>
                     <Route path=path!("/workflows/:run_id") view=RunPage ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in") view=SignInPage/>
+                    <Route path=path!("/tokens") view=TokensPage/>
                 </Routes>
             </main>
         </Router>

@@ -23,6 +23,14 @@ pub trait AgentService: Send + Sync + 'static {
     async fn agent_history(&self, agent_id: &str, hours: u32) -> Result<HealthHistory, ApiError>;
 }
 
+/// Access tokens, for the tokens page.
+#[async_trait::async_trait]
+pub trait AccessService: Send + Sync + 'static {
+    async fn tokens(&self) -> Result<TokensPage, ApiError>;
+    async fn create_token(&self, request: CreateToken) -> Result<CreatedToken, ApiError>;
+    async fn revoke_token(&self, name: &str) -> Result<(), ApiError>;
+}
+
 #[async_trait::async_trait]
 pub trait RunService: Send + Sync + 'static {
     /// Validates the inputs against the agent's schema, stores the run as queued and
@@ -61,6 +69,7 @@ pub trait RunService: Send + Sync + 'static {
 pub struct Services {
     pub agents: Arc<dyn AgentService>,
     pub runs: Arc<dyn RunService>,
+    pub access: Arc<dyn AccessService>,
 }
 
 /// Runs `call` with the services from context and gives a failure the HTTP status the

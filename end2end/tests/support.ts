@@ -14,11 +14,12 @@ export async function open(page: Page, url: string) {
  * Collects console errors and uncaught exceptions; a test asserts there were none.
  * Chromium logs every non-2xx fetch; 409 (an ID already taken), 422 (refused input) and
  * 502 (refused health check) are answers the tests provoke on purpose, so only those are
- * let through.
+ * let through (and `alsoExpected`, e.g. the 401s of a session that a test ends).
  */
-export function watchErrors(page: Page): string[] {
+export function watchErrors(page: Page, alsoExpected: number[] = []): string[] {
   const errors: string[] = [];
-  const expected = /Failed to load resource: the server responded with a status of (409|422|502) /;
+  const statuses = [409, 422, 502, ...alsoExpected].join('|');
+  const expected = new RegExp(`Failed to load resource: the server responded with a status of (${statuses}) `);
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error' && !expected.test(m.text())) errors.push(`console: ${m.text()}`);
@@ -85,4 +86,46 @@ export async function fillForm(page: Page, id: string, name: string, url: string
   await page.getByLabel('Agent Name').fill(name);
   await page.getByLabel('Agent URL').fill(url);
   await page.getByLabel(/Description or metadata/).fill(metadata);
+}
+
+/** A dashboard of a test's own (another database, other flags), and its base URL. */
+export interface Dashboard {
+  child: ChildProcess;
+  url: string;
+}
+
+/**
+ * Starts `configurable-agents ui` on a port the OS picks, on a fresh SQLite file, with
+ * `extra` flags and `env`; resolves with the URL it prints once it serves.
+ */
+export async function startDashboard(extra: string[] = [], env: Record<string, string> = {}): Promise<Dashboard> {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-e2e-own-'));
+  const args = [
+    'ui', '--port', '0', '--database-url', `sqlite://${path.join(dir, 'own.db')}`,
+    '--site-root', path.resolve(__dirname, '../../target/site'),
+    '--leptos-config', path.resolve(__dirname, '../../Leptos.toml'),
+    ...extra,
+  ];
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`dashboard printed no address within 30 s: ${out}${stderr}`)), 30_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = out.match(/dashboard: (http:\/\/[^\s/]+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`dashboard exited (${code}) before serving: ${stderr}`));
+    });
+  });
+  return { child, url };
 }

@@ -8,6 +8,7 @@ mod m20261124_000001_secrets_and_schemas;
 mod m20261125_000001_health_at_scale;
 mod m20261202_000001_rerun_of;
 mod m20261202_000002_self_registration;
+mod m20261203_000001_access;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_health_at_scale::Migration),
             Box::new(m20261202_000001_rerun_of::Migration),
             Box::new(m20261202_000002_self_registration::Migration),
+            Box::new(m20261203_000001_access::Migration),
         ]
     }
 }

@@ -4,7 +4,9 @@
 //! real binary in its own process, so its CPU and memory are its own. Counted: 2xx
 //! answers only. Afterwards every agent's last answered heartbeat must be the one stored
 //! (the book is flushed at most a second late). Prints figures; the goal is ≥ 20,000/s on
-//! SQLite (the old Python registry does about 650/s on this machine).
+//! SQLite (the old Python registry does about 650/s on this machine), with access control
+//! off and on (then each connection's agents registered and beating with an agent token
+//! of their own: the token lookup, its cache and the ownership check on every heartbeat).
 //!
 //!     cargo bench -p server --bench heartbeats             (or ./dev bench)
 //!     BENCH_AGENTS=1000 BENCH_CONNECTIONS=64 BENCH_SECONDS=20 …
@@ -27,21 +29,46 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
-async fn run(label: &str, database: &str, agents: u64, connections: u64, seconds: u64) {
+/// The admin token of the runs with access control on.
+const ADMIN: &str = "ca_bench-admin-token-0123456789abcdef0123456789abcdef";
+
+async fn run(label: &str, database: &str, agents: u64, connections: u64, seconds: u64, tokens: bool) {
     // The agent every registration points at: the monitor checks all of them meanwhile.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let agent_url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, server::test_agent::router("bench")).await });
 
-    let dashboard = Dashboard::start(database, &[]);
+    let env: &[(&str, &str)] = if tokens { &[("CA_ADMIN_TOKEN", ADMIN)] } else { &[] };
+    let dashboard = Dashboard::start_with_env(database, &[], env);
+    // One agent token per connection: worker w registers and beats agents w, w + n, …
+    let mut bearers: Vec<Option<String>> = vec![None; connections as usize];
+    if tokens {
+        let db = server::db::connect(database).await.unwrap();
+        for (w, bearer) in bearers.iter_mut().enumerate() {
+            let token = server::access::tokens::create(
+                &db,
+                &format!("bench-{w}"),
+                server::access::Scope::Agent,
+                &server::access::Binding::Any,
+            )
+            .await
+            .unwrap();
+            *bearer = Some(format!("Bearer {token}"));
+        }
+    }
+    let bearers = Arc::new(bearers);
     let registry = format!("{}/api/v1", dashboard.base);
     let http = reqwest::Client::new();
     let ids: Vec<String> = (0..agents).map(|i| format!("agent {i}")).collect();
-    for chunk in ids.chunks(64) {
-        let sends = chunk.iter().map(|id| {
-            http.post(format!("{registry}/agents/register"))
-                .json(&json!({"agent_id": id, "agent_name": id, "agent_url": agent_url, "ttl_seconds": 60}))
-                .send()
+    for (c, chunk) in ids.chunks(64).enumerate() {
+        let sends = chunk.iter().enumerate().map(|(k, id)| {
+            let mut request = http
+                .post(format!("{registry}/agents/register"))
+                .json(&json!({"agent_id": id, "agent_name": id, "agent_url": agent_url, "ttl_seconds": 60}));
+            if let Some(bearer) = &bearers[(c * 64 + k) % connections as usize] {
+                request = request.header("authorization", bearer);
+            }
+            request.send()
         });
         for answer in futures::future::join_all(sends).await {
             assert!(answer.unwrap().status().is_success(), "registered");
@@ -57,6 +84,7 @@ async fn run(label: &str, database: &str, agents: u64, connections: u64, seconds
     let mut workers = Vec::new();
     for w in 0..connections {
         let paths = paths.clone();
+        let bearer = bearers[w as usize].clone();
         workers.push(tokio::spawn(async move {
             // One connection per worker, kept alive.
             let http = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
@@ -71,7 +99,11 @@ async fn run(label: &str, database: &str, agents: u64, connections: u64, seconds
                 k += 1;
                 let sent = Instant::now();
                 // As the old client's Python HTTP library sends it.
-                match http.post(&paths[i]).header("accept-encoding", "gzip, deflate").send().await {
+                let mut request = http.post(&paths[i]).header("accept-encoding", "gzip, deflate");
+                if let Some(bearer) = &bearer {
+                    request = request.header("authorization", bearer);
+                }
+                match request.send().await {
                     Ok(r) if r.status().is_success() => {
                         let body: Value = r.json().await.unwrap_or_default();
                         latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
@@ -104,8 +136,15 @@ async fn run(label: &str, database: &str, agents: u64, connections: u64, seconds
     // Every agent's last answered heartbeat is the one stored, within the flush delay.
     let deadline = Instant::now() + Duration::from_secs(10);
     let stored_ok = loop {
-        let listed: Value =
-            http.get(format!("{registry}/agents?limit=1000")).send().await.unwrap().json().await.unwrap();
+        let listed: Value = http
+            .get(format!("{registry}/agents?limit=1000"))
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let stored: HashMap<&str, &str> = listed
             .as_array()
             .unwrap()
@@ -161,11 +200,13 @@ async fn main() {
     println!("heartbeats: {agents} agents, {connections} connections, {seconds} s, the monitor checking every 10 s");
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}", dir.path().join("heartbeats.db").display());
-    run("SQLite", &sqlite, agents, connections, seconds).await;
+    run("SQLite", &sqlite, agents, connections, seconds, false).await;
+    let sqlite = format!("sqlite://{}", dir.path().join("heartbeats-tokens.db").display());
+    run("SQLite, agent tokens", &sqlite, agents, connections, seconds, true).await;
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin) => match postgres_database(&admin).await {
             Some(url) => {
-                run("PostgreSQL", &url, agents, connections, seconds).await;
+                run("PostgreSQL", &url, agents, connections, seconds, false).await;
                 if let Ok(admin) = sea_orm::Database::connect(&admin).await {
                     use sea_orm::ConnectionTrait;
                     let name = url.rsplit('/').next().unwrap_or_default();

@@ -20,20 +20,82 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the dashboard (web UI, JSON API under /api/v1) and keep agents' health current.
-    Ui(UiSettings),
+    Ui(Box<UiSettings>),
     /// Run the reference agent (/health, /schema, /run) for trying the dashboard out.
     TestAgent(TestAgentSettings),
     /// Apply pending database migrations and exit (`ui` also applies them at start).
     Migrate(MigrateSettings),
+    /// Manage access tokens in the dashboard's database (a running dashboard sees a
+    /// change within 2 s).
+    Token(TokenSettings),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenSettings {
+    /// Database URL, as for `ui`.
+    #[arg(long, env = "CA_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenCommand {
+    /// Create the admin token `admin` and print it (only now): from the next start the
+    /// dashboard requires a token on every address, and may listen off loopback.
+    InitAdmin,
+    /// Create a token and print it (only now). Agent tokens register, heartbeat and
+    /// deregister their own agents only.
+    Create {
+        /// Its name (letters, digits, `.`, `_`, `-`), to list and revoke it by.
+        #[arg(long)]
+        name: String,
+        /// What it may do.
+        #[arg(long, value_enum, default_value_t = crate::access::Scope::Agent)]
+        scope: crate::access::Scope,
+        /// Only this agent ID (agent tokens).
+        #[arg(long, conflicts_with = "agent_prefix")]
+        agent_id: Option<String>,
+        /// Only agent IDs starting with this (agent tokens).
+        #[arg(long)]
+        agent_prefix: Option<String>,
+    },
+    /// List the tokens (never their values): name, scope, what they may register, agents owned.
+    List,
+    /// Revoke a token: it and the sign-ins it opened stop working within 2 s.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://configurable_agents.db";
 
 #[derive(Debug, Clone, Args)]
 pub struct UiSettings {
-    /// Address to listen on. Only loopback addresses are allowed until access tokens exist.
+    /// Address to listen on. Any other than loopback needs an admin token (then every
+    /// request needs a token, on every address).
     #[arg(long, env = "CA_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
+
+    /// A file holding the admin token (one line). With it, every request needs a token.
+    /// (`CA_ADMIN_TOKEN` may hold the token itself; `token init-admin` makes one.)
+    #[arg(long, env = "CA_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// The admin token itself: from `CA_ADMIN_TOKEN` only (a flag would show in `ps`).
+    #[arg(skip)]
+    pub admin_token: Option<String>,
+
+    /// With access control on, keep registration, heartbeats and deregistration open
+    /// without a token, while agents move to tokens (agents owned by a token stay theirs).
+    #[arg(long, env = "CA_OPEN_REGISTRATION")]
+    pub open_registration: bool,
+
+    /// How long a sign-in lasts.
+    #[arg(long, env = "CA_SESSION_LIFETIME", default_value = "12h", value_parser = positive_duration)]
+    pub session_lifetime: Duration,
 
     /// Port to listen on (0 picks a free one).
     #[arg(long, env = "CA_PORT", default_value_t = 8001)]

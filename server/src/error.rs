@@ -20,6 +20,9 @@ pub enum ServiceError {
     /// The thing is in the wrong state for the request (a finished run cancelled).
     #[error("{0}")]
     Conflict(String),
+    /// The caller's token may not do this to this thing (another token's agent).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("health check of {agent_url} failed: {reason}")]
     HealthCheckFailed { agent_url: String, reason: String },
     /// The agent's /schema could not be had (and none was stored): the reason.
@@ -66,6 +69,7 @@ impl From<ServiceError> for ApiError {
                 )
             },
             ServiceError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
+            ServiceError::Forbidden(message) => ApiError::new(ErrorCode::Forbidden, message),
             ServiceError::SchemaUnavailable(reason) => ApiError {
                 message: format!(
                     "Could not get the agent's input schema ({reason}). Check that the agent runs and \

@@ -8,9 +8,10 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     server::telemetry::init();
     let result = match cli.command {
-        Command::Ui(settings) => server::startup::serve(settings).await,
+        Command::Ui(settings) => server::startup::serve(*settings).await,
         Command::TestAgent(settings) => server::test_agent::serve(settings).await,
         Command::Migrate(settings) => server::db::migrate_only(&settings).await,
+        Command::Token(settings) => server::access::command::run(settings).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

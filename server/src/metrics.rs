@@ -52,6 +52,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     refused_registrations: Family<FieldLabel, Counter>,
     self_preservation: Gauge,
+    tokenless_heartbeats: Counter,
+    tokenless_agents: Gauge,
 }
 
 impl Default for Metrics {
@@ -88,6 +90,18 @@ impl Metrics {
             "1 while expiry is paused because many agents stopped heartbeating at once",
             self_preservation.clone(),
         );
+        let tokenless_heartbeats = Counter::default();
+        registry.register(
+            "tokenless_heartbeats",
+            "Heartbeats refused (401) for want of a token since access control went on: agents still to move",
+            tokenless_heartbeats.clone(),
+        );
+        let tokenless_agents = Gauge::default();
+        registry.register(
+            "tokenless_agents",
+            "Agents that heartbeat without a token (in the last 10 minutes)",
+            tokenless_agents.clone(),
+        );
         for state in AgentState::ALL {
             agents.get_or_create(&StateLabel { state: state.as_str().into() }).set(0);
         }
@@ -104,7 +118,17 @@ impl Metrics {
             requests,
             refused_registrations,
             self_preservation,
+            tokenless_heartbeats,
+            tokenless_agents,
         }
+    }
+
+    pub fn record_tokenless_heartbeat(&self) {
+        self.tokenless_heartbeats.inc();
+    }
+
+    pub fn set_tokenless_agents(&self, count: usize) {
+        self.tokenless_agents.set(count as i64);
     }
 
     pub fn record_refused_registration(&self, field: &str) {

@@ -1,7 +1,7 @@
 //! Builds the dashboard: database, services, health monitor and routes, bound to a
 //! listener (port 0 in tests), then serves until shut down.
 
-use crate::access::RequestGuard;
+use crate::access::{AccessControl, AccessSettings, RequestGuard};
 use crate::agent_client::{AgentClient, ClientLimits, Guard, Lookup, NetworkPolicy, SystemLookup};
 use crate::cli::UiSettings;
 use crate::events::EventBus;
@@ -46,16 +46,34 @@ impl Application {
     /// As `build`, with host names looked up by `lookup` (tests: no real DNS, answers
     /// that change).
     pub async fn build_with_lookup(settings: UiSettings, lookup: Arc<dyn Lookup>) -> Result<Self, StartError> {
-        if !settings.host.is_loopback() {
+        let database = db::connect(&settings.database_url).await?;
+        let access = AccessControl::start(
+            database.clone(),
+            AccessSettings {
+                admin_token: admin_token(&settings)?,
+                open_registration: settings.open_registration,
+                session_lifetime: settings.session_lifetime,
+            },
+        )
+        .await?;
+        if !settings.host.is_loopback() && !access.is_on() {
             return Err(format!(
-                "refusing to listen on {}: the dashboard has no access control yet, so it only \
-                 listens on loopback (e.g. --host 127.0.0.1); reach it remotely through an SSH \
-                 tunnel or an authenticating reverse proxy",
+                "refusing to listen on {} without access control: anyone who reaches it could run your agents. \
+                 Create an admin token first (configurable-agents token init-admin, or --admin-token-file FILE, or \
+                 CA_ADMIN_TOKEN), then every request needs a token; or listen on loopback (--host 127.0.0.1)",
                 settings.host
             )
             .into());
         }
-        let database = db::connect(&settings.database_url).await?;
+        if access.is_on() {
+            tracing::info!("access control is on: every request needs a token or a sign-in");
+            if access.open_registration() {
+                tracing::warn!(
+                    "--open-registration: agents may register, heartbeat and deregister without a token until it is \
+                     turned off"
+                );
+            }
+        }
         let policy = NetworkPolicy::new(
             settings.allow_agent_networks.clone(),
             settings.deny_agent_networks.clone(),
@@ -156,15 +174,21 @@ impl Application {
         let mut options = leptos_options(&settings)?;
         options.site_addr = listener.local_addr()?;
 
+        let access_state = Arc::new(http::access::AccessState {
+            access: access.clone(),
+            site_root: std::path::PathBuf::from(&*options.site_root),
+            metrics: metrics.clone(),
+        });
         let state = AppState::new(Shared {
             registry,
             runs,
             guard: Arc::new(RequestGuard::new(&settings.allowed_hosts)),
+            access,
             bus: bus.clone(),
             metrics,
             monitor: monitor_handle.clone(),
         });
-        let router = routes(options, state, settings.max_run_inputs + BODY_ALLOWANCE);
+        let router = routes(options, state, access_state, settings.max_run_inputs + BODY_ALLOWANCE);
         Ok(Self { listener, router, tasks, monitor: monitor_handle, bus })
     }
 
@@ -186,15 +210,19 @@ impl Application {
             shutdown.await;
             bus.close();
         };
-        // Connect info: a self-registering agent's address is where its request came from.
-        let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        // The registry's /t/TOKEN paths lose their token before anything else sees them.
+        let app = tower::Layer::layer(&axum::middleware::from_fn(http::access::token_path), self.router);
+        // Connect info: a self-registering agent's address is where its request came from;
+        // the guard answers to the address it arrived on.
+        let app =
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<http::Connection>(app);
         let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         running.stop().await;
         result
     }
 }
 
-fn routes(options: LeptosOptions, state: AppState, max_body: usize) -> Router {
+fn routes(options: LeptosOptions, state: AppState, access: Arc<http::access::AccessState>, max_body: usize) -> Router {
     let services = state.services();
     let context = move || provide_context(services.clone());
     let leptos_routes = generate_route_list(App);
@@ -208,8 +236,10 @@ fn routes(options: LeptosOptions, state: AppState, max_body: usize) -> Router {
     http::api_router(state.clone())
         .merge(site)
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), http::count_requests))
+        .layer(axum::middleware::from_fn_with_state(access, http::access::check))
         .layer(axum::middleware::from_fn_with_state(state.guard.clone(), guard::check))
+        // Outside the guard and access control: their 403s and 401s are counted too.
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), http::count_requests))
         // Only bodies over 1 KiB: the old agents' HTTP library asks for gzip, and gzipping
         // a 60-byte heartbeat answer cost about as much as the rest of the request (~260
         // vs ~140 µs of CPU a heartbeat, fleet bench scenario 5) to save nothing.
@@ -217,6 +247,33 @@ fn routes(options: LeptosOptions, state: AppState, max_body: usize) -> Router {
         // Failures worth an ERROR are logged where they happen (with their cause); a 502
         // for a refused registration is an answer, not a server failure.
         .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
+}
+
+/// The admin token's text: `CA_ADMIN_TOKEN` (read into the settings) or the file.
+fn admin_token(settings: &UiSettings) -> Result<Option<String>, StartError> {
+    match (&settings.admin_token, &settings.admin_token_file) {
+        (Some(_), Some(_)) => {
+            Err("the admin token is given twice (CA_ADMIN_TOKEN and --admin-token-file): keep one".into())
+        }
+        (Some(token), None) => Ok(Some(token.trim().to_owned())),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the admin token file {}: {e}", path.display()))?;
+            let token = text.lines().next().unwrap_or_default().trim().to_owned();
+            if token.is_empty() {
+                return Err(format!("the admin token file {} is empty", path.display()).into());
+            }
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if std::fs::metadata(path).map(|m| m.permissions().mode() & 0o077 != 0).unwrap_or(false) {
+                    tracing::warn!(path = %path.display(), "the admin token file is readable by others: chmod 600 it");
+                }
+            }
+            Ok(Some(token))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// Leptos.toml when present (LEPTOS_* variables override it), else built-in defaults;
@@ -244,8 +301,10 @@ fn leptos_options(settings: &UiSettings) -> Result<LeptosOptions, StartError> {
 }
 
 /// `configurable-agents ui`: serve until Ctrl-C or SIGTERM.
-pub async fn serve(settings: UiSettings) -> Result<(), StartError> {
+pub async fn serve(mut settings: UiSettings) -> Result<(), StartError> {
     raise_open_files_limit();
+    // Only from the environment: a flag would show the token to anyone running `ps`.
+    settings.admin_token = std::env::var("CA_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty());
     let database = db::redact(&db::normalize_url(&settings.database_url)?);
     let app = Application::build(settings.clone()).await?;
     tracing::info!(%database, "database ready");

@@ -1,6 +1,6 @@
 //! What the router and the background tasks share: the services, built once at start.
 
-use crate::access::RequestGuard;
+use crate::access::{AccessControl, RequestGuard};
 use crate::events::EventBus;
 use crate::health::MonitorHandle;
 use crate::metrics::Metrics;
@@ -36,6 +36,7 @@ pub struct Shared {
     pub registry: Registry,
     pub runs: Runs,
     pub guard: Arc<RequestGuard>,
+    pub access: AccessControl,
     pub bus: EventBus,
     pub metrics: Metrics,
     pub monitor: MonitorHandle,
@@ -44,7 +45,11 @@ pub struct Shared {
 impl AppState {
     /// The services as the Leptos app receives them (server functions).
     pub fn services(&self) -> Services {
-        Services { agents: Arc::new(self.registry.clone()), runs: Arc::new(self.runs.clone()) }
+        Services {
+            agents: Arc::new(self.registry.clone()),
+            runs: Arc::new(self.runs.clone()),
+            access: Arc::new(self.access.clone()),
+        }
     }
 }
 
@@ -63,5 +68,11 @@ impl FromRef<AppState> for Runs {
 impl FromRef<AppState> for Arc<RequestGuard> {
     fn from_ref(state: &AppState) -> Self {
         state.guard.clone()
+    }
+}
+
+impl FromRef<AppState> for AccessControl {
+    fn from_ref(state: &AppState) -> Self {
+        state.access.clone()
     }
 }

@@ -271,6 +271,11 @@ impl Tab {
                 source.close();
             }
             me.set_state(LinkState::Reconnecting);
+            // An EventSource does not tell a 401 from a network error: ask. A session
+            // that ended answers 401, and the error hook sends the page to sign in.
+            leptos::task::spawn_local(async {
+                let _ = crate::api::viewer().await;
+            });
             me.retry_later();
         });
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));

@@ -101,8 +101,12 @@ pub fn provide_live() {
     provide_context(live);
     // Effects run only in the browser, after hydration.
     Effect::new(move |_| {
+        // Not on the sign-in page: without a session the stream would only be refused
+        // (signing in loads the next page afresh, which starts it).
         #[cfg(feature = "hydrate")]
-        browser::start(live);
+        if window().location().pathname().ok().as_deref() != Some("/sign-in") {
+            browser::start(live);
+        }
     });
 }
 

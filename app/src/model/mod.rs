@@ -1,11 +1,13 @@
 //! The serde types both sides share. Their JSON is also the REST API's (docs/api.md).
 
+mod access;
 mod agents;
 pub mod events;
 mod health;
 pub mod json_preview;
 mod runs;
 
+pub use access::*;
 pub use agents::*;
 pub use health::*;
 pub use runs::*;

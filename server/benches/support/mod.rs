@@ -80,6 +80,11 @@ impl Dashboard {
     /// it serves (it prints its URL then). BENCH_DASHBOARD_BIN runs another build of the
     /// dashboard, to compare two; BENCH_DASHBOARD_ENV=NAME=value,… sets its environment.
     pub fn start(database: &str, args: &[&str]) -> Dashboard {
+        Self::start_with_env(database, args, &[])
+    }
+
+    /// As `start`, with `env` in the dashboard's environment.
+    pub fn start_with_env(database: &str, args: &[&str], env: &[(&str, &str)]) -> Dashboard {
         let binary = std::env::var("BENCH_DASHBOARD_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_configurable-agents").to_owned());
         let extra_env: Vec<(String, String)> = std::env::var("BENCH_DASHBOARD_ENV")
@@ -97,6 +102,7 @@ impl Dashboard {
                 .args(args)
                 .env("RUST_LOG", "error")
                 .envs(extra_env)
+                .envs(env.iter().copied())
                 .stdout(Stdio::piped())
                 .spawn()
                 .expect("the dashboard binary starts"),

@@ -24,6 +24,8 @@ pub struct Model {
     pub expired_at: Option<DateTimeUtc>,
     pub expiry_reason: Option<String>,
     pub address_note: Option<String>,
+    /// The token (by name) that self-registered it, when access control is on.
+    pub owner_token: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -74,6 +76,7 @@ impl ActiveModel {
             expired_at: Set(None),
             expiry_reason: Set(None),
             address_note: Set(None),
+            owner_token: Set(None),
         }
     }
 }

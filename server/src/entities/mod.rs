@@ -5,4 +5,6 @@ pub mod health_events;
 pub mod latency_rollups;
 pub mod runs;
 pub mod schemas;
+pub mod sessions;
 pub mod stored;
+pub mod tokens;

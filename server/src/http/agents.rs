@@ -144,10 +144,12 @@ struct RemoveQuery {
 async fn remove(
     State(registry): State<Registry>,
     AgentPath(agent_id): AgentPath,
+    principal: crate::access::Principal,
     query: Result<Query<RemoveQuery>, QueryRejection>,
 ) -> Result<Json<Value>, HttpError> {
     let Query(query) = query?;
-    let status = match registry.remove_or_deregister(&agent_id, query.purge.unwrap_or(false)).await? {
+    let caller = super::registry::caller(&principal);
+    let status = match registry.remove_or_deregister(&agent_id, query.purge.unwrap_or(false), caller).await? {
         Removal::Deleted => "deleted",
         Removal::Deregistered => "deregistered",
     };

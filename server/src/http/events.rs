@@ -4,6 +4,7 @@
 //! reconnects by itself) or the `last_event_id` query parameter (a page that opens a new
 //! EventSource cannot set headers). See `crate::events` for when it gets `resync`.
 
+use crate::access::{AccessControl, Principal};
 use crate::events::Published;
 use crate::state::AppState;
 use axum::extract::{Query, State};
@@ -39,8 +40,17 @@ pub struct EventsQuery {
 pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
+    principal: Principal,
     Query(query): Query<EventsQuery>,
 ) -> axum::response::Response {
+    // A stream opened with a sign-in ends with it (signed out, expired, token revoked):
+    // the bus itself closes only at shutdown. Bearer tokens are checked the same way.
+    let credentials = match principal {
+        Principal::Token(_) => super::access::session_cookie(&headers)
+            .map(Recheck::Session)
+            .or_else(|| super::access::bearer(&headers).map(Recheck::Bearer)),
+        _ => None,
+    };
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -60,29 +70,41 @@ pub async fn stream(
         closed: subscription.closed,
         bus: state.bus.clone(),
         ping: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
+        recheck: credentials.map(|c| (state.access.clone(), c)),
+        rechecks: tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK),
         _guard: subscription.guard,
     };
     let events = stream::unfold(streaming, |mut s| async move {
         if let Some(event) = s.first.next() {
             return Some((Ok::<_, Infallible>(event), s));
         }
-        if *s.closed.borrow() {
-            return None;
-        }
-        tokio::select! {
-            received = s.live.recv() => match received {
-                Ok(event) => Some((Ok(to_sse(&event)), s)),
-                // Too slow to keep up: what it missed is gone from the channel, so it
-                // refetches its view instead of silently missing changes.
-                Err(RecvError::Lagged(_)) => {
-                    let id = s.bus.latest_id();
-                    Some((Ok(resync(&id)), s))
+        loop {
+            if *s.closed.borrow() {
+                return None;
+            }
+            tokio::select! {
+                received = s.live.recv() => return match received {
+                    Ok(event) => Some((Ok(to_sse(&event)), s)),
+                    // Too slow to keep up: what it missed is gone from the channel, so it
+                    // refetches its view instead of silently missing changes.
+                    Err(RecvError::Lagged(_)) => {
+                        let id = s.bus.latest_id();
+                        Some((Ok(resync(&id)), s))
+                    }
+                    Err(RecvError::Closed) => None,
+                },
+                // The server is stopping: end the stream so shutdown does not wait on it.
+                _ = s.closed.changed() => return None,
+                _ = s.ping.tick() => {
+                    return Some((Ok(Event::default().event(app::model::events::PING).data("{}")), s));
                 }
-                Err(RecvError::Closed) => None,
-            },
-            // The server is stopping: end the stream so shutdown does not wait on it.
-            _ = s.closed.changed() => None,
-            _ = s.ping.tick() => Some((Ok(Event::default().event(app::model::events::PING).data("{}")), s)),
+                _ = s.rechecks.tick(), if s.recheck.is_some() => {
+                    let (access, credentials) = s.recheck.as_ref().expect("checked by the branch's condition");
+                    if !credentials.valid(access).await {
+                        return None;
+                    }
+                }
+            }
         }
     });
     let mut response = Sse::new(events).into_response();
@@ -92,7 +114,29 @@ pub async fn stream(
     response
 }
 
+/// How often a stream checks that its credentials still hold (cheap: `access` caches
+/// them for `access::FRESH_FOR`, so the database is asked at most that often).
+const RECHECK: Duration = Duration::from_secs(1);
+
+/// The credentials a stream was opened with.
+enum Recheck {
+    Session(String),
+    Bearer(String),
+}
+
+impl Recheck {
+    async fn valid(&self, access: &AccessControl) -> bool {
+        // A database error keeps the stream: the next check decides.
+        match self {
+            Recheck::Session(cookie) => access.session(cookie).await.map_or(true, |s| s.is_some()),
+            Recheck::Bearer(secret) => access.token(secret).await.map_or(true, |t| t.is_some()),
+        }
+    }
+}
+
 struct Streaming {
+    recheck: Option<(AccessControl, Recheck)>,
+    rechecks: tokio::time::Interval,
     first: std::vec::IntoIter<Event>,
     live: tokio::sync::broadcast::Receiver<Arc<Published>>,
     closed: tokio::sync::watch::Receiver<bool>,
@@ -118,6 +162,9 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         tracing::warn!(error = %e, "could not count runs for /metrics");
         Vec::new()
     });
+    if state.access.is_on() {
+        state.metrics.set_tokenless_agents(state.access.tokenless().len());
+    }
     let text = state.metrics.render(&state.monitor.counts(), &runs, state.bus.clients());
     ([(header::CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE))], text)
 }

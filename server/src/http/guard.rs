@@ -3,13 +3,14 @@
 
 use super::error::HttpError;
 use crate::access::RequestGuard;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 pub async fn check(State(guard): State<Arc<RequestGuard>>, request: Request, next: Next) -> Response {
-    if let Some(error) = guard.refusal(request.method(), request.headers()) {
+    let local = request.extensions().get::<ConnectInfo<super::Connection>>().map(|ConnectInfo(c)| c.local.ip());
+    if let Some(error) = guard.refusal(request.method(), request.headers(), local) {
         tracing::warn!(method = %request.method(), uri = %request.uri(), reason = %error.message, "request refused");
         return HttpError(error).into_response();
     }

@@ -2,6 +2,7 @@
 //! guard in front of every route. Handlers parse, call one service method and map the
 //! result; the rules are in the services (`registry`, `runs`).
 
+pub mod access;
 mod agents;
 mod error;
 mod events;
@@ -10,6 +11,7 @@ mod ids;
 pub mod openapi;
 mod registry;
 mod runs;
+mod session;
 
 pub use error::HttpError;
 
@@ -30,13 +32,18 @@ pub fn api_router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", v1.fallback(error::unknown_endpoint).method_not_allowed_fallback(error::method_not_allowed))
         .merge(root)
+        .route("/sign-out", axum::routing::post(session::sign_out))
         .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", document(v1_doc, root_doc)))
         .with_state(state)
 }
 
 /// Every route under `/api/v1`, each added with its documentation (`routes!`).
 fn v1_routes() -> OpenApiRouter<AppState> {
-    agents::router().merge(registry::router()).merge(runs::router()).routes(routes!(events::stream))
+    agents::router()
+        .merge(registry::router())
+        .merge(runs::router())
+        .merge(session::router())
+        .routes(routes!(events::stream))
 }
 
 fn root_routes() -> OpenApiRouter<AppState> {
@@ -46,13 +53,31 @@ fn root_routes() -> OpenApiRouter<AppState> {
 fn document(v1: utoipa::openapi::OpenApi, root: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     let mut document = openapi::ApiDoc::openapi().nest("/api/v1", v1);
     document.merge(root);
-    openapi::with_forbidden(&mut document);
+    openapi::with_access_answers(&mut document);
     document
 }
 
 /// The API's document, as served at `/api/v1/openapi.json`.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     document(v1_routes().into_openapi(), root_routes().into_openapi())
+}
+
+/// What the dashboard keeps of each connection: where it came from (a self-registering
+/// agent's address, when no proxy is trusted) and where it arrived (off loopback, the
+/// guard answers to that address literal: `0.0.0.0` has no single address).
+#[derive(Clone, Copy, Debug)]
+pub struct Connection {
+    pub peer: std::net::SocketAddr,
+    pub local: std::net::SocketAddr,
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Connection {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        let peer = *stream.remote_addr();
+        // The listener's address when the socket cannot say (it always can on Linux).
+        let local = stream.io().local_addr().unwrap_or(peer);
+        Connection { peer, local }
+    }
 }
 
 /// Counts every answered request by route (the pattern, not the path: one series per

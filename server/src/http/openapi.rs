@@ -31,22 +31,30 @@ pub struct ErrorBody {
         (name = "registry", description = "Agents that register themselves and send heartbeats (the old registry's API)"),
         (name = "runs", description = "Starting runs and their history"),
         (name = "live", description = "The event stream and the metrics"),
+        (name = "access", description = "Signing in, and who the caller is (access control: docs/api.md)"),
     ),
     components(schemas(ErrorBody))
 )]
 pub struct ApiDoc;
 
-/// Adds the request guard's 403, which any operation may answer (after the routes'
-/// paths are in: a `modifiers(…)` would run before).
-pub fn with_forbidden(openapi: &mut utoipa::openapi::OpenApi) {
-    let response = ResponseBuilder::new()
-        .description("refused for where the request came from (Host, or another site's page)")
-        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
-        .build();
+/// Adds the answers any operation may give (after the routes' paths are in: a
+/// `modifiers(…)` would run before): the request guard's 403, and with access control on
+/// 401 without valid credentials and 403 beyond the token's scope.
+pub fn with_access_answers(openapi: &mut utoipa::openapi::OpenApi) {
+    let answer = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+            .build()
+    };
+    let forbidden =
+        answer("refused for where the request came from (Host, or another site's page), or beyond the token's scope");
+    let unauthorized = answer("access control is on and the request has no valid token or sign-in");
     for item in openapi.paths.paths.values_mut() {
         let operations = [&mut item.get, &mut item.post, &mut item.delete, &mut item.put, &mut item.patch];
         for op in operations.into_iter().flatten() {
-            op.responses.responses.entry("403".into()).or_insert(RefOr::T(response.clone()));
+            op.responses.responses.entry("403".into()).or_insert(RefOr::T(forbidden.clone()));
+            op.responses.responses.entry("401".into()).or_insert(RefOr::T(unauthorized.clone()));
         }
     }
 }

@@ -6,8 +6,11 @@
 use super::error::HttpError;
 use super::ids::AgentPath;
 use super::openapi::ErrorBody;
+use super::Connection;
+use crate::access::Principal;
 use crate::error::ServiceError;
 use crate::registry::self_registration::SelfRegister;
+use crate::registry::Caller;
 use crate::registry::Registry;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorCode, FieldError};
@@ -19,7 +22,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -34,7 +37,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, HttpError> {
-        parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| Peer(addr.ip())).ok_or_else(|| {
+        parts.extensions.get::<ConnectInfo<Connection>>().map(|ConnectInfo(c)| Peer(c.peer.ip())).ok_or_else(|| {
             HttpError(ApiError::new(
                 ErrorCode::Internal,
                 "the caller's address is unknown (served without connect info)",
@@ -53,6 +56,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
 async fn register(
     State(state): State<AppState>,
     Peer(peer): Peer,
+    principal: Principal,
     body: Bytes,
 ) -> Result<impl IntoResponse, HttpError> {
     let refused = |fields: &[FieldError]| {
@@ -67,7 +71,7 @@ async fn register(
         Err(e) => Err(vec![FieldError::new("body", format!("the body is not valid JSON: {e}"))]),
     };
     let request = request.inspect_err(|fields| refused(fields)).map_err(|f| HttpError(ApiError::validation(f)))?;
-    match state.registry.self_register(request, peer).await {
+    match state.registry.self_register(request, peer, caller(&principal)).await {
         Ok(registration) => {
             let status = if registration.created { StatusCode::CREATED } else { StatusCode::OK };
             Ok((status, Json(registration.agent)))
@@ -122,15 +126,33 @@ fn from_json(body: Value) -> Result<SelfRegister, Vec<FieldError>> {
     params(("agent_id" = String, Path, description = super::agents::AGENT_ID)),
     responses((status = 200, description = r#"`{"status": "ok", "last_heartbeat"}`"#, body = Object),
         (status = 404, description = "unknown or deregistered: register again", body = ErrorBody)))]
-async fn heartbeat(State(registry): State<Registry>, AgentPath(agent_id): AgentPath) -> Result<Json<Value>, HttpError> {
-    let at = registry.heartbeat(&agent_id).await?;
+async fn heartbeat(
+    State(registry): State<Registry>,
+    AgentPath(agent_id): AgentPath,
+    principal: Principal,
+) -> Result<Json<Value>, HttpError> {
+    let at = registry.heartbeat(&agent_id, caller(&principal)).await?;
     Ok(Json(json!({ "status": "ok", "last_heartbeat": crate::time::timestamp(at) })))
 }
 
+/// Who registers an agent, from the request's credentials.
+pub fn caller(principal: &Principal) -> Caller<'_> {
+    match principal {
+        Principal::Open => Caller::Anyone,
+        Principal::Token(token) if token.scope == crate::access::Scope::Admin => Caller::Anyone,
+        Principal::Token(token) => Caller::Token(token),
+        Principal::Unauthenticated => Caller::Unauthenticated,
+    }
+}
+
 /// The old registry's health answer: agents registered and alive (`AgentView::is_alive`).
+/// With access control on, a caller without credentials gets `{"status"}` only.
 #[utoipa::path(get, path = "/health", tag = "registry",
     responses((status = 200, description = r#"`{"status": "healthy", "registered_agents", "active_agents"}`"#, body = Object)))]
-async fn health(State(registry): State<Registry>) -> Result<Json<Value>, HttpError> {
+async fn health(State(registry): State<Registry>, principal: Principal) -> Result<Json<Value>, HttpError> {
+    if matches!(principal, Principal::Unauthenticated) {
+        return Ok(Json(json!({ "status": "healthy" })));
+    }
     let (registered, active) = registry.counts().await?;
     Ok(Json(json!({ "status": "healthy", "registered_agents": registered, "active_agents": active })))
 }

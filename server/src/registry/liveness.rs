@@ -32,6 +32,9 @@ struct Entry {
     expired: Option<Expiry>,
     /// `last` is newer than what is stored.
     dirty: bool,
+    /// The agent token that registered it (access control on), checked on every heartbeat
+    /// without a database read.
+    owner: Option<Arc<str>>,
 }
 
 /// What a heartbeat found.
@@ -75,6 +78,7 @@ pub struct Loaded {
     pub ttl: Option<u32>,
     pub last: Option<DateTime<Utc>>,
     pub expired: Option<Expiry>,
+    pub owner: Option<String>,
 }
 
 impl Liveness {
@@ -97,14 +101,27 @@ impl Liveness {
     pub fn load(&self, agents: impl IntoIterator<Item = Loaded>) {
         let mut book = self.book();
         for a in agents {
-            book.entry(a.agent_id).or_insert(Entry { ttl: a.ttl, last: a.last, expired: a.expired, dirty: false });
+            let owner = a.owner.map(Arc::from);
+            book.entry(a.agent_id).or_insert(Entry {
+                ttl: a.ttl,
+                last: a.last,
+                expired: a.expired,
+                dirty: false,
+                owner,
+            });
         }
     }
 
     /// A registration was stored (self: with its TTL and this time as its heartbeat;
     /// manual: no TTL, never expires).
-    pub fn registered(&self, agent_id: &str, ttl: Option<u32>, at: Option<DateTime<Utc>>) {
-        self.book().insert(agent_id.to_owned(), Entry { ttl, last: at, expired: None, dirty: false });
+    pub fn registered(&self, agent_id: &str, ttl: Option<u32>, at: Option<DateTime<Utc>>, owner: Option<&str>) {
+        let owner = owner.map(Arc::from);
+        self.book().insert(agent_id.to_owned(), Entry { ttl, last: at, expired: None, dirty: false, owner });
+    }
+
+    /// The agent's owning token (None: none), or None when the book does not know it.
+    pub fn owner(&self, agent_id: &str) -> Option<Option<Arc<str>>> {
+        self.book().get(agent_id).map(|e| e.owner.clone())
     }
 
     /// The agent was deleted for good.
@@ -247,8 +264,8 @@ mod tests {
     fn book(started: i64) -> Liveness {
         let live = Liveness::new(at(started));
         live.load([
-            Loaded { agent_id: "self".into(), ttl: Some(60), last: Some(at(0)), expired: None },
-            Loaded { agent_id: "manual".into(), ttl: None, last: None, expired: None },
+            Loaded { agent_id: "self".into(), ttl: Some(60), last: Some(at(0)), expired: None, owner: None },
+            Loaded { agent_id: "manual".into(), ttl: None, last: None, expired: None, owner: None },
         ]);
         live
     }
@@ -279,11 +296,11 @@ mod tests {
         let live = book(0);
         assert_eq!(live.beat("manual", at(1)), Beat::Recorded(at(1)));
         assert!(live.sweep(at(100_000), true).expired.iter().all(|(id, _)| id != "manual"));
-        live.registered("self", Some(60), Some(at(5)));
+        live.registered("self", Some(60), Some(at(5)), None);
         live.deregistered("self");
         assert_eq!(live.beat("self", at(6)), Beat::Deregistered);
         assert_eq!(live.beat("nobody", at(6)), Beat::Unknown);
-        live.registered("self", Some(60), Some(at(7)));
+        live.registered("self", Some(60), Some(at(7)), None);
         assert_eq!(live.beat("self", at(8)), Beat::Recorded(at(8)));
     }
 

@@ -9,6 +9,7 @@ mod self_service;
 pub mod store;
 
 pub use expiry::PreservationSettings;
+pub use self_service::Caller;
 
 use crate::agent_client::{AgentClient, CallError};
 use crate::db::Db;
@@ -242,7 +243,7 @@ impl Registry {
             agent_id = %model.agent_id, url = %model.agent_url, created, replace = valid.replace,
             health = %model.health_state, "agent registered"
         );
-        self.liveness.registered(&model.agent_id, None, None);
+        self.liveness.registered(&model.agent_id, None, None, None);
         self.monitor.upsert(Target::from_model(&model), FirstCheck::Checked);
         let agent = store::to_view(model, &self.policy);
         self.bus.publish(LiveEvent::AgentUpserted(agent.clone()));

@@ -3,7 +3,9 @@
 //! goodbye at shutdown (deregister, history kept), and whether one may run now.
 
 use super::liveness::Beat;
+use super::store::{Claim, SelfRegisterOutcome};
 use super::{not_registered, self_registration, store, Registry, Removal, FIRST_CHECK_AFTER};
+use crate::access::Token;
 use crate::error::ServiceError;
 use crate::health::store::Target;
 use crate::health::FirstCheck;
@@ -15,11 +17,63 @@ use self_registration::SelfRegister;
 use std::net::IpAddr;
 use std::time::Duration;
 
+/// Who registers, heartbeats or deregisters an agent (from the request's credentials).
+#[derive(Clone, Copy, Debug)]
+pub enum Caller<'a> {
+    /// Access control is off, or an admin.
+    Anyone,
+    /// An agent token: only agents it owns, or self-registered ones nobody owns.
+    Token(&'a Token),
+    /// No credentials, under `--open-registration`: only agents no token owns.
+    Unauthenticated,
+}
+
+impl Caller<'_> {
+    /// Whether the agent (by its owner in the heartbeat book) is this caller's to keep.
+    fn keeps(&self, owner: Option<&str>) -> bool {
+        match self {
+            Caller::Anyone => true,
+            Caller::Token(token) => owner == Some(token.name.as_str()),
+            Caller::Unauthenticated => owner.is_none(),
+        }
+    }
+
+    fn refusal(&self, id: &AgentId) -> ServiceError {
+        ServiceError::Forbidden(match self {
+            Caller::Token(token) => format!(
+                "agent '{}' is not registered with this token ({}): register it with this token first",
+                id.as_str(),
+                token.name
+            ),
+            _ => format!(
+                "agent '{}' belongs to an agent token: use it (Authorization: Bearer, or /api/v1/t/TOKEN/)",
+                id.as_str()
+            ),
+        })
+    }
+}
+
 impl Registry {
     /// `DELETE /agents/{id}`: a self-registered agent deregisters (old clients send it at
     /// every shutdown and come back with a registration: their history stays); with
-    /// `purge`, or any other agent, it is deleted for good.
-    pub async fn remove_or_deregister(&self, id: &AgentId, purge: bool) -> Result<Removal, ServiceError> {
+    /// `purge`, or any other agent, it is deleted for good. An agent token or an
+    /// unauthenticated caller may only deregister an agent of its own.
+    pub async fn remove_or_deregister(
+        &self,
+        id: &AgentId,
+        purge: bool,
+        caller: Caller<'_>,
+    ) -> Result<Removal, ServiceError> {
+        if !matches!(caller, Caller::Anyone) {
+            if purge {
+                return Err(ServiceError::Forbidden("only an admin may delete an agent for good (purge)".into()));
+            }
+            match self.liveness.owner(id.as_str()) {
+                None => return Err(ServiceError::AgentNotFound(id.to_string())),
+                Some(owner) if !caller.keeps(owner.as_deref()) => return Err(caller.refusal(id)),
+                Some(_) => {}
+            }
+        }
         if !purge {
             let last = self.liveness.last(id.as_str());
             if let Some(model) = store::deregister(self.db.write(), id.as_str(), last).await? {
@@ -30,6 +84,13 @@ impl Registry {
                 return Ok(Removal::Deregistered);
             }
         }
+        if !matches!(caller, Caller::Anyone) {
+            // Not self-registered: only an admin deletes it.
+            return Err(ServiceError::Forbidden(format!(
+                "agent '{}' was registered by hand: only an admin may remove it",
+                id.as_str()
+            )));
+        }
         self.remove(id).await?;
         Ok(Removal::Deleted)
     }
@@ -38,13 +99,51 @@ impl Registry {
     /// never refused for its health (an old agent registers before it listens, and never
     /// tries again); it is checked `FIRST_CHECK_AFTER` later, then at its slots. It wins
     /// over whoever had the ID: old agents register again at every start.
-    pub async fn self_register(&self, request: SelfRegister, peer: IpAddr) -> Result<Registration, ServiceError> {
+    pub async fn self_register(
+        &self,
+        request: SelfRegister,
+        peer: IpAddr,
+        caller: Caller<'_>,
+    ) -> Result<Registration, ServiceError> {
         let reg = self_registration::parse(&request, peer, self.client.policy(), self.client.guard())
             .await
             .map_err(ServiceError::Invalid)?;
-        let stored = store::self_register(self.db.write(), &reg).await?;
+        let claim = match caller {
+            Caller::Anyone => Claim::Anyone,
+            Caller::Token(token) => {
+                if !token.binding.allows(reg.agent_id.as_str()) {
+                    return Err(ServiceError::Forbidden(format!(
+                        "this token ({}) may register {} only, not '{}'",
+                        token.name,
+                        token.binding,
+                        reg.agent_id.as_str()
+                    )));
+                }
+                Claim::Token(&token.name)
+            }
+            Caller::Unauthenticated => Claim::Unowned,
+        };
+        let stored = match store::self_register(self.db.write(), &reg, claim).await? {
+            SelfRegisterOutcome::Stored(stored) => stored,
+            SelfRegisterOutcome::Taken(holder) => {
+                let id = reg.agent_id.as_str();
+                return Err(ServiceError::Forbidden(match holder {
+                    Some(h) if h.source == app::model::AgentSource::Manual.as_str() => format!(
+                        "agent ID '{id}' was registered by hand: an agent cannot take it over (an admin may remove \
+                         it first)"
+                    ),
+                    Some(_) => format!("agent ID '{id}' belongs to another token"),
+                    None => format!("agent ID '{id}' was removed while it registered: register again"),
+                }));
+            }
+        };
         let model = stored.model;
-        self.liveness.registered(&model.agent_id, Some(reg.ttl_seconds), model.last_heartbeat_at);
+        self.liveness.registered(
+            &model.agent_id,
+            Some(reg.ttl_seconds),
+            model.last_heartbeat_at,
+            model.owner_token.as_deref(),
+        );
         if stored.moved {
             self.schemas.forget(&model.agent_id);
         }
@@ -60,7 +159,12 @@ impl Registry {
 
     /// `POST /agents/{id}/heartbeat`: recorded in memory (stored within a second). An
     /// expired agent revives at once: written through, published, checked now.
-    pub async fn heartbeat(&self, id: &AgentId) -> Result<DateTime<Utc>, ServiceError> {
+    pub async fn heartbeat(&self, id: &AgentId, caller: Caller<'_>) -> Result<DateTime<Utc>, ServiceError> {
+        if let Some(owner) = self.liveness.owner(id.as_str()) {
+            if !caller.keeps(owner.as_deref()) {
+                return Err(caller.refusal(id));
+            }
+        }
         match self.liveness.beat(id.as_str(), Utc::now()) {
             Beat::Recorded(at) => Ok(at),
             Beat::Revived(at) => match store::revive(self.db.write(), id.as_str(), at).await {

@@ -79,7 +79,7 @@ async fn only_expected_host_names_are_answered() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-/// Until access tokens exist the dashboard listens on loopback only: another address is
+/// Without an admin token the dashboard listens on loopback only: another address is
 /// refused before anything is bound, saying why and what to do instead.
 #[tokio::test]
 async fn a_non_loopback_host_is_refused_at_start() {
@@ -90,6 +90,6 @@ async fn a_non_loopback_host_is_refused_at_start() {
         let refused = server::startup::Application::build(settings).await.err().expect("refused");
         let message = refused.to_string();
         assert!(message.contains(&format!("refusing to listen on {host}")), "{message}");
-        assert!(message.contains("loopback") && message.contains("SSH"), "{message}");
+        assert!(message.contains("loopback") && message.contains("token init-admin"), "{message}");
     }
 }

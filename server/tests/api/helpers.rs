@@ -62,6 +62,10 @@ pub fn test_settings(database_url: String) -> UiSettings {
     UiSettings {
         host: "127.0.0.1".parse().unwrap(),
         port: 0,
+        admin_token_file: None,
+        admin_token: None,
+        open_registration: false,
+        session_lifetime: Duration::from_secs(12 * 3600),
         database_url,
         leptos_config: "does-not-exist.toml".into(),
         site_root: None,

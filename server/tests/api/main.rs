@@ -2,6 +2,7 @@
 //! random port with its own database, against real mock agents on loopback.
 //! `CA_TEST_POSTGRES=1` with `TEST_DATABASE_URL` runs the same suite on PostgreSQL.
 
+mod access;
 mod agents;
 mod guard;
 mod health_monitor;

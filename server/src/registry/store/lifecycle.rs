@@ -9,7 +9,8 @@ use app::model::{AgentSource, Expiry, HealthState};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 
 /// A self-registration as stored: every field already parsed, the host already chosen.
@@ -31,12 +32,49 @@ pub struct SelfRegistered {
     pub moved: bool,
 }
 
+/// Whose registration it is, and so which agent it may take over. Checked in the update's
+/// own filter: two tokens racing for one ID cannot both win.
+#[derive(Clone, Copy, Debug)]
+pub enum Claim<'a> {
+    /// Access control off, or an admin: the latest registration wins (the old registry's
+    /// rule); the owner stays as it was.
+    Anyone,
+    /// An agent token: an agent it owns, or a self-registered one nobody owns (claimed).
+    /// Never one registered by hand (it would get its runs and outbound headers).
+    Token(&'a str),
+    /// No credentials, under `--open-registration`: a self-registered agent nobody owns.
+    Unowned,
+}
+
+impl Claim<'_> {
+    fn may_take(&self) -> Condition {
+        let unowned_self = Condition::all()
+            .add(agents::Column::OwnerToken.is_null())
+            .add(agents::Column::Source.ne(AgentSource::Manual.as_str()));
+        match self {
+            Claim::Anyone => Condition::all(),
+            Claim::Token(name) => Condition::any().add(agents::Column::OwnerToken.eq(*name)).add(unowned_self),
+            Claim::Unowned => unowned_self,
+        }
+    }
+}
+
+/// A self-registration either stored, or refused because another holds the ID (the holder).
+pub enum SelfRegisterOutcome {
+    Stored(SelfRegistered),
+    Taken(Option<agents::Model>),
+}
+
 /// Inserts or updates a self-registered agent: it always wins over whoever had the ID
 /// (old agents register again at every start), counts as its first heartbeat, and
 /// revives it. At the same URL the agent keeps its health state and history; at a new
 /// one it starts `unknown`, without the old URL's schema. Written first, read last (see
 /// `upsert`).
-pub async fn self_register(db: &DatabaseConnection, reg: &SelfRegistration) -> Result<SelfRegistered, DbErr> {
+pub async fn self_register(
+    db: &DatabaseConnection,
+    reg: &SelfRegistration,
+    claim: Claim<'_>,
+) -> Result<SelfRegisterOutcome, DbErr> {
     let id = reg.agent_id.as_str();
     let url = reg.agent_url.as_str();
     let now = Utc::now();
@@ -46,6 +84,10 @@ pub async fn self_register(db: &DatabaseConnection, reg: &SelfRegistration) -> R
         ttl_seconds: Set(Some(reg.ttl_seconds as i32)),
         last_heartbeat_at: Set(Some(now)),
         address_note: Set(reg.address_note.clone()),
+        owner_token: Set(match claim {
+            Claim::Token(name) => Some(name.to_owned()),
+            _ => None,
+        }),
         ..agents::ActiveModel::new_agent(
             id.to_owned(),
             reg.agent_name.clone(),
@@ -63,7 +105,12 @@ pub async fn self_register(db: &DatabaseConnection, reg: &SelfRegistration) -> R
     let mut moved = false;
     if !created {
         let update = || {
-            agents::Entity::update_many()
+            let update = agents::Entity::update_many();
+            let update = match claim {
+                Claim::Token(name) => update.col_expr(agents::Column::OwnerToken, Expr::value(Some(name))),
+                _ => update,
+            };
+            update
                 .col_expr(agents::Column::AgentName, Expr::value(reg.agent_name.clone()))
                 .col_expr(agents::Column::Source, Expr::value(AgentSource::SelfRegistered.as_str()))
                 .col_expr(agents::Column::Metadata, Expr::value(metadata.clone()))
@@ -74,6 +121,7 @@ pub async fn self_register(db: &DatabaseConnection, reg: &SelfRegistration) -> R
                 .col_expr(agents::Column::ExpiryReason, Expr::value(None::<String>))
                 .col_expr(agents::Column::AddressNote, Expr::value(reg.address_note.clone()))
                 .filter(agents::Column::AgentId.eq(id))
+                .filter(claim.may_take())
         };
         // The same URL: health and history go on.
         let same = update().filter(agents::Column::AgentUrl.eq(url)).exec(&txn).await?.rows_affected > 0;
@@ -91,6 +139,12 @@ pub async fn self_register(db: &DatabaseConnection, reg: &SelfRegistration) -> R
                 .await?
                 .rows_affected
                 > 0;
+            if !moved {
+                // Not ours to take (or deleted in between): nothing was written.
+                let holder = super::find_in(&txn, id).await?;
+                txn.rollback().await?;
+                return Ok(SelfRegisterOutcome::Taken(holder));
+            }
         }
     }
     if created || moved {
@@ -98,7 +152,7 @@ pub async fn self_register(db: &DatabaseConnection, reg: &SelfRegistration) -> R
     }
     let model = in_transaction(&txn, id).await?;
     txn.commit().await?;
-    Ok(SelfRegistered { model, created, moved })
+    Ok(SelfRegisterOutcome::Stored(SelfRegistered { model, created, moved }))
 }
 
 /// Stores heartbeat times, many agents per statement.
@@ -200,32 +254,43 @@ pub async fn deregister(
 
 /// Every agent's liveness, to fill the heartbeat book at start.
 pub async fn liveness(db: &DatabaseConnection) -> Result<Vec<crate::registry::liveness::Loaded>, DbErr> {
-    #[allow(clippy::type_complexity)]
-    let rows: Vec<(String, String, Option<i32>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<String>)> =
-        agents::Entity::find()
-            .select_only()
-            .column(agents::Column::AgentId)
-            .column(agents::Column::Source)
-            .column(agents::Column::TtlSeconds)
-            .column(agents::Column::LastHeartbeatAt)
-            .column(agents::Column::ExpiredAt)
-            .column(agents::Column::ExpiryReason)
-            .into_tuple()
-            .all(db)
-            .await?;
+    #[derive(sea_orm::FromQueryResult)]
+    struct Row {
+        agent_id: String,
+        source: String,
+        ttl_seconds: Option<i32>,
+        last_heartbeat_at: Option<DateTime<Utc>>,
+        expired_at: Option<DateTime<Utc>>,
+        expiry_reason: Option<String>,
+        owner_token: Option<String>,
+    }
+    let rows = agents::Entity::find()
+        .select_only()
+        .column(agents::Column::AgentId)
+        .column(agents::Column::Source)
+        .column(agents::Column::TtlSeconds)
+        .column(agents::Column::LastHeartbeatAt)
+        .column(agents::Column::ExpiredAt)
+        .column(agents::Column::ExpiryReason)
+        .column(agents::Column::OwnerToken)
+        .into_model::<Row>()
+        .all(db)
+        .await?;
     Ok(rows
         .into_iter()
-        .map(|(agent_id, source, ttl, last, expired_at, reason)| {
-            let self_registered = source == AgentSource::SelfRegistered.as_str();
-            let expired = expired_at
-                .map(|_| reason.as_deref().and_then(|r| stored::expiry(&agent_id, r).ok()).unwrap_or(Expiry::Ttl));
+        .map(|row| {
+            let self_registered = row.source == AgentSource::SelfRegistered.as_str();
+            let expired = row.expired_at.map(|_| {
+                row.expiry_reason.as_deref().and_then(|r| stored::expiry(&row.agent_id, r).ok()).unwrap_or(Expiry::Ttl)
+            });
             crate::registry::liveness::Loaded {
                 // Only self-registered agents expire; an imported one without a TTL gets the
                 // old registry's default.
-                ttl: self_registered.then(|| ttl.map_or(60, |t| t.clamp(1, 3600) as u32)),
-                agent_id,
-                last,
+                ttl: self_registered.then(|| row.ttl_seconds.map_or(60, |t| t.clamp(1, 3600) as u32)),
+                agent_id: row.agent_id,
+                last: row.last_heartbeat_at,
                 expired,
+                owner: row.owner_token,
             }
         })
         .collect())

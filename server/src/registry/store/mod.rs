@@ -82,6 +82,8 @@ pub async fn upsert(
                 .col_expr(agents::Column::AgentName, Expr::value(valid.agent_name.clone()))
                 .col_expr(agents::Column::AgentUrl, Expr::value(valid.agent_url.as_str()))
                 .col_expr(agents::Column::Source, Expr::value(source.as_str()))
+                // Registered by hand: no token owns it any more.
+                .col_expr(agents::Column::OwnerToken, Expr::value(None::<String>))
                 .col_expr(agents::Column::Metadata, Expr::value(serde_json::Value::Object(valid.metadata.clone())))
                 .col_expr(agents::Column::UpdatedAt, Expr::value(now))
                 .col_expr(agents::Column::TtlSeconds, Expr::value(None::<i32>))
@@ -136,6 +138,10 @@ pub async fn find(db: &DatabaseConnection, agent_id: &str) -> Result<Option<agen
 
 /// The agent as a transaction that wrote it sees it (it must be there: the transaction
 /// inserted or updated it).
+pub(super) async fn find_in(txn: &impl ConnectionTrait, id: &str) -> Result<Option<agents::Model>, DbErr> {
+    agents::Entity::find_by_id(id).one(txn).await
+}
+
 async fn in_transaction(txn: &impl ConnectionTrait, id: &str) -> Result<agents::Model, DbErr> {
     agents::Entity::find_by_id(id)
         .one(txn)

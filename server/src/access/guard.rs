@@ -3,7 +3,8 @@
 //! Two checks:
 //! - DNS rebinding: a page on evil.example whose name is made to resolve to 127.0.0.1
 //!   would reach us as same-origin; so only `Host` names we expect are answered
-//!   (loopback literals and `localhost` on any port, plus `--allowed-host` names).
+//!   (loopback literals and `localhost` on any port, the address literal the connection
+//!   arrived on, plus `--allowed-host` names).
 //! - Cross-site requests: a page on another site can send a plain form POST here; every
 //!   state-changing request must come from our own origin (`Origin` equal to
 //!   `scheme://Host`) and must not say `Sec-Fetch-Site: cross-site`. Requests without
@@ -27,12 +28,13 @@ impl RequestGuard {
         }
     }
 
-    /// Why this request must not be answered, if it must not.
-    pub fn refusal(&self, method: &Method, headers: &HeaderMap) -> Option<ApiError> {
+    /// Why this request must not be answered, if it must not. `local`: the address the
+    /// connection arrived on (its literal is a name we answer to).
+    pub fn refusal(&self, method: &Method, headers: &HeaderMap, local: Option<IpAddr>) -> Option<ApiError> {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         if let Some(host) = host {
             let name = host_name(host);
-            if !self.host_allowed(&name) {
+            if !self.host_allowed(&name, local) {
                 return Some(ApiError::new(
                     ErrorCode::Forbidden,
                     format!(
@@ -69,12 +71,13 @@ impl RequestGuard {
         None
     }
 
-    fn host_allowed(&self, name: &str) -> bool {
+    fn host_allowed(&self, name: &str, local: Option<IpAddr>) -> bool {
         if name == "localhost" {
             return true;
         }
         if let Ok(ip) = name.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-            if ip.is_loopback() {
+            let ip = ip.to_canonical();
+            if ip.is_loopback() || local.is_some_and(|l| !l.is_unspecified() && l.to_canonical() == ip) {
                 return true;
             }
         }
@@ -122,7 +125,7 @@ mod tests {
     fn loopback_and_localhost_are_answered_on_any_port() {
         let guard = RequestGuard::new(&[]);
         for host in ["127.0.0.1:8001", "localhost:9", "LOCALHOST", "[::1]:8001", "127.8.9.10", "localhost."] {
-            assert!(guard.refusal(&Method::GET, &headers(&[("host", host)])).is_none(), "{host}");
+            assert!(guard.refusal(&Method::GET, &headers(&[("host", host)]), None).is_none(), "{host}");
         }
         for host in [
             "evil.example",
@@ -132,22 +135,34 @@ mod tests {
             "[::2]:1",
             "[::1]evil.example",
         ] {
-            let refusal = guard.refusal(&Method::GET, &headers(&[("host", host)])).expect(host);
+            let refusal = guard.refusal(&Method::GET, &headers(&[("host", host)]), None).expect(host);
             assert_eq!(refusal.code, ErrorCode::Forbidden);
             assert!(refusal.message.contains("--allowed-host"), "{}", refusal.message);
         }
         let named = RequestGuard::new(&["Dash.Example.org".into(), "other.example:8443".into()]);
-        assert!(named.refusal(&Method::GET, &headers(&[("host", "dash.example.org:443")])).is_none());
-        assert!(named.refusal(&Method::GET, &headers(&[("host", "other.example")])).is_none());
+        assert!(named.refusal(&Method::GET, &headers(&[("host", "dash.example.org:443")]), None).is_none());
+        assert!(named.refusal(&Method::GET, &headers(&[("host", "other.example")]), None).is_none());
+    }
+
+    #[test]
+    fn the_address_a_connection_arrived_on_is_answered_to() {
+        let guard = RequestGuard::new(&[]);
+        let local = Some("10.1.2.3".parse().unwrap());
+        assert!(guard.refusal(&Method::GET, &headers(&[("host", "10.1.2.3:8001")]), local).is_none());
+        assert!(guard.refusal(&Method::GET, &headers(&[("host", "10.1.2.4:8001")]), local).is_some());
+        let mapped = Some("::ffff:10.1.2.3".parse().unwrap());
+        assert!(guard.refusal(&Method::GET, &headers(&[("host", "10.1.2.3")]), mapped).is_none());
+        let any = Some("0.0.0.0".parse().unwrap());
+        assert!(guard.refusal(&Method::GET, &headers(&[("host", "0.0.0.0:8001")]), any).is_some());
     }
 
     #[test]
     fn changes_from_other_sites_are_refused() {
         let guard = RequestGuard::new(&[]);
         let own = headers(&[("host", "127.0.0.1:8001"), ("origin", "http://127.0.0.1:8001")]);
-        assert!(guard.refusal(&Method::POST, &own).is_none());
+        assert!(guard.refusal(&Method::POST, &own, None).is_none());
         let curl = headers(&[("host", "127.0.0.1:8001")]);
-        assert!(guard.refusal(&Method::DELETE, &curl).is_none());
+        assert!(guard.refusal(&Method::DELETE, &curl, None).is_none());
         for (origin, site) in [
             ("http://evil.example", "cross-site"),
             ("http://evil.example", "none"),
@@ -156,11 +171,11 @@ mod tests {
         ] {
             let mut h = headers(&[("host", "127.0.0.1:8001"), ("sec-fetch-site", site)]);
             h.insert("origin", HeaderValue::from_static(origin));
-            assert!(guard.refusal(&Method::POST, &h).is_some(), "{origin}");
+            assert!(guard.refusal(&Method::POST, &h, None).is_some(), "{origin}");
         }
         let cross = headers(&[("host", "127.0.0.1:8001"), ("sec-fetch-site", "cross-site")]);
-        assert!(guard.refusal(&Method::POST, &cross).is_some(), "cross-site without Origin");
+        assert!(guard.refusal(&Method::POST, &cross, None).is_some(), "cross-site without Origin");
         let read = headers(&[("host", "127.0.0.1:8001"), ("origin", "http://evil.example")]);
-        assert!(guard.refusal(&Method::GET, &read).is_none(), "reads are not changes");
+        assert!(guard.refusal(&Method::GET, &read, None).is_none(), "reads are not changes");
     }
 }

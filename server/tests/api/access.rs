@@ -1,0 +1,441 @@
+//! Access control through the real HTTP surface: with an admin token every route needs
+//! credentials (walked from the OpenAPI document, Leptos' routes and the server
+//! functions' registry, since axum cannot list its routes), scopes and agent ownership
+//! hold, the path token of old agents is never logged, revocation binds within seconds,
+//! and sign-in sessions end their event streams when they end.
+
+use crate::helpers::*;
+use reqwest::header::{AUTHORIZATION, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use server::access::tokens::{self, Binding, Scope};
+use std::time::Duration;
+
+pub const ADMIN: &str = "ca_test-admin-token-0123456789abcdef0123456789abcdef";
+const SOON: Duration = Duration::from_secs(5);
+
+pub async fn guarded_app(configure: impl FnOnce(&mut server::cli::UiSettings)) -> TestApp {
+    spawn_app_configured(|s| {
+        s.admin_token = Some(ADMIN.into());
+        configure(s);
+    })
+    .await
+}
+
+/// A client that follows no redirects (a 303 to sign-in is the answer under test).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+async fn db(app: &TestApp) -> server::db::Db {
+    server::db::connect(&app.database_url).await.unwrap()
+}
+
+async fn token(app: &TestApp, name: &str, scope: Scope, binding: Binding) -> String {
+    tokens::create(&db(app).await, name, scope, &binding).await.unwrap()
+}
+
+/// A concrete path for a route pattern.
+fn concrete(pattern: &str) -> String {
+    pattern.replace("{agent_id}", "a").replace("{run_id}", "00000000-0000-4000-8000-000000000000")
+}
+
+#[tokio::test]
+async fn every_route_needs_credentials() {
+    let app = guarded_app(|_| {}).await;
+    let http = client();
+    let document: Value = http
+        .get(app.url("/api/v1/openapi.json"))
+        .header(AUTHORIZATION, bearer(ADMIN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut walked = 0;
+    for (pattern, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let path = concrete(pattern);
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = http.request(method.clone(), app.url(&path)).send().await.unwrap();
+            walked += 1;
+            match (method.as_str(), pattern.as_str()) {
+                // Open to anyone: the old registry's health (status only) and signing in.
+                ("GET", "/api/v1/health") => {
+                    assert_eq!(response.status(), 200);
+                    assert_eq!(response.json::<Value>().await.unwrap(), json!({"status": "healthy"}));
+                }
+                ("POST", "/api/v1/session") => assert_eq!(response.status(), 400, "no token given"),
+                _ => {
+                    assert_eq!(response.status(), 401, "{method} {path}");
+                    assert_eq!(response.headers()[WWW_AUTHENTICATE], r#"Bearer realm="configurable-agents""#);
+                    let error = error_of(response).await;
+                    assert_eq!(error["code"], "unauthorized", "{method} {path}: {error}");
+                }
+            }
+        }
+    }
+    assert!(walked >= 20, "walked {walked} operations");
+
+    // Pages send the browser to sign in, and back afterwards.
+    let pages = leptos_axum::generate_route_list(app::App);
+    assert!(pages.len() >= 5);
+    for page in pages {
+        let path = concrete(page.path());
+        let response = http.get(app.url(&path)).send().await.unwrap();
+        if path == "/sign-in" {
+            assert_eq!(response.status(), 200);
+            continue;
+        }
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        let location = response.headers()[LOCATION].to_str().unwrap().to_owned();
+        assert_eq!(location, format!("/sign-in?next={}", app::model::percent_encode(&path)));
+    }
+    // Server functions answer 401 in the one error body.
+    let mut functions = 0;
+    for (path, method) in server_fn::axum::server_fn_paths() {
+        let response = http.request(method, app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        functions += 1;
+    }
+    assert!(functions >= 5, "{functions} server functions");
+    // The rest: the API docs page, the metrics, an unknown page; the site's files are open.
+    for path in ["/api/docs/", "/metrics", "/api/v1/nothing-here"] {
+        assert_eq!(http.get(app.url(path)).send().await.unwrap().status(), 401, "{path}");
+    }
+    assert_eq!(http.get(app.url("/no-such-page")).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn tokens_open_what_their_scope_allows() {
+    let app = guarded_app(|_| {}).await;
+    let http = client();
+    let metrics = token(&app, "prometheus", Scope::Metrics, Binding::Any).await;
+    let agent = token(&app, "agents", Scope::Agent, Binding::Any).await;
+    let get = |path: &'static str, token: String| {
+        let request = http.get(app.url(path)).header(AUTHORIZATION, bearer(&token));
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(get("/api/v1/agents", ADMIN.into()).await.status(), 200);
+    assert_eq!(get("/orchestrator", ADMIN.into()).await.status(), 200);
+    assert_eq!(get("/metrics", metrics.clone()).await.status(), 200);
+    let refused = get("/api/v1/agents", metrics.clone()).await;
+    assert_eq!(refused.status(), 403);
+    assert!(error_of(refused).await["message"].as_str().unwrap().contains("prometheus, scope metrics"));
+    for path in ["/api/v1/agents", "/api/v1/runs", "/metrics", "/api/v1/events", "/orchestrator"] {
+        assert_eq!(get(path, agent.clone()).await.status(), 403, "an agent token on {path}");
+    }
+    let session: Value = get("/api/v1/session", agent.clone()).await.json().await.unwrap();
+    assert_eq!(session, json!({"access_control": true, "token": "agents", "scope": "agent"}));
+    // A token that is not one.
+    let wrong = get("/api/v1/agents", "ca_not-a-token".into()).await;
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.headers()[WWW_AUTHENTICATE].to_str().unwrap().contains(r#"error="invalid_token""#));
+    // With credentials the old registry's health tells the counts.
+    let health: Value = get("/api/v1/health", agent).await.json().await.unwrap();
+    assert_eq!(health["registered_agents"], 0);
+}
+
+async fn register(app: &TestApp, token: Option<&str>, id: &str) -> reqwest::Response {
+    let mut request = app
+        .http
+        .post(app.url("/api/v1/agents/register"))
+        .json(&json!({"agent_id": id, "host": "127.0.0.1", "port": 9, "ttl_seconds": 60}));
+    if let Some(token) = token {
+        request = request.header(AUTHORIZATION, bearer(token));
+    }
+    request.send().await.unwrap()
+}
+
+async fn heartbeat(app: &TestApp, token: Option<&str>, id: &str) -> reqwest::Response {
+    let mut request = app.http.post(app.url(&format!("/api/v1/agents/{id}/heartbeat")));
+    if let Some(token) = token {
+        request = request.header(AUTHORIZATION, bearer(token));
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_agent_token_keeps_to_its_own_agents() {
+    let app = guarded_app(|_| {}).await;
+    let team_a = token(&app, "team-a", Scope::Agent, Binding::Prefix("team-a-".into())).await;
+    let other = token(&app, "other", Scope::Agent, Binding::Any).await;
+
+    assert_eq!(register(&app, Some(&team_a), "team-a-writer").await.status(), 201);
+    let outside = register(&app, Some(&team_a), "team-b-writer").await;
+    assert_eq!(outside.status(), 403);
+    let message = error_of(outside).await["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("agent IDs starting with \"team-a-\""), "{message}");
+    let taken = register(&app, Some(&other), "team-a-writer").await;
+    assert_eq!(taken.status(), 403);
+    assert!(error_of(taken).await["message"].as_str().unwrap().contains("belongs to another token"));
+
+    assert_eq!(heartbeat(&app, Some(&team_a), "team-a-writer").await.status(), 200);
+    assert_eq!(heartbeat(&app, Some(&other), "team-a-writer").await.status(), 403);
+    let plain = heartbeat(&app, None, "team-a-writer").await;
+    assert_eq!(plain.status(), 401);
+
+    // An agent registered by hand is never an agent token's.
+    let manual = alive_agent().await;
+    let response = app
+        .http
+        .post(app.url("/api/v1/agents"))
+        .header(AUTHORIZATION, bearer(ADMIN))
+        .json(&json!({"agent_id": "by-hand", "agent_name": "By hand", "agent_url": manual}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let takeover = register(&app, Some(&other), "by-hand").await;
+    assert_eq!(takeover.status(), 403);
+    assert!(error_of(takeover).await["message"].as_str().unwrap().contains("registered by hand"));
+    let delete = |id: &'static str, token: String, query: &'static str| {
+        let request =
+            app.http.delete(app.url(&format!("/api/v1/agents/{id}{query}"))).header(AUTHORIZATION, bearer(&token));
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(delete("by-hand", other.clone(), "").await.status(), 403);
+    assert_eq!(delete("team-a-writer", other.clone(), "").await.status(), 403);
+    assert_eq!(delete("team-a-writer", team_a.clone(), "?purge=true").await.status(), 403, "only admins purge");
+    let gone = delete("team-a-writer", team_a.clone(), "").await;
+    assert_eq!(gone.status(), 200);
+    assert_eq!(gone.json::<Value>().await.unwrap()["status"], "deregistered");
+    // It registers again with its token; the admin could take it, the others cannot.
+    assert_eq!(register(&app, Some(&team_a), "team-a-writer").await.status(), 200);
+    assert_eq!(register(&app, Some(ADMIN), "team-a-writer").await.status(), 200);
+    assert_eq!(heartbeat(&app, Some(&team_a), "team-a-writer").await.status(), 200, "still team-a's");
+}
+
+#[tokio::test]
+async fn agents_from_before_tokens_are_claimed_by_the_first_token_and_open_registration_keeps_the_rest() {
+    // Registered while access control was off: nobody owns it.
+    let app = spawn_app().await;
+    assert_eq!(register(&app, None, "old-agent").await.status(), 201);
+    assert_eq!(register(&app, None, "moving-agent").await.status(), 201);
+    let app = restart(app, |s| {
+        s.admin_token = Some(ADMIN.into());
+        s.open_registration = true;
+    })
+    .await;
+    let token = token(&app, "fleet", Scope::Agent, Binding::Any).await;
+    // Still heartbeating on plain /api/v1 while it moves: allowed, it is nobody's.
+    assert_eq!(heartbeat(&app, None, "old-agent").await.status(), 200);
+    assert_eq!(register(&app, Some(&token), "old-agent").await.status(), 200, "claimed");
+    // Claimed: a tokenless caller can no longer keep it alive or take it back.
+    assert_eq!(heartbeat(&app, None, "old-agent").await.status(), 403);
+    assert_eq!(register(&app, None, "old-agent").await.status(), 403);
+    assert_eq!(heartbeat(&app, Some(&token), "old-agent").await.status(), 200);
+    assert_eq!(register(&app, None, "moving-agent").await.status(), 200, "open registration keeps the rest");
+
+    // Without --open-registration, the tokenless heartbeats are refused and counted.
+    let app = restart(app, |s| s.admin_token = Some(ADMIN.into())).await;
+    assert_eq!(heartbeat(&app, None, "moving-agent").await.status(), 401);
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .header(AUTHORIZATION, bearer(ADMIN))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("configurable_agents_tokenless_heartbeats_total 1"), "{metrics}");
+    assert!(metrics.contains("configurable_agents_tokenless_agents 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn old_agents_put_the_token_in_the_url_and_it_is_never_logged() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // The test's runtime runs on this thread: the dashboard's request handling logs here.
+    let _logging = tracing::subscriber::set_default(subscriber);
+
+    let app = guarded_app(|_| {}).await;
+    let token = token(&app, "old-fleet", Scope::Agent, Binding::Any).await;
+    let base = app.url(&format!("/api/v1/t/{token}"));
+    let registered = app
+        .http
+        .post(format!("{base}/agents/register"))
+        .json(&json!({"agent_id": "old", "host": "127.0.0.1", "port": 9}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    assert_eq!(app.http.post(format!("{base}/agents/old/heartbeat")).send().await.unwrap().status(), 200);
+    assert_eq!(app.http.get(format!("{base}/health")).send().await.unwrap().status(), 200);
+    // Only the registry's routes live there.
+    assert_eq!(app.http.get(format!("{base}/agents")).send().await.unwrap().status(), 404);
+    // A refused request is logged too (the guard's WARN names the path).
+    let refused = app.http.post(format!("{base}/agents/old/heartbeat")).header("host", "evil.example").send().await;
+    assert_eq!(refused.unwrap().status(), 403);
+    assert_eq!(app.http.delete(format!("{base}/agents/old")).send().await.unwrap().status(), 200);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("/api/v1/agents/old/heartbeat"), "the requests were logged: {logs}");
+    assert!(!logs.contains(&token), "the token appears in the logs");
+    assert!(!logs.contains(&token[3..20]), "part of the token appears in the logs");
+}
+
+#[tokio::test]
+async fn a_revoked_token_stops_working_within_seconds() {
+    let app = guarded_app(|_| {}).await;
+    let metrics = token(&app, "scraper", Scope::Metrics, Binding::Any).await;
+    let scrape = || {
+        let request = app.http.get(app.url("/metrics")).header(AUTHORIZATION, bearer(&metrics));
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(scrape().await, 200);
+    assert!(tokens::revoke(&db(&app).await, "scraper").await.unwrap(), "as `token revoke` does");
+    let refused = eventually(SOON, || async { (scrape().await == 401).then_some(()) }).await;
+    assert!(refused.is_some(), "still answered 5 s after revocation");
+}
+
+async fn sign_in(app: &TestApp, token: &str, next: &str) -> reqwest::Response {
+    client()
+        .post(app.url("/api/v1/session"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string([("token", token), ("next", next)]).unwrap())
+        .send()
+        .await
+        .unwrap()
+}
+
+fn cookie_of(response: &reqwest::Response) -> String {
+    let set = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    set.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn signing_in_opens_the_pages_and_signing_out_ends_the_session_and_its_streams() {
+    let app = guarded_app(|_| {}).await;
+    let signed = sign_in(&app, ADMIN, "/agents/a?period=7d").await;
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(signed.headers()[LOCATION], "/agents/a?period=7d", "back to where the page was");
+    let set = signed.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(set.contains(attribute), "{attribute} missing: {set}");
+    }
+    assert!(!set.contains("Secure"), "plain HTTP here: {set}");
+    let cookie = cookie_of(&signed);
+    let with_cookie = |path: &'static str| {
+        let request = client().get(app.url(path)).header("cookie", cookie.clone());
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(with_cookie("/orchestrator").await.status(), 200);
+    let mut stream = EventStream::from_response(with_cookie("/api/v1/events").await);
+
+    let out = client().post(app.url("/sign-out")).header("cookie", cookie.clone()).send().await.unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(out.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert!(stream.ends_within(SOON).await, "the stream outlived its session");
+    assert_eq!(with_cookie("/orchestrator").await.status(), StatusCode::SEE_OTHER);
+    let api = with_cookie("/api/v1/agents").await;
+    assert_eq!(api.status(), 401);
+    assert!(error_of(api).await["message"].as_str().unwrap().contains("session has ended"));
+}
+
+#[tokio::test]
+async fn revoking_the_token_ends_its_sessions_and_streams() {
+    let app = guarded_app(|_| {}).await;
+    let second_admin = token(&app, "ops", Scope::Admin, Binding::Any).await;
+    let cookie = cookie_of(&sign_in(&app, &second_admin, "/").await);
+    let response = client().get(app.url("/api/v1/events")).header("cookie", cookie.clone()).send().await.unwrap();
+    let mut stream = EventStream::from_response(response);
+    assert!(tokens::revoke(&db(&app).await, "ops").await.unwrap());
+    assert!(stream.ends_within(SOON).await, "the stream outlived its token");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_refused_and_then_rate_limited() {
+    let app = guarded_app(|_| {}).await;
+    let failed = sign_in(&app, "ca_wrong", "/runs").await;
+    assert_eq!(failed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(failed.headers()[LOCATION], "/sign-in?failed=token&next=%2Fruns");
+    let agent = token(&app, "agents", Scope::Agent, Binding::Any).await;
+    let json = |token: String| {
+        let request = client().post(app.url("/api/v1/session")).json(&json!({"token": token}));
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(json(agent).await.status(), 401, "an agent token cannot sign in");
+    for _ in 2..server::access::MAX_FAILED_SIGN_INS {
+        assert_eq!(json("ca_wrong".into()).await.status(), 401);
+    }
+    let limited = json(ADMIN.into()).await;
+    assert_eq!(limited.status(), 429, "even the right token waits once the address is locked out");
+    assert!(limited.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+    assert_eq!(json("ca_x".into()).await.status(), 429);
+    // A session cookie for a JSON client.
+    let app = guarded_app(|_| {}).await;
+    let signed = client().post(app.url("/api/v1/session")).json(&json!({"token": ADMIN})).send().await.unwrap();
+    assert_eq!(signed.status(), 204);
+    assert!(signed.headers()[SET_COOKIE].to_str().unwrap().starts_with("ca_session="));
+}
+
+#[tokio::test]
+async fn off_loopback_it_needs_a_token_and_then_answers_on_the_address_it_is_reached_at() {
+    let (database_url, _database) = test_database().await;
+    let mut settings = test_settings(database_url);
+    settings.host = "0.0.0.0".parse().unwrap();
+    let refused = server::startup::Application::build(settings.clone()).await.err().expect("refused");
+    assert!(refused.to_string().contains("token init-admin"), "{refused}");
+
+    settings.admin_token = Some(ADMIN.into());
+    let (address, _stop) = start(settings).await;
+    // Reached through another loopback address than the one it reports: never another machine's.
+    let port = address.rsplit(':').next().unwrap();
+    let base = format!("http://127.0.0.2:{port}");
+    let http = client();
+    assert_eq!(http.get(format!("{base}/api/v1/agents")).send().await.unwrap().status(), 401);
+    let answered = http.get(format!("{base}/api/v1/agents")).header(AUTHORIZATION, bearer(ADMIN)).send().await.unwrap();
+    assert_eq!(answered.status(), 200);
+    // Another Host name is still refused (DNS rebinding).
+    let renamed = http
+        .get(format!("{base}/api/v1/agents"))
+        .header(AUTHORIZATION, bearer(ADMIN))
+        .header("host", format!("dashboard.example:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 403);
+}
+
+#[tokio::test]
+async fn a_short_or_doubled_admin_token_is_refused_at_start() {
+    let (database_url, _database) = test_database().await;
+    let mut settings = test_settings(database_url);
+    settings.admin_token = Some("short".into());
+    let refused = server::startup::Application::build(settings.clone()).await.err().expect("refused");
+    assert!(refused.to_string().contains("at least 32"), "{refused}");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), format!("{ADMIN}\n")).unwrap();
+    settings.admin_token_file = Some(file.path().into());
+    let refused = server::startup::Application::build(settings.clone()).await.err().expect("refused");
+    assert!(refused.to_string().contains("given twice"), "{refused}");
+    settings.admin_token = None;
+    let (address, _stop) = start(settings).await;
+    let answered = client().get(format!("{address}/api/v1/agents")).header(AUTHORIZATION, bearer(ADMIN)).send().await;
+    assert_eq!(answered.unwrap().status(), 200, "the file's token, without its newline");
+}
