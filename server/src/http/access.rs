@@ -224,8 +224,9 @@ pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
 /// A page is sent to sign in (and back after it); anything else gets a 401.
 fn unauthorized(request: &Request, invalid: Option<Invalid>) -> Response {
     let path = request.uri().path();
+    // The API docs page is a page too (for a browser); the rest of /api is not.
     let page = matches!(*request.method(), Method::GET | Method::HEAD)
-        && !path.starts_with("/api/")
+        && (path.starts_with("/api/docs") || !path.starts_with("/api/"))
         && path != "/metrics"
         && !path.starts_with("/pkg/");
     if page {
