@@ -129,7 +129,7 @@ test('eight tabs all stay live; a change reaches every one, also after the strea
   const streams = streamRequests(context);
   const tabs = [page];
   for (let i = 1; i < 8; i++) tabs.push(await context.newPage());
-  const tabErrors = tabs.slice(1).map(watchErrors);
+  const tabErrors = tabs.slice(1).map((t) => watchErrors(t));
   for (const t of tabs) {
     await open(t, '/orchestrator');
     await expect(indicator(t)).toHaveAttribute('data-state', 'live');

@@ -271,11 +271,6 @@ impl Tab {
                 source.close();
             }
             me.set_state(LinkState::Reconnecting);
-            // An EventSource does not tell a 401 from a network error: ask. A session
-            // that ended answers 401, and the error hook sends the page to sign in.
-            leptos::task::spawn_local(async {
-                let _ = crate::api::viewer().await;
-            });
             me.retry_later();
         });
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
@@ -293,7 +288,16 @@ impl Tab {
         self.retry_ms.set((wait * 2.0).min(LONGEST_RETRY_MS));
         let spread = 1.0 + js_sys::Math::random() * 0.5;
         let me = self.clone();
-        set_timeout(move || me.connect(), Duration::from_millis((wait * spread) as u64));
+        let reconnect = move || {
+            // An EventSource does not tell a 401 from a network error: ask, at each retry
+            // (so with the same backoff). A session that ended answers 401, and the error
+            // hook sends the page to sign in instead of retrying forever.
+            leptos::task::spawn_local(async {
+                let _ = crate::api::viewer().await;
+            });
+            me.connect();
+        };
+        set_timeout(reconnect, Duration::from_millis((wait * spread) as u64));
     }
 
     fn on_event(&self, name: &'static str, data: String, id: String) {
