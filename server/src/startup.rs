@@ -159,6 +159,14 @@ impl Application {
                 }
             });
         }
+        {
+            // Expired sign-ins are refused already; their rows go once an hour.
+            let db = database.clone();
+            tasks.add_retention("session retention", "--session-lifetime", Duration::from_secs(3600), move || {
+                let db = db.clone();
+                async move { crate::access::tokens::purge_expired_sessions(&db, chrono::Utc::now()).await }
+            });
+        }
         if let Some(retention) = settings.run_retention {
             let runs = runs.clone();
             tasks.add_retention("run retention", "--run-retention", tasks::retention_tick(retention), move || {

@@ -45,24 +45,6 @@ pub enum Principal {
     Unauthenticated,
 }
 
-impl Principal {
-    /// The agent token's name and binding, when the request came with one.
-    pub fn agent_token(&self) -> Option<&Token> {
-        match self {
-            Principal::Token(token) if token.scope == Scope::Agent => Some(token),
-            _ => None,
-        }
-    }
-
-    pub fn is_admin(&self) -> bool {
-        match self {
-            Principal::Open => true,
-            Principal::Token(token) => token.scope == Scope::Admin,
-            Principal::Unauthenticated => false,
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct AccessControl(Arc<Inner>);
 
@@ -74,8 +56,9 @@ struct Inner {
     on: bool,
     open_registration: bool,
     session_lifetime: Duration,
-    /// The digest of the admin token given to `ui`, if any.
-    configured_admin: Option<String>,
+    /// The digest of the admin token given to `ui`, if any, and the token it is (built
+    /// once: it answers every request).
+    configured_admin: Option<(String, Arc<Token>)>,
     tokens: Cache<Arc<Token>>,
     sessions: Cache<tokens::Session>,
     /// Agents whose heartbeats came without a token (refused), and when last.
@@ -131,10 +114,18 @@ impl AccessControl {
                 )
                 .into())
             }
-            Some(token) => Some(tokens::digest(token)),
+            Some(token) => Some((
+                tokens::digest(token),
+                Arc::new(Token {
+                    name: CONFIGURED_ADMIN.to_owned(),
+                    scope: Scope::Admin,
+                    binding: Binding::Any,
+                    created_at: DateTime::<Utc>::MIN_UTC,
+                }),
+            )),
             None => None,
         };
-        let admin_in_db = tokens::list(&db).await?.iter().any(|t| t.scope == Scope::Admin);
+        let admin_in_db = tokens::admin_exists(&db).await?;
         let on = configured_admin.is_some() || admin_in_db;
         Ok(Self(Arc::new(Inner {
             db,
@@ -147,21 +138,6 @@ impl AccessControl {
             tokenless: Mutex::default(),
             failures: Mutex::default(),
         })))
-    }
-
-    /// Off: no admin token anywhere, so everyone is answered (loopback only).
-    pub fn off(db: Db) -> Self {
-        Self(Arc::new(Inner {
-            db,
-            on: false,
-            open_registration: false,
-            session_lifetime: Duration::from_secs(3600),
-            configured_admin: None,
-            tokens: Mutex::default(),
-            sessions: Mutex::default(),
-            tokenless: Mutex::default(),
-            failures: Mutex::default(),
-        }))
     }
 
     pub fn is_on(&self) -> bool {
@@ -182,15 +158,10 @@ impl AccessControl {
     }
 
     async fn token_by_digest(&self, digest: &str) -> Result<Option<Arc<Token>>, sea_orm::DbErr> {
-        if let Some(configured) = &self.0.configured_admin {
+        if let Some((configured, token)) = &self.0.configured_admin {
             // Constant time: the comparison must not tell how much of a guess was right.
             if bool::from(digest.as_bytes().ct_eq(configured.as_bytes())) {
-                return Ok(Some(Arc::new(Token {
-                    name: CONFIGURED_ADMIN.to_owned(),
-                    scope: Scope::Admin,
-                    binding: Binding::Any,
-                    created_at: DateTime::<Utc>::MIN_UTC,
-                })));
+                return Ok(Some(token.clone()));
             }
         }
         // Looked up by digest: timing can tell at most how much of a digest matched, and
@@ -263,10 +234,6 @@ impl AccessControl {
         tokens::end_session(&self.0.db, &digest).await?;
         remember(&self.0.sessions, &digest, None);
         Ok(())
-    }
-
-    pub fn db(&self) -> &Db {
-        &self.0.db
     }
 
     /// An agent heartbeat came without a token (and was refused).

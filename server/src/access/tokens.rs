@@ -168,6 +168,12 @@ pub async fn list(db: &Db) -> Result<Vec<Token>, sea_orm::DbErr> {
     Ok(rows.into_iter().filter_map(Token::from_model).collect())
 }
 
+/// Whether any admin token is stored (access control is on then).
+pub async fn admin_exists(db: &Db) -> Result<bool, sea_orm::DbErr> {
+    let admin = tokens::Entity::find().filter(tokens::Column::Scope.eq(Scope::Admin.as_str())).one(db.read()).await?;
+    Ok(admin.is_some())
+}
+
 /// The token whose digest this is.
 pub async fn find(db: &Db, digest: &str) -> Result<Option<Token>, sea_orm::DbErr> {
     let row = tokens::Entity::find().filter(tokens::Column::Digest.eq(digest)).one(db.read()).await?;

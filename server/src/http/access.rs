@@ -82,9 +82,7 @@ pub async fn token_path(mut request: Request, next: Next) -> Response {
     let Some(rest) = request.uri().path().strip_prefix("/api/v1/t/") else { return next.run(request).await };
     let (token, tail) = rest.split_once('/').unwrap_or((rest, ""));
     let path = format!("/api/v1/{tail}");
-    let registry = matches!(Route::of(request.method(), None, &path), Route::Registry { .. } | Route::Open)
-        || registry_shaped(request.method(), &path);
-    if !registry {
+    if !registry_shaped(request.method(), &path) {
         return HttpError(ApiError::new(
             ErrorCode::NotFound,
             "only the registry's routes (agents/register, agents/{id}/heartbeat, DELETE agents/{id}, health) are \
@@ -105,11 +103,15 @@ pub async fn token_path(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// `POST /api/v1/agents/X/heartbeat` or `DELETE /api/v1/agents/X` by their path alone
-/// (before routing there is no pattern to match).
+/// One of the registry's routes, by its path alone (before routing there is no pattern
+/// to match): register, heartbeat, deregister, the old registry's health.
 fn registry_shaped(method: &Method, path: &str) -> bool {
+    if path == "/api/v1/health" {
+        return matches!(*method, Method::GET | Method::HEAD);
+    }
     let Some(rest) = path.strip_prefix("/api/v1/agents/") else { return false };
     match *method {
+        Method::POST if rest == "register" => true,
         Method::POST => rest.strip_suffix("/heartbeat").is_some_and(|id| !id.is_empty() && !id.contains('/')),
         Method::DELETE => !rest.is_empty() && !rest.contains('/'),
         _ => false,
@@ -317,6 +319,9 @@ mod tests {
         assert!(!registry_shaped(&Method::GET, "/api/v1/agents/a"));
         assert!(!registry_shaped(&Method::POST, "/api/v1/agents/a/runs"));
         assert!(!registry_shaped(&Method::DELETE, "/api/v1/agents/a/b"));
+        assert!(registry_shaped(&Method::POST, "/api/v1/agents/register"));
+        assert!(registry_shaped(&Method::GET, "/api/v1/health"));
+        assert!(!registry_shaped(&Method::POST, "/api/v1/session"), "signing in is not the registry's");
         assert_eq!(heartbeat_id("/api/v1/agents/x/heartbeat"), Some("x"));
     }
 

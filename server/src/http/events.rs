@@ -46,9 +46,10 @@ pub async fn stream(
     // A stream opened with a sign-in ends with it (signed out, expired, token revoked):
     // the bus itself closes only at shutdown. Bearer tokens are checked the same way.
     let credentials = match principal {
-        Principal::Token(_) => super::access::session_cookie(&headers)
-            .map(Recheck::Session)
-            .or_else(|| super::access::bearer(&headers).map(Recheck::Bearer)),
+        // The same order as the access middleware's: a bearer token first.
+        Principal::Token(_) => super::access::bearer(&headers)
+            .map(Recheck::Bearer)
+            .or_else(|| super::access::session_cookie(&headers).map(Recheck::Session)),
         _ => None,
     };
     let last = headers

@@ -7,7 +7,7 @@ use super::{find, in_transaction, record_transition};
 use crate::entities::{agents, health_events, stored};
 use app::model::{AgentSource, Expiry, HealthState};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
     TransactionTrait,
@@ -97,11 +97,7 @@ pub async fn self_register(
             now,
         )
     };
-    let created = agents::Entity::insert(row)
-        .on_conflict(OnConflict::column(agents::Column::AgentId).do_nothing().to_owned())
-        .exec_without_returning(&txn)
-        .await?
-        == 1;
+    let created = super::insert_new(&txn, row).await?;
     let mut moved = false;
     if !created {
         let update = || {

@@ -64,11 +64,7 @@ pub async fn upsert(
         )
     };
     // A second registration of the same new ID waits here for the first to commit.
-    let created = agents::Entity::insert(row)
-        .on_conflict(OnConflict::column(agents::Column::AgentId).do_nothing().to_owned())
-        .exec_without_returning(&txn)
-        .await?
-        == 1;
+    let created = insert_new(&txn, row).await?;
     let transition = if created {
         true
     } else {
@@ -138,6 +134,15 @@ pub async fn find(db: &DatabaseConnection, agent_id: &str) -> Result<Option<agen
 
 /// The agent as a transaction that wrote it sees it (it must be there: the transaction
 /// inserted or updated it).
+/// Inserts the agent unless its ID is taken (then nothing): whether it was new.
+pub(super) async fn insert_new(txn: &impl ConnectionTrait, row: agents::ActiveModel) -> Result<bool, DbErr> {
+    let inserted = agents::Entity::insert(row)
+        .on_conflict(OnConflict::column(agents::Column::AgentId).do_nothing().to_owned())
+        .exec_without_returning(txn)
+        .await?;
+    Ok(inserted == 1)
+}
+
 pub(super) async fn find_in(txn: &impl ConnectionTrait, id: &str) -> Result<Option<agents::Model>, DbErr> {
     agents::Entity::find_by_id(id).one(txn).await
 }
