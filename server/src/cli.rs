@@ -148,6 +148,14 @@ pub struct UiSettings {
     #[arg(long = "allowed-host", env = "CA_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
 
+    /// A proxy (or load balancer) in front of the dashboard whose `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` are believed (a CIDR or one address; repeatable; env:
+    /// comma-separated). Without it the client is the connection's peer and the headers
+    /// are ignored; behind a proxy, give the proxy's address, or every rate limit and
+    /// self-registration sees the proxy.
+    #[arg(long = "trusted-proxy", env = "CA_TRUSTED_PROXIES", value_delimiter = ',', value_parser = network)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Call agents only in these networks (a CIDR such as 10.0.0.0/8, or one address;
     /// repeatable; env: comma-separated). Without it any address may be called except
     /// link-local (cloud metadata), unspecified, multicast and broadcast ones.

@@ -15,6 +15,7 @@ use crate::tasks::{self, Tasks};
 use crate::{db, http, StartError};
 use app::{shell, App};
 use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 /// Request bodies other than run inputs stay small; run creation may carry up to
@@ -196,7 +198,8 @@ impl Application {
             metrics,
             monitor: monitor_handle.clone(),
         });
-        let router = routes(options, state, access_state, settings.max_run_inputs + BODY_ALLOWANCE);
+        let trusted = Arc::new(http::client::TrustedProxies::new(settings.trusted_proxies.clone()));
+        let router = routes(options, state, access_state, trusted, settings.max_run_inputs + BODY_ALLOWANCE);
         Ok(Self { listener, router, tasks, monitor: monitor_handle, bus })
     }
 
@@ -230,7 +233,13 @@ impl Application {
     }
 }
 
-fn routes(options: LeptosOptions, state: AppState, access: Arc<http::access::AccessState>, max_body: usize) -> Router {
+fn routes(
+    options: LeptosOptions,
+    state: AppState,
+    access: Arc<http::access::AccessState>,
+    trusted: Arc<http::client::TrustedProxies>,
+    max_body: usize,
+) -> Router {
     let services = state.services();
     let context = move || provide_context(services.clone());
     let leptos_routes = generate_route_list(App);
@@ -246,6 +255,14 @@ fn routes(options: LeptosOptions, state: AppState, access: Arc<http::access::Acc
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(access, http::access::check))
         .layer(axum::middleware::from_fn_with_state(state.guard.clone(), guard::check))
+        // Every answer: no content sniffing, no referrer beyond this dashboard, not framed
+        // (pages also send a Content-Security-Policy: `app::shell`).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         // Outside the guard and access control: their 403s and 401s are counted too.
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), http::count_requests))
         // Only bodies over 1 KiB: the old agents' HTTP library asks for gzip, and gzipping
@@ -254,7 +271,16 @@ fn routes(options: LeptosOptions, state: AppState, access: Arc<http::access::Acc
         .layer(CompressionLayer::new().compress_when(http::compressible()))
         // Failures worth an ERROR are logged where they happen (with their cause); a 502
         // for a refused registration is an answer, not a server failure.
-        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::extract::Request| {
+                    let client = http::client::of(request).map(|ip| ip.to_string()).unwrap_or_default();
+                    tracing::debug_span!("request", %client, method = %request.method(), uri = %request.uri())
+                })
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
+        // Outermost: who the client is (`--trusted-proxy`), for everything inside.
+        .layer(axum::middleware::from_fn_with_state(trusted, http::client::resolve))
 }
 
 /// The admin token's text: `CA_ADMIN_TOKEN` (read into the settings) or the file.

@@ -11,7 +11,8 @@ use std::sync::Arc;
 pub async fn check(State(guard): State<Arc<RequestGuard>>, request: Request, next: Next) -> Response {
     let local = request.extensions().get::<ConnectInfo<super::Connection>>().map(|ConnectInfo(c)| c.local.ip());
     if let Some(error) = guard.refusal(request.method(), request.headers(), local) {
-        tracing::warn!(method = %request.method(), uri = %request.uri(), reason = %error.message, "request refused");
+        let client = super::client::of(&request).map(|ip| ip.to_string()).unwrap_or_default();
+        tracing::warn!(%client, method = %request.method(), uri = %request.uri(), reason = %error.message, "request refused");
         return HttpError(error).into_response();
     }
     next.run(request).await

@@ -4,6 +4,7 @@
 
 pub mod access;
 mod agents;
+pub mod client;
 mod error;
 mod events;
 pub mod guard;
@@ -62,8 +63,8 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     document(v1_routes().into_openapi(), root_routes().into_openapi())
 }
 
-/// What the dashboard keeps of each connection: where it came from (a self-registering
-/// agent's address, when no proxy is trusted) and where it arrived (off loopback, the
+/// What the dashboard keeps of each connection: where it came from (the client, unless
+/// it is a trusted proxy: `client`) and where it arrived (off loopback, the
 /// guard answers to that address literal: `0.0.0.0` has no single address).
 #[derive(Clone, Copy, Debug)]
 pub struct Connection {

@@ -3,47 +3,29 @@
 //! client cannot change, so these read what it sends as leniently as the old registry
 //! did: any content type, numbers as numbers or digit strings.
 
+use super::client::Client;
 use super::error::HttpError;
 use super::ids::AgentPath;
 use super::openapi::ErrorBody;
-use super::Connection;
 use crate::access::Principal;
 use crate::error::ServiceError;
 use crate::registry::self_registration::SelfRegister;
 use crate::registry::Caller;
 use crate::registry::Registry;
 use crate::state::AppState;
-use app::error::{ApiError, ErrorCode, FieldError};
+use app::error::{ApiError, FieldError};
 use app::model::AgentView;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
-use std::net::IpAddr;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(register)).routes(routes!(heartbeat)).routes(routes!(health))
-}
-
-/// The address a request came from (the server is served with connect info).
-pub struct Peer(pub IpAddr);
-
-impl<S: Send + Sync> FromRequestParts<S> for Peer {
-    type Rejection = HttpError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, HttpError> {
-        parts.extensions.get::<ConnectInfo<Connection>>().map(|ConnectInfo(c)| Peer(c.peer.ip())).ok_or_else(|| {
-            HttpError(ApiError::new(
-                ErrorCode::Internal,
-                "the caller's address is unknown (served without connect info)",
-            ))
-        })
-    }
 }
 
 /// An agent registers itself (the old registry's payload): never refused for its health,
@@ -55,7 +37,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
         (status = 422, body = ErrorBody)))]
 async fn register(
     State(state): State<AppState>,
-    Peer(peer): Peer,
+    Client { ip: peer, .. }: Client,
     principal: Principal,
     body: Bytes,
 ) -> Result<impl IntoResponse, HttpError> {

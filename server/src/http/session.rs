@@ -2,14 +2,14 @@
 //!
 //! `POST /api/v1/session` takes a token (the sign-in page's form, or JSON) and answers
 //! with the session cookie: `HttpOnly` (no script reads it), `SameSite=Strict` (no other
-//! site's page sends it), `Secure` when the page came over https, expiring with the
+//! site's page sends it), `Secure` when the page came over https (as a trusted proxy says), expiring with the
 //! session. Failed attempts are counted per client address and refused for a while past
 //! `access::MAX_FAILED_SIGN_INS`. `POST /sign-out` ends the session.
 
 use super::access::{session_cookie, SESSION_COOKIE};
+use super::client::Client;
 use super::error::HttpError;
 use super::openapi::ErrorBody;
-use super::registry::Peer;
 use crate::access::{AccessControl, Principal, SignIn};
 use crate::state::AppState;
 use app::error::{ApiError, ErrorCode};
@@ -68,7 +68,7 @@ pub struct SignInForm {
         (status = 401, body = ErrorBody), (status = 429, description = "too many failed sign-ins from this address", body = ErrorBody)))]
 async fn sign_in(
     State(access): State<AccessControl>,
-    Peer(peer): Peer,
+    Client { ip: peer, https }: Client,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -94,7 +94,7 @@ async fn sign_in(
     match outcome {
         SignIn::Signed { cookie, .. } => {
             let max_age = access.session_lifetime().as_secs();
-            let secure = if https(&headers) { "; Secure" } else { "" };
+            let secure = if https { "; Secure" } else { "" };
             let set =
                 format!("{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
             let mut response =
@@ -146,11 +146,6 @@ pub async fn sign_out(State(access): State<AccessControl>, headers: HeaderMap) -
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
-}
-
-/// Whether the page was fetched over https (as a trusted proxy says; plain HTTP here).
-fn https(headers: &HeaderMap) -> bool {
-    headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
 /// `next` when it is a path on this dashboard; anything else (another site, `//host`,

@@ -76,6 +76,7 @@ pub fn test_settings(database_url: String) -> UiSettings {
         latency_bucket: Duration::from_secs(300),
         latency_retention: Duration::from_secs(7 * 24 * 3600),
         allowed_hosts: Vec::new(),
+        trusted_proxies: Vec::new(),
         // Every test dashboard may call loopback agents only, whatever a test registers.
         allow_agent_networks: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
         deny_agent_networks: Vec::new(),

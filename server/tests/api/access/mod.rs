@@ -3,9 +3,10 @@
 //! functions' registry, since axum cannot list its routes), scopes and agent ownership
 //! hold, the path token of old agents is never logged, revocation binds within seconds,
 //! and sign-in sessions end their event streams when they end (`sessions.rs`); the
-//! `token` command (`command.rs`).
+//! `token` command (`command.rs`); `--trusted-proxy` (`proxy.rs`).
 
 mod command;
+mod proxy;
 mod sessions;
 
 use crate::helpers::*;
