@@ -29,6 +29,8 @@ use pages::{
 
 /// The HTML document around the app, rendered by the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -44,6 +46,27 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Every page's Content-Security-Policy: scripts only from this origin or carrying this
+/// response's nonce (Leptos puts it on the hydration script and the resources' inline
+/// scripts), WASM compiled (`'wasm-unsafe-eval'`), connections (fetch, the event stream)
+/// to this origin only, no inline event handlers or styles, never framed. Agent text that
+/// slipped past escaping could not run.
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    use leptos_axum::ResponseOptions;
+    let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<ResponseOptions>()) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
+        response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

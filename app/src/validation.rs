@@ -401,6 +401,7 @@ mod tests {
             force: false,
             replace: false,
             health_interval: Some(0.5),
+            outbound_headers: None,
         })
         .unwrap_err();
         let names: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();

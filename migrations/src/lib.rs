@@ -9,6 +9,7 @@ mod m20261125_000001_health_at_scale;
 mod m20261202_000001_rerun_of;
 mod m20261202_000002_self_registration;
 mod m20261203_000001_access;
+mod m20261203_000002_outbound_headers;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_rerun_of::Migration),
             Box::new(m20261202_000002_self_registration::Migration),
             Box::new(m20261203_000001_access::Migration),
+            Box::new(m20261203_000002_outbound_headers::Migration),
         ]
     }
 }

@@ -217,6 +217,24 @@ pub struct RegisterAgent {
     /// Seconds between health checks of this agent; the dashboard's interval when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_interval: Option<f64>,
+    /// Headers sent with every call to this agent at this URL (an `Authorization` for a
+    /// gateway), never shown again. Absent: those already set for this URL are kept;
+    /// `{}` clears them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound_headers: Option<OutboundHeaders>,
+}
+
+/// Header names and values to send to an agent. `Debug` prints the names only: the values
+/// are credentials.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OutboundHeaders(pub std::collections::BTreeMap<String, String>);
+
+impl std::fmt::Debug for OutboundHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 /// What a registration did.

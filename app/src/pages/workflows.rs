@@ -71,7 +71,7 @@ pub fn WorkflowsPage() -> impl IntoView {
             <Form method="GET" action="" on_form_data=only_set attr:class="run-filters" attr:data-testid="run-filters">
                 <label>
                     "Agent "
-                    <select name="agent_id" onchange="this.form.requestSubmit()"
+                    <select name="agent_id" on:change=submit_form
                         prop:value=move || param("agent_id").unwrap_or_default()>
                         <option value="">"All"</option>
                         <Transition fallback=|| ()>
@@ -87,7 +87,7 @@ pub fn WorkflowsPage() -> impl IntoView {
                 </label>
                 <label>
                     "Status "
-                    <select name="status" onchange="this.form.requestSubmit()"
+                    <select name="status" on:change=submit_form
                         prop:value=move || param("status").unwrap_or_default()>
                         <option value="">"All"</option>
                         {RunStatus::ALL.into_iter().map(|s| view! {
@@ -207,4 +207,23 @@ fn RerunButton(run: RunView) -> impl IntoView {
         {move || error().map(|m| view! { <div class="field-error" role="alert">{m}</div> })}
     }
     .into_any()
+}
+
+/// A filter changed: the form is submitted (and the router navigates), as a Rust handler,
+/// since the page's Content-Security-Policy refuses inline ones.
+fn submit_form(ev: leptos::ev::Event) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let form = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|e| e.closest("form").ok().flatten())
+            .and_then(|f| f.dyn_into::<web_sys::HtmlFormElement>().ok());
+        if let Some(form) = form {
+            let _ = form.request_submit();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
 }

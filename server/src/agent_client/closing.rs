@@ -12,6 +12,7 @@
 //! network policy is applied here as in reqwest's resolver: between the lookup and the
 //! connection (`Guard::resolve`).
 
+use super::outbound::Outbound;
 use super::policy::{Guard, Resolved};
 use super::{describe_io_chain, timed_out, too_large, Answer, CallError, CallLimits};
 use http_body_util::{BodyExt, Empty};
@@ -28,8 +29,9 @@ pub(super) async fn get(
     user_agent: &HeaderValue,
     guard: &Guard,
     limits: CallLimits,
+    outbound: &Outbound,
 ) -> Result<Answer, CallError> {
-    match tokio::time::timeout(limits.timeout, exchange(url, user_agent, guard, limits)).await {
+    match tokio::time::timeout(limits.timeout, exchange(url, user_agent, guard, limits, outbound)).await {
         Ok(result) => result,
         Err(_) => Err(timed_out(limits.timeout).into()),
     }
@@ -40,6 +42,7 @@ async fn exchange(
     user_agent: &HeaderValue,
     guard: &Guard,
     limits: CallLimits,
+    outbound: &Outbound,
 ) -> Result<Answer, CallError> {
     let port = url.port_or_known_default().unwrap_or(80);
     let Some(host) = url.host() else { return Err(CallError::Failed("the agent URL has no host".into())) };
@@ -58,13 +61,15 @@ async fn exchange(
         Some(query) => format!("{}?{query}", url.path()),
         None => url.path().to_owned(),
     };
-    let request = hyper::Request::get(target)
+    let mut request = hyper::Request::get(target)
         .header(HOST, host)
         .header(USER_AGENT, user_agent)
         .header(ACCEPT, "application/json")
-        .header(CONNECTION, "close")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("cannot build the request: {e}"))?;
+        .header(CONNECTION, "close");
+    for (name, value) in outbound.iter() {
+        request = request.header(name, value);
+    }
+    let request = request.body(Empty::<Bytes>::new()).map_err(|e| format!("cannot build the request: {e}"))?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| describe(&e, limits.timeout, false))?;
@@ -191,7 +196,9 @@ mod tests {
 
     async fn call(base: &str) -> Result<Answer, String> {
         let url = url::Url::parse(&format!("{base}/prefix/health")).unwrap();
-        get(&url, &HeaderValue::from_static("test/1"), &Guard::default(), LIMITS).await.map_err(|e| e.to_string())
+        get(&url, &HeaderValue::from_static("test/1"), &Guard::default(), LIMITS, &Outbound::none())
+            .await
+            .map_err(|e| e.to_string())
     }
 
     #[tokio::test]
@@ -306,7 +313,7 @@ mod tests {
         ];
         for (reply, reason) in cases {
             let (base, request) = agent(answering(reply)).await;
-            let probe = client.check_health(&AgentUrl::parse(&base).unwrap(), false).await;
+            let probe = client.check_health(&AgentUrl::parse(&base).unwrap(), &Outbound::none(), false).await;
             assert_eq!(probe.reason.as_deref(), reason);
             assert!(request.await.unwrap().to_ascii_lowercase().contains("connection: close"));
         }

@@ -9,10 +9,12 @@ use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
 mod closing;
+pub mod outbound;
 pub mod policy;
 #[cfg(test)]
 mod policy_tests;
 mod replies;
+pub use outbound::Outbound;
 pub use policy::{Guard, Lookup, NetworkPolicy, Refusal, SystemLookup};
 pub use replies::{judge_job_status, judge_run_answer, JobReply, RunReply};
 
@@ -151,17 +153,18 @@ impl AgentClient {
 
     /// `GET {base}/health`, judged as the agent protocol says.
     /// `keep_connection`: leave the connection in the pool for the next check; otherwise
-    /// it is closed after the answer (`Connection: close`).
-    pub async fn check_health(&self, base: &AgentUrl, keep_connection: bool) -> Probe {
+    /// it is closed after the answer (`Connection: close`). Every call sends `outbound`,
+    /// the agent's own headers, which the caller gives only for the URL they were set for.
+    pub async fn check_health(&self, base: &AgentUrl, outbound: &Outbound, keep_connection: bool) -> Probe {
         let started = Instant::now();
         let endpoint = base.endpoint("health");
         let answer = if !keep_connection && endpoint.starts_with("http://") {
             match url::Url::parse(&endpoint) {
-                Ok(url) => closing::get(&url, &self.user_agent, &self.guard, self.limits.health).await,
+                Ok(url) => closing::get(&url, &self.user_agent, &self.guard, self.limits.health, outbound).await,
                 Err(e) => Err(CallError::Failed(format!("invalid URL: {e}"))),
             }
         } else {
-            let mut request = self.http.get(endpoint);
+            let mut request = outbound.apply(self.http.get(endpoint));
             if !keep_connection {
                 request = request.header(reqwest::header::CONNECTION, "close");
             }
@@ -180,8 +183,9 @@ impl AgentClient {
     }
 
     /// `GET {base}/schema`: the JSON body of a 2xx answer.
-    pub async fn fetch_schema(&self, base: &AgentUrl) -> Result<serde_json::Value, CallError> {
-        let answer = self.exchange(base, self.http.get(base.endpoint("schema")), self.limits.schema).await?;
+    pub async fn fetch_schema(&self, base: &AgentUrl, outbound: &Outbound) -> Result<serde_json::Value, CallError> {
+        let request = outbound.apply(self.http.get(base.endpoint("schema")));
+        let answer = self.exchange(base, request, self.limits.schema).await?;
         require_success(&answer)?;
         serde_json::from_slice(&answer.body).map_err(|_| CallError::Failed("its /schema answer is not JSON".into()))
     }
@@ -190,19 +194,26 @@ impl AgentClient {
     pub async fn start_run(
         &self,
         base: &AgentUrl,
+        outbound: &Outbound,
         inputs: &serde_json::Value,
         timeout: Duration,
     ) -> Result<Answer, CallError> {
         let limits = CallLimits { timeout, max_body: self.limits.run_max_body };
-        self.exchange(base, self.http.post(base.endpoint("run")).json(inputs), limits).await
+        self.exchange(base, outbound.apply(self.http.post(base.endpoint("run")).json(inputs)), limits).await
     }
 
     /// `GET {base}/status/{job_id}`.
-    pub async fn job_status(&self, base: &AgentUrl, job_id: &str, timeout: Duration) -> Result<Answer, CallError> {
+    pub async fn job_status(
+        &self,
+        base: &AgentUrl,
+        outbound: &Outbound,
+        job_id: &str,
+        timeout: Duration,
+    ) -> Result<Answer, CallError> {
         let limits =
             CallLimits { timeout: timeout.min(self.limits.status.timeout), max_body: self.limits.status.max_body };
         let url = base.endpoint(&format!("status/{}", app::model::percent_encode(job_id)));
-        self.exchange(base, self.http.get(url), limits).await
+        self.exchange(base, outbound.apply(self.http.get(url)), limits).await
     }
 
     /// Sends `request` (to `base`) and reads the whole answer under one deadline (body

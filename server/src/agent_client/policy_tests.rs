@@ -71,12 +71,13 @@ async fn every_call(client: &AgentClient, base: &str) -> Vec<String> {
         Err(e) => e.to_string(),
     };
     let probe = |p: Probe| p.reason.unwrap_or_else(|| "ok".into());
+    let none = Outbound::none();
     vec![
-        probe(client.check_health(&base, false).await),
-        probe(client.check_health(&base, true).await),
-        reason(client.fetch_schema(&base).await.map(drop)),
-        reason(client.start_run(&base, &serde_json::json!({}), Duration::from_secs(2)).await.map(drop)),
-        reason(client.job_status(&base, "j1", Duration::from_secs(2)).await.map(drop)),
+        probe(client.check_health(&base, &none, false).await),
+        probe(client.check_health(&base, &none, true).await),
+        reason(client.fetch_schema(&base, &none).await.map(drop)),
+        reason(client.start_run(&base, &none, &serde_json::json!({}), Duration::from_secs(2)).await.map(drop)),
+        reason(client.job_status(&base, &none, "j1", Duration::from_secs(2)).await.map(drop)),
     ]
 }
 

@@ -1,5 +1,6 @@
 //! SeaORM entities; only the services' store modules touch them.
 
+pub mod agent_headers;
 pub mod agents;
 pub mod health_events;
 pub mod latency_rollups;

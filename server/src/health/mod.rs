@@ -387,7 +387,7 @@ impl HealthMonitor {
                 _ = young.aged(), if !capacity => {}
                 _ = sleep_until_ms(next_due), if capacity && next_due.is_some() => {
                     let room = (self.settings.max_in_flight - checks.len()).min(MAX_YOUNG - young.count());
-                    for (agent_id, generation, url, interval) in state.take_due(room) {
+                    for (agent_id, generation, url, headers, interval) in state.take_due(room) {
                         let client = self.client.clone();
                         // A connection is worth keeping only if the next check comes before
                         // the agent closes it (uvicorn does after 5 s idle); otherwise the
@@ -400,7 +400,7 @@ impl HealthMonitor {
                             let probe = young
                                 .watch(async {
                                     match AgentUrl::parse(&url) {
-                                        Ok(parsed) => client.check_health(&parsed, keep).await,
+                                        Ok(parsed) => client.check_health(&parsed, &headers, keep).await,
                                         // A stored URL always parsed once; a hand-edited row gets a reason.
                                         Err(e) => Probe { state: HealthState::Unhealthy, reason: Some(e), latency_ms: None, checked_at: Utc::now() },
                                     }

@@ -3,7 +3,7 @@
 
 use super::store::{CheckWrite, RollupWrite, Target};
 use super::{now_ms, schedule, writer, Counts, MonitorSettings};
-use crate::agent_client::Probe;
+use crate::agent_client::{Outbound, Probe};
 use app::model::HealthState;
 use chrono::DateTime;
 use std::cmp::Reverse;
@@ -15,6 +15,8 @@ use tokio::sync::mpsc;
 /// One agent as the monitor holds it.
 struct Slot {
     url: String,
+    /// Sent with each check (`agent_client::outbound`).
+    headers: Outbound,
     interval: Duration,
     generation: u64,
     /// The slot it is scheduled for (ms since the epoch).
@@ -99,6 +101,11 @@ impl Scheduler {
         self.next_generation += 1;
         let key: Arc<str> = Arc::from(target.agent_id.as_str());
         let old = self.slots.remove(&key);
+        let headers = match (target.headers, &old) {
+            (Some(headers), _) => headers,
+            (None, Some(old)) if old.url == target.agent_url => old.headers.clone(),
+            (None, _) => Outbound::none(),
+        };
         if let Some(old) = &old {
             self.count_slot(old.state, old.parked, -1);
         }
@@ -108,6 +115,7 @@ impl Scheduler {
             key.clone(),
             Slot {
                 url: target.agent_url,
+                headers,
                 interval,
                 generation,
                 due,
@@ -198,7 +206,7 @@ impl Scheduler {
 
     /// Agents due now (ID, generation, URL, interval), at most `room`; each moves to its
     /// next slot.
-    pub(super) fn take_due(&mut self, room: usize) -> Vec<(Arc<str>, u64, String, Duration)> {
+    pub(super) fn take_due(&mut self, room: usize) -> Vec<(Arc<str>, u64, String, Outbound, Duration)> {
         let now = now_ms();
         let mut due = Vec::new();
         while due.len() < room {
@@ -219,7 +227,7 @@ impl Scheduler {
                 continue; // its previous check is still open: never two at once
             }
             slot.in_flight = true;
-            due.push((key, generation, slot.url.clone(), slot.interval));
+            due.push((key, generation, slot.url.clone(), slot.headers.clone(), slot.interval));
         }
         due
     }

@@ -1,6 +1,7 @@
 //! What the monitor reads and writes: the agents to check, batches of check results with
 //! their transitions, latency rollups, and the history the pages read back.
 
+use crate::agent_client::Outbound;
 use crate::entities::{agents, health_events, latency_rollups, stored};
 use app::model::HealthState;
 use chrono::{DateTime, Utc};
@@ -21,6 +22,9 @@ pub struct Target {
     pub checked_at: Option<DateTime<Utc>>,
     /// Expired or deregistered: held (and counted as expired), not checked.
     pub expired: bool,
+    /// The headers to send with its checks. `None`: those the monitor holds for it, if
+    /// it is still at the same URL (a self-registration does not touch them).
+    pub headers: Option<Outbound>,
 }
 
 impl Target {
@@ -35,7 +39,12 @@ impl Target {
             reason: m.health_reason.clone(),
             checked_at: m.health_checked_at,
             expired: m.expired_at.is_some(),
+            headers: None,
         }
+    }
+
+    pub fn with_headers(self, headers: Outbound) -> Self {
+        Self { headers: Some(headers), ..self }
     }
 }
 
@@ -63,9 +72,14 @@ pub async fn targets(db: &DatabaseConnection) -> Result<Vec<Target>, DbErr> {
         .into_tuple()
         .all(db)
         .await?;
+    let mut outbound = crate::registry::store::outbound::all(db).await?;
     Ok(rows
         .into_iter()
         .map(|(agent_id, agent_url, interval, state, failures, reason, checked_at, expired_at)| Target {
+            headers: Some(match outbound.remove(&agent_id) {
+                Some((url, headers)) if url == agent_url => headers,
+                _ => Outbound::none(),
+            }),
             expired: expired_at.is_some(),
             state: stored::health_state("agents", &agent_id, &state).unwrap_or(HealthState::Unknown),
             agent_id,

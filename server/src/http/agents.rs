@@ -6,7 +6,7 @@ use super::openapi::ErrorBody;
 use crate::registry::{Registry, Removal};
 use crate::state::AppState;
 use app::error::{ApiError, FieldError};
-use app::model::{AgentQuery, AgentView, RegisterAgent, SchemaView};
+use app::model::{AgentQuery, AgentView, OutboundHeaders, RegisterAgent, SchemaView};
 use app::services::AgentService;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show, remove))
         .routes(routes!(schema))
         .routes(routes!(history))
+        .routes(routes!(outbound_headers, set_outbound_headers))
         .routes(routes!(super::runs::create))
 }
 
@@ -109,7 +110,18 @@ fn registration_from_json(body: Value) -> Result<RegisterAgent, HttpError> {
             None
         }
     };
-    let request = RegisterAgent { agent_id, agent_name, agent_url, metadata, force, replace, health_interval };
+    let outbound_headers = match body.remove("outbound_headers") {
+        None | Some(Value::Null) => None,
+        Some(value) => match headers_from_json(value) {
+            Ok(headers) => Some(headers),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+    };
+    let request =
+        RegisterAgent { agent_id, agent_name, agent_url, metadata, force, replace, health_interval, outbound_headers };
     // Report type errors together with the rule checks of the other fields.
     if !errors.is_empty() {
         if let Err(more) = app::validation::validate_registration(&request) {
@@ -119,6 +131,72 @@ fn registration_from_json(body: Value) -> Result<RegisterAgent, HttpError> {
         return Err(HttpError(ApiError::validation(errors)));
     }
     Ok(request)
+}
+
+/// `{"Name": "value", …}`: every value a string (never echoed in the refusal).
+fn headers_from_json(value: Value) -> Result<OutboundHeaders, FieldError> {
+    let Value::Object(map) = value else {
+        return Err(FieldError::new(
+            "outbound_headers",
+            "outbound_headers must be an object of header names to values",
+        ));
+    };
+    let mut headers = std::collections::BTreeMap::new();
+    for (name, value) in map {
+        match value {
+            Value::String(v) => {
+                headers.insert(name, v);
+            }
+            _ => {
+                let shown: String = name.chars().take(64).collect();
+                return Err(FieldError::new(
+                    &format!("outbound_headers.{shown}"),
+                    format!("the value of {shown} must be a string"),
+                ));
+            }
+        }
+    }
+    Ok(OutboundHeaders(headers))
+}
+
+/// The names of an agent's outbound headers (never their values).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OutboundHeaderNames {
+    pub agent_id: String,
+    /// The URL they are sent to: the agent's, unless it moved since (then none are sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_url: Option<String>,
+    /// Lower-case, sorted: the order they are sent in.
+    pub names: Vec<String>,
+}
+
+/// The names of the headers sent with every call to the agent.
+#[utoipa::path(get, path = "/agents/{agent_id}/outbound-headers", tag = "agents",
+    params(("agent_id" = String, Path, description = AGENT_ID)),
+    responses((status = 200, body = OutboundHeaderNames), (status = 404, body = ErrorBody)))]
+async fn outbound_headers(
+    State(registry): State<Registry>,
+    AgentPath(agent_id): AgentPath,
+) -> Result<Json<OutboundHeaderNames>, HttpError> {
+    let (agent_url, names) = registry.outbound_header_names(&agent_id).await?;
+    Ok(Json(OutboundHeaderNames { agent_id: agent_id.as_str().to_owned(), agent_url, names }))
+}
+
+/// Replaces the headers sent with every call to the agent (health checks, `/schema`,
+/// `/run`, `/status`), for its current URL: a later URL change drops them. `{}` clears
+/// them. Answered by name only; the agent is checked again at once with them.
+#[utoipa::path(put, path = "/agents/{agent_id}/outbound-headers", tag = "agents",
+    params(("agent_id" = String, Path, description = AGENT_ID)), request_body = OutboundHeaders,
+    responses((status = 200, body = OutboundHeaderNames), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_outbound_headers(
+    State(registry): State<Registry>,
+    AgentPath(agent_id): AgentPath,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<OutboundHeaderNames>, HttpError> {
+    let Json(body) = body?;
+    let headers = headers_from_json(body).map_err(|e| HttpError(ApiError::validation(vec![e])))?;
+    let (agent_url, names) = registry.set_outbound_headers(&agent_id, &headers).await?;
+    Ok(Json(OutboundHeaderNames { agent_id: agent_id.as_str().to_owned(), agent_url: Some(agent_url), names }))
 }
 
 #[utoipa::path(get, path = "/agents/{agent_id}", tag = "agents", params(("agent_id" = String, Path, description = AGENT_ID)),

@@ -11,7 +11,7 @@ pub mod store;
 pub use expiry::PreservationSettings;
 pub use self_service::Caller;
 
-use crate::agent_client::{AgentClient, CallError};
+use crate::agent_client::{AgentClient, CallError, Outbound};
 use crate::db::Db;
 use crate::error::ServiceError;
 use crate::events::EventBus;
@@ -142,6 +142,7 @@ impl Registry {
             .map_err(|e| ServiceError::SchemaUnavailable(format!("its stored URL is not usable: {e}")))?;
         let slot = self.schemas.slot(id.as_str());
         let mut cached = slot.lock().await;
+        let outbound = store::outbound::for_url(self.db.read(), id.as_str(), url.as_str()).await?;
         // A failure is remembered as long as a success: askers queued behind a hung agent
         // get its answer at once instead of waiting out one timeout each.
         if let Some((at, url_then, outcome)) = cached.as_ref() {
@@ -152,7 +153,7 @@ impl Registry {
                 };
             }
         }
-        let fetched = match self.client.fetch_schema(&url).await {
+        let fetched = match self.client.fetch_schema(&url, &outbound).await {
             Ok(raw) => parse_schema(&raw)
                 .map_err(|e| format!("its /schema answer is not a usable schema: {e}"))
                 .map(|s| (raw, s)),
@@ -211,6 +212,10 @@ impl Registry {
         if let Err(e) = url::Url::parse(valid.agent_url.as_str()) {
             return Err(ServiceError::invalid_field("agent_url", format!("Agent URL is not a valid URL ({e})")));
         }
+        let given = match &request.outbound_headers {
+            Some(headers) => Some(Outbound::parse(&headers.0).map_err(ServiceError::Invalid)?),
+            None => None,
+        };
         if let Err(refusal) = self.client.admit(&valid.agent_url).await {
             return Err(ServiceError::invalid_field("agent_url", refusal.to_string()));
         }
@@ -223,7 +228,13 @@ impl Registry {
                 }
             }
         }
-        let probe = self.client.check_health(&valid.agent_url, false).await;
+        // The check sends what the calls after it will: the headers given, or those already
+        // set for this URL.
+        let outbound = match &given {
+            Some(headers) => headers.clone(),
+            None => store::outbound::for_url(self.db.read(), valid.agent_id.as_str(), valid.agent_url.as_str()).await?,
+        };
+        let probe = self.client.check_health(&valid.agent_url, &outbound, false).await;
         if probe.state != HealthState::Healthy && !valid.force {
             return Err(ServiceError::HealthCheckFailed {
                 agent_url: valid.agent_url.as_str().to_owned(),
@@ -235,7 +246,9 @@ impl Registry {
         let failures = u32::from(!passed);
         let state = HealthState::after_check(passed, failures, self.policy.unhealthy_after);
         let (model, created) =
-            match store::upsert(self.db.write(), &valid, AgentSource::Manual, &probe, state, failures).await? {
+            match store::upsert(self.db.write(), &valid, AgentSource::Manual, &probe, state, failures, given.as_ref())
+                .await?
+            {
                 store::Upsert::Stored { model, created, .. } => (model, created),
                 store::Upsert::Taken(holder) => return Err(taken(holder)),
             };
@@ -244,7 +257,8 @@ impl Registry {
             health = %model.health_state, "agent registered"
         );
         self.liveness.registered(&model.agent_id, None, None, None);
-        self.monitor.upsert(Target::from_model(&model), FirstCheck::Checked);
+        self.schemas.forget(&model.agent_id);
+        self.monitor.upsert(Target::from_model(&model).with_headers(outbound), FirstCheck::Checked);
         let agent = store::to_view(model, &self.policy);
         self.bus.publish(LiveEvent::AgentUpserted(agent.clone()));
         Ok(Registration { agent, created })
@@ -306,6 +320,37 @@ impl Registry {
         self.liveness.forget(agent_id);
         self.monitor.remove(agent_id);
         self.bus.publish(LiveEvent::AgentRemoved(AgentRemoved { agent_id: agent_id.to_owned() }));
+    }
+
+    /// The names of the agent's outbound headers and the URL they are for.
+    pub async fn outbound_header_names(&self, id: &AgentId) -> Result<(Option<String>, Vec<String>), ServiceError> {
+        let agent = store::find(self.db.read(), id.as_str())
+            .await?
+            .ok_or_else(|| ServiceError::AgentNotFound(id.as_str().to_owned()))?;
+        Ok(match store::outbound::names(self.db.read(), id.as_str()).await? {
+            Some((url, names)) if url == agent.agent_url => (Some(url), names),
+            // Set for a URL the agent has left: none are sent.
+            _ => (None, Vec::new()),
+        })
+    }
+
+    /// Sets the agent's outbound headers for its current URL and checks it again with
+    /// them at once (a person adding an `Authorization` wants to see it work).
+    pub async fn set_outbound_headers(
+        &self,
+        id: &AgentId,
+        headers: &app::model::OutboundHeaders,
+    ) -> Result<(String, Vec<String>), ServiceError> {
+        let outbound = Outbound::parse(&headers.0).map_err(ServiceError::Invalid)?;
+        let agent = store::find(self.db.read(), id.as_str())
+            .await?
+            .ok_or_else(|| ServiceError::AgentNotFound(id.as_str().to_owned()))?;
+        store::outbound::set(self.db.write(), id.as_str(), &agent.agent_url, &outbound).await?;
+        tracing::info!(agent_id = %id.as_str(), names = ?outbound.names(), "outbound headers set");
+        self.schemas.forget(id.as_str());
+        self.monitor
+            .upsert(Target::from_model(&agent).with_headers(outbound.clone()), FirstCheck::After(Duration::ZERO));
+        Ok((agent.agent_url, outbound.names()))
     }
 
     pub async fn history(&self, id: &AgentId, hours: u32) -> Result<HealthHistory, ServiceError> {

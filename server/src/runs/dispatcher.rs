@@ -6,7 +6,7 @@
 
 use super::store::{self, Outcome};
 use super::RunSettings;
-use crate::agent_client::{judge_job_status, judge_run_answer, AgentClient, CallError, JobReply, RunReply};
+use crate::agent_client::{judge_job_status, judge_run_answer, AgentClient, CallError, JobReply, Outbound, RunReply};
 use crate::db::Db;
 use crate::events::EventBus;
 use app::model::RunStatus;
@@ -164,6 +164,9 @@ impl Inner {
                 return Ok(());
             }
         };
+        // The agent's headers, if they were set for the URL this run goes to (a run queued
+        // before the agent moved goes without them). An agent echoing one is masked below.
+        let outbound = crate::registry::store::outbound::for_url(self.db.read(), &job.agent_id, &job.agent_url).await?;
         let deadline_total = self.settings.run_timeout;
         let (started_at, job_id) = match job.resume {
             Some((job_id, started_at)) => (started_at, Some(job_id)),
@@ -189,7 +192,7 @@ impl Inner {
         let remaining = deadline_total.saturating_sub(spent);
         let last_problem = Mutex::new(None::<String>);
         let resumed = job_id.is_some();
-        let work = self.call_agent(&job.run_id, &url, &job.inputs, job_id, remaining, &last_problem);
+        let work = self.call_agent(&job.run_id, &url, &outbound, &job.inputs, job_id, remaining, &last_problem);
         // "running" is published while the agent is called, not before: the call must not
         // wait for it, and the join ends before the outcome is published, so the order holds.
         let announce = async {
@@ -212,7 +215,9 @@ impl Inner {
                 (RunStatus::TimedOut, failure(error, None))
             }
         };
-        scrub(&mut outcome, &job.secrets);
+        let mut secrets = job.secrets.clone();
+        secrets.extend(outbound.values());
+        scrub(&mut outcome, &secrets);
         // The outcome is the point of the whole run: a failed write is tried again before
         // giving up (the next start would otherwise call it interrupted).
         let mut wait = Duration::from_millis(200);
@@ -236,10 +241,12 @@ impl Inner {
     }
 
     /// The agent's final reply: the `/run` answer, or the end of its async job.
+    #[allow(clippy::too_many_arguments)]
     async fn call_agent(
         &self,
         run_id: &str,
         url: &AgentUrl,
+        outbound: &Outbound,
         inputs: &serde_json::Value,
         job_id: Option<String>,
         budget: Duration,
@@ -251,7 +258,7 @@ impl Inner {
             None => {
                 // The run's own timeout (around this call) must be the one that fires, so a
                 // slow agent reads as `timed_out`, not as a failed call: the call gets a margin.
-                let answer = match self.client.start_run(url, inputs, budget + CALL_MARGIN).await {
+                let answer = match self.client.start_run(url, outbound, inputs, budget + CALL_MARGIN).await {
                     Ok(answer) => answer,
                     Err(reason) => {
                         return Ok(RunReply::Failed {
@@ -279,7 +286,7 @@ impl Inner {
             // at most every `poll_max`.
             wait = wait.mul_f32(1.5).min(self.settings.poll_max);
             let left = budget.saturating_sub(began.elapsed()) + CALL_MARGIN;
-            let problem = match self.client.job_status(url, &job_id, left).await {
+            let problem = match self.client.job_status(url, outbound, &job_id, left).await {
                 Ok(answer) => match judge_job_status(&job_id, &answer) {
                     JobReply::Pending => None,
                     JobReply::Unavailable(reason) => Some(reason),

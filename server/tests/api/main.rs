@@ -13,6 +13,7 @@ mod live;
 mod mock_agent;
 mod network_policy;
 mod openapi;
+mod outbound_headers;
 mod overview;
 mod pages;
 mod recovery;

@@ -78,7 +78,20 @@ pub async fn mock_agent(schema: Value, behaviour: Behaviour) -> MockAgent {
 
 /// A mock agent listening on `ip` (a loopback address).
 pub async fn mock_agent_on(ip: &str, schema: Value, behaviour: Behaviour) -> MockAgent {
-    let mock = Arc::new(Mock {
+    let mock = new_mock(schema, behaviour);
+    let url = crate::helpers::serve_on(ip, router(mock.clone())).await;
+    MockAgent { url, mock }
+}
+
+/// A mock agent whose router goes through `layer` first (a gateway in front of it).
+pub async fn mock_agent_wrapped(schema: Value, behaviour: Behaviour, wrap: impl FnOnce(Router) -> Router) -> MockAgent {
+    let mock = new_mock(schema, behaviour);
+    let url = crate::helpers::serve_on("127.0.0.1", wrap(router(mock.clone()))).await;
+    MockAgent { url, mock }
+}
+
+fn new_mock(schema: Value, behaviour: Behaviour) -> Arc<Mock> {
+    Arc::new(Mock {
         behaviour: Mutex::new(behaviour),
         schema: Mutex::new(schema),
         received: Mutex::new(Vec::new()),
@@ -87,15 +100,16 @@ pub async fn mock_agent_on(ip: &str, schema: Value, behaviour: Behaviour) -> Moc
         status_calls: AtomicUsize::new(0),
         jobs: Mutex::new(HashMap::new()),
         timed_jobs: Mutex::new(HashMap::new()),
-    });
-    let router = Router::new()
+    })
+}
+
+fn router(mock: Arc<Mock>) -> Router {
+    Router::new()
         .route("/health", get(|| async { Json(json!({"status": "alive"})) }))
         .route("/schema", get(|State(m): State<Arc<Mock>>| async move { Json(m.schema.lock().unwrap().clone()) }))
         .route("/run", post(run))
         .route("/status/{job_id}", get(status))
-        .with_state(mock.clone());
-    let url = crate::helpers::serve_on(ip, router).await;
-    MockAgent { url, mock }
+        .with_state(mock)
 }
 
 fn echo(inputs: &Value) -> Value {

@@ -43,7 +43,7 @@ async fn stale_or_foreign_check_results_are_not_written() {
     })
     .unwrap();
     let now = Utc::now();
-    store::upsert(db, &valid, AgentSource::Manual, &probe(HealthState::Healthy, now), HealthState::Healthy, 0)
+    store::upsert(db, &valid, AgentSource::Manual, &probe(HealthState::Healthy, now), HealthState::Healthy, 0, None)
         .await
         .unwrap();
 
@@ -87,7 +87,7 @@ async fn latency_rollups_merge_and_skip_removed_agents() {
     })
     .unwrap();
     let now = Utc::now();
-    store::upsert(db, &valid, AgentSource::Manual, &probe(HealthState::Healthy, now), HealthState::Healthy, 0)
+    store::upsert(db, &valid, AgentSource::Manual, &probe(HealthState::Healthy, now), HealthState::Healthy, 0, None)
         .await
         .unwrap();
     let bucket = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();

@@ -79,6 +79,7 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
             force,
             replace: replace.get_untracked(),
             health_interval: None,
+            outbound_headers: None,
         };
         if let Err(errors) = validate_registration(&input) {
             field_errors.set(errors);

@@ -141,6 +141,8 @@ pub async fn self_register(
                 txn.rollback().await?;
                 return Ok(SelfRegisterOutcome::Taken(holder));
             }
+            // Headers set for the old URL are not sent to the new one.
+            super::outbound::drop_unless_at(&txn, id, url).await?;
         }
     }
     if created || moved {
@@ -322,6 +324,7 @@ pub async fn delete_expired(db: &DatabaseConnection, agent_id: &str, before: Dat
     }
     health_events::Entity::delete_many().filter(health_events::Column::AgentId.eq(agent_id)).exec(&txn).await?;
     crate::health::store::delete_rollups(&txn, agent_id).await?;
+    super::outbound::delete(&txn, agent_id).await?;
     agents::Entity::delete_by_id(agent_id).exec(&txn).await?;
     txn.commit().await?;
     Ok(true)

@@ -3,6 +3,7 @@
 //! (registration, heartbeats, expiry, revival, goodbye, purge) is in `lifecycle`.
 
 mod lifecycle;
+pub mod outbound;
 pub use lifecycle::*;
 
 use crate::agent_client::Probe;
@@ -42,6 +43,7 @@ pub async fn upsert(
     probe: &Probe,
     state: HealthState,
     failures: u32,
+    headers: Option<&crate::agent_client::Outbound>,
 ) -> Result<Upsert, DbErr> {
     let id = valid.agent_id.as_str();
     let now = Utc::now();
@@ -122,6 +124,14 @@ pub async fn upsert(
     };
     if transition {
         record_transition(&txn, id, state, probe.reason.clone(), probe.checked_at).await?;
+    }
+    // Headers go to the URL they were set for only: given, they are set; not given, those
+    // set for this URL stay and any for another go.
+    match headers {
+        Some(headers) => outbound::set(&txn, id, valid.agent_url.as_str(), headers).await?,
+        None => {
+            outbound::drop_unless_at(&txn, id, valid.agent_url.as_str()).await?;
+        }
     }
     let stored = in_transaction(&txn, id).await?;
     txn.commit().await?;
@@ -268,6 +278,7 @@ pub async fn delete(db: &DatabaseConnection, agent_id: &str) -> Result<bool, DbE
     let txn = db.begin().await?;
     health_events::Entity::delete_many().filter(health_events::Column::AgentId.eq(agent_id)).exec(&txn).await?;
     crate::health::store::delete_rollups(&txn, agent_id).await?;
+    outbound::delete(&txn, agent_id).await?;
     let deleted = agents::Entity::delete_by_id(agent_id).exec(&txn).await?.rows_affected > 0;
     txn.commit().await?;
     Ok(deleted)
