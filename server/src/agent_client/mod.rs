@@ -9,6 +9,8 @@ use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
 mod closing;
+#[cfg(test)]
+mod hostile_tests;
 pub mod outbound;
 pub mod policy;
 #[cfg(test)]
@@ -187,7 +189,7 @@ impl AgentClient {
         let request = outbound.apply(self.http.get(base.endpoint("schema")));
         let answer = self.exchange(base, request, self.limits.schema).await?;
         require_success(&answer)?;
-        serde_json::from_slice(&answer.body).map_err(|_| CallError::Failed("its /schema answer is not JSON".into()))
+        serde_json::from_slice(&answer.body).map_err(|e| CallError::Failed(not_json("its /schema answer", &e)))
     }
 
     /// `POST {base}/run` with the inputs object itself; `timeout` is what is left of the run's.
@@ -278,9 +280,22 @@ fn too_large(max: usize) -> String {
     }
 }
 
+/// Why an answer did not parse, precisely: an agent nesting arrays 100,000 deep (which
+/// serde_json refuses at 128 levels rather than overflow the stack) is not "not JSON".
+pub fn not_json(what: &str, error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    if text.starts_with("recursion limit exceeded") {
+        format!("{what} nests deeper than 128 levels (line {}, column {})", error.line(), error.column())
+    } else if error.is_eof() {
+        format!("{what} is not JSON: it ends too early")
+    } else {
+        format!("{what} is not JSON (line {}, column {})", error.line(), error.column())
+    }
+}
+
 /// Reads a 2xx /health body: JSON with a `status` that means up.
 pub fn judge_health_body(body: &[u8]) -> Result<(), String> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| "body is not JSON".to_owned())?;
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| not_json("body", &e))?;
     let Some(object) = value.as_object() else {
         return Err("body is not a JSON object".into());
     };
@@ -392,7 +407,13 @@ mod tests {
         assert!(judge_health_body(br#"{"status":"HEALTHY"}"#).is_ok());
         assert!(judge_health_body(br#"{"status":"ok"}"#).is_ok());
         assert_eq!(judge_health_body(br#"{"status":"starting"}"#).unwrap_err(), "status \"starting\"");
-        assert_eq!(judge_health_body(b"<html>").unwrap_err(), "body is not JSON");
+        assert_eq!(judge_health_body(b"<html>").unwrap_err(), "body is not JSON (line 1, column 1)");
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(
+            judge_health_body(deep.as_bytes()).unwrap_err(),
+            "body nests deeper than 128 levels (line 1, column 128)"
+        );
+        assert_eq!(judge_health_body(b"{\"status\": \"al").unwrap_err(), "body is not JSON: it ends too early");
         assert_eq!(judge_health_body(b"[1]").unwrap_err(), "body is not a JSON object");
         assert!(judge_health_body(b"{}").unwrap_err().contains("no \"status\""));
         assert!(judge_health_body(br#"{"status":1}"#).unwrap_err().contains("not a string"));

@@ -85,7 +85,7 @@ fn parse_object(answer: &Answer) -> Result<Map<String, Value>, RunReply> {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) if answer.status.is_success() => Err(failed("the agent's answer is not a JSON object")),
         Ok(_) => Ok(Map::new()),
-        Err(_) if answer.status.is_success() => Err(failed("the agent's answer is not JSON")),
+        Err(e) if answer.status.is_success() => Err(failed(&super::not_json("the agent's answer", &e))),
         Err(_) => {
             let text = String::from_utf8_lossy(&answer.body);
             let text = text.trim();
@@ -238,7 +238,7 @@ mod tests {
             "the agent answered HTTP 502 Bad Gateway: <html>bad gateway</html>"
         );
         assert_eq!(failed_with(answer(503, "")), "the agent answered HTTP 503 Service Unavailable");
-        assert_eq!(failed_with(answer(200, "<html>")), "the agent's answer is not JSON");
+        assert_eq!(failed_with(answer(200, "<html>")), "the agent's answer is not JSON (line 1, column 1)");
         assert_eq!(failed_with(answer(200, "[1,2]")), "the agent's answer is not a JSON object");
         assert_eq!(failed_with(answer(200, r#"{"status":"error","error":"no key"}"#)), "no key");
     }
