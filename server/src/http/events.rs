@@ -34,9 +34,23 @@ pub struct EventsQuery {
 /// The live event stream (Server-Sent Events): `agent.upserted`, `agent.removed`,
 /// `agent.health`, `registry.self_preservation`, `run.updated`, `run.removed`, `resync`,
 /// and `ping` every 15 s; `docs/api.md` gives each event's data.
+/// One event of the stream as the SSE format frames it (docs/api.md, "Live events").
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct StreamEvent {
+    /// The kind: `agent_upserted`, `run_changed`, …, `resync`, `ping`.
+    event: Option<String>,
+    /// Resume after it with `Last-Event-ID`.
+    id: Option<String>,
+    /// The event's JSON.
+    data: String,
+    /// Milliseconds the browser waits before reconnecting.
+    retry: Option<u32>,
+}
+
 #[utoipa::path(get, path = "/events", tag = "live", params(EventsQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
-    responses((status = 200, content_type = "text/event-stream", description = "events, as they happen", body = String)))]
+    responses((status = 200, content_type = "text/event-stream", description = "events, as they happen", body = StreamEvent)))]
 pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,

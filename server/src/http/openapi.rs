@@ -5,6 +5,7 @@
 //! browsable at `/api/docs` (Swagger UI, its files compiled in: no CDN).
 
 use app::error::ApiError;
+use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{OpenApi, ToSchema};
@@ -33,7 +34,7 @@ pub struct ErrorBody {
         (name = "live", description = "The event stream and the metrics"),
         (name = "access", description = "Signing in, and who the caller is (access control: docs/api.md)"),
     ),
-    components(schemas(ErrorBody))
+    components(schemas(ErrorBody, app::model::AgentState))
 )]
 pub struct ApiDoc;
 
@@ -50,11 +51,22 @@ pub fn with_access_answers(openapi: &mut utoipa::openapi::OpenApi) {
     let forbidden =
         answer("refused for where the request came from (Host, or another site's page), or beyond the token's scope");
     let unauthorized = answer("access control is on and the request has no valid token or sign-in");
+    let unreadable = answer("the body is not what the operation reads (no body, not JSON, another content type)");
+    let too_large = answer("the body is larger than the dashboard accepts (--max-run-inputs and a margin)");
+    let invalid = answer("a parameter or field breaks a rule; `fields` names each");
     for item in openapi.paths.paths.values_mut() {
         let operations = [&mut item.get, &mut item.post, &mut item.delete, &mut item.put, &mut item.patch];
         for op in operations.into_iter().flatten() {
             op.responses.responses.entry("403".into()).or_insert(RefOr::T(forbidden.clone()));
             op.responses.responses.entry("401".into()).or_insert(RefOr::T(unauthorized.clone()));
+            if op.request_body.is_some() {
+                op.responses.responses.entry("400".into()).or_insert(RefOr::T(unreadable.clone()));
+                op.responses.responses.entry("413".into()).or_insert(RefOr::T(too_large.clone()));
+            }
+            let has_query = op.parameters.iter().flatten().any(|p| p.parameter_in == ParameterIn::Query);
+            if op.request_body.is_some() || has_query {
+                op.responses.responses.entry("422".into()).or_insert(RefOr::T(invalid.clone()));
+            }
         }
     }
 }
