@@ -79,6 +79,17 @@ test('pages carry a nonce CSP and hydrate under it; the filters work without inl
   expect(errors).toEqual([]);
 });
 
+test('the API docs page has its own policy and works under it', async ({ page }) => {
+  const errors = watchErrors(page);
+  const response = await page.goto(`${dashboard.url}/api/docs/`);
+  const csp = response!.headers()['content-security-policy'];
+  expect(csp).toContain("script-src 'self';");
+  expect(csp).toContain("frame-ancestors 'none'");
+  await expect(page.getByText('configurable-agents').first()).toBeVisible();
+  await expect(page.locator('.opblock-summary-path', { hasText: '/api/v1/agents' }).first()).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
 test('markup and javascript: URLs from an agent are shown as text and never run', async ({ page }) => {
   const errors = watchErrors(page);
   const good = await hostileAgent('healthy');

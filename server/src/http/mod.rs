@@ -34,8 +34,20 @@ pub fn api_router(state: AppState) -> Router {
         .nest("/api/v1", v1.fallback(error::unknown_endpoint).method_not_allowed_fallback(error::method_not_allowed))
         .merge(root)
         .route("/sign-out", axum::routing::post(session::sign_out))
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", document(v1_doc, root_doc)))
+        .merge(api_docs(document(v1_doc, root_doc)))
         .with_state(state)
+}
+
+/// The API docs page (Swagger UI, its files compiled in) with a policy of its own: its
+/// scripts are files of this origin, but it styles elements inline.
+fn api_docs(document: utoipa::openapi::OpenApi) -> Router<AppState> {
+    use axum::http::{header, HeaderValue};
+    let policy = HeaderValue::from_static(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
+    Router::from(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", document))
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, policy))
 }
 
 /// Every route under `/api/v1`, each added with its documentation (`routes!`).
