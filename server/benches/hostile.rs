@@ -1,7 +1,7 @@
 //! Does a hostile agent slow the dashboard for everyone else? The p99 latency of
 //! `GET /api/v1/agents` (50 well-behaved agents listed) with and without five hostile
 //! agents being called: one drips its body a byte at a time, one sends an endless chunked
-//! body, one a gigabyte without a length, one JSON nested 100,000 deep, one holds the
+//! body, one a gigabyte without a length, one JSON nested 20,000 deep, one holds the
 //! connection open without answering. They are checked every second (their own interval)
 //! and their `/schema` is asked every second meanwhile. (They run in this process, on a
 //! thread of their own: on a 2-core machine the garbage they pump still takes CPU that
@@ -11,93 +11,19 @@
 //!     cargo bench -p server --bench hostile                (or ./dev bench)
 //!     BENCH_REQUESTS=6000 BENCH_CONCURRENCY=4 BENCH_ROUNDS=3 …
 
+// Shared with the tests, which use all of it.
+#[allow(dead_code)]
+#[path = "../src/agent_client/hostile_agents.rs"]
+mod hostile_agents;
 #[path = "support/mod.rs"]
 mod support;
 
 use serde_json::json;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{env, Dashboard};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-type Behaviour = fn(TcpStream) -> Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// An agent on loopback answering every connection as `behaviour` says, on `agents` (a
-/// runtime of its own, on its own thread: the load generator's latencies must not include
-/// the time this process spends pumping garbage).
-async fn hostile(agents: &tokio::runtime::Handle, behaviour: Behaviour) -> String {
-    let listener = agents.spawn(async { TcpListener::bind("127.0.0.1:0").await.unwrap() }).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    agents.spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                behaviour(socket).await;
-            });
-        }
-    });
-    url
-}
-
-fn drip(mut s: TcpStream) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(async move {
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 60000\r\n\r\n").await;
-        for _ in 0..60000 {
-            if s.write_all(b" ").await.is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-}
-
-fn endless(mut s: TcpStream) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(async move {
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await;
-        let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
-        while s.write_all(chunk.as_bytes()).await.is_ok() {}
-    })
-}
-
-fn gigabyte(mut s: TcpStream) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(async move {
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n").await;
-        let block = vec![b'x'; 64 * 1024];
-        for _ in 0..(1 << 14) {
-            if s.write_all(&block).await.is_err() {
-                return;
-            }
-        }
-    })
-}
-
-fn nested(mut s: TcpStream) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(async move {
-        // 200 kB: within the schema's 1 MiB, past the health check's 64 KiB.
-        let body = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
-        let _ = s.write_all(head.as_bytes()).await;
-        let _ = s.write_all(body.as_bytes()).await;
-    })
-}
-
-fn held(s: TcpStream) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(async move {
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        drop(s);
-    })
-}
+use tokio::net::TcpListener;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -148,15 +74,18 @@ async fn main() {
         let body = json!({"agent_id": format!("good-{i:02}"), "agent_name": "Good", "agent_url": good});
         assert!(http.post(&agents).json(&body).send().await.unwrap().status().is_success());
     }
+    // On a runtime of their own, on its own thread: the load generator's latencies must
+    // not include the time this process spends pumping garbage.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let agents_rt = runtime.handle().clone();
     std::thread::spawn(move || runtime.block_on(std::future::pending::<()>()));
+    use hostile_agents::*;
     let hostile_urls = [
-        ("drip", hostile(&agents_rt, drip).await),
-        ("endless", hostile(&agents_rt, endless).await),
-        ("gigabyte", hostile(&agents_rt, gigabyte).await),
-        ("nested", hostile(&agents_rt, nested).await),
-        ("held", hostile(&agents_rt, held).await),
+        ("drip", serve_on(&agents_rt, drip).await),
+        ("endless", serve_on(&agents_rt, endless).await),
+        ("gigabyte", serve_on(&agents_rt, gigabyte).await),
+        ("nested", serve_on(&agents_rt, nested).await),
+        ("held", serve_on(&agents_rt, held).await),
     ];
     measure(&http, &dashboard.base, 200, concurrency).await; // warm-up
 

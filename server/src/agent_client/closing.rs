@@ -152,7 +152,7 @@ mod tests {
     use super::super::{AgentClient, ClientLimits};
     use super::*;
     use app::validation::AgentUrl;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     use tokio::net::TcpListener;
 
     const LIMITS: CallLimits = CallLimits { timeout: Duration::from_millis(500), max_body: 1024 };
@@ -168,14 +168,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let handle = tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match socket.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
+            let request = super::super::hostile_agents::read_head(&mut socket).await.unwrap_or_default();
             then(socket).await;
             String::from_utf8_lossy(&request).into_owned()
         });

@@ -2,38 +2,15 @@
 //! their own connection, reqwest for kept connections, `/schema`, `/run`, `/status`):
 //! every call ends within its deadline, reads no more than its cap, and says why.
 
+use super::hostile_agents::{self as agents, serve};
 use super::*;
-use std::future::Future;
-use std::pin::Pin;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 const TIMEOUT: Duration = Duration::from_millis(600);
 /// What each call may take at most, its deadline and a margin for a loaded machine.
 const WITHIN: Duration = Duration::from_millis(2500);
 
-type Behaviour = fn(TcpStream) -> Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// An agent answering every connection as `behaviour` says, after reading the request head.
-async fn hostile(behaviour: Behaviour) -> AgentUrl {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                behaviour(socket).await;
-            });
-        }
-    });
-    AgentUrl::parse(&format!("http://127.0.0.1:{port}")).unwrap()
+async fn hostile(behaviour: agents::Behaviour) -> AgentUrl {
+    AgentUrl::parse(&serve(behaviour).await).unwrap()
 }
 
 fn client() -> AgentClient {
@@ -82,18 +59,7 @@ fn assert_all(reasons: &[(&'static str, String)], expected: impl Fn(&str, &str) 
 
 #[tokio::test]
 async fn a_byte_drip_times_out() {
-    let base = hostile(|mut s| {
-        Box::pin(async move {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n").await;
-            for _ in 0..1000 {
-                if s.write_all(b" ").await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    })
-    .await;
+    let base = hostile(agents::drip).await;
     let reasons = every_call(&base).await;
     assert_all(&reasons, |what, reason| {
         // A declared 100 kB is over the run and health caps before a byte is read.
@@ -104,31 +70,13 @@ async fn a_byte_drip_times_out() {
 
 #[tokio::test]
 async fn a_drip_of_headers_times_out() {
-    let base = hostile(|mut s| {
-        Box::pin(async move {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\n").await;
-            for i in 0..1000 {
-                if s.write_all(format!("x-{i}: y\r\n").as_bytes()).await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    })
-    .await;
+    let base = hostile(agents::header_drip).await;
     assert_all(&every_call(&base).await, |_, reason| reason == "timed out after 600ms");
 }
 
 #[tokio::test]
 async fn an_endless_chunked_body_stops_at_the_cap() {
-    let base = hostile(|mut s| {
-        Box::pin(async move {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await;
-            let chunk = format!("400\r\n{}\r\n", "x".repeat(0x400));
-            while s.write_all(chunk.as_bytes()).await.is_ok() {}
-        })
-    })
-    .await;
+    let base = hostile(agents::endless).await;
     assert_all(&every_call(&base).await, |what, reason| match what {
         "schema" => reason == "answer larger than 1 MiB",
         "run" | "status" => reason == "answer larger than 4 KiB",
@@ -138,46 +86,20 @@ async fn an_endless_chunked_body_stops_at_the_cap() {
 
 #[tokio::test]
 async fn a_gigabyte_declared_is_refused_before_reading() {
-    let base = hostile(|mut s| {
-        Box::pin(async move {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1073741824\r\n\r\n").await;
-            // Nothing more: a client that waited for the body would time out instead.
-            tokio::time::sleep(Duration::from_secs(5)).await;
-        })
-    })
-    .await;
+    // A client that waited for the body would time out instead.
+    let base = hostile(agents::gigabyte_declared).await;
     assert_all(&every_call(&base).await, |_, reason| reason.starts_with("answer larger than"));
 }
 
 #[tokio::test]
 async fn a_gigabyte_undeclared_stops_at_the_cap() {
-    let base = hostile(|mut s| {
-        Box::pin(async move {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n").await;
-            let block = vec![b'x'; 64 * 1024];
-            for _ in 0..(1 << 14) {
-                if s.write_all(&block).await.is_err() {
-                    return;
-                }
-            }
-        })
-    })
-    .await;
+    let base = hostile(agents::gigabyte).await;
     assert_all(&every_call(&base).await, |_, reason| reason.starts_with("answer larger than"));
 }
 
 #[tokio::test]
 async fn deep_nesting_is_named_not_called_unreadable() {
-    let base = hostile(|mut s| {
-        Box::pin(async move {
-            // 3,000 levels: under every cap but the run's, and far past serde_json's 128.
-            let body = format!("{}{}", "[".repeat(3000), "]".repeat(3000));
-            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
-            let _ = s.write_all(head.as_bytes()).await;
-            let _ = s.write_all(body.as_bytes()).await;
-        })
-    })
-    .await;
+    let base = hostile(agents::nested).await;
     let client = client();
     let none = Outbound::none();
     for keep in [false, true] {
@@ -200,23 +122,10 @@ async fn deep_nesting_is_named_not_called_unreadable() {
 
 #[tokio::test]
 async fn a_connection_held_open_without_an_answer_times_out() {
-    let base = hostile(|s| {
-        Box::pin(async move {
-            tokio::time::sleep(Duration::from_secs(10)).await;
-            drop(s);
-        })
-    })
-    .await;
+    let base = hostile(agents::held).await;
     assert_all(&every_call(&base).await, |_, reason| reason == "timed out after 600ms");
-
     // An answer without a length on a connection the agent never closes: read to a close
     // that never comes, so the deadline ends it.
-    let base = hostile(|mut s| {
-        Box::pin(async move {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\n{\"status\":\"alive\"}").await;
-            tokio::time::sleep(Duration::from_secs(10)).await;
-        })
-    })
-    .await;
+    let base = hostile(agents::held_after_answer).await;
     assert_all(&every_call(&base).await, |_, reason| reason == "timed out after 600ms");
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 mod closing;
 #[cfg(test)]
+pub(crate) mod hostile_agents;
+#[cfg(test)]
 mod hostile_tests;
 pub mod outbound;
 pub mod policy;

@@ -7,7 +7,7 @@ use super::*;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 /// An agent on `ip:port` (0: any) answering every request `{"status":"alive"}` and closing;
@@ -21,13 +21,8 @@ async fn agent_on(ip: &str, port: u16) -> (SocketAddr, Arc<AtomicUsize>) {
         while let Ok((mut socket, _)) = listener.accept().await {
             count.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
+                if super::hostile_agents::read_head(&mut socket).await.is_none() {
+                    return;
                 }
                 let body = br#"{"status":"alive"}"#;
                 let head = format!(

@@ -118,7 +118,7 @@ async fn every_kind_of_failure_has_its_own_reason() {
     let refused = refused_url().await;
     let cases = [
         (Mode::Http503, "HTTP 503 Service Unavailable"),
-        (Mode::NotJson, "body is not JSON"),
+        (Mode::NotJson, "body is not JSON (line 1, column 1)"),
         (Mode::Degraded, "status \"degraded\""),
         (Mode::Hang, "timed out after 600ms"),
     ];
