@@ -152,7 +152,8 @@ pub struct UiSettings {
     /// `X-Forwarded-Proto` are believed (a CIDR or one address; repeatable; env:
     /// comma-separated). Without it the client is the connection's peer and the headers
     /// are ignored; behind a proxy, give the proxy's address, or every rate limit and
-    /// self-registration sees the proxy.
+    /// self-registration sees the proxy. Give proxies only: clients inside a trusted range
+    /// could name any address.
     #[arg(long = "trusted-proxy", env = "CA_TRUSTED_PROXIES", value_delimiter = ',', value_parser = network)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 

@@ -197,9 +197,9 @@ impl Application {
             bus: bus.clone(),
             metrics,
             monitor: monitor_handle.clone(),
+            trusted: Arc::new(http::client::TrustedProxies::new(settings.trusted_proxies.clone())),
         });
-        let trusted = Arc::new(http::client::TrustedProxies::new(settings.trusted_proxies.clone()));
-        let router = routes(options, state, access_state, trusted, settings.max_run_inputs + BODY_ALLOWANCE);
+        let router = routes(options, state, access_state, settings.max_run_inputs + BODY_ALLOWANCE);
         Ok(Self { listener, router, tasks, monitor: monitor_handle, bus })
     }
 
@@ -233,14 +233,9 @@ impl Application {
     }
 }
 
-fn routes(
-    options: LeptosOptions,
-    state: AppState,
-    access: Arc<http::access::AccessState>,
-    trusted: Arc<http::client::TrustedProxies>,
-    max_body: usize,
-) -> Router {
+fn routes(options: LeptosOptions, state: AppState, access: Arc<http::access::AccessState>, max_body: usize) -> Router {
     let services = state.services();
+    let trusted = state.trusted.clone();
     let context = move || provide_context(services.clone());
     let leptos_routes = generate_route_list(App);
     let site = Router::new()
@@ -254,7 +249,7 @@ fn routes(
         .merge(site)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(access, http::access::check))
-        .layer(axum::middleware::from_fn_with_state(state.guard.clone(), guard::check))
+        .layer(axum::middleware::from_fn_with_state((state.guard.clone(), state.trusted.clone()), guard::check))
         // Every answer: no content sniffing, no referrer beyond this dashboard, not framed
         // (pages also send a Content-Security-Policy: `app::shell`).
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -273,14 +268,18 @@ fn routes(
         // for a refused registration is an answer, not a server failure.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(|request: &axum::extract::Request| {
-                    let client = http::client::of(request).map(|ip| ip.to_string()).unwrap_or_default();
-                    tracing::debug_span!("request", %client, method = %request.method(), uri = %request.uri())
+                // The fields are only formatted when DEBUG is on (not per heartbeat otherwise).
+                .make_span_with(move |request: &axum::extract::Request| {
+                    tracing::debug_span!(
+                        "request",
+                        client = http::client::of(&trusted, request.extensions(), request.headers())
+                            .map(|c| tracing::field::display(c.ip)),
+                        method = %request.method(),
+                        uri = %request.uri()
+                    )
                 })
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
-        // Outermost: who the client is (`--trusted-proxy`), for everything inside.
-        .layer(axum::middleware::from_fn_with_state(trusted, http::client::resolve))
 }
 
 /// The admin token's text: `CA_ADMIN_TOKEN` (read into the settings) or the file.

@@ -40,6 +40,8 @@ pub struct Shared {
     pub bus: EventBus,
     pub metrics: Metrics,
     pub monitor: MonitorHandle,
+    /// `--trusted-proxy` (the `Client` extractor).
+    pub trusted: Arc<crate::http::client::TrustedProxies>,
 }
 
 impl AppState {
@@ -74,5 +76,11 @@ impl FromRef<AppState> for Arc<RequestGuard> {
 impl FromRef<AppState> for AccessControl {
     fn from_ref(state: &AppState) -> Self {
         state.access.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<crate::http::client::TrustedProxies> {
+    fn from_ref(state: &AppState) -> Self {
+        state.trusted.clone()
     }
 }

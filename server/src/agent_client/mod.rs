@@ -181,7 +181,8 @@ impl AgentClient {
         });
         let (state, reason) = match verdict {
             Ok(()) => (HealthState::Healthy, None),
-            Err(reason) => (HealthState::Unhealthy, Some(reason)),
+            // The reason is shown and stored: a gateway echoing a header gets it masked.
+            Err(reason) => (HealthState::Unhealthy, Some(outbound.mask(reason))),
         };
         Probe { state, reason, latency_ms, checked_at: Utc::now() }
     }

@@ -110,6 +110,11 @@ impl Outbound {
                 ));
                 continue;
             }
+            if !value.is_ascii() {
+                // Sent as bytes, they would be read back differently by every gateway.
+                errors.push(FieldError::new(&field(name), format!("the value of {header} must be ASCII text")));
+                continue;
+            }
             if value.contains(['\r', '\n']) {
                 errors.push(FieldError::new(&field(name), format!("the value of {header} holds a line break")));
                 continue;
@@ -166,6 +171,18 @@ impl Outbound {
         })
     }
 
+    /// `text` with every value (of 4 characters or more) that appears in it whole replaced
+    /// by `***`: an agent or gateway echoing one must not get it stored.
+    pub fn mask(&self, text: String) -> String {
+        let mut text = text;
+        for value in self.values() {
+            if value.len() >= 4 && text.contains(value.as_str()) {
+                text = text.replace(value.as_str(), app::schema::secrets::MASK);
+            }
+        }
+        text
+    }
+
     /// Adds them to a reqwest request.
     pub fn apply(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         for (name, value) in self.iter() {
@@ -196,6 +213,11 @@ mod tests {
         assert!(h.iter().all(|(_, v)| v.is_sensitive()));
         assert_eq!(Outbound::from_json("a", &h.to_json()), h);
         assert!(Outbound::parse(&map(&[])).unwrap().is_empty());
+        assert_eq!(
+            h.mask("status \"Bearer s3cret\" and k".into()),
+            "status \"***\" and k",
+            "short values are not searched"
+        );
     }
 
     #[test]
@@ -206,6 +228,7 @@ mod tests {
             (vec![("Transfer-Encoding", "chunked")], "hop-by-hop"),
             (vec![("X-A", "a\r\nInjected: 1")], "outbound_headers.X-A: the value of x-a holds a line break"),
             (vec![("X-A", "a\u{7}")], "control characters"),
+            (vec![("X-A", "caf\u{e9}")], "must be ASCII text"),
             (vec![("x-a", "1"), ("X-A", "2")], "given twice"),
         ] {
             let got = refusal(&pairs);

@@ -144,6 +144,12 @@ enum Command {
     Heartbeats {
         agent_ids: Vec<String>,
     },
+    /// The agent's outbound headers changed for `url`: used only while it is still there.
+    Outbound {
+        agent_id: String,
+        url: String,
+        headers: crate::agent_client::Outbound,
+    },
     /// Check these agents now (tests and benchmarks: "all due at once").
     CheckNow {
         agent_ids: Option<Vec<String>>,
@@ -185,6 +191,12 @@ impl MonitorHandle {
         if !agent_ids.is_empty() {
             let _ = self.commands.send(Command::Heartbeats { agent_ids });
         }
+    }
+
+    /// New outbound headers for the agent at `url`; it is checked with them at once. Ignored
+    /// if the agent has moved since (its new URL never gets them).
+    pub fn outbound(&self, agent_id: &str, url: &str, headers: crate::agent_client::Outbound) {
+        let _ = self.commands.send(Command::Outbound { agent_id: agent_id.to_owned(), url: url.to_owned(), headers });
     }
 
     /// Makes every agent (or those named) due now.
@@ -372,6 +384,7 @@ impl HealthMonitor {
                     Command::Remove { agent_id } => state.remove(&agent_id),
                     Command::Park { agent_id } => state.park(&agent_id),
                     Command::Heartbeats { agent_ids } => state.heartbeats(agent_ids),
+                    Command::Outbound { agent_id, url, headers } => state.outbound(agent_id, &url, headers),
                     Command::CheckNow { agent_ids } => state.make_due(agent_ids),
                     Command::OpenBucket { agent_id, reply } => {
                         let _ = reply.send(state.open_bucket(&agent_id));

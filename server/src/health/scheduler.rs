@@ -175,6 +175,17 @@ impl Scheduler {
         }
     }
 
+    pub(super) fn outbound(&mut self, agent_id: String, url: &str, headers: Outbound) {
+        let Some(slot) = self.slots.get_mut(agent_id.as_str()) else { return };
+        if slot.url != url {
+            return; // moved meanwhile: the headers were for the old URL
+        }
+        slot.headers = headers;
+        if !slot.parked {
+            self.make_due(Some(vec![agent_id]));
+        }
+    }
+
     pub(super) fn make_due(&mut self, agent_ids: Option<Vec<String>>) {
         let now = now_ms();
         let keys: Vec<Arc<str>> = match agent_ids {
@@ -317,5 +328,60 @@ impl Scheduler {
                 let _ = self.writes.send(writer::Write::Rollup(bucket));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn scheduler() -> Scheduler {
+        Scheduler::new(MonitorSettings::default(), Arc::default(), mpsc::unbounded_channel().0)
+    }
+
+    fn target(url: &str, headers: Option<Outbound>) -> Target {
+        Target {
+            agent_id: "a".into(),
+            agent_url: url.into(),
+            interval_ms: None,
+            state: HealthState::Unknown,
+            failures: 0,
+            reason: None,
+            checked_at: None,
+            expired: false,
+            headers,
+        }
+    }
+
+    fn headers(value: &str) -> Outbound {
+        Outbound::parse(&BTreeMap::from([("authorization".to_owned(), value.to_owned())])).unwrap()
+    }
+
+    /// The headers the next check of `a` would send (making it due now).
+    fn sent(s: &mut Scheduler) -> Vec<String> {
+        s.make_due(Some(vec!["a".into()]));
+        let due = s.take_due(10);
+        let (key, _, _, headers, _) = due.into_iter().next().expect("a is due");
+        s.slots.get_mut(&key).unwrap().in_flight = false;
+        headers.values()
+    }
+
+    #[test]
+    fn headers_go_with_their_url_only() {
+        let mut s = scheduler();
+        s.upsert(target("http://x", Some(headers("one"))), FirstCheck::WhenStale);
+        assert_eq!(sent(&mut s), ["one"]);
+        // A self-registration at the same URL says nothing of headers: they stay.
+        s.upsert(target("http://x", None), FirstCheck::WhenStale);
+        assert_eq!(sent(&mut s), ["one"]);
+        // Moved: the new URL goes without.
+        s.upsert(target("http://y", None), FirstCheck::WhenStale);
+        assert!(sent(&mut s).is_empty());
+        // Headers set for the old URL, arriving after the move: ignored.
+        s.outbound("a".into(), "http://x", headers("late"));
+        assert!(sent(&mut s).is_empty());
+        s.outbound("a".into(), "http://y", headers("two"));
+        assert_eq!(sent(&mut s), ["two"]);
     }
 }

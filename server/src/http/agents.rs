@@ -187,7 +187,8 @@ async fn outbound_headers(
 /// them. Answered by name only; the agent is checked again at once with them.
 #[utoipa::path(put, path = "/agents/{agent_id}/outbound-headers", tag = "agents",
     params(("agent_id" = String, Path, description = AGENT_ID)), request_body = OutboundHeaders,
-    responses((status = 200, body = OutboundHeaderNames), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = OutboundHeaderNames), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 409, description = "the agent moved to other URLs while they were set", body = ErrorBody)))]
 async fn set_outbound_headers(
     State(registry): State<Registry>,
     AgentPath(agent_id): AgentPath,

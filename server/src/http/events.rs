@@ -31,14 +31,11 @@ pub struct EventsQuery {
     last_event_id: Option<String>,
 }
 
-/// The live event stream (Server-Sent Events): `agent.upserted`, `agent.removed`,
-/// `agent.health`, `registry.self_preservation`, `run.updated`, `run.removed`, `resync`,
-/// and `ping` every 15 s; `docs/api.md` gives each event's data.
 /// One event of the stream as the SSE format frames it (docs/api.md, "Live events").
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct StreamEvent {
-    /// The kind: `agent_upserted`, `run_changed`, …, `resync`, `ping`.
+    /// The kind: `agent.upserted`, `run.updated`, …, `resync`, `ping`.
     event: Option<String>,
     /// Resume after it with `Last-Event-ID`.
     id: Option<String>,
@@ -48,6 +45,9 @@ pub struct StreamEvent {
     retry: Option<u32>,
 }
 
+/// The live event stream (Server-Sent Events): `agent.upserted`, `agent.removed`,
+/// `agent.health`, `registry.self_preservation`, `run.updated`, `run.removed`, `resync`,
+/// and `ping` every 15 s; `docs/api.md` gives each event's data.
 #[utoipa::path(get, path = "/events", tag = "live", params(EventsQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
     responses((status = 200, content_type = "text/event-stream", description = "events, as they happen", body = StreamEvent)))]

@@ -342,15 +342,20 @@ impl Registry {
         headers: &app::model::OutboundHeaders,
     ) -> Result<(String, Vec<String>), ServiceError> {
         let outbound = Outbound::parse(&headers.0).map_err(ServiceError::Invalid)?;
-        let agent = store::find(self.db.read(), id.as_str())
-            .await?
-            .ok_or_else(|| ServiceError::AgentNotFound(id.as_str().to_owned()))?;
-        store::outbound::set(self.db.write(), id.as_str(), &agent.agent_url, &outbound).await?;
-        tracing::info!(agent_id = %id.as_str(), names = ?outbound.names(), "outbound headers set");
-        self.schemas.forget(id.as_str());
-        self.monitor
-            .upsert(Target::from_model(&agent).with_headers(outbound.clone()), FirstCheck::After(Duration::ZERO));
-        Ok((agent.agent_url, outbound.names()))
+        // A registration may move the agent between the read and the write: then the
+        // write finds it gone from that URL and the new one is read (twice at most).
+        for _ in 0..3 {
+            let agent = store::find(self.db.read(), id.as_str())
+                .await?
+                .ok_or_else(|| ServiceError::AgentNotFound(id.as_str().to_owned()))?;
+            if store::outbound::set_if_at(self.db.write(), id.as_str(), &agent.agent_url, &outbound).await? {
+                tracing::info!(agent_id = %id.as_str(), names = ?outbound.names(), "outbound headers set");
+                self.schemas.forget(id.as_str());
+                self.monitor.outbound(id.as_str(), &agent.agent_url, outbound.clone());
+                return Ok((agent.agent_url, outbound.names()));
+            }
+        }
+        Err(ServiceError::Conflict("The agent kept moving to other URLs while its headers were set; try again.".into()))
     }
 
     pub async fn history(&self, id: &AgentId, hours: u32) -> Result<HealthHistory, ServiceError> {

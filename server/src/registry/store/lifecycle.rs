@@ -145,6 +145,10 @@ pub async fn self_register(
             super::outbound::drop_unless_at(&txn, id, url).await?;
         }
     }
+    if created {
+        // A new agent has none, whatever an earlier one of the same ID left.
+        super::outbound::delete(&txn, id).await?;
+    }
     if created || moved {
         record_transition(&txn, id, HealthState::Unknown, Some(format!("registered itself at {url}")), now).await?;
     }

@@ -127,6 +127,10 @@ pub async fn upsert(
     }
     // Headers go to the URL they were set for only: given, they are set; not given, those
     // set for this URL stay and any for another go.
+    if created {
+        // A new agent has none, whatever an earlier one of the same ID left.
+        outbound::delete(&txn, id).await?;
+    }
     match headers {
         Some(headers) => outbound::set(&txn, id, valid.agent_url.as_str(), headers).await?,
         None => {

@@ -5,10 +5,13 @@
 //! bring them back either.
 
 use crate::agent_client::Outbound;
-use crate::entities::agent_headers;
+use crate::entities::{agent_headers, agents};
 use chrono::Utc;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
 use std::collections::HashMap;
 
 /// The headers to send to `agent_url` for this agent (none when they were set for
@@ -59,6 +62,34 @@ pub async fn set(db: &impl ConnectionTrait, agent_id: &str, agent_url: &str, hea
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Sets the agent's headers if it is still at `agent_url`, in one transaction that writes
+/// its row first: a registration moving it cannot slip between (it would delete the row
+/// before this writes it, and the headers would wait for the old URL). False when it
+/// moved or is gone.
+pub async fn set_if_at(
+    db: &DatabaseConnection,
+    agent_id: &str,
+    agent_url: &str,
+    headers: &Outbound,
+) -> Result<bool, DbErr> {
+    let txn = db.begin().await?;
+    let still = agents::Entity::update_many()
+        .col_expr(agents::Column::UpdatedAt, Expr::col(agents::Column::UpdatedAt).into())
+        .filter(agents::Column::AgentId.eq(agent_id))
+        .filter(agents::Column::AgentUrl.eq(agent_url))
+        .exec(&txn)
+        .await?
+        .rows_affected
+        > 0;
+    if !still {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    set(&txn, agent_id, agent_url, headers).await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// The agent is now at `agent_url`: headers set for another URL go.
