@@ -142,7 +142,6 @@ impl Registry {
             .map_err(|e| ServiceError::SchemaUnavailable(format!("its stored URL is not usable: {e}")))?;
         let slot = self.schemas.slot(id.as_str());
         let mut cached = slot.lock().await;
-        let outbound = store::outbound::for_url(self.db.read(), id.as_str(), url.as_str()).await?;
         // A failure is remembered as long as a success: askers queued behind a hung agent
         // get its answer at once instead of waiting out one timeout each.
         if let Some((at, url_then, outcome)) = cached.as_ref() {
@@ -153,6 +152,8 @@ impl Registry {
                 };
             }
         }
+        // Read only when the agent is asked (a cached answer needs no query).
+        let outbound = store::outbound::for_url(self.db.read(), id.as_str(), url.as_str()).await?;
         let fetched = match self.client.fetch_schema(&url, &outbound).await {
             Ok(raw) => parse_schema(&raw)
                 .map_err(|e| format!("its /schema answer is not a usable schema: {e}"))

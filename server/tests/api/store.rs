@@ -148,3 +148,31 @@ async fn a_final_run_status_is_never_overwritten() {
     assert!(runs::finish(db, "r2", RunStatus::Cancelled, runs::Outcome::default(), None).await.unwrap());
     assert!(!runs::start(db, "r2", runs::now()).await.unwrap());
 }
+
+#[tokio::test]
+async fn outbound_headers_are_written_only_for_the_url_the_agent_is_at() {
+    let (url, _guard) = test_database().await;
+    let db = server::db::connect(&url).await.unwrap();
+    let db = db.write();
+    let valid = validate_registration(&RegisterAgent {
+        agent_id: "a".into(),
+        agent_name: "A".into(),
+        agent_url: "http://127.0.0.1:1/now".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let now = Utc::now();
+    store::upsert(db, &valid, AgentSource::Manual, &probe(HealthState::Healthy, now), HealthState::Healthy, 0, None)
+        .await
+        .unwrap();
+    let headers = server::agent_client::Outbound::parse(&[("x-key".to_owned(), "secret".to_owned())].into()).unwrap();
+
+    // The agent moved away from "then" before the write: nothing is written.
+    assert!(!store::outbound::set_if_at(db, "a", "http://127.0.0.1:1/then", &headers).await.unwrap());
+    assert_eq!(store::outbound::names(db, "a").await.unwrap(), None);
+    assert!(!store::outbound::set_if_at(db, "nobody", "http://127.0.0.1:1/now", &headers).await.unwrap());
+
+    assert!(store::outbound::set_if_at(db, "a", "http://127.0.0.1:1/now", &headers).await.unwrap());
+    assert_eq!(store::outbound::for_url(db, "a", "http://127.0.0.1:1/now").await.unwrap(), headers);
+    assert!(store::outbound::for_url(db, "a", "http://127.0.0.1:1/then").await.unwrap().is_empty());
+}

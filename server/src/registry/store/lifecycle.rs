@@ -314,15 +314,7 @@ pub async fn expired_before(db: &DatabaseConnection, before: DateTime<Utc>) -> R
 /// anything is deleted).
 pub async fn delete_expired(db: &DatabaseConnection, agent_id: &str, before: DateTime<Utc>) -> Result<bool, DbErr> {
     let txn = db.begin().await?;
-    let still = agents::Entity::update_many()
-        .col_expr(agents::Column::ExpiredAt, Expr::col(agents::Column::ExpiredAt).into())
-        .filter(agents::Column::AgentId.eq(agent_id))
-        .filter(agents::Column::ExpiredAt.lt(before))
-        .exec(&txn)
-        .await?
-        .rows_affected
-        > 0;
-    if !still {
+    if !super::hold(&txn, agent_id, agents::Column::ExpiredAt.lt(before)).await? {
         txn.rollback().await?;
         return Ok(false);
     }

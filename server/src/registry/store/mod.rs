@@ -277,6 +277,25 @@ pub async fn summary(db: &DatabaseConnection) -> Result<HealthSummary, DbErr> {
     Ok(summary)
 }
 
+/// Writes the agent's row without changing it, when `condition` holds for it: the write
+/// takes the row's lock (PostgreSQL) or the database's (SQLite) first, so nothing changes
+/// the agent before the transaction ends. False when the condition did not hold (then
+/// nothing was written).
+pub(super) async fn hold(
+    txn: &impl ConnectionTrait,
+    agent_id: &str,
+    condition: impl sea_orm::sea_query::IntoCondition,
+) -> Result<bool, DbErr> {
+    let written = agents::Entity::update_many()
+        .col_expr(agents::Column::AgentId, Expr::col(agents::Column::AgentId).into())
+        .filter(agents::Column::AgentId.eq(agent_id))
+        .filter(condition)
+        .exec(txn)
+        .await?
+        .rows_affected;
+    Ok(written > 0)
+}
+
 /// Deletes an agent (its health history goes with it); false when there was none.
 pub async fn delete(db: &DatabaseConnection, agent_id: &str) -> Result<bool, DbErr> {
     let txn = db.begin().await?;

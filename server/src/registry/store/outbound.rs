@@ -7,7 +7,7 @@
 use crate::agent_client::Outbound;
 use crate::entities::{agent_headers, agents};
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
     TransactionTrait,
@@ -75,15 +75,7 @@ pub async fn set_if_at(
     headers: &Outbound,
 ) -> Result<bool, DbErr> {
     let txn = db.begin().await?;
-    let still = agents::Entity::update_many()
-        .col_expr(agents::Column::UpdatedAt, Expr::col(agents::Column::UpdatedAt).into())
-        .filter(agents::Column::AgentId.eq(agent_id))
-        .filter(agents::Column::AgentUrl.eq(agent_url))
-        .exec(&txn)
-        .await?
-        .rows_affected
-        > 0;
-    if !still {
+    if !super::hold(&txn, agent_id, agents::Column::AgentUrl.eq(agent_url)).await? {
         txn.rollback().await?;
         return Ok(false);
     }
