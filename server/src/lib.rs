@@ -14,6 +14,7 @@ pub mod http;
 pub mod legacy;
 pub mod metrics;
 pub mod registry;
+pub mod remote;
 pub mod runs;
 pub mod startup;
 pub mod state;

@@ -198,6 +198,7 @@ impl Application {
             metrics,
             monitor: monitor_handle.clone(),
             trusted: Arc::new(http::client::TrustedProxies::new(settings.trusted_proxies.clone())),
+            started_at: chrono::Utc::now(),
         });
         let router = routes(options, state, access_state, settings.max_run_inputs + BODY_ALLOWANCE);
         Ok(Self { listener, router, tasks, monitor: monitor_handle, bus })

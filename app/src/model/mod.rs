@@ -6,8 +6,10 @@ pub mod events;
 mod health;
 pub mod json_preview;
 mod runs;
+mod status;
 
 pub use access::*;
 pub use agents::*;
 pub use health::*;
 pub use runs::*;
+pub use status::*;

@@ -13,6 +13,7 @@ mod pattern;
 mod pattern_words;
 pub mod secrets;
 mod spec;
+pub mod text;
 mod validate;
 
 pub use jsonschema::{MAX_ENUM, MAX_VARIANTS};

@@ -29,6 +29,27 @@ const RETRY: Duration = Duration::from_secs(2);
 pub struct EventsQuery {
     /// Resume after this event (as the `Last-Event-ID` header does).
     last_event_id: Option<String>,
+    /// Only these events (with `resync` and `ping`): `runs` (`run.*`) or `agents`
+    /// (`agent.*`, `registry.*`). A command-line follower of one run does not need every
+    /// health result of the fleet.
+    only: Option<Topic>,
+}
+
+#[derive(Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Topic {
+    Runs,
+    Agents,
+}
+
+impl Topic {
+    fn wants(only: Option<Topic>, name: &str) -> bool {
+        match only {
+            None => true,
+            Some(Topic::Runs) => name.starts_with("run."),
+            Some(Topic::Agents) => name.starts_with("agent.") || name.starts_with("registry."),
+        }
+    }
 }
 
 /// One event of the stream as the SSE format frames it (docs/api.md, "Live events").
@@ -77,10 +98,11 @@ pub async fn stream(
         .resync
         .then(|| resync(&subscription.resync_id))
         .into_iter()
-        .chain(subscription.replay.iter().map(to_sse))
+        .chain(subscription.replay.iter().filter(|e| Topic::wants(query.only, e.name)).map(to_sse))
         .collect();
     let streaming = Streaming {
         first: first.into_iter(),
+        only: query.only,
         live: subscription.live,
         closed: subscription.closed,
         bus: state.bus.clone(),
@@ -99,6 +121,7 @@ pub async fn stream(
             }
             tokio::select! {
                 received = s.live.recv() => return match received {
+                    Ok(event) if !Topic::wants(s.only, event.name) => continue,
                     Ok(event) => Some((Ok(to_sse(&event)), s)),
                     // Too slow to keep up: what it missed is gone from the channel, so it
                     // refetches its view instead of silently missing changes.
@@ -150,6 +173,7 @@ impl Recheck {
 }
 
 struct Streaming {
+    only: Option<Topic>,
     recheck: Option<(AccessControl, Recheck)>,
     rechecks: tokio::time::Interval,
     first: std::vec::IntoIter<Event>,

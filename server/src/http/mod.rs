@@ -13,6 +13,7 @@ pub mod openapi;
 mod registry;
 mod runs;
 mod session;
+mod status;
 
 pub use error::HttpError;
 
@@ -57,6 +58,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .merge(runs::router())
         .merge(session::router())
         .routes(routes!(events::stream))
+        .routes(routes!(status::show))
 }
 
 fn root_routes() -> OpenApiRouter<AppState> {

@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::time::timestamp;
 use app::error::ApiError;
 use app::model::events::{AgentRemoved, LiveEvent};
-use app::model::{AgentOverview, AgentPage, AgentQuery, AgentSource, AgentView, HealthHistory, HealthState};
+use app::model::{AgentOverview, AgentPage, AgentQuery, AgentSource, AgentView, HealthHistory, HealthState, HealthSummary};
 use app::model::{RegisterAgent, Registration, SchemaView, SelfPreservation};
 use app::schema::{parse_schema, schema_hash};
 use app::services::AgentService;
@@ -299,6 +299,16 @@ impl Registry {
         let bars = self.health.bars(&ids, Utc::now()).await?;
         let self_preservation = self.preservation.lock().expect("never poisoned: no panics while held").clone();
         Ok(AgentOverview { agents: page.agents, total: page.total, summary, summary_version, bars, self_preservation })
+    }
+
+    /// Every agent's counts by state, and whether expiry is paused.
+    pub async fn summary(&self) -> Result<(HealthSummary, SelfPreservation), ServiceError> {
+        let summary = match self.monitor.summary() {
+            Some((summary, _)) => summary,
+            None => store::summary(self.db.read()).await?,
+        };
+        let self_preservation = self.preservation.lock().expect("never poisoned: no panics while held").clone();
+        Ok((summary, self_preservation))
     }
 
     pub async fn agent(&self, id: &AgentId) -> Result<AgentView, ServiceError> {

@@ -6,7 +6,7 @@
 use crate::error::FieldError;
 use crate::schema::{fits, Additional, Field, FieldKind, InputSchema, Variant};
 use leptos::prelude::*;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -231,15 +231,9 @@ impl Node {
                 if raw.is_empty() {
                     return None;
                 }
-                let parsed = if *integer {
-                    raw.parse::<i64>().ok().map(Number::from)
-                } else {
-                    raw.parse::<f64>().ok().filter(|f| f.is_finite()).and_then(Number::from_f64)
-                };
-                match parsed {
-                    Some(n) => Some(Value::Number(n)),
-                    None => {
-                        let message = if *integer { "Must be a whole number" } else { "Must be a number" };
+                match crate::schema::text::number(raw, *integer) {
+                    Ok(n) => Some(Value::Number(n)),
+                    Err(message) => {
                         errors.push(FieldError::new(path, message));
                         None
                     }
@@ -283,10 +277,10 @@ impl Node {
                 if raw.trim().is_empty() {
                     return None;
                 }
-                match serde_json::from_str(&raw) {
+                match crate::schema::text::json(&raw) {
                     Ok(v) => Some(v),
-                    Err(e) => {
-                        errors.push(FieldError::new(path, format!("Not valid JSON: {e}")));
+                    Err(message) => {
+                        errors.push(FieldError::new(path, message));
                         None
                     }
                 }

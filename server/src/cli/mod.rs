@@ -1,6 +1,10 @@
 //! The command line. Every option also reads an environment variable; `--help` is the
 //! reference (docs/configuration.md mirrors it).
 
+mod remote;
+
+pub use remote::*;
+
 use clap::{Args, Parser, Subcommand};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -10,7 +14,8 @@ use std::time::Duration;
 #[command(
     name = "configurable-agents",
     version,
-    about = "Register remote AI agents, watch their health, run their workflows."
+    about = "Register remote AI agents, watch their health, run their workflows.",
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -28,6 +33,20 @@ pub enum Command {
     /// Manage access tokens in the dashboard's database (a running dashboard sees a
     /// change within 2 s).
     Token(TokenSettings),
+    /// A running dashboard at a glance: version, agents by state, runs by status, whether
+    /// its event stream is up.
+    #[command(after_help = EXIT_CODES)]
+    Status(Remote),
+    /// List, show, add and remove a running dashboard's agents.
+    #[command(after_help = EXIT_CODES)]
+    Agents(AgentsArgs),
+    /// Start, follow, list, show, cancel and re-run runs on a running dashboard.
+    #[command(after_help = EXIT_CODES)]
+    Runs(RunsArgs),
+    /// The plan's names: `orchestrator start` is `ui`, `orchestrator status` is `status`.
+    Orchestrator(OrchestratorArgs),
+    /// The old tool's registry: `agent-registry start` is `ui` (the dashboard is the registry).
+    AgentRegistry(AgentRegistryArgs),
 }
 
 #[derive(Debug, Clone, Args)]

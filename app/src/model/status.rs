@@ -1,0 +1,62 @@
+//! `GET /status`: the dashboard at a glance (the command line's `status`).
+
+use super::{HealthSummary, RunStatus, SelfPreservation};
+use serde::{Deserialize, Serialize};
+
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashboardStatus {
+    /// The dashboard's version (`configurable-agents --version`).
+    pub version: String,
+    /// RFC 3339, UTC: when this dashboard process started.
+    pub started_at: String,
+    /// Every agent by state (an expired agent counts as expired only).
+    pub agents: HealthSummary,
+    /// Every recorded run by status.
+    pub runs: RunCounts,
+    pub self_preservation: SelfPreservation,
+    /// Event streams open on this dashboard now.
+    pub event_stream_clients: u64,
+    /// Whether requests need a token or a sign-in.
+    pub access_control: bool,
+}
+
+/// Runs by status.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunCounts {
+    pub queued: u64,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    pub timed_out: u64,
+    pub interrupted: u64,
+}
+
+impl RunCounts {
+    pub fn get(&self, status: RunStatus) -> u64 {
+        let mut counts = *self;
+        *counts.slot(status)
+    }
+
+    pub fn set(&mut self, status: RunStatus, n: u64) {
+        *self.slot(status) = n;
+    }
+
+    pub fn total(&self) -> u64 {
+        RunStatus::ALL.iter().map(|s| self.get(*s)).sum()
+    }
+
+    fn slot(&mut self, status: RunStatus) -> &mut u64 {
+        match status {
+            RunStatus::Queued => &mut self.queued,
+            RunStatus::Running => &mut self.running,
+            RunStatus::Succeeded => &mut self.succeeded,
+            RunStatus::Failed => &mut self.failed,
+            RunStatus::Cancelled => &mut self.cancelled,
+            RunStatus::TimedOut => &mut self.timed_out,
+            RunStatus::Interrupted => &mut self.interrupted,
+        }
+    }
+}
