@@ -11,7 +11,8 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         // The remote verbs print their own errors and choose their exit codes
         // (`cli::EXIT_CODES`); they log nothing.
-        Command::Status(remote) | Command::Orchestrator(server::cli::OrchestratorArgs { command: OrchestratorCommand::Status(remote) }) => {
+        Command::Status(remote)
+        | Command::Orchestrator(server::cli::OrchestratorArgs { command: OrchestratorCommand::Status(remote) }) => {
             return server::remote::run(Verb::Status(remote)).await
         }
         Command::Agents(args) => return server::remote::run(Verb::Agents(args)).await,

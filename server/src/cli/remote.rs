@@ -219,7 +219,8 @@ fn key_value(raw: &str) -> Result<(String, String), String> {
 }
 
 fn agent_state(raw: &str) -> Result<AgentState, String> {
-    AgentState::parse(raw).ok_or_else(|| format!("{raw:?} is not a state: healthy, failing, unhealthy, unknown, expired"))
+    AgentState::parse(raw)
+        .ok_or_else(|| format!("{raw:?} is not a state: healthy, failing, unhealthy, unknown, expired"))
 }
 
 fn run_status(raw: &str) -> Result<RunStatus, String> {

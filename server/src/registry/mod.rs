@@ -23,7 +23,9 @@ use crate::metrics::Metrics;
 use crate::time::timestamp;
 use app::error::ApiError;
 use app::model::events::{AgentRemoved, LiveEvent};
-use app::model::{AgentOverview, AgentPage, AgentQuery, AgentSource, AgentView, HealthHistory, HealthState, HealthSummary};
+use app::model::{
+    AgentOverview, AgentPage, AgentQuery, AgentSource, AgentView, HealthHistory, HealthState, HealthSummary,
+};
 use app::model::{RegisterAgent, Registration, SchemaView, SelfPreservation};
 use app::schema::{parse_schema, schema_hash};
 use app::services::AgentService;

@@ -75,7 +75,8 @@ impl Dashboard {
         let response = self.send(request.timeout(CALL_TIMEOUT)).await?;
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(|e| self.unreachable(&e))?;
-        let answer = serde_json::from_slice(&body).map_err(|e| self.not_a_dashboard(&format!("its answer is not what the API gives ({e})")))?;
+        let answer = serde_json::from_slice(&body)
+            .map_err(|e| self.not_a_dashboard(&format!("its answer is not what the API gives ({e})")))?;
         Ok((answer, headers))
     }
 
@@ -128,7 +129,10 @@ impl Dashboard {
     }
 
     fn not_a_dashboard(&self, why: &str) -> Failure {
-        Failure::Unreachable { url: self.url.clone(), reason: format!("no configurable-agents dashboard answers there: {why}") }
+        Failure::Unreachable {
+            url: self.url.clone(),
+            reason: format!("no configurable-agents dashboard answers there: {why}"),
+        }
     }
 }
 
@@ -198,7 +202,7 @@ mod tests {
         assert_eq!(base_url("http://127.0.0.1:8001/api/v1").unwrap(), "http://127.0.0.1:8001");
         assert_eq!(base_url("https://dash.example/prefix").unwrap(), "https://dash.example/prefix");
         assert_eq!(base_url("localhost:8001").unwrap(), "http://localhost:8001");
-        assert!(matches!(base_url("http://"), Err(Failure::Usage(_))));
+        assert!(matches!(base_url("http://exa mple"), Err(Failure::Usage(_))));
         assert!(matches!(base_url("ftp://host"), Err(Failure::Usage(_))));
     }
 }

@@ -56,8 +56,41 @@ impl<'d> Live<'d> {
     }
 }
 
-/// What `--follow` ended with.
-pub async fn follow(dashboard: &Dashboard, out: &Out, run_id: &str, mut live: Live<'_>) -> Result<u8, Failure> {
+/// Ctrl-C, listened for from the moment this is made (before the run is created), so
+/// that an early one detaches rather than killing the command half way.
+pub struct Interrupts {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    pub fn listen() -> Result<Interrupts, Failure> {
+        #[cfg(unix)]
+        {
+            let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .map_err(|e| Failure::Failed(format!("cannot listen for Ctrl-C: {e}")))?;
+            Ok(Interrupts { signal })
+        }
+        #[cfg(not(unix))]
+        Ok(Interrupts {})
+    }
+
+    pub async fn next(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Follows a run to its end (or until Ctrl-C detaches or cancels it).
+pub async fn follow(
+    dashboard: &Dashboard,
+    out: &Out,
+    run_id: &str,
+    mut live: Live<'_>,
+    interrupts: &mut Interrupts,
+) -> Result<u8, Failure> {
     let path = format!("/runs/{}", segment(run_id));
     let spinner = out.progress.then(|| spinner(run_id));
     let mut run: RunView = dashboard.get(&path).await?;
@@ -93,11 +126,11 @@ pub async fn follow(dashboard: &Dashboard, out: &Out, run_id: &str, mut live: Li
                     _ => {}
                 }
             }
-            _ = tokio::signal::ctrl_c() => {
+            _ = interrupts.next() => {
                 if let Some(bar) = &spinner {
                     bar.finish_and_clear();
                 }
-                match interrupted(dashboard, out, &run).await? {
+                match interrupted(dashboard, out, &run, interrupts).await? {
                     Some(code) => return Ok(code),
                     None => {
                         if let Some(bar) = &spinner {
@@ -112,7 +145,8 @@ pub async fn follow(dashboard: &Dashboard, out: &Out, run_id: &str, mut live: Li
 
 fn spinner(run_id: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
-    let style = ProgressStyle::with_template("{spinner} run {prefix}: {msg} {elapsed}").unwrap_or(ProgressStyle::default_spinner());
+    let style = ProgressStyle::with_template("{spinner} run {prefix}: {msg} {elapsed}")
+        .unwrap_or(ProgressStyle::default_spinner());
     bar.set_style(style);
     bar.set_prefix(run_id.to_owned());
     bar.enable_steady_tick(Duration::from_millis(120));
@@ -121,17 +155,26 @@ fn spinner(run_id: &str) -> ProgressBar {
 
 /// Ctrl-C while following. On a terminal: cancel the run, detach, or go on following.
 /// Without one: detach, saying how to find the run again. `Some(code)` ends the command.
-async fn interrupted(dashboard: &Dashboard, out: &Out, run: &RunView) -> Result<Option<u8>, Failure> {
+async fn interrupted(
+    dashboard: &Dashboard,
+    out: &Out,
+    run: &RunView,
+    interrupts: &mut Interrupts,
+) -> Result<Option<u8>, Failure> {
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if interactive {
-        eprint!("Run {} is {}. [c]ancel it, [d]etach (it goes on), or keep [f]ollowing? ", run.run_id, run.status.label());
+        eprint!(
+            "Run {} is {}. [c]ancel it, [d]etach (it goes on), or keep [f]ollowing? ",
+            run.run_id,
+            run.status.label()
+        );
         let answer = tokio::select! {
             line = tokio::task::spawn_blocking(|| {
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line).map(|_| line)
             }) => line.ok().and_then(Result::ok).unwrap_or_default(),
             // A second Ctrl-C: detach.
-            _ = tokio::signal::ctrl_c() => "d".into(),
+            _ = interrupts.next() => "d".into(),
         };
         match answer.trim().to_ascii_lowercase().chars().next() {
             Some('c') => {

@@ -10,7 +10,11 @@ use std::io::Read;
 use std::path::Path;
 
 /// `--inputs FILE|-` (a JSON object), then each `--input KEY=VALUE` over it, checked.
-pub fn build(schema: &InputSchema, file: Option<&Path>, pairs: &[(String, String)]) -> Result<Map<String, Value>, Failure> {
+pub fn build(
+    schema: &InputSchema,
+    file: Option<&Path>,
+    pairs: &[(String, String)],
+) -> Result<Map<String, Value>, Failure> {
     let mut inputs = match file {
         Some(path) => read_file(path)?,
         None => Map::new(),
@@ -27,10 +31,11 @@ pub fn build(schema: &InputSchema, file: Option<&Path>, pairs: &[(String, String
             Err(message) => errors.push(FieldError::new(&format!("/{key}"), message)),
         }
     }
-    if errors.is_empty() {
-        if let Err(found) = app::schema::validate_inputs(schema, &Value::Object(inputs.clone())) {
-            errors = found;
-        }
+    // The rest is judged too (a value that could not be read is left out of it), so every
+    // problem is said at once, as the form does.
+    if let Err(found) = app::schema::validate_inputs(schema, &Value::Object(inputs.clone())) {
+        let unread: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+        errors.extend(found.into_iter().filter(|e| !unread.contains(&e.field)));
     }
     if errors.is_empty() {
         Ok(inputs)
@@ -96,14 +101,19 @@ mod tests {
 
     #[test]
     fn values_are_read_as_their_fields_ask() {
-        let inputs = build(&schema(), None, &pairs(&[("topic", "tea"), ("words", "120"), ("tags", r#"["a"]"#)])).unwrap();
+        let inputs =
+            build(&schema(), None, &pairs(&[("topic", "tea"), ("words", "120"), ("tags", r#"["a"]"#)])).unwrap();
         assert_eq!(Value::Object(inputs), json!({"topic": "tea", "words": 120, "tags": ["a"]}));
     }
 
     #[test]
     fn refusals_name_each_field_as_the_form_does() {
         let Err(Failure::Api(e)) = build(&schema(), None, &pairs(&[("words", "many")])) else { panic!() };
-        assert_eq!(e.fields, vec![FieldError::new("/words", text::NOT_WHOLE)]);
+        assert_eq!(
+            e.fields,
+            vec![FieldError::new("/words", text::NOT_WHOLE), FieldError::new("/topic", "This field is required")],
+            "every problem at once"
+        );
         let Err(Failure::Api(e)) = build(&schema(), None, &pairs(&[("words", "3")])) else { panic!() };
         assert_eq!(e.fields.len(), 1);
         assert_eq!(e.fields[0].field, "/topic", "a required input left out: {e:?}");

@@ -18,7 +18,11 @@ impl Out {
     pub fn new(json: bool) -> Out {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
             || std::env::var("TERM").is_ok_and(|t| t == "dumb");
-        Out { json, color: !json && !no_color && std::io::stdout().is_terminal(), progress: !json && std::io::stderr().is_terminal() }
+        Out {
+            json,
+            color: !json && !no_color && std::io::stdout().is_terminal(),
+            progress: !json && std::io::stderr().is_terminal(),
+        }
     }
 
     /// One JSON document on standard output: indented on a terminal, one line otherwise
@@ -150,8 +154,7 @@ impl Table {
             }
         }
         let last = self.headers.len().saturating_sub(1);
-        let header: Vec<String> =
-            self.headers.iter().enumerate().map(|(i, h)| pad(h, widths[i], i == last)).collect();
+        let header: Vec<String> = self.headers.iter().enumerate().map(|(i, h)| pad(h, widths[i], i == last)).collect();
         if with_header {
             out.line(&out.bold(header.join("  ").trim_end()));
         }

@@ -1,7 +1,7 @@
 //! `configurable-agents runs start | list | show | cancel | rerun | watch`.
 
 use super::client::{segment, with_query};
-use super::follow::{follow, Live};
+use super::follow::{follow, Interrupts, Live};
 use super::output::{ago, clip, millis, status_style, Out, Table};
 use super::{inputs, Dashboard, Failure};
 use crate::cli::RunsCommand;
@@ -20,9 +20,10 @@ pub async fn run(dashboard: &Dashboard, out: &Out, command: RunsCommand) -> Resu
             let schema: SchemaView = dashboard.get(&format!("{agent_path}/schema")).await?;
             let inputs = inputs::build(&schema.schema, inputs_file.as_deref(), &input)?;
             // Opened first, so that not even a run that ends at once is missed.
-            let live = if following { Some(Live::open(dashboard).await?) } else { None };
-            let mut request =
-                dashboard.request(Method::POST, &format!("{agent_path}/runs")).json(&serde_json::json!({ "inputs": inputs }));
+            let live = if following { Some((Live::open(dashboard).await?, Interrupts::listen()?)) } else { None };
+            let mut request = dashboard
+                .request(Method::POST, &format!("{agent_path}/runs"))
+                .json(&serde_json::json!({ "inputs": inputs }));
             if let Some(key) = &idempotency_key {
                 request = request.header("idempotency-key", key);
             }
@@ -30,7 +31,7 @@ pub async fn run(dashboard: &Dashboard, out: &Out, command: RunsCommand) -> Resu
             started(dashboard, out, created, &agent, live).await
         }
         RunsCommand::Rerun { id, follow: following } => {
-            let live = if following { Some(Live::open(dashboard).await?) } else { None };
+            let live = if following { Some((Live::open(dashboard).await?, Interrupts::listen()?)) } else { None };
             let created: RunCreated =
                 dashboard.call(dashboard.request(Method::POST, &format!("/runs/{}/rerun", segment(&id)))).await?;
             started(dashboard, out, created, "", live).await
@@ -65,17 +66,21 @@ async fn started(
     out: &Out,
     created: RunCreated,
     agent: &str,
-    live: Option<Live<'_>>,
+    live: Option<(Live<'_>, Interrupts)>,
 ) -> Result<u8, Failure> {
     match live {
-        Some(live) => follow(dashboard, out, &created.run_id, live).await,
+        Some((live, mut interrupts)) => follow(dashboard, out, &created.run_id, live, &mut interrupts).await,
         None if out.json => {
             out.json(&created);
             Ok(0)
         }
         None => {
             let of = if agent.is_empty() { String::new() } else { format!(" of {agent}") };
-            eprintln!("Run{of} {}; follow it with: configurable-agents runs show {}", created.status.label(), created.run_id);
+            eprintln!(
+                "Run{of} {}; follow it with: configurable-agents runs show {}",
+                created.status.label(),
+                created.run_id
+            );
             out.line(&created.run_id);
             Ok(0)
         }
@@ -209,6 +214,7 @@ fn show(out: &Out, r: &RunView) {
 /// Run changes as they happen, one line each, until Ctrl-C.
 async fn watch(dashboard: &Dashboard, out: &Out, agent: Option<&str>) -> Result<u8, Failure> {
     let mut live = Live::open(dashboard).await?;
+    let mut interrupts = Interrupts::listen()?;
     let mut first = true;
     if !out.json {
         eprintln!("Watching runs on {} (Ctrl-C stops)", dashboard.url());
@@ -216,7 +222,7 @@ async fn watch(dashboard: &Dashboard, out: &Out, agent: Option<&str>) -> Result<
     loop {
         let frame = tokio::select! {
             frame = live.next() => frame?,
-            _ = tokio::signal::ctrl_c() => return Ok(0),
+            _ = interrupts.next() => return Ok(0),
         };
         match frame.event.as_str() {
             RUN_UPDATED => {

@@ -4,6 +4,7 @@
 
 mod access;
 mod agents;
+mod cli;
 mod guard;
 mod health_monitor;
 mod helpers;
