@@ -6,6 +6,7 @@ pub mod access;
 pub mod agent_client;
 pub mod cli;
 pub mod db;
+pub mod discovery;
 pub mod entities;
 pub mod error;
 pub mod events;

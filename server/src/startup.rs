@@ -189,7 +189,9 @@ impl Application {
             site_root: std::path::PathBuf::from(&*options.site_root),
             metrics: metrics.clone(),
         });
+        let discovery = crate::discovery::Discovery::new(registry.clone(), client.clone());
         let state = AppState::new(Shared {
+            discovery,
             registry,
             runs,
             guard: Arc::new(RequestGuard::new(&settings.allowed_hosts)),

@@ -42,6 +42,8 @@ pub struct Shared {
     pub monitor: MonitorHandle,
     /// `--trusted-proxy` (the `Client` extractor).
     pub trusted: Arc<crate::http::client::TrustedProxies>,
+    /// Finding agents on request (`POST /discover`).
+    pub discovery: crate::discovery::Discovery,
     /// When this process started (`GET /status`).
     pub started_at: chrono::DateTime<chrono::Utc>,
 }

@@ -2,6 +2,7 @@
 
 mod access;
 mod agents;
+mod discovery;
 pub mod events;
 mod health;
 pub mod json_preview;
@@ -10,6 +11,7 @@ mod status;
 
 pub use access::*;
 pub use agents::*;
+pub use discovery::*;
 pub use health::*;
 pub use runs::*;
 pub use status::*;

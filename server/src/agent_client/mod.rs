@@ -186,6 +186,20 @@ impl AgentClient {
         Probe { state, reason, latency_ms, checked_at: Utc::now() }
     }
 
+    /// `GET {base}/{path}` once, on a connection of its own for `http://` (discovery's
+    /// probes: most addresses are asked once, a pool would only hold their sockets), under
+    /// the network policy like every call; the answer whatever its status.
+    pub async fn get_once(&self, base: &AgentUrl, path: &str, limits: CallLimits) -> Result<Answer, CallError> {
+        let endpoint = base.endpoint(path);
+        if endpoint.starts_with("http://") {
+            let url = url::Url::parse(&endpoint).map_err(|e| CallError::Failed(format!("invalid URL: {e}")))?;
+            closing::get(&url, &self.user_agent, &self.guard, limits, &Outbound::default()).await
+        } else {
+            let request = self.http.get(endpoint).header(reqwest::header::CONNECTION, "close");
+            self.exchange(base, request, limits).await
+        }
+    }
+
     /// `GET {base}/schema`: the JSON body of a 2xx answer.
     pub async fn fetch_schema(&self, base: &AgentUrl, outbound: &Outbound) -> Result<serde_json::Value, CallError> {
         let request = outbound.apply(self.http.get(base.endpoint("schema")));

@@ -5,6 +5,7 @@
 pub mod access;
 mod agents;
 pub mod client;
+mod discovery;
 mod error;
 mod events;
 pub mod guard;
@@ -57,6 +58,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .merge(registry::router())
         .merge(runs::router())
         .merge(session::router())
+        .merge(discovery::router())
         .routes(routes!(events::stream))
         .routes(routes!(status::show))
 }

@@ -210,6 +210,12 @@ impl Registry {
     /// stores it with that failed check. Another agent that has the ID (another URL or
     /// name) is replaced only with `replace`; the same ID, URL and name again is an update.
     pub async fn register(&self, request: RegisterAgent) -> Result<Registration, ServiceError> {
+        self.register_as(request, AgentSource::Manual).await
+    }
+
+    /// `register`, recording how the agent came to be known (by hand, or added from a
+    /// discovery): both are an admin's.
+    pub async fn register_as(&self, request: RegisterAgent, source: AgentSource) -> Result<Registration, ServiceError> {
         let valid = validate_registration(&request).map_err(ServiceError::Invalid)?;
         // The shared rules are hand-written to keep the browser bundle small; the HTTP
         // client's own parser has the last word.
@@ -250,9 +256,7 @@ impl Registry {
         let failures = u32::from(!passed);
         let state = HealthState::after_check(passed, failures, self.policy.unhealthy_after);
         let (model, created) =
-            match store::upsert(self.db.write(), &valid, AgentSource::Manual, &probe, state, failures, given.as_ref())
-                .await?
-            {
+            match store::upsert(self.db.write(), &valid, source, &probe, state, failures, given.as_ref()).await? {
                 store::Upsert::Stored { model, created, .. } => (model, created),
                 store::Upsert::Taken(holder) => return Err(taken(holder)),
             };
@@ -301,6 +305,11 @@ impl Registry {
         let bars = self.health.bars(&ids, Utc::now()).await?;
         let self_preservation = self.preservation.lock().expect("never poisoned: no panics while held").clone();
         Ok(AgentOverview { agents: page.agents, total: page.total, summary, summary_version, bars, self_preservation })
+    }
+
+    /// The ID of an agent registered with `agent_id` or at `agent_url`, if any.
+    pub async fn known(&self, agent_id: &str, agent_url: &str) -> Result<Option<String>, ServiceError> {
+        Ok(store::known(self.db.read(), agent_id, agent_url).await?)
     }
 
     /// Every agent's counts by state, and whether expiry is paused.

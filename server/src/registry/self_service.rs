@@ -128,9 +128,10 @@ impl Registry {
             SelfRegisterOutcome::Taken(holder) => {
                 let id = reg.agent_id.as_str();
                 return Err(ServiceError::Forbidden(match holder {
-                    Some(h) if h.source == app::model::AgentSource::Manual.as_str() => format!(
-                        "agent ID '{id}' was registered by hand: an agent cannot take it over (an admin may remove \
-                         it first)"
+                    // Registered by an admin: by hand, or added from a discovery.
+                    Some(h) if h.source != app::model::AgentSource::SelfRegistered.as_str() => format!(
+                        "agent ID '{id}' was registered by an admin: an agent cannot take it over (an admin may \
+                         remove it first)"
                     ),
                     Some(_) => format!("agent ID '{id}' belongs to another token"),
                     None => format!("agent ID '{id}' was removed while it registered: register again"),

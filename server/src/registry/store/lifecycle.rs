@@ -50,7 +50,7 @@ impl Claim<'_> {
     fn may_take(&self) -> Condition {
         let unowned_self = Condition::all()
             .add(agents::Column::OwnerToken.is_null())
-            .add(agents::Column::Source.ne(AgentSource::Manual.as_str()));
+            .add(agents::Column::Source.eq(AgentSource::SelfRegistered.as_str()));
         match self {
             Claim::Anyone => Condition::all(),
             Claim::Token(name) => Condition::any().add(agents::Column::OwnerToken.eq(*name)).add(unowned_self),

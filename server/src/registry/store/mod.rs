@@ -146,6 +146,20 @@ pub async fn find(db: &DatabaseConnection, agent_id: &str) -> Result<Option<agen
     agents::Entity::find_by_id(agent_id).one(db).await
 }
 
+/// The ID of an agent registered with this ID or at this URL (a discovery marks what is
+/// known already).
+pub async fn known(db: &DatabaseConnection, agent_id: &str, agent_url: &str) -> Result<Option<String>, DbErr> {
+    let found = agents::Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(agents::Column::AgentId.eq(agent_id))
+                .add(agents::Column::AgentUrl.eq(agent_url)),
+        )
+        .one(db)
+        .await?;
+    Ok(found.map(|m| m.agent_id))
+}
+
 /// The agent as a transaction that wrote it sees it (it must be there: the transaction
 /// inserted or updated it).
 /// Inserts the agent unless its ID is taken (then nothing): whether it was new.

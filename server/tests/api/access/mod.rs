@@ -202,7 +202,7 @@ async fn an_agent_token_keeps_to_its_own_agents() {
     assert_eq!(response.status(), 201);
     let takeover = register(&app, Some(&other), "by-hand").await;
     assert_eq!(takeover.status(), 403);
-    assert!(error_of(takeover).await["message"].as_str().unwrap().contains("registered by hand"));
+    assert!(error_of(takeover).await["message"].as_str().unwrap().contains("registered by an admin"));
     let delete = |id: &'static str, token: String, query: &'static str| {
         let request =
             app.http.delete(app.url(&format!("/api/v1/agents/{id}{query}"))).header(AUTHORIZATION, bearer(&token));

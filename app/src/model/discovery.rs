@@ -1,0 +1,148 @@
+//! Finding agents on request (`POST /discover`): what to look in, what was found, and
+//! adding what a person chose. Nothing is ever discovered or added by itself.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Where to look.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscoverRequest {
+    /// Probe addresses and ports: `127.0.0.1:8000-8100`, `10.0.0.0/28:8000-8010`,
+    /// `[::1]:8000`.
+    Scan {
+        targets: String,
+        /// Refused above this many address-port pairs (65,536 when not given).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_probes: Option<u64>,
+    },
+    /// The agents another registry lists: the old Python registry
+    /// (`GET {url}/agents?include_dead=true`) or another dashboard (`…/api/v1`).
+    Registry { url: String },
+    /// Entries of a configuration file (read where the command runs), checked here.
+    Entries { agents: Vec<DeclaredAgent> },
+}
+
+/// One agent as a configuration file or another registry declares it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeclaredAgent {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub metadata: Option<Value>,
+}
+
+/// What answered at a candidate's address.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answered {
+    /// Our agent protocol: `/health` healthy and a `/schema` the form can use.
+    Agent,
+    /// `/health` healthy, no usable `/schema` (it can be registered; runs need a schema).
+    AgentWithoutSchema,
+    /// A LangServe app (`/input_schema`): not our protocol, listed so it is not a mystery.
+    Langserve,
+    /// An A2A agent (`/.well-known/agent-card.json`): not our protocol.
+    A2a,
+    /// An HTTP server that is none of these.
+    NotAnAgent,
+    /// Nothing answered (a registry's or a file's entry that is down).
+    NoAnswer,
+}
+
+impl Answered {
+    /// Whether adding it makes sense (its `/health` speaks our protocol).
+    pub fn addable(self) -> bool {
+        matches!(self, Answered::Agent | Answered::AgentWithoutSchema | Answered::NoAnswer)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Answered::Agent => "agent",
+            Answered::AgentWithoutSchema => "agent (no /schema)",
+            Answered::Langserve => "LangServe app (not our protocol)",
+            Answered::A2a => "A2A agent (not our protocol)",
+            Answered::NotAnAgent => "not an agent",
+            Answered::NoAnswer => "no answer",
+        }
+    }
+}
+
+/// Something found.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub agent_id: String,
+    pub agent_name: String,
+    pub agent_url: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub metadata: Map<String, Value>,
+    pub answered: Answered,
+    /// What it said of itself (`article_writer: 3 inputs`, `HTTP 404`, the reason it is down).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The ID of an agent already registered at this URL or with this ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered: Option<String>,
+}
+
+/// One line of the answer to `POST /discover` (NDJSON, as it happens).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DiscoveryEvent {
+    /// How many probes (or entries) there are.
+    Started {
+        total: u64,
+    },
+    /// Probes done so far (at most a few times a second).
+    Progress {
+        done: u64,
+        total: u64,
+    },
+    Candidate(Candidate),
+    /// The end: how many were probed, found, and answered without being an agent.
+    Done {
+        done: u64,
+        found: u64,
+        seconds: f64,
+    },
+    /// It could not go on (another registry did not answer, …).
+    Failed {
+        message: String,
+    },
+}
+
+/// `POST /discover/add`: the candidates a person chose.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AddCandidates {
+    pub agents: Vec<DeclaredAgent>,
+}
+
+/// What adding one candidate did.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Added {
+    pub agent_id: String,
+    pub outcome: AddOutcome,
+    /// Why it was not added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddOutcome {
+    Added,
+    /// The ID is registered already; left as it is.
+    Exists,
+    Failed,
+}
