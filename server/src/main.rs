@@ -17,6 +17,10 @@ async fn main() -> ExitCode {
         }
         Command::Agents(args) => return server::remote::run(Verb::Agents(args)).await,
         Command::Runs(args) => return server::remote::run(Verb::Runs(args)).await,
+        Command::Discover(args)
+        | Command::Orchestrator(server::cli::OrchestratorArgs { command: OrchestratorCommand::Discover(args) }) => {
+            return server::remote::run(Verb::Discover(args)).await
+        }
         command => {
             server::telemetry::init();
             serve(command).await
@@ -47,7 +51,11 @@ async fn serve(command: Command) -> Result<(), server::StartError> {
         Command::TestAgent(settings) => server::test_agent::serve(settings).await,
         Command::Migrate(settings) => server::db::migrate_only(&settings).await,
         Command::Token(settings) => server::access::command::run(settings).await,
-        Command::Status(_) | Command::Agents(_) | Command::Runs(_) | Command::Orchestrator(_) => {
+        Command::Status(_)
+        | Command::Agents(_)
+        | Command::Runs(_)
+        | Command::Discover(_)
+        | Command::Orchestrator(_) => {
             unreachable!("remote verbs are run by main")
         }
     }

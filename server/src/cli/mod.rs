@@ -43,7 +43,12 @@ pub enum Command {
     /// Start, follow, list, show, cancel and re-run runs on a running dashboard.
     #[command(after_help = EXIT_CODES)]
     Runs(RunsArgs),
-    /// The plan's names: `orchestrator start` is `ui`, `orchestrator status` is `status`.
+    /// Find agents on request: scan ports, list another registry, check a file; shows
+    /// what answered and registers only with --add.
+    #[command(after_help = EXIT_CODES)]
+    Discover(DiscoverArgs),
+    /// The plan's names: `orchestrator start` is `ui`, `orchestrator status` is `status`,
+    /// `orchestrator discover` is `discover`.
     Orchestrator(OrchestratorArgs),
     /// The old tool's registry: `agent-registry start` is `ui` (the dashboard is the registry).
     AgentRegistry(AgentRegistryArgs),

@@ -160,6 +160,41 @@ pub enum RunsCommand {
     },
 }
 
+/// Where to look for agents: exactly one.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct DiscoverSource {
+    /// Probe addresses and ports, from the dashboard: `127.0.0.1:8000-8100`,
+    /// `10.0.0.0/28:8000-8010`, `[::1]:8000` (comma-separated for several).
+    #[arg(long, value_name = "HOSTS:PORTS")]
+    pub scan: Option<String>,
+    /// List another registry's agents: the old Python registry (`http://host:8000`) or
+    /// another dashboard (`http://host:8001/api/v1`).
+    #[arg(long, visible_alias = "registry-url", value_name = "URL")]
+    pub registry: Option<String>,
+    /// Check the agents of a TOML or YAML file (read here, checked by the dashboard).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiscoverArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    #[command(flatten)]
+    pub source: DiscoverSource,
+    /// With --scan: allow more than 65,536 probes.
+    #[arg(long, requires = "scan")]
+    pub max_probes: Option<u64>,
+    /// Register what was found: all agents not registered yet (`--add`), or these IDs
+    /// (`--add a,b`). Without it nothing is registered.
+    #[arg(long, num_args = 0.., value_delimiter = ',', value_name = "ID")]
+    pub add: Option<Vec<String>>,
+    /// Only candidates whose ID, name or URL contains this (the plan's `--filters`).
+    #[arg(long, visible_alias = "filters")]
+    pub filter: Option<String>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct OrchestratorArgs {
     #[command(subcommand)]
@@ -172,6 +207,8 @@ pub enum OrchestratorCommand {
     Start(Box<LegacyStart>),
     /// `status`.
     Status(Remote),
+    /// `discover` (the plan's `--registry-url` is `--registry`).
+    Discover(DiscoverArgs),
 }
 
 #[derive(Debug, Clone, Args)]

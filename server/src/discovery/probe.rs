@@ -52,9 +52,6 @@ pub async fn probe(client: &AgentClient, base: &AgentUrl) -> Candidate {
                 if found.agent_name.is_empty() {
                     found.agent_name = app::schema::humanize(&workflow);
                 }
-                if found.agent_id.is_empty() {
-                    found.agent_id = schema.workflow.filter(|w| AgentId::parse(w).is_ok()).unwrap_or_default();
-                }
                 found.answered = Answered::Agent;
             }
             Err(why) => {
@@ -73,6 +70,7 @@ pub async fn probe(client: &AgentClient, base: &AgentUrl) -> Candidate {
         found.answered = Answered::NotAnAgent;
         found.detail = Some(format!("/health: {}", crate::agent_client::status_text(health.status)));
     }
+    // Not the workflow's name: instances of one workflow would all take the same ID.
     if found.agent_id.is_empty() {
         found.agent_id = fallback_id(base);
     }

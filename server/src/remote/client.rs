@@ -88,6 +88,12 @@ impl Dashboard {
         self.call(self.request(Method::POST, path).json(body)).await
     }
 
+    /// `POST` whose answer is read as it streams (no deadline on the whole: the read
+    /// timeout still ends a silent one).
+    pub async fn post_streaming(&self, path: &str, body: &impl Serialize) -> Result<Response, Failure> {
+        self.send(self.request(Method::POST, path).json(body)).await
+    }
+
     /// The live event stream, `only` runs or agents, resuming after `last_id`.
     pub async fn events(&self, only: &str, last_id: Option<&str>) -> Result<EventStream, Failure> {
         let mut request = self.request(Method::GET, &format!("/events?only={only}"));

@@ -1,4 +1,4 @@
-//! The command line's remote verbs (`status`, `agents …`, `runs …`): a client of a running
+//! The command line's remote verbs (`status`, `agents …`, `runs …`, `discover`): a client of a running
 //! dashboard's JSON API, for terminals and scripts. It never opens a database: what the
 //! dashboard allows, checks and logs applies to it as to the pages.
 //!
@@ -6,6 +6,7 @@
 
 mod agents;
 mod client;
+mod discover;
 mod follow;
 mod inputs;
 mod output;
@@ -15,7 +16,7 @@ mod status;
 
 pub use client::Dashboard;
 
-use crate::cli::{AgentsArgs, Remote, RunsArgs};
+use crate::cli::{AgentsArgs, DiscoverArgs, Remote, RunsArgs};
 use app::error::{ApiError, ErrorCode};
 use output::Out;
 use std::process::ExitCode;
@@ -25,6 +26,7 @@ pub enum Verb {
     Status(Remote),
     Agents(AgentsArgs),
     Runs(RunsArgs),
+    Discover(DiscoverArgs),
 }
 
 /// Runs one verb and says how the process ends. Errors are printed here, once: a line on
@@ -34,6 +36,7 @@ pub async fn run(verb: Verb) -> ExitCode {
         Verb::Status(r) => r,
         Verb::Agents(a) => &a.remote,
         Verb::Runs(r) => &r.remote,
+        Verb::Discover(d) => &d.remote,
     };
     let out = Out::new(remote.json);
     let result = match Dashboard::connect(remote) {
@@ -42,6 +45,7 @@ pub async fn run(verb: Verb) -> ExitCode {
             Verb::Status(_) => status::show(&dashboard, &out).await,
             Verb::Agents(args) => agents::run(&dashboard, &out, args.command).await,
             Verb::Runs(args) => runs::run(&dashboard, &out, args.command).await,
+            Verb::Discover(args) => discover::run(&dashboard, &out, args).await,
         },
     };
     match result {

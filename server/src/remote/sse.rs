@@ -1,5 +1,6 @@
-//! Reading the dashboard's event stream (Server-Sent Events) from the command line:
-//! frames split at blank lines, `event`, `id` and `data` fields, nothing else needed.
+//! Reading the dashboard's streamed answers from the command line: its event stream
+//! (Server-Sent Events: frames split at blank lines, `event`, `id` and `data` fields), and
+//! a discovery's JSON lines.
 
 use super::Failure;
 
@@ -47,6 +48,41 @@ impl EventStream {
                 Ok(Some(chunk)) => self.buffer.extend_from_slice(&chunk),
                 Ok(None) => return Ok(None),
                 Err(e) => return Err(Failure::Failed(format!("the event stream broke: {e}"))),
+            }
+        }
+    }
+}
+
+/// A streamed answer of one JSON document per line (`POST /discover`).
+pub struct JsonLines {
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+}
+
+impl JsonLines {
+    pub fn new(response: reqwest::Response) -> Self {
+        JsonLines { response, buffer: Vec::new() }
+    }
+
+    /// The next line's document; None at the end.
+    pub async fn next<T: serde::de::DeserializeOwned>(&mut self) -> Result<Option<T>, Failure> {
+        loop {
+            if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buffer.drain(..=end).collect();
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                return serde_json::from_slice(&line).map(Some).map_err(|e| {
+                    Failure::Failed(format!("the dashboard sent a line that is not what was expected: {e}"))
+                });
+            }
+            if self.buffer.len() > MAX_FRAME {
+                return Err(Failure::Failed("the dashboard sent a line larger than 1 MiB".into()));
+            }
+            match self.response.chunk().await {
+                Ok(Some(chunk)) => self.buffer.extend_from_slice(&chunk),
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(Failure::Failed(format!("the answer broke off: {e}"))),
             }
         }
     }

@@ -5,6 +5,7 @@
 mod access;
 mod agents;
 mod cli;
+mod discovery;
 mod guard;
 mod health_monitor;
 mod helpers;

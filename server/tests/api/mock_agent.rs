@@ -83,6 +83,11 @@ pub async fn mock_agent_on(ip: &str, schema: Value, behaviour: Behaviour) -> Moc
     MockAgent { url, mock }
 }
 
+/// A mock agent's router alone, to serve on a listener of the test's choosing.
+pub fn router_for(schema: Value, behaviour: Behaviour) -> Router {
+    router(new_mock(schema, behaviour))
+}
+
 /// A mock agent whose router goes through `layer` first (a gateway in front of it).
 pub async fn mock_agent_wrapped(schema: Value, behaviour: Behaviour, wrap: impl FnOnce(Router) -> Router) -> MockAgent {
     let mock = new_mock(schema, behaviour);

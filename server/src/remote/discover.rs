@@ -1,0 +1,204 @@
+//! `configurable-agents discover`: asks the dashboard to look (a scan, another registry, a
+//! file's entries), shows what answered as it is found, and registers only with `--add`.
+
+use super::output::{Out, Table};
+use super::sse::JsonLines;
+use super::{Dashboard, Failure};
+use crate::cli::DiscoverArgs;
+use anstyle::{AnsiColor, Style};
+use app::model::{
+    AddCandidates, AddOutcome, Added, Answered, Candidate, DeclaredAgent, DiscoverRequest, DiscoveryEvent,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+/// The command's one JSON document.
+#[derive(Serialize)]
+struct Report {
+    candidates: Vec<Candidate>,
+    done: u64,
+    found: u64,
+    seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    added: Option<Vec<Added>>,
+}
+
+pub async fn run(dashboard: &Dashboard, out: &Out, args: DiscoverArgs) -> Result<u8, Failure> {
+    let request = if let Some(targets) = args.source.scan {
+        DiscoverRequest::Scan { targets, max_probes: args.max_probes }
+    } else if let Some(url) = args.source.registry {
+        DiscoverRequest::Registry { url }
+    } else if let Some(path) = args.source.config {
+        let agents = crate::discovery::file::read(&path).map_err(Failure::Usage)?;
+        DiscoverRequest::Entries { agents }
+    } else {
+        return Err(Failure::Usage("give --scan, --registry or --config".into()));
+    };
+    let response = dashboard.post_streaming("/discover", &request).await?;
+    let mut lines = JsonLines::new(response);
+    let bar = out.progress.then(progress_bar);
+    let mut report = Report { candidates: Vec::new(), done: 0, found: 0, seconds: 0.0, added: None };
+    let filter = args.filter.map(|f| f.to_lowercase());
+    loop {
+        let event: Option<DiscoveryEvent> = lines.next().await?;
+        match event {
+            None => return Err(Failure::Failed("the dashboard ended the discovery without saying it was done".into())),
+            Some(DiscoveryEvent::Started { total }) => {
+                if let Some(bar) = &bar {
+                    bar.set_length(total);
+                }
+            }
+            Some(DiscoveryEvent::Progress { done, .. }) => {
+                if let Some(bar) = &bar {
+                    bar.set_position(done);
+                }
+            }
+            Some(DiscoveryEvent::Candidate(c)) => {
+                if filter.as_deref().is_some_and(|f| !matches(&c, f)) {
+                    continue;
+                }
+                if let Some(bar) = &bar {
+                    bar.println(format!("  found {} at {}: {}", c.agent_id, c.agent_url, c.answered.label()));
+                    bar.inc(0);
+                }
+                report.candidates.push(c);
+            }
+            Some(DiscoveryEvent::Done { done, found, seconds }) => {
+                (report.done, report.found, report.seconds) = (done, found, seconds);
+                break;
+            }
+            Some(DiscoveryEvent::Failed { message }) => {
+                if let Some(bar) = &bar {
+                    bar.finish_and_clear();
+                }
+                return Err(Failure::Failed(message));
+            }
+        }
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    // Agents first, then the rest; each group by URL.
+    report.candidates.sort_by(|a, b| (rank(a.answered), &a.agent_url).cmp(&(rank(b.answered), &b.agent_url)));
+    let mut failed = false;
+    if let Some(chosen) = &args.add {
+        let picked = pick(&report.candidates, chosen)?;
+        let added: Vec<Added> = if picked.is_empty() {
+            Vec::new()
+        } else {
+            dashboard.post("/discover/add", &AddCandidates { agents: picked }).await?
+        };
+        failed = added.iter().any(|a| a.outcome == AddOutcome::Failed);
+        report.added = Some(added);
+    }
+    if out.json {
+        out.json(&report);
+    } else {
+        print(out, &report, args.add.is_some());
+    }
+    Ok(u8::from(failed))
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    let style = ProgressStyle::with_template("{spinner} {pos}/{len} probed {wide_bar} {elapsed}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+fn matches(c: &Candidate, filter: &str) -> bool {
+    [&c.agent_id, &c.agent_name, &c.agent_url].iter().any(|t| t.to_lowercase().contains(filter))
+}
+
+fn rank(a: Answered) -> u8 {
+    match a {
+        Answered::Agent => 0,
+        Answered::AgentWithoutSchema => 1,
+        Answered::NoAnswer => 2,
+        Answered::Langserve | Answered::A2a => 3,
+        Answered::NotAnAgent => 4,
+    }
+}
+
+/// What `--add` registers: every agent that answered our protocol and is not registered
+/// yet, or exactly the IDs named (each must be a candidate that can be added).
+fn pick(candidates: &[Candidate], chosen: &[String]) -> Result<Vec<DeclaredAgent>, Failure> {
+    let declared = |c: &Candidate| DeclaredAgent {
+        id: c.agent_id.clone(),
+        name: Some(c.agent_name.clone()),
+        url: c.agent_url.clone(),
+        metadata: (!c.metadata.is_empty()).then(|| serde_json::Value::Object(c.metadata.clone())),
+    };
+    if chosen.is_empty() {
+        return Ok(candidates
+            .iter()
+            .filter(|c| matches!(c.answered, Answered::Agent | Answered::AgentWithoutSchema) && c.registered.is_none())
+            .map(declared)
+            .collect());
+    }
+    chosen
+        .iter()
+        .map(|id| match candidates.iter().find(|c| &c.agent_id == id) {
+            Some(c) if c.answered.addable() => Ok(declared(c)),
+            Some(c) => Err(Failure::Usage(format!("{id} is {}: it cannot be added", c.answered.label()))),
+            None => Err(Failure::Usage(format!("--add {id}: no candidate has this ID"))),
+        })
+        .collect()
+}
+
+fn print(out: &Out, report: &Report, adding: bool) {
+    let mut table = Table::new(&["ID", "NAME", "URL", "ANSWERED", "NOTE"]);
+    for c in &report.candidates {
+        let style = match c.answered {
+            Answered::Agent | Answered::AgentWithoutSchema => Style::new().fg_color(Some(AnsiColor::Green.into())),
+            Answered::NoAnswer => Style::new().fg_color(Some(AnsiColor::Red.into())),
+            _ => Style::new().dimmed(),
+        };
+        let note = match &c.registered {
+            Some(id) if *id == c.agent_id => "registered already".to_owned(),
+            Some(id) => format!("registered already, as {id}"),
+            None => c.detail.clone().unwrap_or_default(),
+        };
+        table.row(vec![
+            (c.agent_id.clone(), Style::new()),
+            (c.agent_name.clone(), Style::new()),
+            (c.agent_url.clone(), Style::new()),
+            (c.answered.label().to_owned(), style),
+            (note, Style::new().dimmed()),
+        ]);
+    }
+    if table.is_empty() {
+        out.line(&out.dim("Nothing answered."));
+    } else {
+        table.print(out, true);
+    }
+    let new = report
+        .candidates
+        .iter()
+        .filter(|c| matches!(c.answered, Answered::Agent | Answered::AgentWithoutSchema) && c.registered.is_none())
+        .count();
+    eprintln!(
+        "{} probed in {:.1} s: {} answered, {new} agents not registered yet",
+        report.done, report.seconds, report.found
+    );
+    match &report.added {
+        Some(added) => {
+            for a in added {
+                let what = match a.outcome {
+                    AddOutcome::Added => out.paint("added", Style::new().fg_color(Some(AnsiColor::Green.into()))),
+                    AddOutcome::Exists => "registered already, left as it is".to_owned(),
+                    AddOutcome::Failed => out.paint("NOT added", Style::new().fg_color(Some(AnsiColor::Red.into()))),
+                };
+                let why = a.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+                out.line(&format!("{}: {what}{why}", a.agent_id));
+            }
+            if added.is_empty() {
+                out.line(&out.dim("Nothing to add."));
+            }
+        }
+        None if new > 0 && !adding => eprintln!("Register them with --add (all) or --add ID,ID"),
+        None => {}
+    }
+}

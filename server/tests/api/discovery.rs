@@ -1,0 +1,265 @@
+//! Discovery on request: a scan over loopback ports holding agents of each kind, a port
+//! that accepts and never answers and a closed one; another registry's list in the old
+//! format; a file's entries; adding what was found; refusals before anything is sent.
+//! Each test scans its own loopback address (127.0.0.7x), so tests running together do
+//! not find each other's servers. Other CIDRs are parsed in unit tests, never probed.
+
+use crate::helpers::*;
+use crate::mock_agent::{article_schema, mock_agent_on, Behaviour};
+use axum::extract::Query;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+
+/// `n` listeners on consecutive ports of `ip`.
+async fn consecutive(ip: &str, n: u16) -> Vec<TcpListener> {
+    'again: loop {
+        let first = TcpListener::bind((ip, 0)).await.unwrap();
+        let port = first.local_addr().unwrap().port();
+        if port.checked_add(n).is_none() {
+            continue;
+        }
+        let mut all = vec![first];
+        for k in 1..n {
+            match TcpListener::bind((ip, port + k)).await {
+                Ok(l) => all.push(l),
+                Err(_) => continue 'again,
+            }
+        }
+        return all;
+    }
+}
+
+fn serve_listener(listener: TcpListener, router: Router) {
+    tokio::spawn(async move { axum::serve(listener, router).await });
+}
+
+/// The lines of a discovery's answer.
+async fn discover(app: &TestApp, body: Value) -> (u16, Vec<Value>) {
+    let response = app.http.post(app.url("/api/v1/discover")).json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    if status != 200 {
+        return (status, vec![serde_json::from_str(&text).unwrap()]);
+    }
+    (status, text.lines().map(|l| serde_json::from_str(l).expect("one JSON per line")).collect())
+}
+
+fn candidates(events: &[Value]) -> Vec<&Value> {
+    events.iter().filter(|e| e["type"] == "candidate").collect()
+}
+
+#[tokio::test]
+async fn a_scan_says_what_answered_and_skips_the_rest() {
+    let app = spawn_app().await;
+    let ip = "127.0.0.71";
+    let mut ports = consecutive(ip, 7).await.into_iter();
+    let base = ports.as_slice()[0].local_addr().unwrap().port();
+    let agent = crate::mock_agent::router_for(article_schema(), Behaviour::Echo);
+    serve_listener(ports.next().unwrap(), agent);
+    let no_schema = Router::new().route("/health", get(|| async { Json(json!({"status": "healthy"})) }));
+    serve_listener(ports.next().unwrap(), no_schema);
+    serve_listener(ports.next().unwrap(), Router::new().route("/", get(|| async { "a web page" })));
+    // Accepts, never answers.
+    let silent = ports.next().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    drop(ports.next().unwrap()); // closed
+    let card = json!({"name": "Planner", "description": "plans trips", "skills": [], "capabilities": {}});
+    let a2a = Router::new().route("/.well-known/agent-card.json", get(move || async move { Json(card) }));
+    serve_listener(ports.next().unwrap(), a2a);
+    let langserve =
+        Router::new().route("/input_schema", get(|| async { Json(json!({"title": "PromptInput", "type": "object"})) }));
+    serve_listener(ports.next().unwrap(), langserve);
+
+    let (status, events) = discover(&app, json!({"scan": {"targets": format!("{ip}:{base}-{}", base + 6)}})).await;
+    assert_eq!(status, 200);
+    assert_eq!(events[0], json!({"type": "started", "total": 7}));
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last["type"].as_str(), last["done"].as_u64(), last["found"].as_u64()),
+        (Some("done"), Some(7), Some(5)),
+        "{last}"
+    );
+    let found: HashMap<u64, &Value> = candidates(&events)
+        .into_iter()
+        .map(|c| (c["agent_url"].as_str().unwrap().rsplit(':').next().unwrap().parse::<u64>().unwrap(), c))
+        .collect();
+    let answered = |k: u16| found.get(&u64::from(base + k)).map(|c| c["answered"].as_str().unwrap());
+    assert_eq!(answered(0), Some("agent"));
+    assert_eq!(found[&u64::from(base)]["detail"], "article_writer: 3 inputs");
+    assert_eq!(answered(1), Some("agent_without_schema"));
+    assert_eq!(answered(2), Some("not_an_agent"));
+    assert_eq!(answered(3), None, "a port that never answers is skipped");
+    assert_eq!(answered(4), None, "a closed port is skipped");
+    assert_eq!(answered(5), Some("a2a"));
+    assert_eq!(found[&u64::from(base + 5)]["agent_name"], "Planner");
+    assert_eq!(answered(6), Some("langserve"));
+    assert_eq!(app.list_agents("").await.json::<Vec<Value>>().await.unwrap().len(), 0, "nothing registered by itself");
+
+    // Added when asked: as `discovered`; a second scan marks it.
+    let add = json!({"agents": [{"id": "scanned", "url": format!("http://{ip}:{base}")}, {"id": "down", "url": refused_url().await}]});
+    let added: Value =
+        app.http.post(app.url("/api/v1/discover/add")).json(&add).send().await.unwrap().json().await.unwrap();
+    assert_eq!(added[0], json!({"agent_id": "scanned", "outcome": "added"}));
+    assert_eq!(added[1]["outcome"], "failed");
+    assert!(added[1]["message"].as_str().unwrap().contains("connection refused"), "{added}");
+    let stored: Value = app.get_agent("scanned").await.json().await.unwrap();
+    assert_eq!(stored["source"], "discovered");
+    let (_, again) = discover(&app, json!({"scan": {"targets": format!("{ip}:{base}")}})).await;
+    assert_eq!(candidates(&again)[0]["registered"], "scanned");
+    let added: Value =
+        app.http.post(app.url("/api/v1/discover/add")).json(&add).send().await.unwrap().json().await.unwrap();
+    assert_eq!(added[0]["outcome"], "exists", "left as it is");
+}
+
+#[tokio::test]
+async fn scans_are_refused_before_anything_is_sent() {
+    let app = spawn_app_configured(|s| s.deny_agent_networks = vec!["127.0.0.72/32".parse().unwrap()]).await;
+    let hits = Arc::new(Mutex::new(0usize));
+    let counted = hits.clone();
+    let listener = TcpListener::bind(("127.0.0.72", 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    serve_listener(
+        listener,
+        Router::new().fallback(move || {
+            *counted.lock().unwrap() += 1;
+            async { "hello" }
+        }),
+    );
+    let (status, body) = discover(&app, json!({"scan": {"targets": format!("127.0.0.72/31:{port}")}})).await;
+    assert_eq!(status, 422, "{body:?}");
+    let (status, body) = discover(&app, json!({"scan": {"targets": format!("127.0.0.72:{port}")}})).await;
+    assert_eq!(status, 422);
+    assert!(body[0]["error"]["message"].as_str().unwrap().contains("--deny-agent-network 127.0.0.72/32"), "{body:?}");
+    let (status, body) = discover(&app, json!({"scan": {"targets": "127.0.0.0/16:1-2"}})).await;
+    assert_eq!(status, 422);
+    assert!(body[0]["error"]["message"].as_str().unwrap().contains("more than 65536"), "{body:?}");
+    let (status, _) = discover(&app, json!({"scan": {"targets": "127.0.0.72:1", "max_probes": 0}})).await;
+    assert_eq!(status, 422, "max_probes lowers the limit too");
+    assert_eq!(*hits.lock().unwrap(), 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn the_old_registrys_agents_are_listed_dead_ones_too() {
+    let app = spawn_app().await;
+    let live = mock_agent_on("127.0.0.1", article_schema(), Behaviour::Echo).await;
+    let live_port: u16 = live.url.rsplit(':').next().unwrap().parse().unwrap();
+    let dead_port: u16 = refused_url().await.rsplit(':').next().unwrap().parse().unwrap();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let record = asked.clone();
+    let old = Router::new().route(
+        "/agents",
+        get(move |Query(q): Query<HashMap<String, String>>| {
+            record.lock().unwrap().push(q.get("include_dead").cloned());
+            async move {
+                Json(json!([
+                    {"agent_id": "writer", "agent_name": "Writer", "host": "127.0.0.1", "port": live_port,
+                     "is_alive": true, "ttl_seconds": 60, "metadata": "{\"team\": \"r\"}", "registered_at": "2026-01-01T00:00:00",
+                     "last_heartbeat": "2026-01-01T00:00:00"},
+                    {"agent_id": "gone", "agent_name": "Gone", "host": "127.0.0.1", "port": dead_port,
+                     "is_alive": false, "ttl_seconds": 60, "metadata": null, "registered_at": "2026-01-01T00:00:00",
+                     "last_heartbeat": "2026-01-01T00:00:00"}
+                ]))
+            }
+        }),
+    );
+    let registry = serve(old).await;
+    let (status, events) = discover(&app, json!({"registry": {"url": registry}})).await;
+    assert_eq!(status, 200);
+    assert_eq!(*asked.lock().unwrap(), vec![Some("true".to_owned())], "dead agents asked for");
+    let by_id: HashMap<&str, &Value> =
+        candidates(&events).into_iter().map(|c| (c["agent_id"].as_str().unwrap(), c)).collect();
+    assert_eq!(by_id["writer"]["answered"], "agent");
+    assert_eq!(by_id["writer"]["agent_name"], "Writer", "the registry's name");
+    assert_eq!(by_id["writer"]["metadata"]["team"], "r");
+    assert_eq!(by_id["gone"]["answered"], "no_answer");
+    assert!(by_id["gone"]["detail"].as_str().unwrap().contains("connection refused"));
+
+    let (_, failed) = discover(&app, json!({"registry": {"url": live.url}})).await;
+    assert_eq!(failed.last().unwrap()["type"], "failed", "not a registry: {failed:?}");
+}
+
+#[tokio::test]
+async fn the_command_line_scans_imports_checks_files_and_adds() {
+    let app = spawn_app().await;
+    let ip = "127.0.0.73";
+    let mut ports = consecutive(ip, 3).await.into_iter();
+    let base = ports.as_slice()[0].local_addr().unwrap().port();
+    serve_listener(ports.next().unwrap(), crate::mock_agent::router_for(article_schema(), Behaviour::Echo));
+    serve_listener(ports.next().unwrap(), crate::mock_agent::router_for(article_schema(), Behaviour::Echo));
+    drop(ports.next());
+    let targets = format!("{ip}:{base}-{}", base + 2);
+    let bin = env!("CARGO_BIN_EXE_configurable-agents");
+    let run = |args: Vec<String>| {
+        let address = app.address.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(bin)
+                    .args(&args)
+                    .env("CA_URL", address)
+                    .env("NO_COLOR", "1")
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let listed = run(vec!["discover".into(), "--scan".into(), targets.clone()]).await;
+    assert_eq!(listed.status.code(), Some(0), "{}", String::from_utf8_lossy(&listed.stderr));
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(text.starts_with("ID") && text.matches("article_writer: 3 inputs").count() == 2, "{text}");
+    assert!(String::from_utf8_lossy(&listed.stderr).contains("--add"), "says how to add");
+    assert!(app.list_agents("").await.json::<Vec<Value>>().await.unwrap().is_empty());
+
+    let added = run(vec![
+        "orchestrator".into(),
+        "discover".into(),
+        "--scan".into(),
+        targets.clone(),
+        "--add".into(),
+        "--json".into(),
+    ])
+    .await;
+    assert_eq!(added.status.code(), Some(0), "{}", String::from_utf8_lossy(&added.stderr));
+    let report: Value = serde_json::from_slice(&added.stdout).unwrap();
+    assert_eq!(report["added"].as_array().unwrap().len(), 2, "{report}");
+    assert_eq!(report["done"], 3);
+    let agents: Vec<Value> = app.list_agents("").await.json().await.unwrap();
+    assert!(agents.iter().all(|a| a["source"] == "discovered") && agents.len() == 2, "{agents:?}");
+
+    // A file: a bad line changes nothing and is named; a good one is checked.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("agents.toml");
+    std::fs::write(
+        &bad,
+        format!("[[agents]]\nid = \"x\"\nurl = \"http://{ip}:{base}\"\n\n[[agents]]\nid = \"y\"\nurl = \"nope\"\n"),
+    )
+    .unwrap();
+    let refused = run(vec!["discover".into(), "--config".into(), bad.display().to_string()]).await;
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("agents.toml") && err.contains("line 7") && err.contains("url"), "{err}");
+    let good = dir.path().join("agents.yaml");
+    std::fs::write(
+        &good,
+        format!("agents:\n  - id: filed\n    name: From a file\n    url: http://{ip}:{}\n", base + 1),
+    )
+    .unwrap();
+    let checked = run(vec!["discover".into(), "--config".into(), good.display().to_string(), "--json".into()]).await;
+    let report: Value = serde_json::from_slice(&checked.stdout).unwrap();
+    assert_eq!(report["candidates"][0]["agent_id"], "filed");
+    assert_eq!(report["candidates"][0]["answered"], "agent");
+    assert!(report["candidates"][0]["registered"].is_string(), "its URL is registered already: {report}");
+
+    let unknown = run(vec!["discover".into(), "--scan".into(), targets, "--add".into(), "nobody".into()]).await;
+    assert_eq!(unknown.status.code(), Some(2));
+}
