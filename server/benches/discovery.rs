@@ -17,6 +17,7 @@ const IP: &str = "127.0.0.90";
 
 #[tokio::main]
 async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let ports = env("BENCH_PORTS", 4096) as u16;
     let agents = env("BENCH_AGENTS", 100) as u16;
     let first = env("BENCH_FIRST_PORT", 20000) as u16;
@@ -30,7 +31,7 @@ async fn main() {
                 axum::Json(json!({"workflow": "bench", "inputs": {"topic": {"type": "str", "required": true}}}))
             }),
         );
-    let mut listening = 0;
+    let mut listening = 0u32;
     for i in 0..agents {
         match tokio::net::TcpListener::bind((IP, first + i * step)).await {
             Ok(listener) => {
@@ -83,7 +84,7 @@ async fn main() {
             first_found.map_or(0.0, |d| d.as_secs_f64() * 1000.0),
             done["seconds"].as_f64().unwrap_or(0.0)
         );
-        let met = elapsed < 5.0 && found == u32::from(listening);
+        let met = elapsed < 5.0 && found == listening;
         println!("  goal (under 5 s, all found): {}", if met { "met" } else { "NOT met" });
     }
     let usage = dashboard.usage();
