@@ -44,12 +44,16 @@ fn value_at(schema: &InputSchema, kind: &FieldKind, raw: &str, refs: usize) -> R
             "false" | "no" | "off" | "0" => Ok(Value::Bool(false)),
             _ => Err(NOT_BOOLEAN.to_owned()),
         },
-        FieldKind::Enum { options } => options
-            .iter()
-            .find(|o| o.as_str() == Some(raw))
-            .or_else(|| options.iter().find(|o| !o.is_string() && o.to_string() == raw.trim()))
-            .cloned()
-            .ok_or_else(|| one_of(options)),
+        FieldKind::Enum { options } => {
+            // Text options by their text; the others (numbers, null) as JSON.
+            let as_json = serde_json::from_str::<Value>(raw.trim()).ok().filter(|v| !v.is_string());
+            options
+                .iter()
+                .find(|o| o.as_str() == Some(raw))
+                .or_else(|| as_json.and_then(|v| options.iter().find(|o| **o == v)))
+                .cloned()
+                .ok_or_else(|| one_of(options))
+        }
         FieldKind::Nullable { inner } => match raw.trim() {
             "null" => Ok(Value::Null),
             _ => value_at(schema, inner, raw, refs),
