@@ -8,6 +8,7 @@ use crate::events::EventBus;
 use crate::health::{HealthMonitor, MonitorHandle, MonitorSettings};
 use crate::http::guard;
 use crate::metrics::Metrics;
+use crate::registry::declared::AgentsFile;
 use crate::registry::{PreservationSettings, Registry, RegistrySettings};
 use crate::runs::{Dispatcher, RunSettings, Runs};
 use crate::state::{AppState, Shared};
@@ -137,6 +138,15 @@ impl Application {
             let registry = registry.clone();
             tasks.add("agent liveness", move |shutdown| registry.run_liveness(shutdown));
         }
+        let agents_file = match &settings.agents_file {
+            Some(path) => {
+                let file = AgentsFile::open(path.clone(), settings.agents_file_poll)?;
+                let (registry, watched) = (registry.clone(), file.clone());
+                tasks.add("agents file", move |shutdown| registry.watch_agents_file(watched, shutdown));
+                Some(file)
+            }
+            None => None,
+        };
         if let Some(retention) = settings.expired_retention {
             let registry = registry.clone();
             tasks.add_retention(
@@ -200,6 +210,7 @@ impl Application {
             metrics,
             monitor: monitor_handle.clone(),
             trusted: Arc::new(http::client::TrustedProxies::new(settings.trusted_proxies.clone())),
+            agents_file,
             started_at: chrono::Utc::now(),
         });
         let router = routes(options, state, access_state, settings.max_run_inputs + BODY_ALLOWANCE);

@@ -44,6 +44,8 @@ pub struct Shared {
     pub trusted: Arc<crate::http::client::TrustedProxies>,
     /// Finding agents on request (`POST /discover`).
     pub discovery: crate::discovery::Discovery,
+    /// `--agents-file`, and how it was last applied (`GET /status`).
+    pub agents_file: Option<crate::registry::declared::AgentsFile>,
     /// When this process started (`GET /status`).
     pub started_at: chrono::DateTime<chrono::Utc>,
 }

@@ -10,7 +10,10 @@ use serde_json::{Map, Value};
 pub enum AgentSource {
     Manual,
     SelfRegistered,
+    /// Added from a discovery a person ran (`POST /discover/add`).
     Discovered,
+    /// Declared in the dashboard's agents file (`ui --agents-file`), which owns it.
+    Declared,
 }
 
 impl AgentSource {
@@ -19,6 +22,7 @@ impl AgentSource {
             Self::Manual => "manual",
             Self::SelfRegistered => "self_registered",
             Self::Discovered => "discovered",
+            Self::Declared => "declared",
         }
     }
 
@@ -27,6 +31,7 @@ impl AgentSource {
             "manual" => Some(Self::Manual),
             "self_registered" => Some(Self::SelfRegistered),
             "discovered" => Some(Self::Discovered),
+            "declared" => Some(Self::Declared),
             _ => None,
         }
     }

@@ -19,6 +19,27 @@ pub struct DashboardStatus {
     pub event_stream_clients: u64,
     /// Whether requests need a token or a sign-in.
     pub access_control: bool,
+    /// The agents file (`ui --agents-file`), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents_file: Option<AgentsFileStatus>,
+}
+
+/// How the agents file was last applied.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentsFileStatus {
+    pub path: String,
+    /// RFC 3339, UTC: when its current contents were applied; None before the first time.
+    pub applied_at: Option<String>,
+    /// Agents it declares, as last applied.
+    pub agents: u64,
+    /// Why its latest contents were not applied (they changed nothing): the file, the
+    /// line, the field.
+    pub error: Option<String>,
+    /// Entries left out because their ID is registered otherwise (by hand, by itself, from
+    /// a discovery).
+    #[serde(default)]
+    pub conflicts: Vec<String>,
 }
 
 /// Runs by status.

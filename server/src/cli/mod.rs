@@ -240,6 +240,17 @@ pub struct UiSettings {
     #[arg(long, env = "CA_SELF_PRESERVATION_SHARE", default_value_t = 0.5, value_parser = share)]
     pub self_preservation_share: f64,
 
+    /// Agents declared in a TOML or YAML file (`[[agents]] id, name, url, metadata`),
+    /// applied at start and whenever it changes: the file owns them (`source: declared`);
+    /// an entry removed is deregistered (kept with its history); an ID registered
+    /// otherwise is left alone. A file with a mistake changes nothing (at start: refused).
+    #[arg(long, env = "CA_AGENTS_FILE")]
+    pub agents_file: Option<PathBuf>,
+
+    /// How often the agents file is read for changes.
+    #[arg(long, env = "CA_AGENTS_FILE_POLL", default_value = "2s", value_parser = positive_duration, hide = true)]
+    pub agents_file_poll: Duration,
+
     /// ... and they are at least this many (a small fleet's agents may all go at once).
     #[arg(long, env = "CA_SELF_PRESERVATION_MIN", default_value_t = 10)]
     pub self_preservation_min: u32,

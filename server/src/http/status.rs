@@ -24,5 +24,6 @@ pub async fn show(State(state): State<AppState>) -> Result<Json<DashboardStatus>
         self_preservation,
         event_stream_clients: state.bus.clients() as u64,
         access_control: state.access.is_on(),
+        agents_file: state.agents_file.as_ref().map(|f| f.status()),
     }))
 }

@@ -2,6 +2,7 @@
 //! reading their input schemas. It implements `app::services::AgentService`, which the
 //! REST API and the server functions (and later the CLI) call.
 
+pub mod declared;
 mod expiry;
 pub mod liveness;
 mod outbound;

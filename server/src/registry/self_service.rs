@@ -10,7 +10,7 @@ use crate::error::ServiceError;
 use crate::health::store::Target;
 use crate::health::FirstCheck;
 use app::model::events::LiveEvent;
-use app::model::{Expiry, Registration};
+use app::model::{AgentSource, Expiry, Registration};
 use app::validation::AgentId;
 use chrono::{DateTime, Utc};
 use self_registration::SelfRegister;
@@ -76,7 +76,9 @@ impl Registry {
         }
         if !purge {
             let last = self.liveness.last(id.as_str());
-            if let Some(model) = store::deregister(self.db.write(), id.as_str(), last).await? {
+            if let Some(model) =
+                store::deregister(self.db.write(), id.as_str(), last, AgentSource::SelfRegistered).await?
+            {
                 self.liveness.deregistered(id.as_str());
                 self.monitor.park(id.as_str());
                 tracing::info!(agent_id = %id.as_str(), "agent deregistered");

@@ -58,6 +58,17 @@ pub async fn show(dashboard: &Dashboard, out: &Out) -> Result<u8, Failure> {
         StreamCheck { error, .. } => format!("DOWN: {}", error.as_deref().unwrap_or("no event")),
     };
     out.line(&format!("{}     {events}", out.bold("Events")));
+    if let Some(file) = &status.agents_file {
+        let applied = file.applied_at.as_deref().map(super::output::ago).unwrap_or_else(|| "not yet".into());
+        let mut line = format!("{} agents, applied {applied}", file.agents);
+        if !file.conflicts.is_empty() {
+            line.push_str(&format!("; left out: {}", file.conflicts.join(", ")));
+        }
+        if let Some(error) = &file.error {
+            line.push_str(&format!("; its latest contents are NOT applied: {error}"));
+        }
+        out.line(&format!("{}      {}: {line}", out.bold("File"), file.path));
+    }
     if status.self_preservation.active {
         let since = status.self_preservation.since.as_deref().unwrap_or("?");
         out.line(&format!(

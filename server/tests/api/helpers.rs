@@ -92,6 +92,8 @@ pub fn test_settings(database_url: String) -> UiSettings {
         self_preservation_share: 0.5,
         self_preservation_min: 10,
         self_preservation_max: Duration::from_secs(15 * 60),
+        agents_file: None,
+        agents_file_poll: Duration::from_millis(200),
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod access;
 mod agents;
+mod agents_file;
 mod cli;
 mod discovery;
 mod guard;

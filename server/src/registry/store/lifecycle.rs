@@ -227,13 +227,14 @@ pub async fn revive(
     find(db, agent_id).await
 }
 
-/// A self-registered agent said goodbye: not alive from now on, history kept. None when
-/// it is not a self-registered agent (those are deleted instead).
-/// `last` is its last heartbeat as the book has it, perhaps not stored yet.
+/// A self-registered agent said goodbye (or a declared one left its file): not alive from
+/// now on, history kept. None when the agent is not of `source` (others are deleted
+/// instead). `last` is its last heartbeat as the book has it, perhaps not stored yet.
 pub async fn deregister(
     db: &DatabaseConnection,
     agent_id: &str,
     last: Option<DateTime<Utc>>,
+    source: AgentSource,
 ) -> Result<Option<agents::Model>, DbErr> {
     let now = Utc::now();
     // Already deregistered: the first goodbye's time stays.
@@ -245,13 +246,18 @@ pub async fn deregister(
         .col_expr(agents::Column::ExpiredAt, Expr::value(Some(now)))
         .col_expr(agents::Column::ExpiryReason, Expr::value(Expiry::Deregistered.as_str()))
         .filter(agents::Column::AgentId.eq(agent_id))
-        .filter(agents::Column::Source.eq(AgentSource::SelfRegistered.as_str()))
+        .filter(agents::Column::Source.eq(source.as_str()))
         .filter(
             agents::Column::ExpiryReason.is_null().or(agents::Column::ExpiryReason.ne(Expiry::Deregistered.as_str())),
         )
         .exec(db)
         .await?;
-    Ok(find(db, agent_id).await?.filter(|m| m.source == AgentSource::SelfRegistered.as_str()))
+    Ok(find(db, agent_id).await?.filter(|m| m.source == source.as_str()))
+}
+
+/// The agents the agents file declared, as stored.
+pub async fn declared(db: &DatabaseConnection) -> Result<Vec<agents::Model>, DbErr> {
+    agents::Entity::find().filter(agents::Column::Source.eq(AgentSource::Declared.as_str())).all(db).await
 }
 
 /// Every agent's liveness, to fill the heartbeat book at start.
