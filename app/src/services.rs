@@ -64,12 +64,22 @@ pub trait RunService: Send + Sync + 'static {
     async fn run_schema(&self, run_id: &str) -> Result<Option<crate::schema::InputSchema>, ApiError>;
 }
 
+/// Finding agents on request, and adding those a person chose.
+#[async_trait::async_trait]
+pub trait DiscoveryService: Send + Sync + 'static {
+    /// Checks the request whole and starts looking: each `DiscoveryEvent` as one line of
+    /// JSON, as it happens. Dropping the stream stops the discovery.
+    fn discover(&self, request: DiscoverRequest) -> Result<server_fn::codec::TextStream<ApiError>, ApiError>;
+    async fn add_candidates(&self, request: AddCandidates) -> Result<Vec<Added>, ApiError>;
+}
+
 /// What the server provides as Leptos context.
 #[derive(Clone)]
 pub struct Services {
     pub agents: Arc<dyn AgentService>,
     pub runs: Arc<dyn RunService>,
     pub access: Arc<dyn AccessService>,
+    pub discovery: Arc<dyn DiscoveryService>,
 }
 
 /// Runs `call` with the services from context and gives a failure the HTTP status the

@@ -57,6 +57,7 @@ impl AppState {
             agents: Arc::new(self.registry.clone()),
             runs: Arc::new(self.runs.clone()),
             access: Arc::new(self.access.clone()),
+            discovery: Arc::new(self.discovery.clone()),
         }
     }
 }

@@ -84,6 +84,23 @@ pub async fn serve(settings: TestAgentSettings) -> Result<(), StartError> {
     };
     let bound = listener.local_addr()?;
     println!("test agent '{}' listening on http://{bound}", settings.agent_id);
+    // Withdrawn at the end of `serve` (dropped).
+    let _announcement = if settings.announce {
+        // An unspecified address cannot be called: announce loopback then.
+        let address = if bound.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { bound.ip() };
+        let announced = registry_client::announce::Announcement::start(
+            &settings.agent_id,
+            &settings.name,
+            address,
+            bound.port(),
+            "",
+        )
+        .map_err(|e| e.to_string())?;
+        println!("announced over mDNS as {} ({})", settings.agent_id, registry_client::announce::SERVICE_TYPE);
+        Some(announced)
+    } else {
+        None
+    };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let registration = settings.register.clone().map(|registry| {
         // The address it bound (`--port 0` included); 0.0.0.0 is rewritten by the dashboard.

@@ -3,9 +3,11 @@
 //! calls; the rules live in the server's services.
 
 mod agents;
+mod discovery;
 mod runs;
 
 pub use agents::*;
+pub use discovery::*;
 pub use runs::*;
 
 use crate::error::ApiError;

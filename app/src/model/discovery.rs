@@ -22,6 +22,12 @@ pub enum DiscoverRequest {
     Registry { url: String },
     /// Entries of a configuration file (read where the command runs), checked here.
     Entries { agents: Vec<DeclaredAgent> },
+    /// Agents announcing themselves over mDNS (`_configurable-agent._tcp`), listened for
+    /// this long (3 s when not given, at most 30).
+    Mdns {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seconds: Option<f64>,
+    },
 }
 
 /// One agent as a configuration file or another registry declares it.

@@ -17,6 +17,9 @@
 //! ```
 
 use serde_json::{json, Value};
+#[cfg(feature = "announce")]
+pub mod announce;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -100,6 +103,9 @@ pub struct Client {
     registry: String,
     agent: Agent,
     events: Option<tokio::sync::mpsc::UnboundedSender<Event>>,
+    /// Also announce the agent over mDNS while it runs (`announcing`).
+    #[cfg(feature = "announce")]
+    announce: bool,
 }
 
 /// The longest wait between tries while the dashboard cannot be reached.
@@ -110,7 +116,43 @@ impl Client {
         // reqwest is built without a TLS crypto provider: ring, unless the program chose one.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
-        Self { http, registry: registry.into().trim_end_matches('/').to_owned(), agent, events: None }
+        Self {
+            http,
+            registry: registry.into().trim_end_matches('/').to_owned(),
+            agent,
+            events: None,
+            #[cfg(feature = "announce")]
+            announce: false,
+        }
+    }
+
+    /// Also announce the agent over mDNS while `run_until` runs (`announce` feature), for
+    /// dashboards asked to look for agents on the network. Its URL's host must be an IP
+    /// address or a name that resolves.
+    #[cfg(feature = "announce")]
+    pub fn announcing(self) -> Self {
+        Self { announce: true, ..self }
+    }
+
+    #[cfg(feature = "announce")]
+    fn announcement(&self) -> Option<announce::Announcement> {
+        if !self.announce {
+            return None;
+        }
+        let (address, port, path) = match announce_target(&self.agent.agent_url) {
+            Some(target) => target,
+            None => {
+                tracing::warn!(agent_url = %self.agent.agent_url, "cannot announce: the agent URL's host does not resolve");
+                return None;
+            }
+        };
+        match announce::Announcement::start(&self.agent.agent_id, &self.agent.agent_name, address, port, &path) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::warn!(error = %e, "not announced over mDNS");
+                None
+            }
+        }
     }
 
     /// Reports what happens on `events` (tests, a status line).
@@ -182,6 +224,9 @@ impl Client {
     /// that error: retrying the same request cannot help.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         tokio::pin!(shutdown);
+        // Withdrawn when this returns (dropped).
+        #[cfg(feature = "announce")]
+        let _announcement = self.announcement();
         let every = self.agent.heartbeat_every();
         let mut backoff = Duration::from_millis(500);
         let mut registered = false;
@@ -228,6 +273,23 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// The address, port and path prefix to announce for an agent URL.
+#[cfg(feature = "announce")]
+fn announce_target(agent_url: &str) -> Option<(std::net::IpAddr, u16, String)> {
+    use std::net::ToSocketAddrs;
+    let (scheme, rest) = agent_url.split_once("://")?;
+    let (authority, path) = rest.split_once('/').map_or((rest, String::new()), |(a, p)| (a, format!("/{p}")));
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    let with_port =
+        if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) && !authority.ends_with(']') {
+            authority.to_owned()
+        } else {
+            format!("{authority}:{default_port}")
+        };
+    let address = with_port.to_socket_addrs().ok()?.next()?;
+    Some((address.ip(), address.port(), path.trim_end_matches('/').to_owned()))
 }
 
 async fn answer(response: reqwest::Response) -> Result<Value, Error> {

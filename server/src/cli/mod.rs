@@ -306,9 +306,13 @@ pub struct TestAgentSettings {
     #[arg(long, env = "CA_TEST_AGENT_TTL", default_value = "60s", value_parser = positive_duration)]
     pub ttl: Duration,
 
-    /// With --register: the name it registers under.
+    /// With --register or --announce: the name it gives.
     #[arg(long, env = "CA_TEST_AGENT_NAME", default_value = "Test Agent")]
     pub name: String,
+
+    /// Announce itself over mDNS (`_configurable-agent._tcp`), for `discover --mdns`.
+    #[arg(long, env = "CA_TEST_AGENT_ANNOUNCE")]
+    pub announce: bool,
 }
 
 #[derive(Debug, Clone, Args)]

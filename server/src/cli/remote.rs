@@ -175,6 +175,10 @@ pub struct DiscoverSource {
     /// Check the agents of a TOML or YAML file (read here, checked by the dashboard).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Listen for agents announcing themselves over mDNS (`_configurable-agent._tcp`),
+    /// on the dashboard's network, for --for.
+    #[arg(long)]
+    pub mdns: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -183,6 +187,9 @@ pub struct DiscoverArgs {
     pub remote: Remote,
     #[command(flatten)]
     pub source: DiscoverSource,
+    /// With --mdns: how long to listen (at most 30s).
+    #[arg(long = "for", value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub listen_for: std::time::Duration,
     /// With --scan: allow more than 65,536 probes.
     #[arg(long, requires = "scan")]
     pub max_probes: Option<u64>,

@@ -6,6 +6,7 @@
 //! chooses (`add`).
 
 pub mod file;
+mod mdns;
 mod probe;
 pub mod targets;
 
@@ -71,15 +72,16 @@ impl Discovery {
                     Ok(entries) => this.check_entries(entries, &tx).await,
                     Err(message) => {
                         tracing::info!(registry = %base.as_str(), %message, "registry import failed");
-                        let _ = tx.send(DiscoveryEvent::Failed { message }).await;
+                        send(&tx, DiscoveryEvent::Failed { message }).await;
                         return;
                     }
                 },
                 Plan::Entries(entries) => this.check_entries(entries, &tx).await,
+                Plan::Mdns(how_long) => this.browse(how_long, &tx).await,
             };
             let seconds = started.elapsed().as_secs_f64();
             tracing::info!(done, found, seconds, "discovery finished");
-            let _ = tx.send(DiscoveryEvent::Done { done, found, seconds }).await;
+            send(&tx, DiscoveryEvent::Done { done, found, seconds }).await;
         });
         Ok(rx)
     }
@@ -111,6 +113,14 @@ impl Discovery {
                 tracing::info!(registry = %base.as_str(), "registry import started");
                 Ok(Plan::Registry(base))
             }
+            DiscoverRequest::Mdns { seconds } => {
+                let seconds = seconds.unwrap_or(3.0);
+                if !(0.5..=mdns::MAX_BROWSE.as_secs_f64()).contains(&seconds) {
+                    return Err(ServiceError::invalid_field("mdns.seconds", "between 0.5 and 30 seconds"));
+                }
+                tracing::info!(seconds, "mDNS browse started");
+                Ok(Plan::Mdns(Duration::from_secs_f64(seconds)))
+            }
             DiscoverRequest::Entries { agents } => {
                 if agents.len() > MAX_ENTRIES {
                     return Err(ServiceError::invalid_field(
@@ -126,7 +136,7 @@ impl Discovery {
     /// Probes every pair; those where something answered are candidates.
     async fn scan(&self, targets: &Targets, tx: &mpsc::Sender<DiscoveryEvent>) -> (u64, u64) {
         let total = targets.count() as u64;
-        if tx.send(DiscoveryEvent::Started { total }).await.is_err() {
+        if !send(tx, DiscoveryEvent::Started { total }).await {
             return (0, 0);
         }
         let mut probes = futures::stream::iter(targets.pairs())
@@ -150,7 +160,7 @@ impl Discovery {
             }
             if reported.elapsed() >= PROGRESS_EVERY {
                 reported = Instant::now();
-                if tx.send(DiscoveryEvent::Progress { done, total }).await.is_err() {
+                if !send(tx, DiscoveryEvent::Progress { done, total }).await {
                     return (done, found);
                 }
             }
@@ -158,10 +168,35 @@ impl Discovery {
         (done, found)
     }
 
+    /// Agents announcing themselves, each probed at the address it announced (under the
+    /// network policy) as it resolves.
+    async fn browse(&self, how_long: Duration, tx: &mpsc::Sender<DiscoveryEvent>) -> (u64, u64) {
+        // The total is not known in advance.
+        if !send(tx, DiscoveryEvent::Started { total: 0 }).await {
+            return (0, 0);
+        }
+        let (found_tx, mut found) = mpsc::channel(64);
+        let browsing = tokio::task::spawn_blocking(move || mdns::browse(how_long, found_tx));
+        let (mut done, mut answered) = (0u64, 0u64);
+        while let Some(agent) = found.recv().await {
+            let candidate = self.check_entry(agent).await;
+            done += 1;
+            answered += u64::from(candidate.answered != Answered::NoAnswer);
+            if !self.send_candidate(candidate, tx).await {
+                break;
+            }
+        }
+        drop(found);
+        if let Ok(Err(message)) = browsing.await {
+            send(tx, DiscoveryEvent::Failed { message }).await;
+        }
+        (done, answered)
+    }
+
     /// Each entry probed at its URL; every entry is a candidate, down or not.
     async fn check_entries(&self, entries: Vec<DeclaredAgent>, tx: &mpsc::Sender<DiscoveryEvent>) -> (u64, u64) {
         let total = entries.len() as u64;
-        if tx.send(DiscoveryEvent::Started { total }).await.is_err() {
+        if !send(tx, DiscoveryEvent::Started { total }).await {
             return (0, 0);
         }
         let mut checks = futures::stream::iter(entries)
@@ -212,7 +247,7 @@ impl Discovery {
                 tracing::warn!(error = %e, "could not look up a candidate");
                 None
             });
-        tx.send(DiscoveryEvent::Candidate(candidate)).await.is_ok()
+        send(tx, DiscoveryEvent::Candidate(candidate)).await
     }
 
     /// Another registry's agents: the old Python registry (`GET /agents?include_dead=true`:
@@ -276,10 +311,44 @@ impl Discovery {
     }
 }
 
+#[async_trait::async_trait]
+impl app::services::DiscoveryService for Discovery {
+    fn discover(
+        &self,
+        request: DiscoverRequest,
+    ) -> Result<server_fn::codec::TextStream<app::error::ApiError>, app::error::ApiError> {
+        Ok(server_fn::codec::TextStream::new(lines(self.start(request)?)))
+    }
+
+    async fn add_candidates(&self, request: AddCandidates) -> Result<Vec<Added>, app::error::ApiError> {
+        Ok(self.add(request).await?)
+    }
+}
+
+/// The events as lines of JSON, for the API's NDJSON answer and the page's stream alike.
+pub fn lines<E>(receiver: mpsc::Receiver<DiscoveryEvent>) -> impl futures::Stream<Item = Result<String, E>> + Send {
+    futures::stream::unfold(receiver, |mut receiver| async move {
+        let event = receiver.recv().await?;
+        let mut line = serde_json::to_string(&event).unwrap_or_default();
+        line.push('\n');
+        Some((Ok(line), receiver))
+    })
+}
+
+/// How long an event may wait for the asker to read: one who stopped reading without
+/// closing the connection must not hold a discovery (and its slot) for ever.
+const STALLED: Duration = Duration::from_secs(60);
+
+/// Sends an event; false when the asker went away or stopped reading.
+async fn send(tx: &mpsc::Sender<DiscoveryEvent>, event: DiscoveryEvent) -> bool {
+    matches!(tokio::time::timeout(STALLED, tx.send(event)).await, Ok(Ok(())))
+}
+
 enum Plan {
     Scan(Targets),
     Registry(AgentUrl),
     Entries(Vec<DeclaredAgent>),
+    Mdns(Duration),
 }
 
 /// One agent of another registry's list: the old registry's record (`host`, `port`) or

@@ -39,12 +39,7 @@ async fn discover(
 ) -> Result<Response, HttpError> {
     let Json(request) = body?;
     let receiver = discovery.start(request)?;
-    let lines = futures::stream::unfold(receiver, |mut receiver| async move {
-        let event = receiver.recv().await?;
-        let mut line = serde_json::to_vec(&event).unwrap_or_default();
-        line.push(b'\n');
-        Some((Ok::<_, std::convert::Infallible>(line), receiver))
-    });
+    let lines = crate::discovery::lines::<std::convert::Infallible>(receiver);
     let mut response = Body::from_stream(lines).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));

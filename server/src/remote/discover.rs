@@ -31,8 +31,10 @@ pub async fn run(dashboard: &Dashboard, out: &Out, args: DiscoverArgs) -> Result
     } else if let Some(path) = args.source.config {
         let agents = crate::discovery::file::read(&path).map_err(Failure::Usage)?;
         DiscoverRequest::Entries { agents }
+    } else if args.source.mdns {
+        DiscoverRequest::Mdns { seconds: Some(args.listen_for.as_secs_f64()) }
     } else {
-        return Err(Failure::Usage("give --scan, --registry or --config".into()));
+        return Err(Failure::Usage("give --scan, --registry, --config or --mdns".into()));
     };
     let response = dashboard.post_streaming("/discover", &request).await?;
     let mut lines = JsonLines::new(response);

@@ -13,6 +13,7 @@ mod helpers;
 mod history;
 mod legacy;
 mod live;
+mod mdns;
 mod mock_agent;
 mod network_policy;
 mod openapi;

@@ -1,6 +1,7 @@
 //! The orchestrator page: register agents, watch their health, run their workflows.
 
 mod execute;
+mod find;
 mod form;
 pub(crate) mod list;
 mod store;
@@ -22,5 +23,6 @@ pub fn OrchestratorPage() -> impl IntoView {
             <form::RegisterForm store/>
             <list::AgentList store/>
         </div>
+        <find::FindAgents/>
     }
 }

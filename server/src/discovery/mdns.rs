@@ -1,0 +1,53 @@
+//! Browsing mDNS for agents that announce themselves (`_configurable-agent._tcp`, see
+//! `registry_client::announce`), for as long as asked, only when asked. What answers is
+//! then probed like any address, under the agent network policy: an announcement can name
+//! any address, and is believed no more than a typed one.
+
+use app::model::DeclaredAgent;
+use mdns_sd::{ServiceDaemon, ServiceEvent};
+use registry_client::announce::SERVICE_TYPE;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Longest browse a request may ask for.
+pub const MAX_BROWSE: Duration = Duration::from_secs(30);
+
+/// Browses for `how_long` on a thread of its own (the daemon's calls block), sending each
+/// agent as it resolves; returns when the time is up or the receiver is gone.
+pub fn browse(how_long: Duration, found: mpsc::Sender<DeclaredAgent>) -> Result<(), String> {
+    let daemon = ServiceDaemon::new().map_err(|e| format!("cannot browse mDNS: {e}"))?;
+    let events = daemon.browse(SERVICE_TYPE).map_err(|e| format!("cannot browse mDNS: {e}"))?;
+    let end = Instant::now() + how_long;
+    let mut seen = HashSet::new();
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        let Ok(event) = events.recv_timeout(left) else { break };
+        let ServiceEvent::ServiceResolved(service) = event else { continue };
+        // IPv4 first: a link-local IPv6 address needs a scope a URL cannot carry.
+        let mut addresses: Vec<std::net::IpAddr> = service.get_addresses().iter().map(|a| a.to_ip_addr()).collect();
+        addresses.sort_by_key(|a| (a.is_ipv6(), *a));
+        let Some(address) = addresses.first() else { continue };
+        let host = if address.is_ipv6() { format!("[{address}]") } else { address.to_string() };
+        let path = service.get_property_val_str("path").unwrap_or("").trim_end_matches('/');
+        let path = if path.is_empty() || path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+        let url = format!("http://{host}:{}{path}", service.get_port());
+        if !seen.insert(url.clone()) {
+            continue;
+        }
+        let instance = service.get_fullname().split('.').next().unwrap_or_default().to_owned();
+        let agent = DeclaredAgent {
+            id: service.get_property_val_str("agent_id").filter(|id| !id.is_empty()).map_or(instance, str::to_owned),
+            name: service.get_property_val_str("agent_name").map(str::to_owned),
+            url,
+            metadata: None,
+        };
+        if found.blocking_send(agent).is_err() {
+            break;
+        }
+    }
+    let _ = daemon.stop_browse(SERVICE_TYPE);
+    if let Ok(done) = daemon.shutdown() {
+        let _ = done.recv_timeout(Duration::from_secs(1));
+    }
+    Ok(())
+}
