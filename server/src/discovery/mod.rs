@@ -95,7 +95,7 @@ impl Discovery {
                 if count > u128::from(max) {
                     return Err(ServiceError::invalid_field(
                         "scan.targets",
-                        format!("{targets} is {count} probes, more than {max} (give max_probes to allow more)"),
+                        format!("{targets} is {count} probes, more than {max} (--max-probes on the command line, max_probes in the API, allows more)"),
                     ));
                 }
                 // Before anything is sent: every address the scan would call.
@@ -326,6 +326,8 @@ impl app::services::DiscoveryService for Discovery {
 }
 
 /// The events as lines of JSON, for the API's NDJSON answer and the page's stream alike.
+/// Fused: server_fn polls a streamed answer once more after its end, which an unfold
+/// answers with a panic.
 pub fn lines<E>(receiver: mpsc::Receiver<DiscoveryEvent>) -> impl futures::Stream<Item = Result<String, E>> + Send {
     futures::stream::unfold(receiver, |mut receiver| async move {
         let event = receiver.recv().await?;
@@ -333,6 +335,7 @@ pub fn lines<E>(receiver: mpsc::Receiver<DiscoveryEvent>) -> impl futures::Strea
         line.push('\n');
         Some((Ok(line), receiver))
     })
+    .fuse()
 }
 
 /// How long an event may wait for the asker to read: one who stopped reading without

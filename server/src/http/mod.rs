@@ -112,10 +112,17 @@ pub async fn count_requests(State(metrics): State<Metrics>, request: Request, ne
 }
 
 /// Which responses are compressed: tower-http's defaults (no images, gRPC or event
-/// streams), and only bodies over 1 KiB, where gzip saves a packet or more.
+/// streams), and only bodies over 1 KiB, where gzip saves a packet or more. Nor answers
+/// streamed as they happen (a discovery's lines, through the API or a server function):
+/// the compressor would hold them until its buffer fills.
 pub fn compressible() -> impl tower_http::compression::Predicate {
     use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
-    SizeAbove::new(1024).and(NotForContentType::GRPC).and(NotForContentType::IMAGES).and(NotForContentType::SSE)
+    SizeAbove::new(1024)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::SSE)
+        .and(NotForContentType::const_new("application/x-ndjson"))
+        .and(NotForContentType::const_new("application/octet-stream"))
 }
 
 fn page_route(path: &str) -> &'static str {

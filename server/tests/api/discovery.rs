@@ -79,8 +79,28 @@ async fn a_scan_says_what_answered_and_skips_the_rest() {
         Router::new().route("/input_schema", get(|| async { Json(json!({"title": "PromptInput", "type": "object"})) }));
     serve_listener(ports.next().unwrap(), langserve);
 
-    let (status, events) = discover(&app, json!({"scan": {"targets": format!("{ip}:{base}-{}", base + 6)}})).await;
-    assert_eq!(status, 200);
+    // Read as it streams, asking for compression as browsers do: candidates arrive while
+    // the silent port still holds the scan, not all at its end.
+    let mut response = app
+        .http
+        .post(app.url("/api/v1/discover"))
+        .header("accept-encoding", "br, gzip")
+        .json(&json!({"scan": {"targets": format!("{ip}:{base}-{}", base + 6)}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers().get("content-encoding"), None, "streamed lines are not compressed");
+    let (mut text, mut chunks_before_done, mut candidate_chunk) = (String::new(), 0, None);
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+        chunks_before_done += 1;
+        if candidate_chunk.is_none() && text.contains("\"agent_without_schema\"") {
+            candidate_chunk = Some(chunks_before_done);
+        }
+    }
+    assert!(candidate_chunk.unwrap() < chunks_before_done, "a candidate came before the end, in a chunk of its own");
+    let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(events[0], json!({"type": "started", "total": 7}));
     let last = events.last().unwrap();
     assert_eq!(
