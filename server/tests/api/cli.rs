@@ -66,6 +66,9 @@ async fn agents_are_added_listed_shown_and_removed() {
     assert_eq!(listed[0]["agent_id"], "writer");
     let none = json_of(&ca(&app, &["agents", "list", "--json", "--state", "unhealthy"]).await);
     assert_eq!(none, json!([]), "filtered by state");
+    let searched = json_of(&ca(&app, &["agents", "list", "--json", "--search", "WRIT"]).await);
+    assert_eq!(searched[0]["agent_id"], "writer", "found by part of its ID");
+    assert_eq!(json_of(&ca(&app, &["agents", "list", "--json", "--search", "nothing-like-it"]).await), json!([]));
 
     let shown = json_of(&ca(&app, &["agents", "show", "writer", "--json"]).await);
     assert_eq!(shown, stored, "the API's own object");
@@ -80,6 +83,10 @@ async fn agents_are_added_listed_shown_and_removed() {
     let down = ca(&app, &["agents", "add", "gone", &refused_url().await]).await;
     assert_eq!(code(&down), 1);
     assert!(stderr(&down).contains("connection refused") && stderr(&down).contains("--force"), "{}", stderr(&down));
+
+    let forced = ca(&app, &["agents", "add", "gone", &refused_url().await, "--force", "--json"]).await;
+    assert_eq!(code(&forced), 0, "{}", stderr(&forced));
+    assert_ne!(json_of(&forced)["health"]["state"], "healthy", "stored with its failed check");
 
     let removed = json_of(&ca(&app, &["agents", "remove", "writer", "--json"]).await);
     assert_eq!(removed["status"], "deleted");
@@ -160,6 +167,17 @@ async fn inputs_are_read_by_the_schema_and_refused_before_sending() {
         json!({"topic": "from a file", "words": 3, "draft": true}),
         "typed values, --input over the file"
     );
+
+    // Standard input, for secrets a command line would show in `ps`.
+    let mut piped = assert_cmd::Command::cargo_bin("configurable-agents").unwrap();
+    piped
+        .args(["runs", "start", "typed", "--inputs", "-", "--json"])
+        .env("CA_URL", &app.address)
+        .write_stdin(r#"{"topic": "piped"}"#);
+    let piped = tokio::task::spawn_blocking(move || piped.output().unwrap()).await.unwrap();
+    assert_eq!(code(&piped), 0, "{}", stderr(&piped));
+    let run = app.finished_run(json_of(&piped)["run_id"].as_str().unwrap(), Duration::from_secs(10)).await;
+    assert_eq!(run["inputs"]["topic"], "piped");
 
     let keyed = ["runs", "start", "typed", "-i", "topic=k", "--idempotency-key", "k-1", "--json"];
     let (a, b) = (json_of(&ca(&app, &keyed).await), json_of(&ca(&app, &keyed).await));
@@ -312,12 +330,14 @@ async fn a_token_is_needed_when_access_control_is_on() {
 
 #[tokio::test]
 async fn the_plans_start_takes_no_registry_url() {
-    let out =
-        ca_at("http://127.0.0.1:1", &["orchestrator", "start", "--registry-url", "http://localhost:8000"], &[]).await;
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("the dashboard is the registry") && stderr(&out).contains("/api/v1"),
-        "{}",
-        stderr(&out)
-    );
+    for start in [&["orchestrator", "start"][..], &["agent-registry", "start"][..]] {
+        let args: Vec<&str> = start.iter().copied().chain(["--registry-url", "http://localhost:8000"]).collect();
+        let out = ca_at("http://127.0.0.1:1", &args, &[]).await;
+        assert_eq!(code(&out), 2, "{start:?}");
+        assert!(
+            stderr(&out).contains("the dashboard is the registry") && stderr(&out).contains("/api/v1"),
+            "{}",
+            stderr(&out)
+        );
+    }
 }
