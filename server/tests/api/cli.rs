@@ -245,6 +245,54 @@ async fn ctrl_c_without_a_terminal_detaches() {
     assert_eq!(app.get_run(&run_id).await["status"], "running", "the run goes on");
 }
 
+/// On a terminal, Ctrl-C while following asks; `c` cancels the run. The terminal is a
+/// pseudo-terminal made by util-linux `script`, whose line discipline turns the ^C typed
+/// into it into SIGINT, as a person's would.
+#[tokio::test]
+async fn ctrl_c_on_a_terminal_asks_and_can_cancel() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: util-linux `script` is not installed: no pseudo-terminal to test Ctrl-C on");
+        return;
+    }
+    let app = spawn_app().await;
+    let mock = mock_agent(article_schema(), Behaviour::Slow(Duration::from_secs(30))).await;
+    app.register("writer", &mock.url).await;
+    let command = format!("{} runs start writer -i topic=t --follow", env!("CARGO_BIN_EXE_configurable-agents"));
+    let mut child = tokio::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env("CA_URL", &app.address)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_id = eventually(Duration::from_secs(20), || async {
+        let runs: Value = app.http.get(app.url("/api/v1/runs?status=running")).send().await.ok()?.json().await.ok()?;
+        runs[0]["run_id"].as_str().map(str::to_owned)
+    })
+    .await
+    .expect("the command started the run");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    stdin.write_all(b"\x03").await.unwrap();
+    let mut seen = Vec::new();
+    let asked = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut buffer = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains("[c]ancel it") {
+            let n = stdout.read(&mut buffer).await.unwrap();
+            assert!(n > 0, "the command ended without asking: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buffer[..n]);
+        }
+    })
+    .await;
+    assert!(asked.is_ok(), "no question after Ctrl-C: {}", String::from_utf8_lossy(&seen));
+    stdin.write_all(b"c\n").await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(1), "a cancelled run is not a success");
+    assert_eq!(app.get_run(&run_id).await["status"], "cancelled");
+}
+
 #[tokio::test]
 async fn status_and_watch_report_the_dashboard() {
     let app = spawn_app().await;
