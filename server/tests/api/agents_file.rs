@@ -67,6 +67,8 @@ async fn the_file_owns_its_agents_and_nothing_else() {
     assert_eq!(agent(&app, "d3").await.unwrap()["source"], "declared", "added");
     let d2 = agent(&app, "d2").await.expect("removed from the file: kept, with its history");
     assert_eq!((d2["expired"].as_bool(), d2["expiry"].as_str()), (Some(true), Some("deregistered")));
+    let alive: Vec<Value> = app.list_agents("?include_dead=false").await.json().await.unwrap();
+    assert!(alive.iter().all(|a| a["agent_id"] != "d2"), "a deregistered declared agent is not alive: {alive:?}");
 
     // A mistake: nothing changes, and the error says where.
     std::fs::write(&file, "[[agents]]\nid = \"d1\"\nurl = \"ftp://nope\"\n").unwrap();

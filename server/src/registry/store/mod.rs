@@ -258,6 +258,8 @@ fn alive() -> sea_orm::Condition {
     sea_orm::Condition::any().add(self_registered.clone().and(agents::Column::ExpiredAt.is_null())).add(
         agents::Column::Source
             .ne(AgentSource::SelfRegistered.as_str())
+            // A declared agent removed from its file is expired too (`to_view`'s rule).
+            .and(agents::Column::ExpiredAt.is_null())
             .and(agents::Column::HealthState.is_in([HealthState::Healthy.as_str(), HealthState::Failing.as_str()])),
     )
 }
