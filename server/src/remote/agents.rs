@@ -1,7 +1,7 @@
 //! `configurable-agents agents list | show | add | remove`.
 
 use super::client::{segment, with_query};
-use super::output::{ago, health_style, Out, Table};
+use super::output::{ago, health_style, Listing, Out, Table};
 use super::{Dashboard, Failure};
 use crate::cli::AgentsCommand;
 use anstyle::Style;
@@ -76,10 +76,7 @@ async fn list(
     let mut offset = 0u64;
     let mut printed = 0u64;
     let mut total = 0u64;
-    let mut pending: Option<String> = None;
-    if out.json {
-        out.line("[");
-    }
+    let mut listing = Listing::start(out);
     loop {
         let want = limit.map_or(PAGE, |l| (l - printed).min(PAGE));
         let mut query = vec![("limit", want.to_string()), ("offset", offset.to_string())];
@@ -94,10 +91,7 @@ async fn list(
         total = headers.get("x-total-count").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(total);
         if out.json {
             for agent in &agents {
-                // Each element waits for the next, to know whether a comma follows it.
-                if let Some(previous) = pending.replace(serde_json::to_string(agent).unwrap_or_default()) {
-                    out.line(&format!("{previous},"));
-                }
+                listing.push(out, agent);
                 printed += 1;
             }
         } else {
@@ -110,16 +104,7 @@ async fn list(
             break;
         }
     }
-    if out.json {
-        if let Some(last) = pending {
-            out.line(&last);
-        }
-        out.line("]");
-    } else if printed == 0 {
-        out.line(&out.dim("No agents match."));
-    } else if printed < total {
-        out.line(&out.dim(&format!("{printed} of {total} agents (--limit)")));
-    }
+    listing.finish(out, printed, total, "agents");
     Ok(0)
 }
 

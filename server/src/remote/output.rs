@@ -120,6 +120,42 @@ pub fn status_style(status: RunStatus) -> Style {
     Style::new().fg_color(Some(color.into()))
 }
 
+/// A list written as it is paged in: with `--json` one array, each element held until
+/// the next arrives (to know whether a comma follows); else a footer when nothing matched
+/// or `--limit` cut it short. Shared by `agents list` and `runs list`.
+pub struct Listing {
+    pending: Option<String>,
+}
+
+impl Listing {
+    pub fn start(out: &Out) -> Listing {
+        if out.json {
+            out.line("[");
+        }
+        Listing { pending: None }
+    }
+
+    pub fn push<T: Serialize>(&mut self, out: &Out, item: &T) {
+        if let Some(previous) = self.pending.replace(serde_json::to_string(item).unwrap_or_default()) {
+            out.line(&format!("{previous},"));
+        }
+    }
+
+    /// `noun`: "agents", "runs".
+    pub fn finish(self, out: &Out, printed: u64, total: u64, noun: &str) {
+        if out.json {
+            if let Some(last) = self.pending {
+                out.line(&last);
+            }
+            out.line("]");
+        } else if printed == 0 {
+            out.line(&out.dim(&format!("No {noun} match.")));
+        } else if printed < total {
+            out.line(&out.dim(&format!("{printed} of {total} {noun} (--limit)")));
+        }
+    }
+}
+
 /// Columns aligned on the widest cell; each cell may carry a style, applied after the
 /// padding so that escape codes do not count as width.
 pub struct Table {

@@ -2,7 +2,7 @@
 
 use super::client::{segment, with_query};
 use super::follow::{follow, Interrupts, Live};
-use super::output::{ago, clip, millis, status_style, Out, Table};
+use super::output::{ago, clip, millis, status_style, Listing, Out, Table};
 use super::{inputs, Dashboard, Failure};
 use crate::cli::RunsCommand;
 use anstyle::Style;
@@ -107,19 +107,14 @@ async fn list(
     }
     let mut request = dashboard.request(Method::GET, &with_query("/runs", &query));
     let mut printed = 0u64;
-    let mut pending: Option<String> = None;
-    if out.json {
-        out.line("[");
-    }
+    let mut listing = Listing::start(out);
     let total = loop {
         let (runs, headers): (Vec<RunView>, _) = dashboard.call_with_headers(request).await?;
         let total: u64 = headers.get("x-total-count").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
         let runs: Vec<RunView> = runs.into_iter().take((limit - printed) as usize).collect();
         if out.json {
             for run in &runs {
-                if let Some(previous) = pending.replace(serde_json::to_string(run).unwrap_or_default()) {
-                    out.line(&format!("{previous},"));
-                }
+                listing.push(out, run);
             }
         } else {
             print_table(out, &runs, printed == 0);
@@ -135,16 +130,7 @@ async fn list(
             _ => break total,
         }
     };
-    if out.json {
-        if let Some(last) = pending {
-            out.line(&last);
-        }
-        out.line("]");
-    } else if printed == 0 {
-        out.line(&out.dim("No runs match."));
-    } else if printed < total {
-        out.line(&out.dim(&format!("{printed} of {total} runs (--limit)")));
-    }
+    listing.finish(out, printed, total, "runs");
     Ok(0)
 }
 
