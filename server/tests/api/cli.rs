@@ -258,7 +258,9 @@ async fn ctrl_c_on_a_terminal_asks_and_can_cancel() {
     let app = spawn_app().await;
     let mock = mock_agent(article_schema(), Behaviour::Slow(Duration::from_secs(30))).await;
     app.register("writer", &mock.url).await;
-    let command = format!("{} runs start writer -i topic=t --follow", env!("CARGO_BIN_EXE_configurable-agents"));
+    // `exec`: script runs the command through `$SHELL -c`, and dash (CI's /bin/sh) would
+    // otherwise stay as the parent and die of the same SIGINT, ending script with 130.
+    let command = format!("exec {} runs start writer -i topic=t --follow", env!("CARGO_BIN_EXE_configurable-agents"));
     let mut child = tokio::process::Command::new("script")
         .args(["-qfec", &command, "/dev/null"])
         .env("CA_URL", &app.address)
