@@ -91,6 +91,7 @@ pub async fn serve(settings: TestAgentSettings) -> Result<(), StartError> {
         let announced = registry_client::announce::Announcement::start(
             &settings.agent_id,
             &settings.name,
+            "http",
             address,
             bound.port(),
             "",

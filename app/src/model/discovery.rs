@@ -52,6 +52,9 @@ pub enum Answered {
     Agent,
     /// `/health` healthy, no usable `/schema` (it can be registered; runs need a schema).
     AgentWithoutSchema,
+    /// Our protocol's `/health` answer, saying it is not healthy (or with a 5xx): an agent
+    /// that is down right now.
+    Unhealthy,
     /// A LangServe app (`/input_schema`): not our protocol, listed so it is not a mystery.
     Langserve,
     /// An A2A agent (`/.well-known/agent-card.json`): not our protocol.
@@ -65,13 +68,19 @@ pub enum Answered {
 impl Answered {
     /// Whether adding it makes sense (its `/health` speaks our protocol).
     pub fn addable(self) -> bool {
-        matches!(self, Answered::Agent | Answered::AgentWithoutSchema | Answered::NoAnswer)
+        self.is_agent() || self == Answered::NoAnswer
+    }
+
+    /// Whether it answered our agent protocol, up or down.
+    pub fn is_agent(self) -> bool {
+        matches!(self, Answered::Agent | Answered::AgentWithoutSchema | Answered::Unhealthy)
     }
 
     pub fn label(self) -> &'static str {
         match self {
             Answered::Agent => "agent",
             Answered::AgentWithoutSchema => "agent (no /schema)",
+            Answered::Unhealthy => "agent (unhealthy)",
             Answered::Langserve => "LangServe app (not our protocol)",
             Answered::A2a => "A2A agent (not our protocol)",
             Answered::NotAnAgent => "not an agent",
@@ -96,6 +105,23 @@ pub struct Candidate {
     /// The ID of an agent already registered at this URL or with this ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registered: Option<String>,
+}
+
+impl Candidate {
+    /// An agent of our protocol not registered yet: what "add all" adds.
+    pub fn is_new_agent(&self) -> bool {
+        self.answered.is_agent() && self.registered.is_none()
+    }
+
+    /// The candidate as an entry to add.
+    pub fn declared(&self) -> DeclaredAgent {
+        DeclaredAgent {
+            id: self.agent_id.clone(),
+            name: Some(self.agent_name.clone()),
+            url: self.agent_url.clone(),
+            metadata: (!self.metadata.is_empty()).then(|| Value::Object(self.metadata.clone())),
+        }
+    }
 }
 
 /// One line of the answer to `POST /discover` (NDJSON, as it happens).
@@ -130,6 +156,10 @@ pub enum DiscoveryEvent {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AddCandidates {
     pub agents: Vec<DeclaredAgent>,
+    /// Add them even when they do not answer now (another registry's dead agents), as
+    /// `force` on a registration.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// What adding one candidate did.

@@ -3,7 +3,8 @@
 //! dashboard never discovers by itself, and an agent need not say it exists.
 //!
 //! The service type is `_configurable-agent._tcp.local.`; the TXT record holds
-//! `agent_id`, `agent_name` and `path` (the agent's path prefix, empty for none).
+//! `agent_id`, `agent_name`, `scheme` (`http` or `https`) and `path` (the agent's path
+//! prefix, empty for none).
 
 use mdns_sd::{ServiceDaemon, ServiceInfo};
 use std::net::IpAddr;
@@ -23,10 +24,11 @@ pub struct Announcement {
 pub struct AnnounceError(String);
 
 impl Announcement {
-    /// Announces the agent at `address:port` (with `path` as its URL's prefix).
+    /// Announces the agent at `scheme://address:port` (with `path` as its URL's prefix).
     pub fn start(
         agent_id: &str,
         agent_name: &str,
+        scheme: &str,
         address: IpAddr,
         port: u16,
         path: &str,
@@ -36,10 +38,16 @@ impl Announcement {
         // `_configurable-agent` is 18 bytes; DNS-SD's advice is 15, which mdns-sd enforces
         // by default (by dropping the service silently).
         daemon.set_service_name_len_max(30).map_err(failed)?;
-        // An instance name is one DNS label: at most 63 bytes, no dots.
-        let instance: String = agent_id.chars().map(|c| if c == '.' { '-' } else { c }).take(60).collect();
+        // An instance name is one DNS label: at most 63 bytes (not characters), no dots.
+        let mut instance = String::new();
+        for c in agent_id.chars().map(|c| if c == '.' { '-' } else { c }) {
+            if instance.len() + c.len_utf8() > 63 {
+                break;
+            }
+            instance.push(c);
+        }
         let host: String = instance.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-        let properties = [("agent_id", agent_id), ("agent_name", agent_name), ("path", path)];
+        let properties = [("agent_id", agent_id), ("agent_name", agent_name), ("scheme", scheme), ("path", path)];
         let info = ServiceInfo::new(SERVICE_TYPE, &instance, &format!("{host}.local."), address, port, &properties[..])
             .map_err(failed)?;
         let fullname = info.get_fullname().to_owned();

@@ -139,14 +139,15 @@ impl Client {
         if !self.announce {
             return None;
         }
-        let (address, port, path) = match announce_target(&self.agent.agent_url) {
+        let (scheme, address, port, path) = match announce_target(&self.agent.agent_url) {
             Some(target) => target,
             None => {
                 tracing::warn!(agent_url = %self.agent.agent_url, "cannot announce: the agent URL's host does not resolve");
                 return None;
             }
         };
-        match announce::Announcement::start(&self.agent.agent_id, &self.agent.agent_name, address, port, &path) {
+        match announce::Announcement::start(&self.agent.agent_id, &self.agent.agent_name, scheme, address, port, &path)
+        {
             Ok(a) => Some(a),
             Err(e) => {
                 tracing::warn!(error = %e, "not announced over mDNS");
@@ -275,13 +276,13 @@ impl Client {
     }
 }
 
-/// The address, port and path prefix to announce for an agent URL.
+/// The scheme, address, port and path prefix to announce for an agent URL.
 #[cfg(feature = "announce")]
-fn announce_target(agent_url: &str) -> Option<(std::net::IpAddr, u16, String)> {
+fn announce_target(agent_url: &str) -> Option<(&'static str, std::net::IpAddr, u16, String)> {
     use std::net::ToSocketAddrs;
     let (scheme, rest) = agent_url.split_once("://")?;
     let (authority, path) = rest.split_once('/').map_or((rest, String::new()), |(a, p)| (a, format!("/{p}")));
-    let default_port = if scheme == "https" { 443 } else { 80 };
+    let (scheme, default_port) = if scheme.eq_ignore_ascii_case("https") { ("https", 443) } else { ("http", 80) };
     let with_port =
         if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) && !authority.ends_with(']') {
             authority.to_owned()
@@ -289,7 +290,7 @@ fn announce_target(agent_url: &str) -> Option<(std::net::IpAddr, u16, String)> {
             format!("{authority}:{default_port}")
         };
     let address = with_port.to_socket_addrs().ok()?.next()?;
-    Some((address.ip(), address.port(), path.trim_end_matches('/').to_owned()))
+    Some((scheme, address.ip(), address.port(), path.trim_end_matches('/').to_owned()))
 }
 
 async fn answer(response: reqwest::Response) -> Result<Value, Error> {

@@ -149,6 +149,40 @@ impl NetworkPolicy {
         (!named).then_some(Rule::ByDefault { range: *range, what })
     }
 
+    /// Whether the dashboard may connect to every address from `first` to `last` (one
+    /// family), judged without visiting them: a scan of a /8 is 16 million addresses. The
+    /// verdict can only change where one of the policy's networks (or its IPv4 image
+    /// inside `::ffff:0:0/96` and NAT64) starts or ends, so judging `first` and every such
+    /// point inside the range finds a refused address when there is one: the first.
+    pub fn verdict_range(&self, first: IpAddr, last: IpAddr) -> Result<(), Refusal> {
+        let (low, high) = (number(first), number(last));
+        if first.is_ipv4() != last.is_ipv4() || low > high {
+            return self.verdict(first);
+        }
+        let v4 = first.is_ipv4();
+        let mapped: IpNet = "::ffff:0:0/96".parse().expect("a valid range, tested");
+        let nets = self.deny.iter().chain(&self.allow).chain(self.by_default.iter().map(|(net, _)| net));
+        let mut points = vec![low];
+        for net in nets.chain([&self.nat64, &mapped]) {
+            let (start, end) = (number(net.network()), number(net.broadcast()));
+            let mut edges = vec![(net.network().is_ipv4(), start, end.checked_add(1))];
+            if let IpNet::V4(_) = net {
+                for prefix in [&self.nat64, &mapped] {
+                    let base = number(prefix.network());
+                    edges.push((false, base + start, Some(base + end + 1)));
+                }
+            }
+            for (is_v4, start, after) in edges {
+                if is_v4 == v4 {
+                    points.extend([Some(start), after].into_iter().flatten().filter(|p| (low..=high).contains(p)));
+                }
+            }
+        }
+        points.sort_unstable();
+        points.dedup();
+        points.into_iter().try_for_each(|p| self.verdict(address(v4, p)))
+    }
+
     /// Before any lookup: an IP literal's verdict; a name refused with `--deny-agent-names`.
     pub fn screen(&self, host: &url::Host<&str>) -> Result<(), Refusal> {
         match host {
@@ -255,6 +289,21 @@ impl reqwest::dns::Resolve for Guard {
     }
 }
 
+fn number(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+fn address(v4: bool, n: u128) -> IpAddr {
+    if v4 {
+        IpAddr::V4(Ipv4Addr::from(n as u32))
+    } else {
+        IpAddr::V6(std::net::Ipv6Addr::from(n))
+    }
+}
+
 /// `10.0.0.0/8`, or a single address (`127.0.0.2` is `127.0.0.2/32`).
 pub fn parse_network(raw: &str) -> Result<IpNet, String> {
     let raw = raw.trim();
@@ -353,6 +402,46 @@ mod tests {
             "refused by the agent network policy: a.test resolves to 127.0.0.2, which is in --deny-agent-network \
              127.0.0.2/32"
         );
+    }
+
+    #[test]
+    fn a_range_is_judged_as_its_addresses_are_one_by_one() {
+        // Small ranges against policies with every kind of rule, address by address.
+        let policies = [
+            NetworkPolicy::default(),
+            NetworkPolicy::new(nets(&["10.0.0.0/24", "169.254.169.0/28"]), nets(&["10.0.0.64/27"]), false),
+            NetworkPolicy::new(nets(&["10.0.0.0/25", "10.0.0.128/26"]), Vec::new(), false),
+            NetworkPolicy::new(Vec::new(), nets(&["10.0.0.7", "fd00::40/122", "192.0.2.0/24"]), false),
+            NetworkPolicy::new(nets(&["fd00::/120", "64:ff9b::/96"]), nets(&["fd00::80/121"]), false),
+        ];
+        let ranges = [
+            ("10.0.0.0", "10.0.0.255"),
+            ("10.0.0.1", "10.0.0.63"),
+            ("10.0.0.100", "10.0.0.200"),
+            ("10.0.0.192", "10.0.0.254"),
+            ("169.254.168.250", "169.254.169.20"),
+            ("223.255.255.200", "224.0.0.10"),
+            ("fd00::", "fd00::ff"),
+            ("fd00::1", "fd00::7f"),
+            ("64:ff9b::c000:1f0", "64:ff9b::c000:2ff"),
+            ("::ffff:169.254.0.0", "::ffff:169.254.0.9"),
+            ("::ffff:10.0.0.0", "::ffff:10.0.0.9"),
+        ];
+        for (p, policy) in policies.iter().enumerate() {
+            for (first, last) in ranges {
+                let (a, b): (IpAddr, IpAddr) = (first.parse().unwrap(), last.parse().unwrap());
+                let one_by_one =
+                    (number(a)..=number(b)).map(|n| address(a.is_ipv4(), n)).find_map(|ip| policy.verdict(ip).err());
+                assert_eq!(policy.verdict_range(a, b).err(), one_by_one, "policy {p}, {first}-{last}");
+            }
+        }
+        // A /8 and all of IPv6 are judged at once.
+        assert!(NetworkPolicy::default()
+            .verdict_range("10.0.0.1".parse().unwrap(), "10.255.255.254".parse().unwrap())
+            .is_ok());
+        let everything = NetworkPolicy::default()
+            .verdict_range("::".parse().unwrap(), "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap());
+        assert_eq!(everything.unwrap_err().address, Some("::".parse().unwrap()));
     }
 
     #[test]

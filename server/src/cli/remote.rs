@@ -190,13 +190,17 @@ pub struct DiscoverArgs {
     /// With --mdns: how long to listen (at most 30s).
     #[arg(long = "for", value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration)]
     pub listen_for: std::time::Duration,
-    /// With --scan: allow more than 65,536 probes.
+    /// With --scan: allow more than 65,536 probes (at most 16,777,216).
     #[arg(long, requires = "scan")]
     pub max_probes: Option<u64>,
     /// Register what was found: all agents not registered yet (`--add`), or these IDs
     /// (`--add a,b`). Without it nothing is registered.
     #[arg(long, num_args = 0.., value_delimiter = ',', value_name = "ID")]
     pub add: Option<Vec<String>>,
+    /// With --add: register them even when they do not answer now (another registry's
+    /// dead agents); `--add` alone then takes every agent not registered yet, down or not.
+    #[arg(long, requires = "add")]
+    pub force: bool,
     /// Only candidates whose ID, name or URL contains this (the plan's `--filters`).
     #[arg(long, visible_alias = "filters")]
     pub filter: Option<String>,

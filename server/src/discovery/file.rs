@@ -15,29 +15,130 @@
 
 use app::model::DeclaredAgent;
 use app::validation::{AgentId, AgentUrl};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
 use std::path::Path;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     #[serde(default)]
-    agents: Vec<Entry>,
+    agents: Entries,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The entries, each ID once: a repeated ID is refused while its entry is read, so that
+/// the parser names the entry's line.
+#[derive(Default)]
+struct Entries(Vec<Entry>);
+
 struct Entry {
-    id: Id,
-    #[serde(default)]
+    id: String,
     name: Option<String>,
-    url: Url,
-    #[serde(default)]
+    url: String,
     metadata: Option<Value>,
 }
 
+const FIELDS: &[&str] = &["id", "name", "url", "metadata"];
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct List;
+        impl<'de> Visitor<'de> for List {
+            type Value = Entries;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of agents")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Entries, A::Error> {
+                let mut seen = HashMap::new();
+                let mut entries = Vec::new();
+                while let Some(entry) = seq.next_element_seed(EntrySeed { seen: &mut seen, n: entries.len() + 1 })? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        d.deserialize_seq(List)
+    }
+}
+
+/// Reads the `n`th entry, knowing the IDs before it.
+struct EntrySeed<'a> {
+    seen: &'a mut HashMap<String, usize>,
+    n: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for EntrySeed<'_> {
+    type Value = Entry;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Entry, D::Error> {
+        d.deserialize_struct("agent", FIELDS, self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntrySeed<'_> {
+    type Value = Entry;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an agent: id, url, and optionally name and metadata")
+    }
+    // Every mistake is raised while its key or value is read: the parsers then point at it.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
+        let (mut id, mut name, mut url, mut metadata) = (None, None, None, None);
+        let EntrySeed { seen, n } = self;
+        while let Some(key) = map.next_key::<Field>()? {
+            match key {
+                Field::Id => id = Some(map.next_value_seed(IdSeed { seen: &mut *seen, n })?),
+                Field::Name => name = map.next_value::<Option<String>>()?,
+                Field::Url => url = Some(map.next_value::<Url>()?.0),
+                Field::Metadata => metadata = map.next_value::<Option<Metadata>>()?.map(|m| m.0),
+            }
+        }
+        let id = id.ok_or_else(|| de::Error::missing_field("id"))?;
+        let url = url.ok_or_else(|| de::Error::missing_field("url"))?;
+        Ok(Entry { id, name, url, metadata })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum Field {
+    Id,
+    Name,
+    Url,
+    Metadata,
+}
+
+/// An entry's ID: the registration's rules, and not one an entry before it has.
+struct IdSeed<'a> {
+    seen: &'a mut HashMap<String, usize>,
+    n: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for IdSeed<'_> {
+    type Value = String;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        let Id(id) = Id::deserialize(d)?;
+        if let Some(first) = self.seen.insert(id.clone(), self.n) {
+            return Err(de::Error::custom(format!(
+                "agent {} has id {id:?} as agent {first} does: each ID once",
+                self.n
+            )));
+        }
+        Ok(id)
+    }
+}
+
 struct Id(String);
+struct Metadata(Value);
+
+impl<'de> Deserialize<'de> for Metadata {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Value::deserialize(d)?;
+        app::validation::parse_metadata(&raw).map_err(|e| serde::de::Error::custom(format!("metadata: {e}")))?;
+        Ok(Metadata(raw))
+    }
+}
 struct Url(String);
 
 impl<'de> Deserialize<'de> for Id {
@@ -75,18 +176,12 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<DeclaredAgent>, String> {
     } else {
         return Err(format!("{name}: an agents file is .toml, .yaml or .yml"));
     };
-    let mut seen = std::collections::HashMap::new();
-    let mut agents = Vec::with_capacity(file.agents.len());
-    for (i, entry) in file.agents.into_iter().enumerate() {
-        if let Some(first) = seen.insert(entry.id.0.clone(), i + 1) {
-            return Err(format!("{name}: agent {} has id {:?} as agent {first} does: each ID once", i + 1, entry.id.0));
-        }
-        if let Some(metadata) = &entry.metadata {
-            app::validation::parse_metadata(metadata).map_err(|e| format!("{name}: agent {}: metadata: {e}", i + 1))?;
-        }
-        agents.push(DeclaredAgent { id: entry.id.0, name: entry.name, url: entry.url.0, metadata: entry.metadata });
-    }
-    Ok(agents)
+    Ok(file
+        .agents
+        .0
+        .into_iter()
+        .map(|e| DeclaredAgent { id: e.id, name: e.name, url: e.url, metadata: e.metadata })
+        .collect())
 }
 
 #[cfg(test)]
@@ -120,7 +215,19 @@ mod tests {
         let err =
             parse("a.toml", "[[agents]]\nid = \"a\"\nurl = \"http://h\"\n[[agents]]\nid = \"a\"\nurl = \"http://i\"\n")
                 .unwrap_err();
-        assert!(err.contains("agent 2") && err.contains("as agent 1"), "{err}");
+        assert!(err.contains("agent 2") && err.contains("as agent 1") && err.contains("line 5"), "{err}");
+        let err = parse("a.yaml", "agents:\n  - id: a\n    url: http://h\n  - id: a\n    url: http://i\n").unwrap_err();
+        assert!(err.contains("agents[1]") && err.contains("as agent 1") && err.contains("line 4"), "{err}");
+        let err = parse(
+            "a.toml",
+            "[[agents]]\nid = \"a\"\nurl = \"http://h\"\n[[agents]]\nid = \"b\"\nurl = \"http://i\"\nmetadata = 5\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("line 7") && err.contains("metadata: "), "{err}");
+        let err =
+            parse("a.yaml", "agents:\n  - id: a\n    url: http://h\n  - id: b\n    url: http://i\n    metadata: 5\n")
+                .unwrap_err();
+        assert!(err.contains("agents[1]: metadata: ") && err.contains("line 4"), "{err}");
         assert!(parse("agents.json", "{}").unwrap_err().contains(".toml, .yaml or .yml"));
     }
 }

@@ -12,6 +12,9 @@ use tokio::sync::mpsc;
 
 /// Longest browse a request may ask for.
 pub const MAX_BROWSE: Duration = Duration::from_secs(30);
+/// Most services one browse passes on: a network where anyone may announce can announce
+/// without end.
+const MAX_SERVICES: usize = 1_000;
 
 /// Browses for `how_long` on a thread of its own (the daemon's calls block), sending each
 /// agent as it resolves; returns when the time is up or the receiver is gone.
@@ -30,24 +33,51 @@ pub fn browse(how_long: Duration, found: mpsc::Sender<DeclaredAgent>) -> Result<
         let host = if address.is_ipv6() { format!("[{address}]") } else { address.to_string() };
         let path = service.get_property_val_str("path").unwrap_or("").trim_end_matches('/');
         let path = if path.is_empty() || path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
-        let url = format!("http://{host}:{}{path}", service.get_port());
+        let scheme = match service.get_property_val_str("scheme") {
+            Some(s) if s.eq_ignore_ascii_case("https") => "https",
+            _ => "http",
+        };
+        let url = format!("{scheme}://{host}:{}{path}", service.get_port());
         if !seen.insert(url.clone()) {
             continue;
+        }
+        if seen.len() > MAX_SERVICES {
+            tracing::info!("mDNS browse stopped at {MAX_SERVICES} services");
+            break;
         }
         let instance = service.get_fullname().split('.').next().unwrap_or_default().to_owned();
         let agent = DeclaredAgent {
             id: service.get_property_val_str("agent_id").filter(|id| !id.is_empty()).map_or(instance, str::to_owned),
-            name: service.get_property_val_str("agent_name").map(str::to_owned),
+            name: service.get_property_val_str("agent_name").map(|n| super::probe::one_line(n, 200)),
             url,
             metadata: None,
         };
-        if found.blocking_send(agent).is_err() {
+        // Waits while the probes catch up, never past the end.
+        let Some(left) = end.checked_duration_since(Instant::now()) else { break };
+        if send_by(&found, agent, left).is_err() {
             break;
         }
     }
+    drop(found);
     let _ = daemon.stop_browse(SERVICE_TYPE);
     if let Ok(done) = daemon.shutdown() {
         let _ = done.recv_timeout(Duration::from_secs(1));
     }
     Ok(())
+}
+
+/// `blocking_send` with a deadline: the receiver full for longer than `left` ends the browse.
+fn send_by(found: &mpsc::Sender<DeclaredAgent>, mut agent: DeclaredAgent, left: Duration) -> Result<(), ()> {
+    let end = Instant::now() + left;
+    loop {
+        match found.try_send(agent) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(()),
+            Err(mpsc::error::TrySendError::Full(back)) if Instant::now() < end => {
+                agent = back;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => return Err(()),
+        }
+    }
 }

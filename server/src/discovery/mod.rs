@@ -23,8 +23,10 @@ use std::time::{Duration, Instant};
 use targets::Targets;
 use tokio::sync::{mpsc, Semaphore};
 
-/// A scan's probes by default at most; `max_probes` raises it.
+/// A scan's probes by default at most; `max_probes` raises it, up to `PROBES_CEILING`
+/// (16.7 million: about 20 minutes at the measured 14,000 probes a second on loopback).
 pub const MAX_PROBES: u64 = 65_536;
+pub const PROBES_CEILING: u64 = 1 << 24;
 /// Probes in flight at once. On loopback a closed port answers at once; elsewhere an
 /// address that drops packets holds its probe for the connect timeout, so this many are
 /// waited on together (measured: `benches/discovery.rs`).
@@ -38,8 +40,9 @@ pub const MAX_ADD: usize = 1_000;
 const RUNNING: usize = 2;
 /// How often progress is reported.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
-/// Another registry's list: up to 10,000 agents of a few hundred bytes each.
-const REGISTRY_LIST: CallLimits = CallLimits { timeout: Duration::from_secs(15), max_body: 32 * 1024 * 1024 };
+/// Another registry's list: up to 10,000 agents of a few hundred bytes each (our agent
+/// object is about 700 with its health; metadata is what may make it more).
+const REGISTRY_LIST: CallLimits = CallLimits { timeout: Duration::from_secs(15), max_body: 16 * 1024 * 1024 };
 
 #[derive(Clone)]
 pub struct Discovery {
@@ -66,22 +69,27 @@ impl Discovery {
         tokio::spawn(async move {
             let _permit = permit;
             let started = Instant::now();
-            let (done, found) = match plan {
-                Plan::Scan(targets) => this.scan(&targets, &tx).await,
+            // It ends with `done`, or with `failed` when it could not go on.
+            let ended = match plan {
+                Plan::Scan(targets) => Ok(this.scan(&targets, &tx).await),
                 Plan::Registry(base) => match this.registry_list(&base).await {
-                    Ok(entries) => this.check_entries(entries, &tx).await,
-                    Err(message) => {
-                        tracing::info!(registry = %base.as_str(), %message, "registry import failed");
-                        send(&tx, DiscoveryEvent::Failed { message }).await;
-                        return;
-                    }
+                    Ok(entries) => Ok(this.check_entries(entries, &tx).await),
+                    Err(message) => Err(message),
                 },
-                Plan::Entries(entries) => this.check_entries(entries, &tx).await,
+                Plan::Entries(entries) => Ok(this.check_entries(entries, &tx).await),
                 Plan::Mdns(how_long) => this.browse(how_long, &tx).await,
             };
-            let seconds = started.elapsed().as_secs_f64();
-            tracing::info!(done, found, seconds, "discovery finished");
-            send(&tx, DiscoveryEvent::Done { done, found, seconds }).await;
+            match ended {
+                Ok((done, found)) => {
+                    let seconds = started.elapsed().as_secs_f64();
+                    tracing::info!(done, found, seconds, "discovery finished");
+                    send(&tx, DiscoveryEvent::Done { done, found, seconds }).await;
+                }
+                Err(message) => {
+                    tracing::info!(%message, "discovery failed");
+                    send(&tx, DiscoveryEvent::Failed { message }).await;
+                }
+            }
         });
         Ok(rx)
     }
@@ -91,6 +99,12 @@ impl Discovery {
             DiscoverRequest::Scan { targets, max_probes } => {
                 let parsed = Targets::parse(&targets).map_err(|e| ServiceError::invalid_field("scan.targets", e))?;
                 let max = max_probes.unwrap_or(MAX_PROBES);
+                if max > PROBES_CEILING {
+                    return Err(ServiceError::invalid_field(
+                        "scan.max_probes",
+                        format!("{max} is more than one scan may make ({PROBES_CEILING}); split the scan"),
+                    ));
+                }
                 let count = parsed.count();
                 if count > u128::from(max) {
                     return Err(ServiceError::invalid_field(
@@ -99,8 +113,8 @@ impl Discovery {
                     ));
                 }
                 // Before anything is sent: every address the scan would call.
-                for address in parsed.addresses() {
-                    if let Err(refusal) = self.client.policy().verdict(address) {
+                for (first, last) in parsed.ranges() {
+                    if let Err(refusal) = self.client.policy().verdict_range(first, last) {
                         return Err(ServiceError::invalid_field("scan.targets", refusal.to_string()));
                     }
                 }
@@ -170,27 +184,36 @@ impl Discovery {
 
     /// Agents announcing themselves, each probed at the address it announced (under the
     /// network policy) as it resolves.
-    async fn browse(&self, how_long: Duration, tx: &mpsc::Sender<DiscoveryEvent>) -> (u64, u64) {
+    async fn browse(&self, how_long: Duration, tx: &mpsc::Sender<DiscoveryEvent>) -> Result<(u64, u64), String> {
         // The total is not known in advance.
         if !send(tx, DiscoveryEvent::Started { total: 0 }).await {
-            return (0, 0);
+            return Ok((0, 0));
         }
-        let (found_tx, mut found) = mpsc::channel(64);
+        let (found_tx, found) = mpsc::channel(ENTRY_CONCURRENCY);
         let browsing = tokio::task::spawn_blocking(move || mdns::browse(how_long, found_tx));
+        let announced = futures::stream::unfold(found, |mut found| async move { Some((found.recv().await?, found)) });
+        let checks = announced.map(|agent| self.check_entry(agent)).buffer_unordered(ENTRY_CONCURRENCY);
+        let mut checks = Box::pin(checks);
+        // The browse ends on time; the probes of what it found last get this long after.
+        let deadline = tokio::time::sleep(how_long + probe::LONGEST);
+        tokio::pin!(deadline);
         let (mut done, mut answered) = (0u64, 0u64);
-        while let Some(agent) = found.recv().await {
-            let candidate = self.check_entry(agent).await;
+        loop {
+            let candidate = tokio::select! {
+                next = checks.next() => match next { Some(c) => c, None => break },
+                _ = &mut deadline => break,
+            };
             done += 1;
             answered += u64::from(candidate.answered != Answered::NoAnswer);
             if !self.send_candidate(candidate, tx).await {
                 break;
             }
         }
-        drop(found);
-        if let Ok(Err(message)) = browsing.await {
-            send(tx, DiscoveryEvent::Failed { message }).await;
+        drop(checks);
+        match browsing.await {
+            Ok(Err(message)) => Err(message),
+            _ => Ok((done, answered)),
         }
-        (done, answered)
     }
 
     /// Each entry probed at its URL; every entry is a candidate, down or not.
@@ -265,12 +288,14 @@ impl Discovery {
                 crate::agent_client::status_text(answer.status)
             ));
         }
-        let listed: Vec<Value> = serde_json::from_slice(&answer.body)
+        // Read into the fields used, the rest skipped unread: a list of 10,000 agents as
+        // `Value`s would take ten times its size.
+        let listed: Vec<Listed> = serde_json::from_slice(&answer.body)
             .map_err(|e| format!("{}/agents is not a registry's list of agents: {e}", base.as_str()))?;
         if listed.len() > MAX_ENTRIES {
             return Err(format!("{} agents listed, at most {MAX_ENTRIES} at once", listed.len()));
         }
-        Ok(listed.iter().filter_map(listed_agent).collect())
+        Ok(listed.into_iter().filter_map(Listed::entry).collect())
     }
 
     /// Adds the candidates a person chose, as agents `discovered` (an admin's, like those
@@ -280,15 +305,16 @@ impl Discovery {
         if request.agents.len() > MAX_ADD {
             return Err(ServiceError::invalid_field("agents", format!("at most {MAX_ADD} at once")));
         }
+        let force = request.force;
         let added = futures::stream::iter(request.agents)
-            .map(|agent| async move { self.add_one(agent).await })
+            .map(|agent| async move { self.add_one(agent, force).await })
             .buffered(ENTRY_CONCURRENCY)
             .collect::<Vec<_>>()
             .await;
         Ok(added)
     }
 
-    async fn add_one(&self, agent: DeclaredAgent) -> Added {
+    async fn add_one(&self, agent: DeclaredAgent, force: bool) -> Added {
         let agent_id = agent.id.clone();
         match self.registry.known(&agent.id, "").await {
             Ok(Some(_)) => return Added { agent_id, outcome: AddOutcome::Exists, message: None },
@@ -300,6 +326,7 @@ impl Discovery {
             agent_id: agent.id,
             agent_url: agent.url,
             metadata: agent.metadata.unwrap_or(Value::Null),
+            force,
             ..RegisterAgent::default()
         };
         match self.registry.register_as(request, AgentSource::Discovered).await {
@@ -355,24 +382,35 @@ enum Plan {
 }
 
 /// One agent of another registry's list: the old registry's record (`host`, `port`) or
-/// our agent object (`agent_url`).
-fn listed_agent(raw: &Value) -> Option<DeclaredAgent> {
-    let id = raw.get("agent_id")?.as_str()?.to_owned();
-    let url = match raw.get("agent_url").and_then(Value::as_str) {
-        Some(url) => url.to_owned(),
-        None => {
-            let host = raw.get("host")?.as_str()?;
-            let port = raw.get("port")?.as_u64()?;
-            let host = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
-            format!("http://{host}:{port}")
-        }
-    };
-    Some(DeclaredAgent {
-        id,
-        name: raw.get("agent_name").and_then(Value::as_str).map(str::to_owned),
-        url,
-        metadata: raw.get("metadata").filter(|m| !m.is_null()).cloned(),
-    })
+/// our agent object (`agent_url`). Other fields are skipped; an entry without an ID or an
+/// address is left out.
+#[derive(serde::Deserialize)]
+struct Listed {
+    agent_id: Option<String>,
+    agent_name: Option<String>,
+    agent_url: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    metadata: Option<Value>,
+}
+
+impl Listed {
+    fn entry(self) -> Option<DeclaredAgent> {
+        let url = match self.agent_url {
+            Some(url) => url,
+            None => {
+                let host = self.host?;
+                let host = if host.contains(':') { format!("[{host}]") } else { host };
+                format!("http://{host}:{}", self.port?)
+            }
+        };
+        Some(DeclaredAgent {
+            id: self.agent_id?,
+            name: self.agent_name.map(|n| probe::one_line(&n, 200)),
+            url,
+            metadata: self.metadata.filter(|m| !m.is_null()),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -380,12 +418,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn listed(raw: Value) -> Option<DeclaredAgent> {
+        serde_json::from_value::<Listed>(raw).unwrap().entry()
+    }
+
     #[test]
     fn both_registries_lists_are_read() {
         let old = json!({"agent_id": "a", "agent_name": "A", "host": "10.0.0.5", "port": 8000, "metadata": "{\"team\": \"x\"}",
                          "is_alive": false, "ttl_seconds": 60});
         assert_eq!(
-            listed_agent(&old),
+            listed(old),
             Some(DeclaredAgent {
                 id: "a".into(),
                 name: Some("A".into()),
@@ -394,8 +436,8 @@ mod tests {
             })
         );
         let ours = json!({"agent_id": "b", "agent_name": "B", "agent_url": "http://h:1/p", "metadata": {}});
-        assert_eq!(listed_agent(&ours).unwrap().url, "http://h:1/p");
-        assert_eq!(listed_agent(&json!({"agent_id": "c", "host": "::1", "port": 9})).unwrap().url, "http://[::1]:9");
-        assert_eq!(listed_agent(&json!({"agent_name": "no id"})), None);
+        assert_eq!(listed(ours).unwrap().url, "http://h:1/p");
+        assert_eq!(listed(json!({"agent_id": "c", "host": "::1", "port": 9})).unwrap().url, "http://[::1]:9");
+        assert_eq!(listed(json!({"agent_name": "no id"})), None);
     }
 }

@@ -12,6 +12,9 @@ use std::time::Duration;
 /// skipped (a port that accepts and never answers costs the scan this, once).
 const QUICK: CallLimits = CallLimits { timeout: Duration::from_millis(1500), max_body: 64 * 1024 };
 const SCHEMA: CallLimits = CallLimits { timeout: Duration::from_secs(3), max_body: 1024 * 1024 };
+/// The longest one probe can take: `/health`, then `/schema`, or the two A2A cards and
+/// LangServe's schema.
+pub const LONGEST: Duration = Duration::from_millis(1500 * 4);
 
 /// What answered at `base`; `Answered::NoAnswer` (with the reason) when nothing did.
 pub async fn probe(client: &AgentClient, base: &AgentUrl) -> Candidate {
@@ -32,7 +35,9 @@ pub async fn probe(client: &AgentClient, base: &AgentUrl) -> Candidate {
         }
     };
     let said: Value = serde_json::from_slice(&health.body).unwrap_or(Value::Null);
-    let ours = health.status.is_success() && judge_health_body(&health.body).is_ok();
+    // Our protocol's `/health` is an object with a string `status`, healthy or not (an
+    // agent that is down says so, often with a 503): that is an agent, not "not an agent".
+    let ours = said.get("status").is_some_and(Value::is_string);
     if ours {
         found.agent_id = said
             .get("agent_id")
@@ -40,29 +45,40 @@ pub async fn probe(client: &AgentClient, base: &AgentUrl) -> Candidate {
             .filter(|id| AgentId::parse(id).is_ok())
             .unwrap_or_default()
             .to_owned();
-        found.agent_name = said.get("agent_name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        found.agent_name = said.get("agent_name").and_then(Value::as_str).map(|n| one_line(n, 120)).unwrap_or_default();
         if let Some(version) = said.get("version").and_then(Value::as_str) {
-            found.metadata.insert("version".into(), Value::String(version.to_owned()));
+            found.metadata.insert("version".into(), Value::String(one_line(version, 120)));
         }
-        match schema_of(client, base).await {
-            Ok(schema) => {
-                let inputs = schema.fields.len();
-                let workflow = schema.workflow.clone().unwrap_or_else(|| "workflow".into());
-                found.detail = Some(format!("{workflow}: {inputs} input{}", if inputs == 1 { "" } else { "s" }));
-                if found.agent_name.is_empty() {
-                    found.agent_name = app::schema::humanize(&workflow);
-                }
-                found.answered = Answered::Agent;
-            }
+        let status = crate::agent_client::status_text(health.status);
+        match judge_health_body(&health.body) {
             Err(why) => {
-                found.answered = Answered::AgentWithoutSchema;
-                found.detail = Some(why);
+                found.answered = Answered::Unhealthy;
+                found.detail = Some(format!("/health: {status}, {}", one_line(&why, 200)));
             }
+            Ok(()) if !health.status.is_success() => {
+                found.answered = Answered::Unhealthy;
+                found.detail = Some(format!("/health: {status}"));
+            }
+            Ok(()) => match schema_of(client, base).await {
+                Ok(schema) => {
+                    let inputs = schema.fields.len();
+                    let workflow = schema.workflow.clone().unwrap_or_else(|| "workflow".into());
+                    found.detail = Some(format!("{workflow}: {inputs} input{}", if inputs == 1 { "" } else { "s" }));
+                    if found.agent_name.is_empty() {
+                        found.agent_name = app::schema::humanize(&workflow);
+                    }
+                    found.answered = Answered::Agent;
+                }
+                Err(why) => {
+                    found.answered = Answered::AgentWithoutSchema;
+                    found.detail = Some(why);
+                }
+            },
         }
     } else if let Some(card) = a2a_card(client, base).await {
         found.answered = Answered::A2a;
-        found.agent_name = card.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-        found.detail = card.get("description").and_then(Value::as_str).map(|d| crate::agent_client::truncate(d, 200));
+        found.agent_name = card.get("name").and_then(Value::as_str).map(|n| one_line(n, 120)).unwrap_or_default();
+        found.detail = card.get("description").and_then(Value::as_str).map(|d| one_line(d, 200));
     } else if is_langserve(client, base).await {
         found.answered = Answered::Langserve;
         found.detail = Some("/input_schema answers; runs go to /invoke".into());
@@ -78,6 +94,13 @@ pub async fn probe(client: &AgentClient, base: &AgentUrl) -> Candidate {
         found.agent_name = found.agent_id.clone();
     }
     found
+}
+
+/// What something says of itself (a name, a description), made one line of at most
+/// `max` characters: it is shown in a table, on the page and in a terminal.
+pub fn one_line(said: &str, max: usize) -> String {
+    let flat: String = said.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    crate::agent_client::truncate(flat.trim(), max)
 }
 
 async fn schema_of(client: &AgentClient, base: &AgentUrl) -> Result<app::schema::InputSchema, String> {

@@ -37,9 +37,18 @@ impl Targets {
             .fold(0, u128::saturating_add)
     }
 
-    /// Every address probed (each network's hosts), for the policy to judge first.
-    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
-        self.0.iter().flat_map(|t| hosts(&t.hosts))
+    /// Every address probed, as each network's first and last host, for the policy to
+    /// judge first (by range: a /8 is not listed).
+    pub fn ranges(&self) -> impl Iterator<Item = (IpAddr, IpAddr)> + '_ {
+        self.0.iter().map(|t| {
+            let mut all = hosts(&t.hosts);
+            let first = all.next().unwrap_or(t.hosts.addr());
+            let last = match t.hosts {
+                IpNet::V4(net) if net.prefix_len() < 31 => IpAddr::V4(Ipv4Addr::from(u32::from(net.broadcast()) - 1)),
+                net => net.broadcast(),
+            };
+            (first, last)
+        })
     }
 
     /// Every pair, address by address, each address's ports in order.
@@ -122,7 +131,12 @@ mod tests {
 
         let net = Targets::parse("10.0.0.0/24:80-81, localhost:9000").unwrap();
         assert_eq!(net.count(), 254 * 2 + 1, "network and broadcast left out");
-        assert_eq!(net.addresses().next(), Some("10.0.0.1".parse().unwrap()));
+        let hosts = |t: &Targets| t.ranges().map(|(a, b)| format!("{a}-{b}")).collect::<Vec<_>>();
+        assert_eq!(hosts(&net), ["10.0.0.1-10.0.0.254", "127.0.0.1-127.0.0.1"]);
+        assert_eq!(
+            hosts(&Targets::parse("10.0.0.0/31:80,[fd00::/126]:1").unwrap()),
+            ["10.0.0.0-10.0.0.1", "fd00::-fd00::3"]
+        );
         assert_eq!(net.pairs().count() as u128, net.count(), "the count is what is probed");
 
         let v6 = Targets::parse("[fd00::/126]:80").unwrap();
@@ -133,7 +147,10 @@ mod tests {
             (1u128 << 64) * 65535,
             "huge, not listed"
         );
-        assert_eq!(Targets::parse("10.1.2.3/24:80").unwrap().addresses().next(), Some("10.1.2.1".parse().unwrap()));
+        assert_eq!(
+            Targets::parse("10.1.2.3/24:80").unwrap().ranges().next().unwrap().0,
+            "10.1.2.1".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

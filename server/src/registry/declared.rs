@@ -12,6 +12,7 @@ use app::model::events::LiveEvent;
 use app::model::{AgentSource, AgentsFileStatus, DeclaredAgent, RegisterAgent};
 use futures::StreamExt;
 use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -121,6 +122,8 @@ impl Registry {
     /// Makes the declared agents what `entries` say.
     pub async fn apply_declared(&self, entries: Vec<DeclaredAgent>) -> Result<Applied, ServiceError> {
         let stored = store::declared(self.db.read()).await?;
+        let by_id: HashMap<&str, &crate::entities::agents::Model> =
+            stored.iter().map(|m| (m.agent_id.as_str(), m)).collect();
         let mut done = Applied::default();
         let mut changes = Vec::new();
         for entry in &entries {
@@ -132,7 +135,7 @@ impl Registry {
                 .map_err(|e| ServiceError::invalid_field("metadata", e))?
                 .unwrap_or_else(|| Value::Object(Default::default()));
             let name = entry.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| entry.id.clone());
-            match stored.iter().find(|m| m.agent_id == entry.id) {
+            match by_id.get(entry.id.as_str()) {
                 Some(m)
                     if m.agent_url == entry.url
                         && m.agent_name == name
@@ -143,8 +146,8 @@ impl Registry {
                 }
                 Some(_) => changes.push((entry.clone(), name, metadata, false)),
                 None => match store::find(self.db.read(), &entry.id).await? {
-                    // Registered otherwise. (A registration by hand between this read and
-                    // the write below would be replaced: the window is one health check.)
+                    // Registered otherwise. (One registered between this read and the
+                    // write below is refused there: new entries do not replace.)
                     Some(_) => done.conflicts.push(entry.id.clone()),
                     None => changes.push((entry.clone(), name, metadata, true)),
                 },
@@ -158,7 +161,7 @@ impl Registry {
                     agent_url: entry.url,
                     metadata,
                     force: true,
-                    replace: true,
+                    replace: !new,
                     ..RegisterAgent::default()
                 };
                 (new, entry.id, self.register_as(request, AgentSource::Declared).await)
@@ -170,6 +173,7 @@ impl Registry {
             match result {
                 Ok(_) if new => done.added += 1,
                 Ok(_) => done.updated += 1,
+                Err(ServiceError::AgentExists { .. }) => done.conflicts.push(id),
                 // An entry the registration refuses (the network policy): reported, the
                 // others applied.
                 Err(e) => {
@@ -178,7 +182,8 @@ impl Registry {
                 }
             }
         }
-        for gone in stored.iter().filter(|m| m.expired_at.is_none() && !entries.iter().any(|e| e.id == m.agent_id)) {
+        let declared: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        for gone in stored.iter().filter(|m| m.expired_at.is_none() && !declared.contains(m.agent_id.as_str())) {
             if let Some(model) = store::deregister(self.db.write(), &gone.agent_id, None, AgentSource::Declared).await?
             {
                 self.monitor.park(&gone.agent_id);

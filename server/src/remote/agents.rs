@@ -1,7 +1,7 @@
 //! `configurable-agents agents list | show | add | remove`.
 
 use super::client::{segment, with_query};
-use super::output::{ago, health_style, Listing, Out, Table};
+use super::output::{ago, health_style, plain, Listing, Out, Table};
 use super::{Dashboard, Failure};
 use crate::cli::AgentsCommand;
 use anstyle::Style;
@@ -172,7 +172,7 @@ async fn show(dashboard: &Dashboard, out: &Out, id: &str) -> Result<u8, Failure>
         lines.push(("Metadata", serde_json::to_string(&a.metadata).unwrap_or_default()));
     }
     for (key, value) in lines {
-        out.line(&format!("{}  {value}", out.bold(&format!("{key:<10}"))));
+        out.line(&format!("{}  {}", out.bold(&format!("{key:<10}")), plain(&value)));
     }
     Ok(0)
 }

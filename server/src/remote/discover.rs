@@ -1,7 +1,7 @@
 //! `configurable-agents discover`: asks the dashboard to look (a scan, another registry, a
 //! file's entries), shows what answered as it is found, and registers only with `--add`.
 
-use super::output::{Out, Table};
+use super::output::{clip, plain, Out, Table};
 use super::sse::JsonLines;
 use super::{Dashboard, Failure};
 use crate::cli::DiscoverArgs;
@@ -60,7 +60,12 @@ pub async fn run(dashboard: &Dashboard, out: &Out, args: DiscoverArgs) -> Result
                     continue;
                 }
                 if let Some(bar) = &bar {
-                    bar.println(format!("  found {} at {}: {}", c.agent_id, c.agent_url, c.answered.label()));
+                    bar.println(format!(
+                        "  found {} at {}: {}",
+                        clip(&c.agent_id, 60),
+                        clip(&c.agent_url, 80),
+                        c.answered.label()
+                    ));
                     bar.inc(0);
                 }
                 report.candidates.push(c);
@@ -84,12 +89,8 @@ pub async fn run(dashboard: &Dashboard, out: &Out, args: DiscoverArgs) -> Result
     report.candidates.sort_by(|a, b| (rank(a.answered), &a.agent_url).cmp(&(rank(b.answered), &b.agent_url)));
     let mut failed = false;
     if let Some(chosen) = &args.add {
-        let picked = pick(&report.candidates, chosen)?;
-        let added: Vec<Added> = if picked.is_empty() {
-            Vec::new()
-        } else {
-            dashboard.post("/discover/add", &AddCandidates { agents: picked }).await?
-        };
+        let picked = pick(&report.candidates, chosen, args.force)?;
+        let added = add(dashboard, out, picked, args.force).await?;
         failed = added.iter().any(|a| a.outcome == AddOutcome::Failed);
         report.added = Some(added);
     }
@@ -99,6 +100,33 @@ pub async fn run(dashboard: &Dashboard, out: &Out, args: DiscoverArgs) -> Result
         print(out, &report, args.add.is_some());
     }
     Ok(u8::from(failed))
+}
+
+/// Candidates added this many at a time: each is checked at its `/health` first (unless
+/// forced), so a batch of 100 takes seconds where 10,000 at once would outlast any timeout.
+const ADD_BATCH: usize = 100;
+
+async fn add(dashboard: &Dashboard, out: &Out, picked: Vec<DeclaredAgent>, force: bool) -> Result<Vec<Added>, Failure> {
+    let bar = (out.progress && picked.len() > ADD_BATCH).then(|| {
+        let bar = ProgressBar::new(picked.len() as u64);
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {pos}/{len} added {wide_bar} {elapsed}") {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let mut added = Vec::with_capacity(picked.len());
+    for batch in picked.chunks(ADD_BATCH) {
+        let request = AddCandidates { agents: batch.to_vec(), force };
+        let answer: Vec<Added> = dashboard.post("/discover/add", &request).await?;
+        added.extend(answer);
+        if let Some(bar) = &bar {
+            bar.set_position(added.len() as u64);
+        }
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    Ok(added)
 }
 
 fn progress_bar() -> ProgressBar {
@@ -118,32 +146,26 @@ fn rank(a: Answered) -> u8 {
     match a {
         Answered::Agent => 0,
         Answered::AgentWithoutSchema => 1,
-        Answered::NoAnswer => 2,
-        Answered::Langserve | Answered::A2a => 3,
-        Answered::NotAnAgent => 4,
+        Answered::Unhealthy => 2,
+        Answered::NoAnswer => 3,
+        Answered::Langserve | Answered::A2a => 4,
+        Answered::NotAnAgent => 5,
     }
 }
 
 /// What `--add` registers: every agent that answered our protocol and is not registered
 /// yet, or exactly the IDs named (each must be a candidate that can be added).
-fn pick(candidates: &[Candidate], chosen: &[String]) -> Result<Vec<DeclaredAgent>, Failure> {
-    let declared = |c: &Candidate| DeclaredAgent {
-        id: c.agent_id.clone(),
-        name: Some(c.agent_name.clone()),
-        url: c.agent_url.clone(),
-        metadata: (!c.metadata.is_empty()).then(|| serde_json::Value::Object(c.metadata.clone())),
-    };
+fn pick(candidates: &[Candidate], chosen: &[String], force: bool) -> Result<Vec<DeclaredAgent>, Failure> {
     if chosen.is_empty() {
-        return Ok(candidates
-            .iter()
-            .filter(|c| matches!(c.answered, Answered::Agent | Answered::AgentWithoutSchema) && c.registered.is_none())
-            .map(declared)
-            .collect());
+        let wanted = |c: &&Candidate| c.is_new_agent() || (force && c.answered.addable() && c.registered.is_none());
+        return Ok(candidates.iter().filter(wanted).map(Candidate::declared).collect());
     }
+    let by_id: std::collections::HashMap<&str, &Candidate> =
+        candidates.iter().map(|c| (c.agent_id.as_str(), c)).collect();
     chosen
         .iter()
-        .map(|id| match candidates.iter().find(|c| &c.agent_id == id) {
-            Some(c) if c.answered.addable() => Ok(declared(c)),
+        .map(|id| match by_id.get(id.as_str()) {
+            Some(c) if c.answered.addable() => Ok(c.declared()),
             Some(c) => Err(Failure::Usage(format!("{id} is {}: it cannot be added", c.answered.label()))),
             None => Err(Failure::Usage(format!("--add {id}: no candidate has this ID"))),
         })
@@ -155,6 +177,7 @@ fn print(out: &Out, report: &Report, adding: bool) {
     for c in &report.candidates {
         let style = match c.answered {
             Answered::Agent | Answered::AgentWithoutSchema => Style::new().fg_color(Some(AnsiColor::Green.into())),
+            Answered::Unhealthy => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
             Answered::NoAnswer => Style::new().fg_color(Some(AnsiColor::Red.into())),
             _ => Style::new().dimmed(),
         };
@@ -176,11 +199,7 @@ fn print(out: &Out, report: &Report, adding: bool) {
     } else {
         table.print(out, true);
     }
-    let new = report
-        .candidates
-        .iter()
-        .filter(|c| matches!(c.answered, Answered::Agent | Answered::AgentWithoutSchema) && c.registered.is_none())
-        .count();
+    let new = report.candidates.iter().filter(|c| c.is_new_agent()).count();
     eprintln!(
         "{} probed in {:.1} s: {} answered, {new} agents not registered yet",
         report.done, report.seconds, report.found
@@ -194,7 +213,7 @@ fn print(out: &Out, report: &Report, adding: bool) {
                     AddOutcome::Failed => out.paint("NOT added", Style::new().fg_color(Some(AnsiColor::Red.into()))),
                 };
                 let why = a.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
-                out.line(&format!("{}: {what}{why}", a.agent_id));
+                out.line(&format!("{}: {what}{}", plain(&a.agent_id), plain(&why)));
             }
             if added.is_empty() {
                 out.line(&out.dim("Nothing to add."));

@@ -4,7 +4,7 @@
 //! `resync`).
 
 use super::client::segment;
-use super::output::{millis, status_style, Out};
+use super::output::{millis, plain, status_style, Out};
 use super::sse::{EventStream, Frame};
 use super::{Dashboard, Failure};
 use app::model::events::{RunChange, RESYNC, RUN_UPDATED};
@@ -213,10 +213,10 @@ pub fn finished(out: &Out, run: &RunView) -> u8 {
         let style = if color { status_style(run.status) } else { anstyle::Style::new() };
         eprintln!("{style}{mark} {}{style:#}{took} (run {})", run.status.label(), run.run_id);
         if let Some(error) = &run.error {
-            eprintln!("  {error}");
+            eprintln!("  {}", plain(error));
         }
         for f in &run.field_errors {
-            eprintln!("  {}: {}", f.field.trim_start_matches('/'), f.message);
+            eprintln!("  {}: {}", plain(f.field.trim_start_matches('/')), plain(&f.message));
         }
         if let Some(outputs) = &run.outputs {
             out.line(&serde_json::to_string_pretty(outputs).unwrap_or_default());

@@ -76,11 +76,11 @@ impl Out {
         } else {
             Style::new()
         };
-        eprintln!("{red}error:{red:#} {failure}");
+        eprintln!("{red}error:{red:#} {}", plain(&failure.to_string()));
         if let Failure::Api(e) = failure {
             if e.fields.len() > 1 || e.fields.first().is_some_and(|f| !e.message.contains(&f.message)) {
                 for f in &e.fields {
-                    eprintln!("  {}: {}", f.field.trim_start_matches('/'), f.message);
+                    eprintln!("  {}: {}", plain(f.field.trim_start_matches('/')), plain(&f.message));
                 }
             }
         }
@@ -212,6 +212,14 @@ fn pad(text: &str, width_: usize, last: bool) -> String {
     }
     let fill = width_.saturating_sub(width(text));
     format!("{text}{}", " ".repeat(fill))
+}
+
+/// Text from elsewhere (an agent's error, a name, a server's message) made safe to print
+/// on a terminal: control characters, which include the escape that starts a terminal
+/// command (moving the cursor, changing the title, hiding text), are shown as `�`; line
+/// breaks are kept.
+pub fn plain(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() && c != '\n' { '\u{fffd}' } else { c }).collect()
 }
 
 /// Text cut to `max` characters, with `…` when it was longer; line breaks shown as spaces.

@@ -2,7 +2,7 @@
 
 use super::client::{segment, with_query};
 use super::follow::{follow, Interrupts, Live};
-use super::output::{ago, clip, millis, status_style, Listing, Out, Table};
+use super::output::{ago, clip, millis, plain, status_style, Listing, Out, Table};
 use super::{inputs, Dashboard, Failure};
 use crate::cli::RunsCommand;
 use anstyle::Style;
@@ -187,7 +187,7 @@ fn show(out: &Out, r: &RunView) {
         lines.push(("Re-run of", of.clone()));
     }
     for (key, value) in lines {
-        out.line(&format!("{}  {value}", out.bold(&format!("{key:<9}"))));
+        out.line(&format!("{}  {}", out.bold(&format!("{key:<9}")), plain(&value)));
     }
     out.line(&out.bold("Inputs"));
     out.line(&serde_json::to_string_pretty(&r.inputs).unwrap_or_default());
@@ -226,8 +226,8 @@ async fn watch(dashboard: &Dashboard, out: &Out, agent: Option<&str>) -> Result<
                 out.line(&format!(
                     "{}  {}  {}  {}  {took}  {error}",
                     out.dim(&when.to_string()),
-                    change.run_id,
-                    change.agent_id,
+                    plain(&change.run_id),
+                    plain(&change.agent_id),
                     out.paint(&format!("{:<11}", change.status.label()), status_style(change.status)),
                 ));
             }

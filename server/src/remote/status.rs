@@ -1,6 +1,6 @@
 //! `configurable-agents status` (and `orchestrator status`).
 
-use super::output::{health_style, short_duration, status_style, Out};
+use super::output::{health_style, plain, short_duration, status_style, Out};
 use super::{Dashboard, Failure};
 use app::model::{DashboardStatus, HealthState, RunStatus};
 use serde::Serialize;
@@ -67,7 +67,7 @@ pub async fn show(dashboard: &Dashboard, out: &Out) -> Result<u8, Failure> {
         if let Some(error) = &file.error {
             line.push_str(&format!("; its latest contents are NOT applied: {error}"));
         }
-        out.line(&format!("{}      {}: {line}", out.bold("File"), file.path));
+        out.line(&format!("{}      {}: {}", out.bold("File"), plain(&file.path), plain(&line)));
     }
     if status.self_preservation.active {
         let since = status.self_preservation.since.as_deref().unwrap_or("?");

@@ -3,40 +3,54 @@
 //! adds them (one by one, or all at once).
 
 use crate::api::{add_candidates, discover};
-use crate::model::{
-    AddCandidates, AddOutcome, Added, Answered, Candidate, DeclaredAgent, DiscoverRequest, DiscoveryEvent,
-};
+use crate::model::{AddCandidates, AddOutcome, Added, Candidate, DeclaredAgent, DiscoverRequest, DiscoveryEvent};
+use futures::future::{AbortHandle, Abortable};
 use futures::StreamExt;
 use leptos::prelude::*;
+use std::collections::HashMap;
 
 /// Candidates the page keeps; past this they are counted, not listed (the command line
 /// lists every one).
 const MAX_SHOWN: usize = 500;
 
+/// One candidate on the page. Each row has signals of its own, so a change to one (added,
+/// failed) redraws that row alone, and no row looks itself up in the list. The key is the
+/// order of arrival: two answers may share a URL (a file's entries), never a key.
+#[derive(Clone)]
+struct Row {
+    key: u64,
+    candidate: ArcRwSignal<Candidate>,
+    /// Why adding it failed.
+    failed: ArcRwSignal<Option<String>>,
+}
+
 /// What one discovery shows.
 #[derive(Clone, Copy)]
 struct Finding {
-    candidates: RwSignal<Vec<Candidate>>,
+    rows: RwSignal<Vec<Row>>,
     /// Found past `MAX_SHOWN`.
     unlisted: RwSignal<u64>,
     progress: RwSignal<Option<(u64, u64)>>,
     summary: RwSignal<Option<String>>,
     error: RwSignal<Option<String>>,
     running: RwSignal<bool>,
-    /// Bumped by Find and Stop: a reader of an older discovery stops reading.
-    generation: StoredValue<u64>,
+    arrived: StoredValue<u64>,
+    /// Stops the reader of the discovery running: its stream is dropped, which cancels
+    /// the request, and the dashboard stops the discovery.
+    reader: StoredValue<Option<AbortHandle>>,
 }
 
 impl Finding {
     fn new() -> Self {
         Finding {
-            candidates: RwSignal::new(Vec::new()),
+            rows: RwSignal::new(Vec::new()),
             unlisted: RwSignal::new(0),
             progress: RwSignal::new(None),
             summary: RwSignal::new(None),
             error: RwSignal::new(None),
             running: RwSignal::new(false),
-            generation: StoredValue::new(0),
+            arrived: StoredValue::new(0),
+            reader: StoredValue::new(None),
         }
     }
 
@@ -45,8 +59,11 @@ impl Finding {
             DiscoveryEvent::Started { total } => self.progress.set(Some((0, total))),
             DiscoveryEvent::Progress { done, total } => self.progress.set(Some((done, total))),
             DiscoveryEvent::Candidate(c) => {
-                if self.candidates.with_untracked(Vec::len) < MAX_SHOWN {
-                    self.candidates.update(|all| all.push(c));
+                if self.rows.with_untracked(Vec::len) < MAX_SHOWN {
+                    let key = self.arrived.get_value();
+                    self.arrived.set_value(key + 1);
+                    let row = Row { key, candidate: ArcRwSignal::new(c), failed: ArcRwSignal::new(None) };
+                    self.rows.update(|all| all.push(row));
                 } else {
                     self.unlisted.update(|n| *n += 1);
                 }
@@ -59,19 +76,38 @@ impl Finding {
         }
     }
 
-    /// Reads the discovery's lines until it ends or a newer Find or Stop supersedes it
-    /// (dropping the stream stops the discovery on the server).
-    async fn read(self, request: DiscoverRequest, generation: u64) {
-        let current = move || self.generation.get_value() == generation;
+    /// Starts reading a discovery, stopping the one before.
+    fn start(&self, request: DiscoverRequest) {
+        self.stop();
+        self.rows.set(Vec::new());
+        self.unlisted.set(0);
+        self.progress.set(None);
+        self.summary.set(None);
+        self.error.set(None);
+        self.running.set(true);
+        let (handle, registration) = AbortHandle::new_pair();
+        self.reader.set_value(Some(handle));
+        let this = *self;
+        leptos::task::spawn_local(async move {
+            let _ = Abortable::new(this.read(request), registration).await;
+        });
+    }
+
+    /// Stops reading at once (Stop, a new Find, leaving the page).
+    fn stop(&self) {
+        if let Some(handle) = self.reader.try_update_value(Option::take).flatten() {
+            handle.abort();
+        }
+    }
+
+    /// Reads the discovery's lines until it ends.
+    async fn read(self, request: DiscoverRequest) {
         match discover(request).await {
             Err(e) => self.error.set(Some(e.message)),
             Ok(stream) => {
                 let mut stream = stream.into_inner();
                 let mut buffer = String::new();
                 while let Some(chunk) = stream.next().await {
-                    if !current() {
-                        return;
-                    }
                     match chunk {
                         Ok(text) => buffer.push_str(&text),
                         Err(e) => {
@@ -88,9 +124,8 @@ impl Finding {
                 }
             }
         }
-        if current() {
-            self.running.set(false);
-        }
+        self.running.set(false);
+        self.reader.set_value(None);
     }
 }
 
@@ -117,21 +152,14 @@ pub fn FindAgents() -> impl IntoView {
         } else {
             DiscoverRequest::Registry { url: text }
         };
-        let generation = finding.generation.get_value() + 1;
-        finding.generation.set_value(generation);
-        finding.candidates.set(Vec::new());
-        finding.unlisted.set(0);
-        finding.progress.set(None);
-        finding.summary.set(None);
-        finding.error.set(None);
-        finding.running.set(true);
-        leptos::task::spawn_local(finding.read(request, generation));
+        finding.start(request);
     };
     let stop = move |_| {
-        finding.generation.update_value(|g| *g += 1);
+        finding.stop();
         finding.running.set(false);
         finding.summary.set(Some("Stopped.".into()));
     };
+    on_cleanup(move || finding.stop());
 
     view! {
         <section class="card find" aria-labelledby="find-title" data-testid="find-agents">
@@ -178,32 +206,44 @@ fn Status(finding: Finding) -> impl IntoView {
 
 #[component]
 fn Candidates(finding: Finding) -> impl IntoView {
-    let add = Action::new(move |agents: &Vec<DeclaredAgent>| add_candidates(AddCandidates { agents: agents.clone() }));
-    // What adding did, by ID, shown on each row.
-    let results = RwSignal::new(Vec::<Added>::new());
+    let add = Action::new(move |agents: &Vec<DeclaredAgent>| {
+        add_candidates(AddCandidates { agents: agents.clone(), force: false })
+    });
+    // What adding did, shown on each row it concerns.
     Effect::new(move |_| match add.value().get() {
         Some(Ok(done)) => {
-            finding.candidates.update(|all| {
-                for c in all.iter_mut() {
-                    if done.iter().any(|a| a.agent_id == c.agent_id && a.outcome != AddOutcome::Failed) {
-                        c.registered = Some(c.agent_id.clone());
+            let by_id: HashMap<&str, &Added> = done.iter().map(|a| (a.agent_id.as_str(), a)).collect();
+            finding.rows.with_untracked(|rows| {
+                for row in rows {
+                    let id = row.candidate.with_untracked(|c| c.agent_id.clone());
+                    match by_id.get(id.as_str()) {
+                        Some(a) if a.outcome == AddOutcome::Failed => row.failed.set(a.message.clone()),
+                        Some(_) => {
+                            row.failed.set(None);
+                            row.candidate.update(|c| c.registered = Some(id));
+                        }
+                        None => {}
                     }
                 }
             });
-            results.update(|r| r.extend(done));
         }
         Some(Err(e)) => finding.error.set(Some(e.message)),
         None => {}
     });
-    let addable =
-        move || finding.candidates.with(|all| all.iter().filter(|c| can_add(c)).map(declared).collect::<Vec<_>>());
+    let addable = move || {
+        finding.rows.with(|rows| {
+            rows.iter()
+                .filter_map(|row| row.candidate.with(|c| c.is_new_agent().then(|| c.declared())))
+                .collect::<Vec<_>>()
+        })
+    };
     view! {
-        <Show when=move || !finding.candidates.with(Vec::is_empty)>
+        <Show when=move || !finding.rows.with(Vec::is_empty)>
             <table class="candidates" data-testid="candidates">
                 <thead><tr><th>"ID"</th><th>"Name"</th><th>"URL"</th><th>"Answered"</th><th></th></tr></thead>
                 <tbody>
-                    <For each=move || finding.candidates.get() key=|c| c.agent_url.clone() let(c)>
-                        <CandidateRow c finding add results/>
+                    <For each=move || finding.rows.get() key=|row| row.key let(row)>
+                        <CandidateRow row finding add/>
                     </For>
                 </tbody>
             </table>
@@ -223,28 +263,16 @@ fn Candidates(finding: Finding) -> impl IntoView {
 
 #[component]
 fn CandidateRow(
-    c: Candidate,
+    row: Row,
     finding: Finding,
     add: Action<Vec<DeclaredAgent>, Result<Vec<Added>, crate::error::ApiError>>,
-    results: RwSignal<Vec<Added>>,
 ) -> impl IntoView {
-    let url = c.agent_url.clone();
-    let id = c.agent_id.clone();
-    let current = {
-        let url = url.clone();
-        move || finding.candidates.with(|all| all.iter().find(|x| x.agent_url == url).cloned())
-    };
+    let Row { key, candidate, failed } = row;
+    let c = candidate.get_untracked();
     let note = {
-        let current = current.clone();
+        let candidate = candidate.clone();
         move || {
-            let c = current()?;
-            let failed = results.with(|r| {
-                r.iter()
-                    .rev()
-                    .find(|a| a.agent_id == c.agent_id && a.outcome == AddOutcome::Failed)
-                    .and_then(|a| a.message.clone())
-            });
-            Some(match (&c.registered, failed) {
+            candidate.with(|c| match (&c.registered, failed.get()) {
                 (Some(at), _) if *at == c.agent_id => "registered".to_owned(),
                 (Some(at), _) => format!("registered, as {at}"),
                 (None, Some(why)) => format!("not added: {why}"),
@@ -253,44 +281,25 @@ fn CandidateRow(
         }
     };
     let addable = {
-        let current = current.clone();
-        move || current().is_some_and(|c| can_add(&c))
+        let candidate = candidate.clone();
+        move || candidate.with(Candidate::is_new_agent)
     };
-    let ignore = {
-        let url = url.clone();
-        move |_| finding.candidates.update(|all| all.retain(|x| x.agent_url != url))
-    };
+    let ignore = move |_| finding.rows.update(|all| all.retain(|r| r.key != key));
     let add_one = move |_| {
-        if let Some(c) = current() {
-            add.dispatch(vec![declared(&c)]);
-        }
+        add.dispatch(vec![candidate.with_untracked(Candidate::declared)]);
     };
     view! {
         <tr>
-            <td class="mono">{id}</td>
+            <td class="mono">{c.agent_id.clone()}</td>
             <td>{c.agent_name.clone()}</td>
-            <td class="mono">{url.clone()}</td>
+            <td class="mono">{c.agent_url.clone()}</td>
             <td>{c.answered.label()}<br/><span class="muted">{note}</span></td>
             <td class="row-actions">
                 <Show when=addable.clone()>
                     <button type="button" on:click=add_one.clone() disabled=move || add.pending().get()>"Add"</button>
                 </Show>
-                <button type="button" on:click=ignore.clone()>"Ignore"</button>
+                <button type="button" on:click=ignore>"Ignore"</button>
             </td>
         </tr>
-    }
-}
-
-/// An agent of our protocol, not registered yet.
-fn can_add(c: &Candidate) -> bool {
-    matches!(c.answered, Answered::Agent | Answered::AgentWithoutSchema) && c.registered.is_none()
-}
-
-fn declared(c: &Candidate) -> DeclaredAgent {
-    DeclaredAgent {
-        id: c.agent_id.clone(),
-        name: Some(c.agent_name.clone()),
-        url: c.agent_url.clone(),
-        metadata: (!c.metadata.is_empty()).then(|| serde_json::Value::Object(c.metadata.clone())),
     }
 }

@@ -304,12 +304,14 @@ pub async fn liveness(db: &DatabaseConnection) -> Result<Vec<crate::registry::li
         .collect())
 }
 
-/// Agents expired or deregistered before `before` (`--expired-retention`).
+/// Self-registered agents expired or deregistered before `before` (`--expired-retention`).
+/// Only those: an agents file's agent removed from it is kept for good, as documented.
 pub async fn expired_before(db: &DatabaseConnection, before: DateTime<Utc>) -> Result<Vec<String>, DbErr> {
     agents::Entity::find()
         .select_only()
         .column(agents::Column::AgentId)
         .filter(agents::Column::ExpiredAt.lt(before))
+        .filter(agents::Column::Source.eq(AgentSource::SelfRegistered.as_str()))
         .into_tuple()
         .all(db)
         .await
@@ -320,7 +322,9 @@ pub async fn expired_before(db: &DatabaseConnection, before: DateTime<Utc>) -> R
 /// anything is deleted).
 pub async fn delete_expired(db: &DatabaseConnection, agent_id: &str, before: DateTime<Utc>) -> Result<bool, DbErr> {
     let txn = db.begin().await?;
-    if !super::hold(&txn, agent_id, agents::Column::ExpiredAt.lt(before)).await? {
+    let purgeable =
+        agents::Column::ExpiredAt.lt(before).and(agents::Column::Source.eq(AgentSource::SelfRegistered.as_str()));
+    if !super::hold(&txn, agent_id, purgeable).await? {
         txn.rollback().await?;
         return Ok(false);
     }
