@@ -19,7 +19,13 @@ pub enum DiscoverRequest {
     },
     /// The agents another registry lists: the old Python registry
     /// (`GET {url}/agents?include_dead=true`) or another dashboard (`…/api/v1`).
-    Registry { url: String },
+    Registry {
+        url: String,
+        /// Sent as `Authorization: Bearer` to the registry: another dashboard with access
+        /// control on answers its list only to a token (a read-only one is enough).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
     /// Entries of a configuration file (read where the command runs), checked here.
     Entries { agents: Vec<DeclaredAgent> },
     /// Agents announcing themselves over mDNS (`_configurable-agent._tcp`), listened for

@@ -189,13 +189,19 @@ impl AgentClient {
     /// `GET {base}/{path}` once, on a connection of its own for `http://` (discovery's
     /// probes: most addresses are asked once, a pool would only hold their sockets), under
     /// the network policy like every call; the answer whatever its status.
-    pub async fn get_once(&self, base: &AgentUrl, path: &str, limits: CallLimits) -> Result<Answer, CallError> {
+    pub async fn get_once(
+        &self,
+        base: &AgentUrl,
+        path: &str,
+        limits: CallLimits,
+        outbound: &Outbound,
+    ) -> Result<Answer, CallError> {
         let endpoint = base.endpoint(path);
         if endpoint.starts_with("http://") {
             let url = url::Url::parse(&endpoint).map_err(|e| CallError::Failed(format!("invalid URL: {e}")))?;
-            closing::get(&url, &self.user_agent, &self.guard, limits, &Outbound::default()).await
+            closing::get(&url, &self.user_agent, &self.guard, limits, outbound).await
         } else {
-            let request = self.http.get(endpoint).header(reqwest::header::CONNECTION, "close");
+            let request = outbound.apply(self.http.get(endpoint).header(reqwest::header::CONNECTION, "close"));
             self.exchange(base, request, limits).await
         }
     }

@@ -201,6 +201,10 @@ pub struct DiscoverArgs {
     /// dead agents); `--add` alone then takes every agent not registered yet, down or not.
     #[arg(long, requires = "add")]
     pub force: bool,
+    /// With --registry: a file holding the token another dashboard with access control on
+    /// wants (`CA_REGISTRY_TOKEN` may hold the token itself). Sent to that registry only.
+    #[arg(long, env = "CA_REGISTRY_TOKEN_FILE", requires = "registry", value_name = "FILE")]
+    pub registry_token_file: Option<PathBuf>,
     /// Only candidates whose ID, name or URL contains this (the plan's `--filters`).
     #[arg(long, visible_alias = "filters")]
     pub filter: Option<String>,

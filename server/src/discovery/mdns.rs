@@ -3,7 +3,9 @@
 //! then probed like any address, under the agent network policy: an announcement can name
 //! any address, and is believed no more than a typed one.
 
-use app::model::DeclaredAgent;
+use super::{probe, send, ENTRY_CONCURRENCY};
+use app::model::{Answered, DeclaredAgent, DiscoveryEvent};
+use futures::StreamExt;
 use mdns_sd::{ServiceDaemon, ServiceEvent};
 use registry_client::announce::SERVICE_TYPE;
 use std::collections::HashSet;
@@ -78,6 +80,46 @@ fn send_by(found: &mpsc::Sender<DeclaredAgent>, mut agent: DeclaredAgent, left: 
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(mpsc::error::TrySendError::Full(_)) => return Err(()),
+        }
+    }
+}
+
+impl super::Discovery {
+    /// Agents announcing themselves, each probed at the address it announced (under the
+    /// network policy) as it resolves.
+    pub(super) async fn browse(
+        &self,
+        how_long: Duration,
+        tx: &mpsc::Sender<DiscoveryEvent>,
+    ) -> Result<(u64, u64), String> {
+        // The total is not known in advance.
+        if !send(tx, DiscoveryEvent::Started { total: 0 }).await {
+            return Ok((0, 0));
+        }
+        let (found_tx, found) = mpsc::channel(ENTRY_CONCURRENCY);
+        let browsing = tokio::task::spawn_blocking(move || browse(how_long, found_tx));
+        let announced = futures::stream::unfold(found, |mut found| async move { Some((found.recv().await?, found)) });
+        let checks = announced.map(|agent| self.check_entry(agent)).buffer_unordered(ENTRY_CONCURRENCY);
+        let mut checks = Box::pin(checks);
+        // The browse ends on time; the probes of what it found last get this long after.
+        let deadline = tokio::time::sleep(how_long + probe::LONGEST);
+        tokio::pin!(deadline);
+        let (mut done, mut answered) = (0u64, 0u64);
+        loop {
+            let candidate = tokio::select! {
+                next = checks.next() => match next { Some(c) => c, None => break },
+                _ = &mut deadline => break,
+            };
+            done += 1;
+            answered += u64::from(candidate.answered != Answered::NoAnswer);
+            if !self.send_candidate(candidate, tx).await {
+                break;
+            }
+        }
+        drop(checks);
+        match browsing.await {
+            Ok(Err(message)) => Err(message),
+            _ => Ok((done, answered)),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! LangServe app, an A2A agent, some other HTTP server, or nothing. Each question is one
 //! short call under the network policy, on a connection of its own.
 
-use crate::agent_client::{judge_health_body, AgentClient, CallLimits};
+use crate::agent_client::{judge_health_body, AgentClient, CallLimits, Outbound};
 use app::model::{Answered, Candidate};
 use app::validation::{AgentId, AgentUrl};
 use serde_json::{Map, Value};
@@ -27,7 +27,7 @@ pub async fn probe(client: &AgentClient, base: &AgentUrl) -> Candidate {
         detail: None,
         registered: None,
     };
-    let health = match client.get_once(base, "health", QUICK).await {
+    let health = match client.get_once(base, "health", QUICK, &Outbound::none()).await {
         Ok(answer) => answer,
         Err(e) => {
             found.detail = Some(e.to_string());
@@ -104,7 +104,8 @@ pub fn one_line(said: &str, max: usize) -> String {
 }
 
 async fn schema_of(client: &AgentClient, base: &AgentUrl) -> Result<app::schema::InputSchema, String> {
-    let answer = client.get_once(base, "schema", SCHEMA).await.map_err(|e| format!("/schema: {e}"))?;
+    let answer =
+        client.get_once(base, "schema", SCHEMA, &Outbound::none()).await.map_err(|e| format!("/schema: {e}"))?;
     if !answer.status.is_success() {
         return Err(format!("/schema: {}", crate::agent_client::status_text(answer.status)));
     }
@@ -115,7 +116,7 @@ async fn schema_of(client: &AgentClient, base: &AgentUrl) -> Result<app::schema:
 /// An A2A agent card (`/.well-known/agent-card.json`; `agent.json` before A2A 0.3).
 async fn a2a_card(client: &AgentClient, base: &AgentUrl) -> Option<Map<String, Value>> {
     for path in [".well-known/agent-card.json", ".well-known/agent.json"] {
-        let Ok(answer) = client.get_once(base, path, QUICK).await else { return None };
+        let Ok(answer) = client.get_once(base, path, QUICK, &Outbound::none()).await else { return None };
         if answer.status.is_success() {
             if let Ok(Value::Object(card)) = serde_json::from_slice(&answer.body) {
                 if card.contains_key("name") && (card.contains_key("skills") || card.contains_key("capabilities")) {
@@ -129,7 +130,7 @@ async fn a2a_card(client: &AgentClient, base: &AgentUrl) -> Option<Map<String, V
 
 /// LangServe serves its runnable's input schema as JSON Schema at `/input_schema`.
 async fn is_langserve(client: &AgentClient, base: &AgentUrl) -> bool {
-    match client.get_once(base, "input_schema", QUICK).await {
+    match client.get_once(base, "input_schema", QUICK, &Outbound::none()).await {
         Ok(answer) if answer.status.is_success() => {
             matches!(serde_json::from_slice::<Value>(&answer.body), Ok(Value::Object(s)) if s.contains_key("type") || s.contains_key("title") || s.contains_key("$defs"))
         }

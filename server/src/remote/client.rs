@@ -32,10 +32,7 @@ impl Dashboard {
     /// Reads the address and the token; nothing is sent yet.
     pub fn connect(remote: &Remote) -> Result<Dashboard, Failure> {
         let url = base_url(&remote.url)?;
-        let token = match &remote.token_file {
-            Some(path) => Some(read_token(path)?),
-            None => std::env::var("CA_TOKEN").ok().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
-        };
+        let token = token(remote.token_file.as_deref(), "CA_TOKEN")?;
         // https dashboards: reqwest is built without a default TLS provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -155,6 +152,14 @@ fn base_url(raw: &str) -> Result<String, Failure> {
         return Err(Failure::Usage(format!("--url {raw:?} must be http:// or https:// and name a host")));
     }
     Ok(trimmed.to_owned())
+}
+
+/// A token from `--…-token-file`, else from the environment variable `env`.
+pub fn token(file: Option<&std::path::Path>, env: &str) -> Result<Option<String>, Failure> {
+    match file {
+        Some(path) => read_token(path).map(Some),
+        None => Ok(std::env::var(env).ok().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())),
+    }
 }
 
 fn read_token(path: &std::path::Path) -> Result<String, Failure> {

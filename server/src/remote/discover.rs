@@ -27,7 +27,8 @@ pub async fn run(dashboard: &Dashboard, out: &Out, args: DiscoverArgs) -> Result
     let request = if let Some(targets) = args.source.scan {
         DiscoverRequest::Scan { targets, max_probes: args.max_probes }
     } else if let Some(url) = args.source.registry {
-        DiscoverRequest::Registry { url }
+        let token = super::client::token(args.registry_token_file.as_deref(), "CA_REGISTRY_TOKEN")?;
+        DiscoverRequest::Registry { url, token }
     } else if let Some(path) = args.source.config {
         let agents = crate::discovery::file::read(&path).map_err(Failure::Usage)?;
         DiscoverRequest::Entries { agents }

@@ -27,9 +27,11 @@ struct StreamCheck {
 pub async fn show(dashboard: &Dashboard, out: &Out) -> Result<u8, Failure> {
     let status: DashboardStatus = dashboard.get("/status").await?;
     let event_stream = check_stream(dashboard).await;
+    // Exit 1 when the event stream is down, with or without --json.
+    let code = u8::from(!event_stream.up);
     if out.json {
         out.json(&Status { dashboard: status, event_stream });
-        return Ok(0);
+        return Ok(code);
     }
     let up = chrono::DateTime::parse_from_rfc3339(&status.started_at)
         .map(|t| short_duration((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds().max(0) as u64))
@@ -78,7 +80,7 @@ pub async fn show(dashboard: &Dashboard, out: &Out) -> Result<u8, Failure> {
             status.self_preservation.alive
         ));
     }
-    Ok(if event_stream.up { 0 } else { 1 })
+    Ok(code)
 }
 
 /// Opens the stream and waits for its first event (a new stream starts with `resync`).

@@ -56,7 +56,7 @@ fn candidates(events: &[Value]) -> Vec<&Value> {
 async fn a_scan_says_what_answered_and_skips_the_rest() {
     let app = spawn_app().await;
     let ip = "127.0.0.71";
-    let mut ports = consecutive(ip, 7).await.into_iter();
+    let mut ports = consecutive(ip, 8).await.into_iter();
     let base = ports.as_slice()[0].local_addr().unwrap().port();
     let agent = crate::mock_agent::router_for(article_schema(), Behaviour::Echo);
     serve_listener(ports.next().unwrap(), agent);
@@ -78,6 +78,12 @@ async fn a_scan_says_what_answered_and_skips_the_rest() {
     let langserve =
         Router::new().route("/input_schema", get(|| async { Json(json!({"title": "PromptInput", "type": "object"})) }));
     serve_listener(ports.next().unwrap(), langserve);
+    // Our protocol, down: an agent all the same.
+    let down = Router::new().route(
+        "/health",
+        get(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unhealthy"}))) }),
+    );
+    serve_listener(ports.next().unwrap(), down);
 
     // Read as it streams, asking for compression as browsers do: candidates arrive while
     // the silent port still holds the scan, not all at its end.
@@ -85,7 +91,7 @@ async fn a_scan_says_what_answered_and_skips_the_rest() {
         .http
         .post(app.url("/api/v1/discover"))
         .header("accept-encoding", "br, gzip")
-        .json(&json!({"scan": {"targets": format!("{ip}:{base}-{}", base + 6)}}))
+        .json(&json!({"scan": {"targets": format!("{ip}:{base}-{}", base + 7)}}))
         .send()
         .await
         .unwrap();
@@ -101,11 +107,11 @@ async fn a_scan_says_what_answered_and_skips_the_rest() {
     }
     assert!(candidate_chunk.unwrap() < chunks_before_done, "a candidate came before the end, in a chunk of its own");
     let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(events[0], json!({"type": "started", "total": 7}));
+    assert_eq!(events[0], json!({"type": "started", "total": 8}));
     let last = events.last().unwrap();
     assert_eq!(
         (last["type"].as_str(), last["done"].as_u64(), last["found"].as_u64()),
-        (Some("done"), Some(7), Some(5)),
+        (Some("done"), Some(8), Some(6)),
         "{last}"
     );
     let found: HashMap<u64, &Value> = candidates(&events)
@@ -122,6 +128,9 @@ async fn a_scan_says_what_answered_and_skips_the_rest() {
     assert_eq!(answered(5), Some("a2a"));
     assert_eq!(found[&u64::from(base + 5)]["agent_name"], "Planner");
     assert_eq!(answered(6), Some("langserve"));
+    assert_eq!(answered(7), Some("unhealthy"));
+    let why = found[&u64::from(base + 7)]["detail"].as_str().unwrap();
+    assert!(why.contains("503") && why.contains("unhealthy"), "{why}");
     assert_eq!(app.list_agents("").await.json::<Vec<Value>>().await.unwrap().len(), 0, "nothing registered by itself");
 
     // Added when asked: as `discovered`; a second scan marks it.
@@ -282,4 +291,72 @@ async fn the_command_line_scans_imports_checks_files_and_adds() {
 
     let unknown = run(vec!["discover".into(), "--scan".into(), targets, "--add".into(), "nobody".into()]).await;
     assert_eq!(unknown.status.code(), Some(2));
+}
+
+/// Another dashboard with access control on lists its agents only to a token; its dead
+/// agents are added only with `force`.
+#[tokio::test]
+async fn another_dashboard_is_imported_with_its_token_and_dead_agents_with_force() {
+    use crate::access::{bearer, guarded_app, ADMIN};
+    let source = guarded_app(|_| {}).await;
+    let live = mock_agent_on("127.0.0.1", article_schema(), Behaviour::Echo).await;
+    for (id, url) in [("writer", live.url.clone()), ("gone", refused_url().await)] {
+        let registered = source
+            .http
+            .post(source.url("/api/v1/agents"))
+            .header("authorization", bearer(ADMIN))
+            .json(&json!({"agent_id": id, "agent_name": id, "agent_url": url, "force": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(registered.status(), 201, "{id}");
+    }
+    let app = spawn_app().await;
+    let registry = format!("{}/api/v1", source.address);
+
+    let (_, refused) = discover(&app, json!({"registry": {"url": registry}})).await;
+    let last = refused.last().unwrap();
+    assert_eq!(last["type"], "failed");
+    assert!(last["message"].as_str().unwrap().contains("no token was given"), "{last}");
+    let (_, wrong) = discover(&app, json!({"registry": {"url": registry, "token": "ca_wrong"}})).await;
+    assert!(wrong.last().unwrap()["message"].as_str().unwrap().contains("refused"), "{wrong:?}");
+
+    let (_, events) = discover(&app, json!({"registry": {"url": registry, "token": ADMIN}})).await;
+    assert_eq!(events.last().unwrap()["type"], "done", "{events:?}");
+    let by_id: HashMap<&str, &Value> =
+        candidates(&events).into_iter().map(|c| (c["agent_id"].as_str().unwrap(), c)).collect();
+    assert_eq!(by_id["writer"]["answered"], "agent");
+    assert_eq!(by_id["gone"]["answered"], "no_answer");
+
+    let gone = json!({"id": "gone", "url": by_id["gone"]["agent_url"]});
+    let add = |force: bool| {
+        let body = json!({"agents": [gone.clone()], "force": force});
+        let request = app.http.post(app.url("/api/v1/discover/add")).json(&body);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(add(false).await[0]["outcome"], "failed", "down: not added unless forced");
+    assert_eq!(add(true).await[0]["outcome"], "added");
+    let stored: Value = app.get_agent("gone").await.json().await.unwrap();
+    assert_eq!(stored["source"], "discovered");
+
+    // The command line: the token from a file, every agent added, the dead one forced.
+    let moved_to = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("source-token");
+    std::fs::write(&token_file, format!("{ADMIN}\n")).unwrap();
+    let args = ["discover", "--registry", &registry, "--registry-token-file", token_file.to_str().unwrap()];
+    // Not std's: the dashboards run on this test's runtime and must go on answering.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
+        .args(args)
+        .args(["--add", "--force", "--json"])
+        .env("CA_URL", &moved_to.address)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let outcomes: Vec<&str> =
+        report["added"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["added", "added"], "{report}");
+    assert_eq!(moved_to.list_agents("").await.json::<Vec<Value>>().await.unwrap().len(), 2);
 }

@@ -150,7 +150,7 @@ pub fn FindAgents() -> impl IntoView {
         let request = if scan.get_untracked() {
             DiscoverRequest::Scan { targets: text, max_probes: None }
         } else {
-            DiscoverRequest::Registry { url: text }
+            DiscoverRequest::Registry { url: text, token: None }
         };
         finding.start(request);
     };
