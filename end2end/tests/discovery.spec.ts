@@ -41,6 +41,14 @@ test('Find agents: a scan streams candidates, nothing is added until asked, Add 
     await find.getByRole('button', { name: 'Find', exact: true }).click();
     await expect(find.getByRole('alert')).toContainText('more than 65536');
     await page.screenshot({ path: 'test-results/discovery-added.png', fullPage: true });
+
+    // Stop ends a long scan at once (every port of an address nothing listens on).
+    await find.getByLabel('Addresses and ports').fill('127.0.0.62:1-65535');
+    await find.getByRole('button', { name: 'Find', exact: true }).click();
+    await expect(find.getByRole('button', { name: 'Looking…' })).toBeDisabled();
+    await find.getByRole('button', { name: 'Stop' }).click();
+    await expect(find.getByTestId('find-summary')).toHaveText('Stopped.');
+    await expect(find.getByRole('button', { name: 'Find', exact: true })).toBeEnabled();
   } finally {
     await stop(one.child);
     await stop(two.child);

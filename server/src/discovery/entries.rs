@@ -57,6 +57,10 @@ impl Discovery {
             candidate.agent_name = candidate.agent_id.clone();
         }
         candidate.metadata.extend(metadata);
+        // Another registry's IDs follow its rules, not ours: said now, not only when added.
+        if let Err(e) = app::validation::AgentId::parse(&candidate.agent_id) {
+            candidate.detail = Some(format!("its ID cannot be registered here: {e}"));
+        }
         candidate
     }
 

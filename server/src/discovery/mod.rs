@@ -81,6 +81,9 @@ impl Discovery {
                 Plan::Mdns(how_long) => this.browse(how_long, &tx).await,
             };
             match ended {
+                Ok((done, found)) if tx.is_closed() => {
+                    tracing::info!(done, found, "discovery stopped: the asker went away");
+                }
                 Ok((done, found)) => {
                     let seconds = started.elapsed().as_secs_f64();
                     tracing::info!(done, found, seconds, "discovery finished");
