@@ -36,12 +36,17 @@ impl Drop for TestDatabase {
             let _ = std::thread::spawn(move || {
                 use sea_orm::{ConnectionTrait, Database};
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                runtime.block_on(async {
+                // Bounded: a drop that cannot get through (no connection to be had, a
+                // lock held) leaves a database behind rather than a test that never ends.
+                let dropped = runtime.block_on(tokio::time::timeout(Duration::from_secs(30), async {
                     if let Ok(admin) = Database::connect(&admin_url).await {
                         let _ =
                             admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
                     }
-                });
+                }));
+                if dropped.is_err() {
+                    eprintln!("the test database {name} was not dropped within 30 s: left behind");
+                }
             })
             .join();
         }
