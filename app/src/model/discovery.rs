@@ -82,6 +82,12 @@ impl Answered {
         matches!(self, Answered::Agent | Answered::AgentWithoutSchema | Answered::Unhealthy)
     }
 
+    /// Whether it is an agent that is up: one that adding (which checks `/health` first,
+    /// unless forced) accepts.
+    pub fn is_up(self) -> bool {
+        matches!(self, Answered::Agent | Answered::AgentWithoutSchema)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Answered::Agent => "agent",
@@ -114,9 +120,10 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    /// An agent of our protocol not registered yet: what "add all" adds.
+    /// An agent of our protocol, up and not registered yet: what "add all" adds (one
+    /// that is down is added only when forced).
     pub fn is_new_agent(&self) -> bool {
-        self.answered.is_agent() && self.registered.is_none()
+        self.answered.is_up() && self.registered.is_none()
     }
 
     /// The candidate as an entry to add.

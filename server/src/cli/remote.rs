@@ -203,7 +203,9 @@ pub struct DiscoverArgs {
     pub force: bool,
     /// With --registry: a file holding the token another dashboard with access control on
     /// wants (`CA_REGISTRY_TOKEN` may hold the token itself). Sent to that registry only.
-    #[arg(long, env = "CA_REGISTRY_TOKEN_FILE", requires = "registry", value_name = "FILE")]
+    // No `requires = "registry"`: clap counts a value from the environment as given, and
+    // an exported CA_REGISTRY_TOKEN_FILE would refuse every scan.
+    #[arg(long, env = "CA_REGISTRY_TOKEN_FILE", value_name = "FILE")]
     pub registry_token_file: Option<PathBuf>,
     /// Only candidates whose ID, name or URL contains this (the plan's `--filters`).
     #[arg(long, visible_alias = "filters")]

@@ -7,15 +7,10 @@ use app::model::{Answered, Candidate, DeclaredAgent, DiscoveryEvent};
 use app::validation::AgentUrl;
 use futures::StreamExt;
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 impl Discovery {
     /// Each entry probed at its URL; every entry is a candidate, down or not.
-    pub(super) async fn check_entries(
-        &self,
-        entries: Vec<DeclaredAgent>,
-        tx: &mpsc::Sender<DiscoveryEvent>,
-    ) -> (u64, u64) {
+    pub(super) async fn check_entries(&self, entries: Vec<DeclaredAgent>, tx: &super::Events) -> (u64, u64) {
         let total = entries.len() as u64;
         if !send(tx, DiscoveryEvent::Started { total }).await {
             return (0, 0);
@@ -73,9 +68,14 @@ impl Discovery {
             .await
             .map_err(|e| format!("{}/agents: {e}", base.as_str()))?;
         if matches!(answer.status.as_u16(), 401 | 403) {
-            let given = if auth.is_empty() { "no token was given" } else { "the token given was refused" };
+            let given = if auth.is_empty() {
+                "no token was given (another dashboard with access control on wants one: `token` in the API, \
+                 --registry-token-file on the command line)"
+            } else {
+                "the token given was refused"
+            };
             return Err(format!(
-                "{}/agents answered {}: {given} (another dashboard with access control on wants one: --registry-token-file)",
+                "{}/agents answered {}: {given}",
                 base.as_str(),
                 crate::agent_client::status_text(answer.status)
             ));

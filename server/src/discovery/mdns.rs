@@ -26,7 +26,16 @@ pub fn browse(how_long: Duration, found: mpsc::Sender<DeclaredAgent>) -> Result<
     let end = Instant::now() + how_long;
     let mut seen = HashSet::new();
     while let Some(left) = end.checked_duration_since(Instant::now()) {
-        let Ok(event) = events.recv_timeout(left) else { break };
+        // Waits in slices: an asker that went away (Stop, Ctrl-C) ends the browse, and
+        // frees its slot, within one.
+        if found.is_closed() {
+            break;
+        }
+        let event = match events.recv_timeout(left.min(Duration::from_millis(200))) {
+            Ok(event) => event,
+            Err(_) if !events.is_disconnected() => continue,
+            Err(_) => break,
+        };
         let ServiceEvent::ServiceResolved(service) = event else { continue };
         // IPv4 first: a link-local IPv6 address needs a scope a URL cannot carry.
         let mut addresses: Vec<std::net::IpAddr> = service.get_addresses().iter().map(|a| a.to_ip_addr()).collect();
@@ -87,11 +96,7 @@ fn send_by(found: &mpsc::Sender<DeclaredAgent>, mut agent: DeclaredAgent, left: 
 impl super::Discovery {
     /// Agents announcing themselves, each probed at the address it announced (under the
     /// network policy) as it resolves.
-    pub(super) async fn browse(
-        &self,
-        how_long: Duration,
-        tx: &mpsc::Sender<DiscoveryEvent>,
-    ) -> Result<(u64, u64), String> {
+    pub(super) async fn browse(&self, how_long: Duration, tx: &super::Events) -> Result<(u64, u64), String> {
         // The total is not known in advance.
         if !send(tx, DiscoveryEvent::Started { total: 0 }).await {
             return Ok((0, 0));

@@ -19,13 +19,15 @@ use crate::registry::Registry;
 use app::model::{AddCandidates, Added, Candidate, DeclaredAgent, DiscoverRequest, DiscoveryEvent};
 use app::validation::AgentUrl;
 use futures::StreamExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use targets::Targets;
 use tokio::sync::{mpsc, Semaphore};
 
 /// A scan's probes by default at most; `max_probes` raises it, up to `PROBES_CEILING`
-/// (16.7 million: about 20 minutes at the measured 14,000 probes a second on loopback).
+/// (16.7 million: about 20 minutes at the measured 14,000 probes a second on loopback,
+/// but a day over addresses that drop packets, 256 at a time for 1.5 s each).
 pub const MAX_PROBES: u64 = 65_536;
 pub const PROBES_CEILING: u64 = 1 << 24;
 /// Probes in flight at once. On loopback a closed port answers at once; elsewhere an
@@ -66,6 +68,7 @@ impl Discovery {
             ServiceError::Conflict(format!("{RUNNING} discoveries are running already: wait for one to end"))
         })?;
         let (tx, rx) = mpsc::channel(64);
+        let tx = Events { tx, gone: AtomicBool::new(false) };
         let this = self.clone();
         tokio::spawn(async move {
             let _permit = permit;
@@ -81,8 +84,8 @@ impl Discovery {
                 Plan::Mdns(how_long) => this.browse(how_long, &tx).await,
             };
             match ended {
-                Ok((done, found)) if tx.is_closed() => {
-                    tracing::info!(done, found, "discovery stopped: the asker went away");
+                Ok((done, found)) if tx.gone() => {
+                    tracing::info!(done, found, "discovery stopped: the asker went away or stopped reading");
                 }
                 Ok((done, found)) => {
                     let seconds = started.elapsed().as_secs_f64();
@@ -128,10 +131,12 @@ impl Discovery {
             DiscoverRequest::Registry { url, token } => {
                 let base = AgentUrl::parse(url.trim_end_matches('/'))
                     .map_err(|e| ServiceError::invalid_field("registry.url", e))?;
-                let headers = token.map(|t| [("Authorization".to_owned(), format!("Bearer {}", t.trim()))].into());
+                let token = token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+                let headers = token.map(|t| [("Authorization".to_owned(), format!("Bearer {t}"))].into());
                 let auth = match headers {
-                    Some(headers) => Outbound::parse(&headers)
-                        .map_err(|_| ServiceError::invalid_field("registry.token", "not a token: one line of text"))?,
+                    Some(headers) => Outbound::parse(&headers).map_err(|_| {
+                        ServiceError::invalid_field("registry.token", "a token is one line of printable ASCII")
+                    })?,
                     None => Outbound::none(),
                 };
                 tracing::info!(registry = %base.as_str(), token = !auth.is_empty(), "registry import started");
@@ -159,7 +164,7 @@ impl Discovery {
 
     /// Marks a candidate already registered (by ID or URL) and sends it; false when the
     /// asker went away.
-    async fn send_candidate(&self, mut candidate: Candidate, tx: &mpsc::Sender<DiscoveryEvent>) -> bool {
+    async fn send_candidate(&self, mut candidate: Candidate, tx: &Events) -> bool {
         candidate.registered =
             self.registry.known(&candidate.agent_id, &candidate.agent_url).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "could not look up a candidate");
@@ -200,9 +205,30 @@ pub fn lines<E>(receiver: mpsc::Receiver<DiscoveryEvent>) -> impl futures::Strea
 /// closing the connection must not hold a discovery (and its slot) for ever.
 const STALLED: Duration = Duration::from_secs(60);
 
-/// Sends an event; false when the asker went away or stopped reading.
-async fn send(tx: &mpsc::Sender<DiscoveryEvent>, event: DiscoveryEvent) -> bool {
-    matches!(tokio::time::timeout(STALLED, tx.send(event)).await, Ok(Ok(())))
+/// Where a discovery's events go, and whether the asker is still there to read them.
+struct Events {
+    tx: mpsc::Sender<DiscoveryEvent>,
+    /// An event could not be delivered: nothing more is sent (one stalled send is enough
+    /// to wait for).
+    gone: AtomicBool,
+}
+
+impl Events {
+    fn gone(&self) -> bool {
+        self.gone.load(Ordering::Relaxed) || self.tx.is_closed()
+    }
+}
+
+/// Sends an event; false when the asker went away or stopped reading, and from then on.
+async fn send(tx: &Events, event: DiscoveryEvent) -> bool {
+    if tx.gone() {
+        return false;
+    }
+    let sent = matches!(tokio::time::timeout(STALLED, tx.tx.send(event)).await, Ok(Ok(())));
+    if !sent {
+        tx.gone.store(true, Ordering::Relaxed);
+    }
+    sent
 }
 
 enum Plan {

@@ -37,7 +37,9 @@ pub async fn probe(client: &AgentClient, base: &AgentUrl) -> Candidate {
     let said: Value = serde_json::from_slice(&health.body).unwrap_or(Value::Null);
     // Our protocol's `/health` is an object with a string `status`, healthy or not (an
     // agent that is down says so, often with a 503): that is an agent, not "not an agent".
-    let ours = said.get("status").is_some_and(Value::is_string);
+    // Any other status (a 404 page that happens to be such an object) is not an agent.
+    let ours = (health.status.is_success() || health.status.is_server_error())
+        && said.get("status").is_some_and(Value::is_string);
     if ours {
         found.agent_id = said
             .get("agent_id")

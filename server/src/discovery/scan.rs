@@ -7,11 +7,10 @@ use app::model::{Answered, DiscoveryEvent};
 use app::validation::AgentUrl;
 use futures::StreamExt;
 use std::time::Instant;
-use tokio::sync::mpsc;
 
 impl Discovery {
     /// Probes every pair; those where something answered are candidates.
-    pub(super) async fn scan(&self, targets: &Targets, tx: &mpsc::Sender<DiscoveryEvent>) -> (u64, u64) {
+    pub(super) async fn scan(&self, targets: &Targets, tx: &super::Events) -> (u64, u64) {
         let total = targets.count() as u64;
         if !send(tx, DiscoveryEvent::Started { total }).await {
             return (0, 0);

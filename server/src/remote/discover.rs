@@ -21,6 +21,9 @@ struct Report {
     seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     added: Option<Vec<Added>>,
+    /// Why adding stopped part way (what was added before is in `added`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 pub async fn run(dashboard: &Dashboard, out: &Out, args: DiscoverArgs) -> Result<u8, Failure> {
@@ -40,7 +43,7 @@ pub async fn run(dashboard: &Dashboard, out: &Out, args: DiscoverArgs) -> Result
     let response = dashboard.post_streaming("/discover", &request).await?;
     let mut lines = JsonLines::new(response);
     let bar = out.progress.then(progress_bar);
-    let mut report = Report { candidates: Vec::new(), done: 0, found: 0, seconds: 0.0, added: None };
+    let mut report = Report { candidates: Vec::new(), done: 0, found: 0, seconds: 0.0, added: None, error: None };
     let filter = args.filter.map(|f| f.to_lowercase());
     loop {
         let event: Option<DiscoveryEvent> = lines.next().await?;
@@ -91,9 +94,20 @@ pub async fn run(dashboard: &Dashboard, out: &Out, args: DiscoverArgs) -> Result
     let mut failed = false;
     if let Some(chosen) = &args.add {
         let picked = pick(&report.candidates, chosen, args.force)?;
-        let added = add(dashboard, out, picked, args.force).await?;
+        let (added, stopped) = add(dashboard, out, picked, args.force).await;
         failed = added.iter().any(|a| a.outcome == AddOutcome::Failed);
         report.added = Some(added);
+        // What was added before the failure is reported with it, never lost.
+        if let Some(failure) = stopped {
+            report.error = Some(failure.to_string());
+            if out.json {
+                out.json(&report);
+            } else {
+                print(out, &report, true);
+                out.failure(&failure);
+            }
+            return Ok(failure.code());
+        }
     }
     if out.json {
         out.json(&report);
@@ -107,7 +121,13 @@ pub async fn run(dashboard: &Dashboard, out: &Out, args: DiscoverArgs) -> Result
 /// forced), so a batch of 100 takes seconds where 10,000 at once would outlast any timeout.
 const ADD_BATCH: usize = 100;
 
-async fn add(dashboard: &Dashboard, out: &Out, picked: Vec<DeclaredAgent>, force: bool) -> Result<Vec<Added>, Failure> {
+/// Adds in batches; what was added, and the failure that stopped it part way, if one did.
+async fn add(
+    dashboard: &Dashboard,
+    out: &Out,
+    picked: Vec<DeclaredAgent>,
+    force: bool,
+) -> (Vec<Added>, Option<Failure>) {
     let bar = (out.progress && picked.len() > ADD_BATCH).then(|| {
         let bar = ProgressBar::new(picked.len() as u64);
         if let Ok(style) = ProgressStyle::with_template("{spinner} {pos}/{len} added {wide_bar} {elapsed}") {
@@ -116,10 +136,16 @@ async fn add(dashboard: &Dashboard, out: &Out, picked: Vec<DeclaredAgent>, force
         bar
     });
     let mut added = Vec::with_capacity(picked.len());
+    let mut stopped = None;
     for batch in picked.chunks(ADD_BATCH) {
         let request = AddCandidates { agents: batch.to_vec(), force };
-        let answer: Vec<Added> = dashboard.post("/discover/add", &request).await?;
-        added.extend(answer);
+        match dashboard.post::<Vec<Added>>("/discover/add", &request).await {
+            Ok(answer) => added.extend(answer),
+            Err(failure) => {
+                stopped = Some(failure);
+                break;
+            }
+        }
         if let Some(bar) = &bar {
             bar.set_position(added.len() as u64);
         }
@@ -127,7 +153,7 @@ async fn add(dashboard: &Dashboard, out: &Out, picked: Vec<DeclaredAgent>, force
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    Ok(added)
+    (added, stopped)
 }
 
 fn progress_bar() -> ProgressBar {
@@ -161,8 +187,11 @@ fn pick(candidates: &[Candidate], chosen: &[String], force: bool) -> Result<Vec<
         let wanted = |c: &&Candidate| c.is_new_agent() || (force && c.answered.addable() && c.registered.is_none());
         return Ok(candidates.iter().filter(wanted).map(Candidate::declared).collect());
     }
-    let by_id: std::collections::HashMap<&str, &Candidate> =
-        candidates.iter().map(|c| (c.agent_id.as_str(), c)).collect();
+    // The first of several with one ID: they are sorted best first.
+    let mut by_id = std::collections::HashMap::new();
+    for c in candidates {
+        by_id.entry(c.agent_id.as_str()).or_insert(c);
+    }
     chosen
         .iter()
         .map(|id| match by_id.get(id.as_str()) {
@@ -222,5 +251,47 @@ fn print(out: &Out, report: &Report, adding: bool) {
         }
         None if new > 0 && !adding => eprintln!("Register them with --add (all) or --add ID,ID"),
         None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(id: &str, url: &str, answered: Answered) -> Candidate {
+        Candidate {
+            agent_id: id.into(),
+            agent_name: id.into(),
+            agent_url: url.into(),
+            metadata: Default::default(),
+            answered,
+            detail: None,
+            registered: None,
+        }
+    }
+
+    #[test]
+    fn add_takes_agents_that_are_up_and_more_only_when_forced() {
+        let mut registered = candidate("old", "http://h:5", Answered::Agent);
+        registered.registered = Some("old".into());
+        let all = vec![
+            candidate("up", "http://h:1", Answered::Agent),
+            candidate("up", "http://h:9", Answered::Unhealthy),
+            candidate("down", "http://h:2", Answered::Unhealthy),
+            candidate("gone", "http://h:3", Answered::NoAnswer),
+            candidate("web", "http://h:4", Answered::NotAnAgent),
+            registered,
+        ];
+        let ids = |picked: Vec<DeclaredAgent>| picked.into_iter().map(|d| (d.id, d.url)).collect::<Vec<_>>();
+        assert_eq!(ids(pick(&all, &[], false).unwrap()), [("up".into(), "http://h:1".into())]);
+        let forced = ids(pick(&all, &[], true).unwrap());
+        assert_eq!(forced.len(), 4, "down, unhealthy and silent ones too, never other servers: {forced:?}");
+        assert_eq!(
+            ids(pick(&all, &["up".into()], false).unwrap()),
+            [("up".into(), "http://h:1".into())],
+            "of two with one ID, the first (the best) is taken"
+        );
+        assert!(matches!(pick(&all, &["web".into()], true), Err(Failure::Usage(_))));
+        assert!(matches!(pick(&all, &["nobody".into()], false), Err(Failure::Usage(_))));
     }
 }

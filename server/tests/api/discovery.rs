@@ -359,4 +359,15 @@ async fn another_dashboard_is_imported_with_its_token_and_dead_agents_with_force
         report["added"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["added", "added"], "{report}");
     assert_eq!(moved_to.list_agents("").await.json::<Vec<Value>>().await.unwrap().len(), 2);
+
+    // The token file from the environment does not get in the way of other discoveries.
+    let closed = refused_url().await;
+    let scan = tokio::process::Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
+        .args(["discover", "--scan", closed.trim_start_matches("http://"), "--json"])
+        .env("CA_URL", &moved_to.address)
+        .env("CA_REGISTRY_TOKEN_FILE", &token_file)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(scan.status.code(), Some(0), "{}", String::from_utf8_lossy(&scan.stderr));
 }

@@ -95,6 +95,11 @@ pub async fn upsert(
                 update = update
                     .filter(agents::Column::AgentUrl.eq(valid.agent_url.as_str()))
                     .filter(agents::Column::AgentName.eq(valid.agent_name.as_str()));
+                // An agents file or a discovery never adopts an agent registered otherwise,
+                // even one identical to what it declares: that one is taken.
+                if matches!(source, AgentSource::Declared | AgentSource::Discovered) {
+                    update = update.filter(agents::Column::Source.eq(source.as_str()));
+                }
             }
             update
         };
