@@ -23,14 +23,7 @@ async fn main() {
     let first = env("BENCH_FIRST_PORT", 20000) as u16;
     let step = ports / agents.max(1);
 
-    let router = axum::Router::new()
-        .route("/health", axum::routing::get(|| async { axum::Json(json!({"status": "alive"})) }))
-        .route(
-            "/schema",
-            axum::routing::get(|| async {
-                axum::Json(json!({"workflow": "bench", "inputs": {"topic": {"type": "str", "required": true}}}))
-            }),
-        );
+    let router = support::bench_agent();
     let mut listening = 0u32;
     for i in 0..agents {
         match tokio::net::TcpListener::bind((IP, first + i * step)).await {

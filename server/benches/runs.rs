@@ -21,21 +21,13 @@ async fn main() {
     let agent_ms = env("BENCH_AGENT_MS", 100);
 
     let agent = {
-        let router = axum::Router::new()
-            .route("/health", axum::routing::get(|| async { axum::Json(json!({"status": "alive"})) }))
-            .route(
-                "/schema",
-                axum::routing::get(|| async {
-                    axum::Json(json!({"workflow": "bench", "inputs": {"topic": {"type": "str", "required": true}}}))
-                }),
-            )
-            .route(
-                "/run",
-                axum::routing::post(move |axum::Json(inputs): axum::Json<Value>| async move {
-                    tokio::time::sleep(Duration::from_millis(agent_ms)).await;
-                    axum::Json(json!({"status": "success", "outputs": {"echo": inputs}}))
-                }),
-            );
+        let router = support::bench_agent().route(
+            "/run",
+            axum::routing::post(move |axum::Json(inputs): axum::Json<Value>| async move {
+                tokio::time::sleep(Duration::from_millis(agent_ms)).await;
+                axum::Json(json!({"status": "success", "outputs": {"echo": inputs}}))
+            }),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await });

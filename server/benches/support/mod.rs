@@ -8,6 +8,21 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+/// An agent that is alive and publishes a one-input schema (`topic`): `/health` and
+/// `/schema`; a benchmark adds what else it needs (`/run`).
+pub fn bench_agent() -> axum::Router {
+    axum::Router::new()
+        .route("/health", axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "alive"})) }))
+        .route(
+            "/schema",
+            axum::routing::get(|| async {
+                axum::Json(
+                    serde_json::json!({"workflow": "bench", "inputs": {"topic": {"type": "str", "required": true}}}),
+                )
+            }),
+        )
+}
+
 /// A number from the environment, or the default.
 pub fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)

@@ -12,8 +12,8 @@
 //! network policy is applied here as in reqwest's resolver: between the lookup and the
 //! connection (`Guard::resolve`).
 
+use super::guard::{Guard, Resolved};
 use super::outbound::Outbound;
-use super::policy::{Guard, Resolved};
 use super::{describe_io_chain, timed_out, too_large, Answer, CallError, CallLimits};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;

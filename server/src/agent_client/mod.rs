@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
 mod closing;
+pub mod guard;
 #[cfg(test)]
 pub(crate) mod hostile_agents;
 #[cfg(test)]
@@ -19,8 +20,9 @@ pub mod policy;
 mod policy_tests;
 mod reasons;
 mod replies;
+pub use guard::{Guard, Lookup, SystemLookup};
 pub use outbound::Outbound;
-pub use policy::{Guard, Lookup, NetworkPolicy, Refusal, SystemLookup};
+pub use policy::{NetworkPolicy, Refusal};
 use reasons::{chain, describe_io_chain, describe_transport_error, timed_out, too_large};
 pub use reasons::{judge_health_body, not_json, require_success, status_text, truncate};
 pub use replies::{judge_job_status, judge_run_answer, JobReply, RunReply};
@@ -137,7 +139,7 @@ impl AgentClient {
         let Some(host) = url.host() else { return Ok(()) };
         let lookup = self.guard.resolve(&host, url.port_or_known_default().unwrap_or(80));
         match tokio::time::timeout(self.limits.health.timeout, lookup).await {
-            Ok(Err(policy::Resolved::Refused(refusal))) => Err(refusal),
+            Ok(Err(guard::Resolved::Refused(refusal))) => Err(refusal),
             _ => Ok(()),
         }
     }

@@ -3,7 +3,7 @@
 //! Every agent URL is somebody's input, and the monitor, schema reads and runs call it. So
 //! the address is judged where the connection is made, on both transports: `closing`
 //! filters what `lookup_host` found before connecting; reqwest gets a resolver
-//! (`Guarded`) that returns only allowed addresses or the refusal; IP literals, which skip
+//! (`guard::Guard`) that returns only allowed addresses or the refusal; IP literals, which skip
 //! any resolver, are judged before sending (`screen`). A name that resolved to an allowed
 //! address at registration and to a refused one later (DNS rebinding) is refused then.
 //!
@@ -16,7 +16,6 @@
 use ipnet::IpNet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 
 /// Ranges refused unless an `--allow-agent-network` entry inside them names them on
 /// purpose (`0.0.0.0/0` does not: allowing everything still keeps the metadata service out).
@@ -216,76 +215,6 @@ impl NetworkPolicy {
             Some(refusal) if allowed.is_empty() => Err(refusal),
             _ => Ok(allowed),
         }
-    }
-}
-
-/// Looks host names up (injected: tests never ask DNS, and give answers that change).
-#[async_trait::async_trait]
-pub trait Lookup: Send + Sync + 'static {
-    async fn lookup(&self, name: &str, port: u16) -> std::io::Result<Vec<SocketAddr>>;
-}
-
-/// The system's resolver (`getaddrinfo`, as reqwest's default one).
-pub struct SystemLookup;
-
-#[async_trait::async_trait]
-impl Lookup for SystemLookup {
-    async fn lookup(&self, name: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
-        Ok(tokio::net::lookup_host((name, port)).await?.collect())
-    }
-}
-
-/// What both transports share: the policy and the lookup it filters.
-#[derive(Clone)]
-pub struct Guard {
-    pub policy: Arc<NetworkPolicy>,
-    pub lookup: Arc<dyn Lookup>,
-}
-
-impl Guard {
-    /// The addresses to connect to for `host`, each allowed, or why there are none.
-    pub async fn resolve(&self, host: &url::Host<&str>, port: u16) -> Result<Vec<SocketAddr>, Resolved> {
-        self.policy.screen(host).map_err(Resolved::Refused)?;
-        match host {
-            url::Host::Ipv4(ip) => Ok(vec![SocketAddr::new(IpAddr::V4(*ip), port)]),
-            url::Host::Ipv6(ip) => Ok(vec![SocketAddr::new(IpAddr::V6(*ip), port)]),
-            url::Host::Domain(name) => {
-                let found = self.lookup.lookup(name, port).await.map_err(|_| Resolved::NotFound)?;
-                if found.is_empty() {
-                    return Err(Resolved::NotFound);
-                }
-                self.policy.admit(name, found).map_err(Resolved::Refused)
-            }
-        }
-    }
-}
-
-impl Default for Guard {
-    /// The default policy and the system's resolver.
-    fn default() -> Self {
-        Self { policy: Arc::new(NetworkPolicy::default()), lookup: Arc::new(SystemLookup) }
-    }
-}
-
-/// Why a host gave no address to connect to.
-#[derive(Debug)]
-pub enum Resolved {
-    Refused(Refusal),
-    NotFound,
-}
-
-/// reqwest's resolver: the lookup, filtered by the policy. (IP literals never reach it.)
-impl reqwest::dns::Resolve for Guard {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let guard = self.clone();
-        Box::pin(async move {
-            let name = name.as_str();
-            match guard.resolve(&url::Host::Domain(name), 0).await {
-                Ok(found) => Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs),
-                Err(Resolved::Refused(refusal)) => Err(Box::new(refusal) as Box<dyn std::error::Error + Send + Sync>),
-                Err(Resolved::NotFound) => Err(format!("dns error: failed to lookup address for {name}").into()),
-            }
-        })
     }
 }
 
