@@ -122,11 +122,24 @@ test('a fleet that falls silent together pauses expiry, with a banner, until it 
     await expect(page.getByTestId('summary-expired')).toHaveCount(0);
     await page.screenshot({ path: 'test-results/registry-self-preservation.png', fullPage: true });
 
-    // Their heartbeats resume: the pause ends and the banner goes, by event.
-    for (const id of ids) {
-      expect((await request.post(`/api/v1/agents/${id}/heartbeat`)).status()).toBe(200);
+    // Their heartbeats resume, every third of the TTL as real agents send them: the pause
+    // ends and the banner goes, by event. (One beat each would leave them silent again
+    // a second later, and the banner's gap could fall between two polls.)
+    let beating = true;
+    const beats = (async () => {
+      while (beating) {
+        for (const id of ids) {
+          expect((await request.post(`/api/v1/agents/${id}/heartbeat`)).status()).toBe(200);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 600));
+      }
+    })();
+    try {
+      await expect(banner).toHaveCount(0);
+    } finally {
+      beating = false;
+      await beats;
     }
-    await expect(banner).toHaveCount(0);
   } finally {
     for (const id of ids) await request.delete(`/api/v1/agents/${id}?purge=true`);
   }

@@ -10,6 +10,7 @@ mod m20261202_000001_rerun_of;
 mod m20261202_000002_self_registration;
 mod m20261203_000001_access;
 mod m20261203_000002_outbound_headers;
+mod m20261204_000001_nodes;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_self_registration::Migration),
             Box::new(m20261203_000001_access::Migration),
             Box::new(m20261203_000002_outbound_headers::Migration),
+            Box::new(m20261204_000001_nodes::Migration),
         ]
     }
 }

@@ -112,6 +112,63 @@ pub async fn open(raw_url: &str) -> Result<Db, DbError> {
     Ok(Db { read, write })
 }
 
+/// A dashboard's claim on its SQLite file, held while it runs: SQLite serves one
+/// dashboard at a time (each would check every agent and settle the other's runs), so a
+/// second one refuses to start. The claim is an exclusive `flock` on `FILE-lock` beside
+/// the database, not on the database itself: closing any descriptor of a file drops the
+/// process's POSIX locks on it, SQLite's own included. The kernel releases it when the
+/// process ends, however it ends, so a killed dashboard leaves nothing to clean up. The
+/// `token` and `migrate` commands do not take it: they work beside a running dashboard.
+#[derive(Debug)]
+pub struct Claim {
+    _file: std::fs::File,
+}
+
+/// Takes the claim on the SQLite file `raw_url` names; None for PostgreSQL and
+/// in-memory databases.
+pub fn claim(raw_url: &str) -> Result<Option<Claim>, crate::StartError> {
+    use std::io::{Read, Seek, Write};
+    let Some(path) = sqlite_path(&normalize_url(raw_url)?) else { return Ok(None) };
+    let lock = format!("{path}-lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock)
+        .map_err(|e| format!("cannot open {lock}, which keeps a second dashboard off this database: {e}"))?;
+    match file.try_lock() {
+        Ok(()) => {
+            // Who holds it, for the message the next one prints.
+            let _ = file.set_len(0).and_then(|()| write!(file, "{}", std::process::id())).and_then(|()| file.flush());
+            Ok(Some(Claim { _file: file }))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.rewind().and_then(|_| file.take(32).read_to_string(&mut holder));
+            let holder = match holder.trim().parse::<u32>() {
+                Ok(pid) => format!("another dashboard (process {pid})"),
+                Err(_) => "another dashboard".to_owned(),
+            };
+            Err(format!(
+                "{holder} is using the SQLite database {path}: SQLite serves one dashboard at a time. Stop it, or give \
+                 this one another file (--database-url), or run several dashboards on one PostgreSQL \
+                 (docs/deploy.md). The token and migrate commands work beside a running dashboard"
+            )
+            .into())
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {lock}: {e}").into()),
+    }
+}
+
+/// The file of a (normalized) SQLite URL; None for PostgreSQL and in-memory databases.
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let memory = path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory");
+    (!memory).then(|| path.to_owned())
+}
+
 /// `configurable-agents migrate [--import-legacy]`.
 pub async fn migrate_only(settings: &crate::cli::MigrateSettings) -> Result<(), crate::StartError> {
     let db = if settings.import_legacy {
@@ -157,5 +214,28 @@ mod tests {
         assert_eq!(normalize_url("postgres://u@h/db").unwrap(), "postgres://u@h/db");
         assert!(normalize_url("mysql://h/db").is_err());
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn the_claim_is_on_files_only() {
+        assert_eq!(sqlite_path("sqlite://data/x.db?mode=rwc").as_deref(), Some("data/x.db"));
+        assert_eq!(sqlite_path("sqlite:///abs/x.db?mode=rwc").as_deref(), Some("/abs/x.db"));
+        assert_eq!(sqlite_path("sqlite:x.db").as_deref(), Some("x.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("sqlite://x.db?mode=memory"), None);
+        assert_eq!(sqlite_path("postgres://u@h/db"), None);
+    }
+
+    #[test]
+    fn a_second_claim_on_one_file_is_refused_until_the_first_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("x.db").display().to_string();
+        let first = claim(&url).unwrap().expect("a file is claimed");
+        let error = claim(&url).unwrap_err().to_string();
+        assert!(error.contains(&format!("process {}", std::process::id())), "{error}");
+        assert!(error.contains("one dashboard at a time"), "{error}");
+        drop(first);
+        assert!(claim(&url).unwrap().is_some(), "released when the holder ends");
+        assert!(claim("sqlite::memory:").unwrap().is_none());
     }
 }

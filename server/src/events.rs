@@ -7,8 +7,11 @@
 //! EPOCH after a restart, or older than what is kept) gets `resync` first and refetches
 //! its view, never a silent gap. A subscriber too slow to keep up gets `resync` too.
 //!
-//! This is the single-process bus; several dashboards on one PostgreSQL would relay
-//! through LISTEN/NOTIFY behind the same `publish`/`subscribe`.
+//! Several dashboards on one PostgreSQL: what `publish` is given also goes to the relay
+//! (`cluster::relay`), which tells the others by NOTIFY; what they tell this one is
+//! published here with `publish_relayed`, which does not send it back. Ids stay this
+//! process's own, so a client that reconnects to another dashboard with an id from
+//! here gets `resync` (another EPOCH), never a silent gap.
 
 use app::model::events::LiveEvent;
 use std::collections::VecDeque;
@@ -33,8 +36,12 @@ pub struct EventBus {
     inner: Arc<Inner>,
 }
 
+/// Where published events go besides this process's streams.
+pub type Relay = Box<dyn Fn(&LiveEvent) + Send + Sync>;
+
 struct Inner {
     epoch: String,
+    relay: std::sync::OnceLock<Relay>,
     log: Mutex<Log>,
     sender: broadcast::Sender<Arc<Published>>,
     clients: AtomicUsize,
@@ -81,6 +88,7 @@ impl EventBus {
         Self {
             inner: Arc::new(Inner {
                 epoch,
+                relay: std::sync::OnceLock::new(),
                 log: Mutex::new(Log { next: 1, kept: VecDeque::new() }),
                 sender,
                 clients: AtomicUsize::new(0),
@@ -89,7 +97,22 @@ impl EventBus {
         }
     }
 
+    /// Sends what this dashboard publishes to the other dashboards too (set once).
+    pub fn set_relay(&self, relay: Relay) {
+        let _ = self.inner.relay.set(relay);
+    }
+
+    /// A change made here: to this process's streams and, through the relay, to the
+    /// other dashboards'.
     pub fn publish(&self, event: LiveEvent) {
+        if let Some(relay) = self.inner.relay.get() {
+            relay(&event);
+        }
+        self.publish_relayed(event);
+    }
+
+    /// A change another dashboard made (or one only this process's streams need).
+    pub fn publish_relayed(&self, event: LiveEvent) {
         let (name, data) = (event.name(), event.data());
         let mut log = self.inner.log.lock().expect("event log lock is never poisoned: no panics while held");
         let seq = log.next;

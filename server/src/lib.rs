@@ -5,6 +5,7 @@
 pub mod access;
 pub mod agent_client;
 pub mod cli;
+pub mod cluster;
 pub mod db;
 pub mod discovery;
 pub mod entities;

@@ -4,6 +4,8 @@
 use crate::access::{AccessControl, AccessSettings, RequestGuard};
 use crate::agent_client::{AgentClient, ClientLimits, Guard, Lookup, NetworkPolicy, SystemLookup};
 use crate::cli::UiSettings;
+use crate::cluster::relay::{Outbox, Relay};
+use crate::cluster::{Cluster, ClusterSettings};
 use crate::events::EventBus;
 use crate::health::{HealthMonitor, MonitorHandle, MonitorSettings};
 use crate::http::guard;
@@ -39,6 +41,8 @@ pub struct Application {
     tasks: Tasks,
     monitor: MonitorHandle,
     bus: EventBus,
+    /// Held until the dashboard has stopped (`db::Claim`).
+    claim: Option<db::Claim>,
 }
 
 impl Application {
@@ -49,7 +53,26 @@ impl Application {
     /// As `build`, with host names looked up by `lookup` (tests: no real DNS, answers
     /// that change).
     pub async fn build_with_lookup(settings: UiSettings, lookup: Arc<dyn Lookup>) -> Result<Self, StartError> {
+        let started_at = chrono::Utc::now();
         let database = db::connect(&settings.database_url).await?;
+        let claim = db::claim(&settings.database_url)?;
+        // Bound before anything is started: a taken port is said at once, and the
+        // membership row names the port.
+        let addr = SocketAddr::new(settings.host, settings.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e} (is another dashboard running? try --port)"))?;
+        let port = listener.local_addr()?.port();
+        let cluster = Cluster::join(
+            database.clone(),
+            ClusterSettings {
+                node_timeout: settings.node_timeout,
+                address: settings.node_address.clone().unwrap_or_else(|| crate::cluster::default_address(port)),
+            },
+            started_at,
+        )
+        .await
+        .map_err(|e| format!("cannot join the dashboards sharing the database: {e}"))?;
         let access = AccessControl::start(
             database.clone(),
             AccessSettings {
@@ -87,6 +110,17 @@ impl Application {
             Guard { policy: Arc::new(policy), lookup },
         )?;
         let bus = EventBus::new();
+        // Several dashboards on one PostgreSQL: listening starts before the book and the
+        // monitor read the agents, so no change made meanwhile is missed.
+        let (relay, outbox) = if cluster.shared() {
+            let url = db::normalize_url(&settings.database_url)?;
+            let (relay, outbox) = Relay::start(database.clone(), &url, cluster.me(), &bus)
+                .await
+                .map_err(|e| format!("cannot listen for the other dashboards' changes: {e}"))?;
+            (Some(relay), outbox)
+        } else {
+            (None, Outbox::none())
+        };
         let metrics = Metrics::new();
         let monitor_settings = MonitorSettings {
             interval: settings.health_interval,
@@ -96,8 +130,14 @@ impl Application {
             rollup_retention: settings.latency_retention,
             refresh_every: settings.health_refresh,
         };
-        let (monitor, monitor_handle) =
-            HealthMonitor::new(database.clone(), client.clone(), bus.clone(), metrics.clone(), monitor_settings);
+        let (monitor, monitor_handle) = HealthMonitor::new(
+            database.clone(),
+            cluster.clone(),
+            client.clone(),
+            bus.clone(),
+            metrics.clone(),
+            monitor_settings,
+        );
         let registry_settings = RegistrySettings {
             schema_reuse: settings.schema_reuse,
             preservation: PreservationSettings {
@@ -114,6 +154,7 @@ impl Application {
             monitor.policy(),
             metrics.clone(),
             registry_settings,
+            outbox,
         );
         // Before serving: a heartbeat must find every agent in the book.
         registry.load_liveness().await?;
@@ -129,6 +170,14 @@ impl Application {
         let runs = Runs::new(database.clone(), bus.clone(), registry.clone(), dispatcher.clone(), run_settings);
 
         let mut tasks = Tasks::default();
+        {
+            let cluster = cluster.clone();
+            tasks.add("membership", move |shutdown| cluster.run(shutdown));
+        }
+        if let Some(relay) = relay {
+            let (registry, runs, bus) = (registry.clone(), runs.clone(), bus.clone());
+            tasks.add("relay", move |shutdown| relay.run(registry, runs, bus, shutdown));
+        }
         tasks.add("run dispatcher", move |mut shutdown| async move {
             let _ = shutdown.changed().await;
             dispatcher.abort_all();
@@ -187,10 +236,6 @@ impl Application {
             });
         }
 
-        let addr = SocketAddr::new(settings.host, settings.port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr}: {e} (is another dashboard running? try --port)"))?;
         let mut options = leptos_options(&settings)?;
         options.site_addr = listener.local_addr()?;
 
@@ -211,10 +256,11 @@ impl Application {
             monitor: monitor_handle.clone(),
             trusted: Arc::new(http::client::TrustedProxies::new(settings.trusted_proxies.clone())),
             agents_file,
-            started_at: chrono::Utc::now(),
+            started_at,
+            cluster,
         });
         let router = routes(options, state, access_state, settings.max_run_inputs + BODY_ALLOWANCE);
-        Ok(Self { listener, router, tasks, monitor: monitor_handle, bus })
+        Ok(Self { listener, router, tasks, monitor: monitor_handle, bus, claim })
     }
 
     /// The health monitor's handle (ready, completed checks, check now).
@@ -243,6 +289,7 @@ impl Application {
             axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<http::Connection>(app);
         let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         running.stop().await;
+        drop(self.claim);
         result
     }
 }

@@ -48,6 +48,8 @@ pub struct Shared {
     pub agents_file: Option<crate::registry::declared::AgentsFile>,
     /// When this process started (`GET /status`).
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// The dashboards sharing the database (`GET /status`).
+    pub cluster: crate::cluster::Cluster,
 }
 
 impl AppState {

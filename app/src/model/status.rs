@@ -22,6 +22,30 @@ pub struct DashboardStatus {
     /// The agents file (`ui --agents-file`), when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agents_file: Option<AgentsFileStatus>,
+    /// The dashboards sharing the database (several on one PostgreSQL; one on SQLite):
+    /// this one first, then the live ones, then those gone within the last hour.
+    #[serde(default)]
+    pub nodes: Vec<NodeStatus>,
+}
+
+/// One dashboard sharing the database.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub node_id: String,
+    /// `--node-address`: this machine's name and port unless set.
+    pub address: String,
+    pub version: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// RFC 3339, UTC: when it last renewed its row.
+    pub seen_at: String,
+    /// Renewed within `--node-timeout`: it checks its share of agents.
+    pub live: bool,
+    /// The dashboard that answered.
+    pub this: bool,
+    /// Agents it checks, as it last said.
+    pub agents_checked: u64,
 }
 
 /// How the agents file was last applied.

@@ -251,6 +251,17 @@ pub struct UiSettings {
     #[arg(long, env = "CA_AGENTS_FILE_POLL", default_value = "2s", value_parser = positive_duration, hide = true)]
     pub agents_file_poll: Duration,
 
+    /// Several dashboards on one PostgreSQL: one not seen for this long is gone, and the
+    /// others take its agents and runs (docs/deploy.md). Each renews its row every fifth
+    /// of it.
+    #[arg(long, env = "CA_NODE_TIMEOUT", default_value = "10s", value_parser = node_timeout)]
+    pub node_timeout: Duration,
+
+    /// How this dashboard is named in `status` and on the page when several share a
+    /// database (default: this machine's name and the port).
+    #[arg(long, env = "CA_NODE_ADDRESS")]
+    pub node_address: Option<String>,
+
     /// ... and they are at least this many (a small fleet's agents may all go at once).
     #[arg(long, env = "CA_SELF_PRESERVATION_MIN", default_value_t = 10)]
     pub self_preservation_min: u32,
@@ -330,6 +341,14 @@ pub struct MigrateSettings {
 /// A humantime duration of at least 100 ms (a zero interval would spin).
 fn any_duration(raw: &str) -> Result<Duration, String> {
     humantime::parse_duration(raw).map_err(|e| format!("{e} (examples: 0s, 500ms, 10s)"))
+}
+
+fn node_timeout(raw: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(raw).map_err(|e| format!("{e} (examples: 10s, 30s)"))?;
+    if d < Duration::from_millis(500) {
+        return Err("must be at least 500ms (the row is renewed every fifth of it)".into());
+    }
+    Ok(d)
 }
 
 fn positive_duration(raw: &str) -> Result<Duration, String> {

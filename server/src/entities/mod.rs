@@ -4,6 +4,7 @@ pub mod agent_headers;
 pub mod agents;
 pub mod health_events;
 pub mod latency_rollups;
+pub mod nodes;
 pub mod runs;
 pub mod schemas;
 pub mod sessions;

@@ -17,6 +17,7 @@ mod writer;
 mod young;
 
 use crate::agent_client::{AgentClient, Probe};
+use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
@@ -150,6 +151,20 @@ enum Command {
         url: String,
         headers: crate::agent_client::Outbound,
     },
+    /// Other dashboards checked these agents and stored the results.
+    Observe {
+        targets: Vec<Target>,
+    },
+    /// Every agent as stored now (after a gap in what the other dashboards said).
+    Reload {
+        targets: Vec<Target>,
+    },
+    /// Agents that moved to this dashboard, as stored (empty when the read failed: they
+    /// go on from what this one holds).
+    StateRead {
+        agent_ids: Vec<String>,
+        targets: Vec<Target>,
+    },
     /// Check these agents now (tests and benchmarks: "all due at once").
     CheckNow {
         agent_ids: Option<Vec<String>>,
@@ -197,6 +212,19 @@ impl MonitorHandle {
     /// if the agent has moved since (its new URL never gets them).
     pub fn outbound(&self, agent_id: &str, url: &str, headers: crate::agent_client::Outbound) {
         let _ = self.commands.send(Command::Outbound { agent_id: agent_id.to_owned(), url: url.to_owned(), headers });
+    }
+
+    /// Another dashboard checked these agents (its stored results): the states are taken
+    /// when newer, and published to this dashboard's streams.
+    pub fn observe(&self, targets: Vec<Target>) {
+        if !targets.is_empty() {
+            let _ = self.commands.send(Command::Observe { targets });
+        }
+    }
+
+    /// Every agent as stored now: new and changed ones taken, gone ones dropped.
+    pub fn reload(&self, targets: Vec<Target>) {
+        let _ = self.commands.send(Command::Reload { targets });
     }
 
     /// Makes every agent (or those named) due now.
@@ -249,6 +277,10 @@ impl MonitorHandle {
 /// The monitor before it runs: its handle can be given out first.
 pub struct HealthMonitor {
     db: Db,
+    /// Which agents this dashboard checks (several dashboards on one database).
+    cluster: Cluster,
+    /// To itself: the state of agents that moved here, read in the background.
+    to_self: mpsc::UnboundedSender<Command>,
     client: AgentClient,
     bus: EventBus,
     metrics: Metrics,
@@ -263,6 +295,7 @@ pub struct HealthMonitor {
 impl HealthMonitor {
     pub fn new(
         db: Db,
+        cluster: Cluster,
         client: AgentClient,
         bus: EventBus,
         metrics: Metrics,
@@ -274,7 +307,7 @@ impl HealthMonitor {
         let (completed, completed_rx) = watch::channel(0);
         let (batches, batches_rx) = watch::channel(0);
         let handle = MonitorHandle {
-            commands: tx,
+            commands: tx.clone(),
             counts: counts.clone(),
             ready: ready_rx,
             completed: completed_rx,
@@ -282,6 +315,8 @@ impl HealthMonitor {
         };
         let monitor = Self {
             db,
+            cluster,
+            to_self: tx,
             client,
             bus,
             metrics,
@@ -340,7 +375,8 @@ impl HealthMonitor {
                 });
             }
         }
-        let mut state = Scheduler::new(self.settings, self.counts.clone(), writes);
+        let mut members = self.cluster.members();
+        let mut state = Scheduler::new(self.settings, self.counts.clone(), writes, members.borrow_and_update().clone());
         // Loaded with retries: a database that is briefly unavailable at start must not
         // leave the dashboard without a monitor.
         let mut attempt = 0u32;
@@ -373,6 +409,9 @@ impl HealthMonitor {
         // slow or dead agent: those may fill the rest of `max_in_flight`, so they never
         // starve the others.
         let young = Arc::new(young::Young::default());
+        self.cluster.set_checked(state.checked() as u64);
+        let mut report = tokio::time::interval(Duration::from_secs(1));
+        report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let capacity = checks.len() < self.settings.max_in_flight && young.count() < MAX_YOUNG;
             let next_due = state.next_due();
@@ -386,10 +425,32 @@ impl HealthMonitor {
                     Command::Heartbeats { agent_ids } => state.heartbeats(agent_ids),
                     Command::Outbound { agent_id, url, headers } => state.outbound(agent_id, &url, headers),
                     Command::CheckNow { agent_ids } => state.make_due(agent_ids),
+                    Command::Observe { targets } => observed(&self.bus, &self.counts, &mut state, policy, targets),
+                    Command::Reload { targets } => state.reload(targets),
+                    Command::StateRead { agent_ids, targets } => {
+                        observed(&self.bus, &self.counts, &mut state, policy, targets);
+                        state.state_read(&agent_ids);
+                    }
                     Command::OpenBucket { agent_id, reply } => {
                         let _ = reply.send(state.open_bucket(&agent_id));
                     }
                 },
+                Ok(()) = members.changed() => {
+                    let moved_here = state.set_members(members.borrow_and_update().clone());
+                    self.cluster.set_checked(state.checked() as u64);
+                    if !moved_here.is_empty() {
+                        tracing::info!(agents = moved_here.len(), "agents moved to this dashboard's checks");
+                        let (db, to_self) = (self.db.clone(), self.to_self.clone());
+                        tokio::spawn(async move {
+                            let targets = store::targets_of(db.read(), &moved_here).await.unwrap_or_else(|e| {
+                                tracing::warn!(error = %e, "cannot read the state of agents that moved here; going on from memory");
+                                Vec::new()
+                            });
+                            let _ = to_self.send(Command::StateRead { agent_ids: moved_here, targets });
+                        });
+                    }
+                }
+                _ = report.tick() => self.cluster.set_checked(state.checked() as u64),
                 Some(done) = checks.join_next(), if !checks.is_empty() => {
                     if let Ok((agent_id, generation, url, probe)) = done {
                         self.metrics.record_check(probe.state == HealthState::Healthy, probe.latency_ms);
@@ -430,6 +491,32 @@ impl HealthMonitor {
         drop(state);
         // The writer stores what it was given, then ends (its inbox closed).
         let _ = writer_ended.await;
+    }
+}
+
+/// Takes other dashboards' results and publishes those that changed something here, as
+/// this dashboard's own checks are (with its counts).
+fn observed(bus: &EventBus, counts: &Mutex<Counts>, state: &mut Scheduler, policy: HealthPolicy, targets: Vec<Target>) {
+    let mut taken = Vec::new();
+    for target in targets {
+        if let Some(previous) = state.observe(&target) {
+            taken.push((target, previous));
+        }
+    }
+    if taken.is_empty() {
+        return;
+    }
+    let (summary, summary_version) =
+        counts.lock().expect("counts lock is never poisoned: no panics while held").summary();
+    for (t, previous) in taken {
+        let health = policy.view(t.state, t.reason, t.latency_ms, t.checked_at, t.failures, t.interval_ms);
+        bus.publish_relayed(app::model::events::LiveEvent::AgentHealth(app::model::events::AgentHealth {
+            agent_id: t.agent_id,
+            health,
+            previous: Some(previous),
+            summary: Some(summary),
+            summary_version,
+        }));
     }
 }
 

@@ -4,8 +4,9 @@
 use super::store::{CheckWrite, RollupWrite, Target};
 use super::{now_ms, schedule, writer, Counts, MonitorSettings};
 use crate::agent_client::{Outbound, Probe};
+use crate::cluster::Members;
 use app::model::HealthState;
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -25,12 +26,20 @@ struct Slot {
     state: HealthState,
     failures: u32,
     reason: Option<String>,
+    /// When the state above was decided (here or by another dashboard).
+    checked_at: Option<DateTime<Utc>>,
     published_at: Option<Instant>,
     bucket: Option<RollupWrite>,
     /// Expired or deregistered: held for its state and counted as expired, never due.
     parked: bool,
     /// When a heartbeat last made this (unhealthy) agent due.
     nudged_at: Option<Instant>,
+    /// This dashboard checks it (`cluster::Members::owns`); the others' slots stay
+    /// scheduled, so a move finds the agent at its own slot.
+    owned: bool,
+    /// Just moved here: checked once its state is read back from the database (a move
+    /// continues the state machine: `failing (1 of 2)` is not reset).
+    awaiting_state: bool,
 }
 
 /// When a registered or updated agent is first checked.
@@ -53,6 +62,7 @@ pub(super) struct Scheduler {
     next_generation: u64,
     counts: Arc<Mutex<Counts>>,
     writes: mpsc::UnboundedSender<writer::Write>,
+    members: Members,
 }
 
 impl Scheduler {
@@ -60,8 +70,40 @@ impl Scheduler {
         settings: MonitorSettings,
         counts: Arc<Mutex<Counts>>,
         writes: mpsc::UnboundedSender<writer::Write>,
+        members: Members,
     ) -> Self {
-        Self { settings, slots: HashMap::new(), queue: BinaryHeap::new(), next_generation: 1, counts, writes }
+        Self { settings, slots: HashMap::new(), queue: BinaryHeap::new(), next_generation: 1, counts, writes, members }
+    }
+
+    /// The live dashboards changed: each agent is checked by its owner among them. Returns
+    /// the agents that moved here, whose state is to be read back before their next check.
+    pub(super) fn set_members(&mut self, members: Members) -> Vec<String> {
+        self.members = members;
+        let mut moved_here = Vec::new();
+        for (id, slot) in self.slots.iter_mut() {
+            let owned = self.members.owns(id);
+            if owned && !slot.owned && !slot.parked {
+                slot.awaiting_state = true;
+                moved_here.push(id.to_string());
+            }
+            slot.owned = owned;
+        }
+        moved_here
+    }
+
+    /// The state of agents that moved here was read back (or could not be): they are
+    /// checked at their slots from now on.
+    pub(super) fn state_read(&mut self, agent_ids: &[String]) {
+        for id in agent_ids {
+            if let Some(slot) = self.slots.get_mut(id.as_str()) {
+                slot.awaiting_state = false;
+            }
+        }
+    }
+
+    /// Agents this dashboard checks (not expired).
+    pub(super) fn checked(&self) -> usize {
+        self.slots.values().filter(|s| s.owned && !s.parked).count()
     }
 
     /// Counts a slot in (+1) or out (-1): a parked one as expired, others by state.
@@ -123,10 +165,13 @@ impl Scheduler {
                 state: target.state,
                 failures: target.failures,
                 reason: target.reason,
+                checked_at: target.checked_at,
                 published_at: matches!(first, FirstCheck::Checked).then(Instant::now),
                 bucket,
                 parked: target.expired,
                 nudged_at: None,
+                owned: self.members.owns(&key),
+                awaiting_state: false,
             },
         );
         if !target.expired {
@@ -237,6 +282,9 @@ impl Scheduler {
             if slot.in_flight {
                 continue; // its previous check is still open: never two at once
             }
+            if !slot.owned || slot.awaiting_state {
+                continue; // another dashboard checks it, or it has just moved here
+            }
             slot.in_flight = true;
             due.push((key, generation, slot.url.clone(), slot.headers.clone(), slot.interval));
         }
@@ -263,6 +311,7 @@ impl Scheduler {
         slot.state = state;
         slot.failures = failures;
         slot.reason = probe.reason.clone();
+        slot.checked_at = Some(probe.checked_at);
         let publish = changed || slot.published_at.is_none_or(|at| at.elapsed() >= settings.refresh_every);
         if publish {
             slot.published_at = Some(Instant::now());
@@ -321,6 +370,53 @@ impl Scheduler {
         });
     }
 
+    /// Another dashboard checked the agent (and stored it): its state is taken when it is
+    /// newer than what this one holds, so the counts stay true and a move of the agent to
+    /// this dashboard continues its state machine (`failing (1 of 2)` stays). Returns the
+    /// state before, when something was taken.
+    pub(super) fn observe(&mut self, target: &Target) -> Option<HealthState> {
+        let slot = self.slots.get_mut(target.agent_id.as_str())?;
+        slot.awaiting_state = false;
+        if slot.url != target.agent_url || target.checked_at.is_none() || target.checked_at <= slot.checked_at {
+            return None;
+        }
+        let previous = slot.state;
+        slot.state = target.state;
+        slot.failures = target.failures;
+        slot.reason = target.reason.clone();
+        slot.checked_at = target.checked_at;
+        let parked = slot.parked;
+        if previous != target.state && !parked {
+            self.count(previous, -1);
+            self.count(target.state, 1);
+        }
+        Some(previous)
+    }
+
+    /// The agents as the database holds them now (after a gap in what the other
+    /// dashboards said): new and changed ones are taken, gone ones dropped, and the
+    /// rest keep their schedule.
+    pub(super) fn reload(&mut self, targets: Vec<Target>) {
+        let mut seen = std::collections::HashSet::with_capacity(targets.len());
+        for target in targets {
+            seen.insert(target.agent_id.clone());
+            let same = self.slots.get(target.agent_id.as_str()).is_some_and(|slot| {
+                slot.url == target.agent_url
+                    && slot.parked == target.expired
+                    && slot.interval == target.interval_ms.map_or(self.settings.interval, Duration::from_millis)
+            });
+            if same {
+                self.observe(&target);
+            } else {
+                self.upsert(target, FirstCheck::WhenStale);
+            }
+        }
+        let gone: Vec<Arc<str>> = self.slots.keys().filter(|id| !seen.contains(&***id)).cloned().collect();
+        for id in gone {
+            self.remove(&id);
+        }
+    }
+
     /// Hands every open bucket to the writer (the monitor is stopping).
     pub(super) fn flush_rollups(&mut self) {
         for slot in self.slots.values_mut() {
@@ -337,7 +433,12 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn scheduler() -> Scheduler {
-        Scheduler::new(MonitorSettings::default(), Arc::default(), mpsc::unbounded_channel().0)
+        Scheduler::new(
+            MonitorSettings::default(),
+            Arc::default(),
+            mpsc::unbounded_channel().0,
+            Members::alone("me".into()),
+        )
     }
 
     fn target(url: &str, headers: Option<Outbound>) -> Target {
@@ -349,6 +450,7 @@ mod tests {
             failures: 0,
             reason: None,
             checked_at: None,
+            latency_ms: None,
             expired: false,
             headers,
         }

@@ -7,7 +7,7 @@ use app::model::HealthState;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, TransactionTrait,
+    QuerySelect, QueryTrait, Statement, TransactionTrait,
 };
 
 /// What the monitor needs of each agent at start.
@@ -20,6 +20,8 @@ pub struct Target {
     pub failures: u32,
     pub reason: Option<String>,
     pub checked_at: Option<DateTime<Utc>>,
+    /// The last check's latency (another dashboard's check, shown as it is).
+    pub latency_ms: Option<u64>,
     /// Expired or deregistered: held (and counted as expired), not checked.
     pub expired: bool,
     /// The headers to send with its checks. `None`: those the monitor holds for it, if
@@ -38,6 +40,7 @@ impl Target {
             failures: m.consecutive_failures.max(0) as u32,
             reason: m.health_reason.clone(),
             checked_at: m.health_checked_at,
+            latency_ms: m.health_latency_ms.map(|ms| ms.max(0) as u64),
             expired: m.expired_at.is_some(),
             headers: None,
         }
@@ -49,6 +52,19 @@ impl Target {
 }
 
 pub async fn targets(db: &DatabaseConnection) -> Result<Vec<Target>, DbErr> {
+    targets_where(db, None).await
+}
+
+/// The agents named (another dashboard changed them), those that still exist.
+pub async fn targets_of(db: &DatabaseConnection, agent_ids: &[String]) -> Result<Vec<Target>, DbErr> {
+    let mut all = Vec::with_capacity(agent_ids.len());
+    for ids in agent_ids.chunks(500) {
+        all.extend(targets_where(db, Some(ids)).await?);
+    }
+    Ok(all)
+}
+
+async fn targets_where(db: &DatabaseConnection, agent_ids: Option<&[String]>) -> Result<Vec<Target>, DbErr> {
     #[allow(clippy::type_complexity)]
     let rows: Vec<(
         String,
@@ -59,7 +75,9 @@ pub async fn targets(db: &DatabaseConnection) -> Result<Vec<Target>, DbErr> {
         Option<String>,
         Option<DateTime<Utc>>,
         Option<DateTime<Utc>>,
+        Option<i64>,
     )> = agents::Entity::find()
+        .apply_if(agent_ids, |q, ids| q.filter(agents::Column::AgentId.is_in(ids.iter().cloned())))
         .select_only()
         .column(agents::Column::AgentId)
         .column(agents::Column::AgentUrl)
@@ -69,13 +87,17 @@ pub async fn targets(db: &DatabaseConnection) -> Result<Vec<Target>, DbErr> {
         .column(agents::Column::HealthReason)
         .column(agents::Column::HealthCheckedAt)
         .column(agents::Column::ExpiredAt)
+        .column(agents::Column::HealthLatencyMs)
         .into_tuple()
         .all(db)
         .await?;
-    let mut outbound = crate::registry::store::outbound::all(db).await?;
+    let mut outbound = match agent_ids {
+        None => crate::registry::store::outbound::all(db).await?,
+        Some(ids) => crate::registry::store::outbound::of(db, ids).await?,
+    };
     Ok(rows
         .into_iter()
-        .map(|(agent_id, agent_url, interval, state, failures, reason, checked_at, expired_at)| Target {
+        .map(|(agent_id, agent_url, interval, state, failures, reason, checked_at, expired_at, latency)| Target {
             headers: Some(match outbound.remove(&agent_id) {
                 Some((url, headers)) if url == agent_url => headers,
                 _ => Outbound::none(),
@@ -88,6 +110,7 @@ pub async fn targets(db: &DatabaseConnection) -> Result<Vec<Target>, DbErr> {
             failures: failures.max(0) as u32,
             reason,
             checked_at,
+            latency_ms: latency.map(|ms| ms.max(0) as u64),
         })
         .collect())
 }

@@ -3,12 +3,12 @@
 
 use super::error::HttpError;
 use crate::state::AppState;
-use app::model::{DashboardStatus, RunCounts};
+use app::model::{DashboardStatus, NodeStatus, RunCounts};
 use axum::extract::State;
 use axum::Json;
 
 /// The dashboard's version, every agent by state, every run by status, whether expiry is
-/// paused, and how many event streams are open.
+/// paused, how many event streams are open, and the dashboards sharing the database.
 #[utoipa::path(get, path = "/status", tag = "live", responses((status = 200, body = DashboardStatus)))]
 pub async fn show(State(state): State<AppState>) -> Result<Json<DashboardStatus>, HttpError> {
     let (agents, self_preservation) = state.registry.summary().await?;
@@ -25,5 +25,22 @@ pub async fn show(State(state): State<AppState>) -> Result<Json<DashboardStatus>
         event_stream_clients: state.bus.clients() as u64,
         access_control: state.access.is_on(),
         agents_file: state.agents_file.as_ref().map(|f| f.status()),
+        nodes: state
+            .cluster
+            .nodes()
+            .await
+            .map_err(crate::error::ServiceError::from)?
+            .into_iter()
+            .map(|n| NodeStatus {
+                node_id: n.row.node_id,
+                address: n.row.address,
+                version: n.row.version,
+                started_at: crate::time::timestamp(n.row.started_at),
+                seen_at: crate::time::timestamp(n.row.seen_at),
+                live: n.live,
+                this: n.me,
+                agents_checked: n.row.agents_checked.max(0) as u64,
+            })
+            .collect(),
     }))
 }

@@ -112,6 +112,41 @@ impl Liveness {
         }
     }
 
+    /// Another dashboard changed these agents (or, with `whole`, this is every stored
+    /// agent after a gap in what they said): the rows' registration and expiry are taken,
+    /// the latest heartbeat of the two is kept (a newer one here is still to be flushed),
+    /// and with `whole` the agents no longer stored are forgotten.
+    pub fn merge(&self, agents: Vec<Loaded>, whole: bool) {
+        let mut book = self.book();
+        let mut stored = std::collections::HashSet::new();
+        for a in agents {
+            if whole {
+                stored.insert(a.agent_id.clone());
+            }
+            let owner = a.owner.map(Arc::from);
+            match book.get_mut(&a.agent_id) {
+                Some(entry) => {
+                    entry.ttl = a.ttl;
+                    entry.owner = owner;
+                    entry.expired = a.expired;
+                    if a.last > entry.last {
+                        entry.last = a.last;
+                        entry.dirty = false;
+                    }
+                }
+                None => {
+                    book.insert(
+                        a.agent_id,
+                        Entry { ttl: a.ttl, last: a.last, expired: a.expired, dirty: false, owner },
+                    );
+                }
+            }
+        }
+        if whole {
+            book.retain(|id, _| stored.contains(id));
+        }
+    }
+
     /// A registration was stored (self: with its TTL and this time as its heartbeat;
     /// manual: no TTL, never expires).
     pub fn registered(&self, agent_id: &str, ttl: Option<u32>, at: Option<DateTime<Utc>>, owner: Option<&str>) {

@@ -6,6 +6,7 @@ pub mod declared;
 mod expiry;
 pub mod liveness;
 mod outbound;
+mod relayed;
 pub mod self_registration;
 mod self_service;
 pub mod store;
@@ -88,6 +89,8 @@ pub struct RegistryInner {
     metrics: Metrics,
     /// Whether expiry is paused, as the liveness task last decided.
     preservation: Mutex<SelfPreservation>,
+    /// What the other dashboards on the database must hear besides the events.
+    outbox: crate::cluster::relay::Outbox,
 }
 
 /// What `DELETE /agents/{id}` did.
@@ -108,6 +111,7 @@ impl Registry {
         policy: HealthPolicy,
         metrics: Metrics,
         settings: RegistrySettings,
+        outbox: crate::cluster::relay::Outbox,
     ) -> Self {
         let health = HealthReader::new(db.clone(), monitor.clone(), policy);
         Self(Arc::new(RegistryInner {
@@ -122,6 +126,7 @@ impl Registry {
             liveness: Liveness::new(Utc::now()),
             metrics,
             preservation: Mutex::default(),
+            outbox,
         }))
     }
 

@@ -37,6 +37,7 @@ impl Registry {
                 tracing::info!(agent_id = %id.as_str(), names = ?outbound.names(), "outbound headers set");
                 self.schemas.forget(id.as_str());
                 self.monitor.outbound(id.as_str(), &agent.agent_url, outbound.clone());
+                self.outbox.send(crate::cluster::relay::Note::Outbound(id.as_str().to_owned()));
                 return Ok((agent.agent_url, outbound.names()));
             }
         }

@@ -60,6 +60,23 @@ pub async fn show(dashboard: &Dashboard, out: &Out) -> Result<u8, Failure> {
         StreamCheck { error, .. } => format!("DOWN: {}", error.as_deref().unwrap_or("no event")),
     };
     out.line(&format!("{}     {events}", out.bold("Events")));
+    // Several dashboards on one PostgreSQL: each, and the agents it checks.
+    if status.nodes.len() > 1 {
+        let live = status.nodes.iter().filter(|n| n.live).count();
+        let parts: Vec<String> = status
+            .nodes
+            .iter()
+            .map(|n| {
+                let this = if n.this { "this, " } else { "" };
+                if n.live {
+                    format!("{} ({this}checks {})", plain(&n.address), n.agents_checked)
+                } else {
+                    out.dim(&format!("{} (gone, last seen {})", plain(&n.address), super::output::ago(&n.seen_at)))
+                }
+            })
+            .collect();
+        out.line(&format!("{} {live} live: {}", out.bold("Dashboards"), parts.join(" · ")));
+    }
     if let Some(file) = &status.agents_file {
         let applied = file.applied_at.as_deref().map(super::output::ago).unwrap_or_else(|| "not yet".into());
         let mut line = format!("{} agents, applied {applied}", file.agents);

@@ -295,6 +295,24 @@ impl Runs {
         })
     }
 
+    /// Runs another dashboard changed: published here, and a run that ended there (a
+    /// cancel sent to that dashboard) no longer holds a task here.
+    pub async fn relayed(&self, run_ids: Vec<String>, removed: Vec<String>) -> Result<(), sea_orm::DbErr> {
+        for ids in run_ids.chunks(500) {
+            for change in store::changes_of(self.db.read(), ids).await? {
+                if change.status.is_final() {
+                    self.dispatcher.abort(&change.run_id);
+                }
+                self.bus.publish_relayed(app::model::events::LiveEvent::RunUpdated(change));
+            }
+        }
+        for run_id in removed {
+            self.bus
+                .publish_relayed(app::model::events::LiveEvent::RunRemoved(app::model::events::RunRemoved { run_id }));
+        }
+        Ok(())
+    }
+
     pub async fn cancel(&self, run_id: &RunId) -> Result<RunView, ServiceError> {
         let run = self.find(run_id).await?;
         let outcome = store::Outcome {

@@ -328,6 +328,56 @@ pub fn to_change(m: &runs::Model) -> app::model::events::RunChange {
     }
 }
 
+/// What the event stream says about these runs, read without their inputs and outputs
+/// (another dashboard changed them; outputs can be megabytes).
+pub async fn changes_of(
+    db: &DatabaseConnection,
+    run_ids: &[String],
+) -> Result<Vec<app::model::events::RunChange>, DbErr> {
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<i64>,
+    )> = runs::Entity::find()
+        .filter(runs::Column::RunId.is_in(run_ids.iter().cloned()))
+        .select_only()
+        .column(runs::Column::RunId)
+        .column(runs::Column::AgentId)
+        .column(runs::Column::Workflow)
+        .column(runs::Column::Status)
+        .column(runs::Column::Error)
+        .column(runs::Column::CreatedAt)
+        .column(runs::Column::StartedAt)
+        .column(runs::Column::FinishedAt)
+        .column(runs::Column::DurationMs)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(run_id, agent_id, workflow, status, error, created_at, started_at, finished_at, duration_ms)| {
+            app::model::events::RunChange {
+                status: stored::run_status(&run_id, &status).unwrap_or(RunStatus::Failed),
+                run_id,
+                agent_id,
+                workflow,
+                error,
+                created_at: timestamp(created_at),
+                started_at: started_at.map(timestamp),
+                finished_at: finished_at.map(timestamp),
+                duration_ms: duration_ms.map(|d| d.max(0) as u64),
+            }
+        })
+        .collect())
+}
+
 /// Publishes the run as it is now (after the commit that changed it). A failed read is
 /// logged, not raised: the change itself is stored, and pages resync on their own.
 pub async fn publish(db: &DatabaseConnection, bus: &crate::events::EventBus, run_id: &str) {

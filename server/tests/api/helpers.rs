@@ -38,12 +38,17 @@ impl Drop for TestDatabase {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 // Bounded: a drop that cannot get through (no connection to be had, a
                 // lock held) leaves a database behind rather than a test that never ends.
-                let dropped = runtime.block_on(tokio::time::timeout(Duration::from_secs(30), async {
-                    if let Ok(admin) = Database::connect(&admin_url).await {
-                        let _ =
-                            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
-                    }
-                }));
+                // The timer is made inside the runtime (outside, it has no clock to use).
+                let dropped = runtime.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(30), async {
+                        if let Ok(admin) = Database::connect(&admin_url).await {
+                            let _ = admin
+                                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                                .await;
+                        }
+                    })
+                    .await
+                });
                 if dropped.is_err() {
                     eprintln!("the test database {name} was not dropped within 30 s: left behind");
                 }
@@ -99,6 +104,8 @@ pub fn test_settings(database_url: String) -> UiSettings {
         self_preservation_max: Duration::from_secs(15 * 60),
         agents_file: None,
         agents_file_poll: Duration::from_millis(200),
+        node_timeout: Duration::from_secs(10),
+        node_address: None,
     }
 }
 

@@ -6,6 +6,7 @@ mod access;
 mod agents;
 mod agents_file;
 mod cli;
+mod cluster;
 mod discovery;
 mod guard;
 mod health_monitor;

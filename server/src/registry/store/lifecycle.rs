@@ -287,21 +287,53 @@ pub async fn liveness(db: &DatabaseConnection) -> Result<Vec<crate::registry::li
     Ok(rows
         .into_iter()
         .map(|row| {
-            let self_registered = row.source == AgentSource::SelfRegistered.as_str();
-            let expired = row.expired_at.map(|_| {
-                row.expiry_reason.as_deref().and_then(|r| stored::expiry(&row.agent_id, r).ok()).unwrap_or(Expiry::Ttl)
-            });
-            crate::registry::liveness::Loaded {
-                // Only self-registered agents expire; an imported one without a TTL gets the
-                // old registry's default.
-                ttl: self_registered.then(|| row.ttl_seconds.map_or(60, |t| t.clamp(1, 3600) as u32)),
-                agent_id: row.agent_id,
-                last: row.last_heartbeat_at,
-                expired,
-                owner: row.owner_token,
-            }
+            loaded(
+                row.agent_id,
+                &row.source,
+                row.ttl_seconds,
+                row.last_heartbeat_at,
+                row.expired_at,
+                row.expiry_reason.as_deref(),
+                row.owner_token,
+            )
         })
         .collect())
+}
+
+/// The book's entry for a stored agent (another dashboard changed it).
+pub fn loaded_of(m: &agents::Model) -> crate::registry::liveness::Loaded {
+    loaded(
+        m.agent_id.clone(),
+        &m.source,
+        m.ttl_seconds,
+        m.last_heartbeat_at,
+        m.expired_at,
+        m.expiry_reason.as_deref(),
+        m.owner_token.clone(),
+    )
+}
+
+fn loaded(
+    agent_id: String,
+    source: &str,
+    ttl_seconds: Option<i32>,
+    last: Option<DateTime<Utc>>,
+    expired_at: Option<DateTime<Utc>>,
+    expiry_reason: Option<&str>,
+    owner: Option<String>,
+) -> crate::registry::liveness::Loaded {
+    let self_registered = source == AgentSource::SelfRegistered.as_str();
+    let expired =
+        expired_at.map(|_| expiry_reason.and_then(|r| stored::expiry(&agent_id, r).ok()).unwrap_or(Expiry::Ttl));
+    crate::registry::liveness::Loaded {
+        // Only self-registered agents expire; an imported one without a TTL gets the old
+        // registry's default.
+        ttl: self_registered.then(|| ttl_seconds.map_or(60, |t| t.clamp(1, 3600) as u32)),
+        agent_id,
+        last,
+        expired,
+        owner,
+    }
 }
 
 /// Self-registered agents expired or deregistered before `before` (`--expired-retention`).

@@ -37,6 +37,21 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<HashMap<String, (String, O
         .collect())
 }
 
+/// The headers of the agents named, by ID, with the URL they are for.
+pub async fn of(db: &impl ConnectionTrait, agent_ids: &[String]) -> Result<HashMap<String, (String, Outbound)>, DbErr> {
+    let rows = agent_headers::Entity::find()
+        .filter(agent_headers::Column::AgentId.is_in(agent_ids.iter().cloned()))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let headers = Outbound::from_json(&r.agent_id, &r.headers);
+            (r.agent_id, (r.agent_url, headers))
+        })
+        .collect())
+}
+
 /// Sets (or, when empty, clears) the agent's headers for `agent_url`.
 pub async fn set(db: &impl ConnectionTrait, agent_id: &str, agent_url: &str, headers: &Outbound) -> Result<(), DbErr> {
     if headers.is_empty() {

@@ -1,0 +1,344 @@
+//! Changes made through one dashboard reach every other dashboard on the same PostgreSQL:
+//! what this one publishes goes out as NOTIFY on one channel, naming only the kind of
+//! change and the row's key; each receiver reads the rows as they are now (after the
+//! commit) and applies them to its own book, monitor and event streams. A notification
+//! carries no state of its own, so one that arrives late or twice changes nothing wrong.
+//!
+//! Notes are gathered for `GATHER` and sent as one NOTIFY of at most `PAYLOAD_MAX` bytes
+//! (PostgreSQL's limit is 8,000): 10,000 agents publish about 330 health refreshes a
+//! second, which are ~20 notifications, not 330.
+//!
+//! A notification sent while a receiver's listening connection was down is lost to it
+//! (PostgreSQL keeps none), so a receiver that loses its connection reconnects, re-reads
+//! every agent into its book and monitor, and sends its own event streams `resync`:
+//! never a silent gap.
+
+use crate::db::Db;
+use crate::entities::agents;
+use crate::events::EventBus;
+use crate::registry::Registry;
+use crate::runs::Runs;
+use crate::tasks::Shutdown;
+use app::model::events::LiveEvent;
+use app::model::SelfPreservation;
+use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Statement};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The one channel every dashboard listens on.
+pub const CHANNEL: &str = "configurable_agents";
+
+/// One NOTIFY's payload at most (PostgreSQL refuses more than 8,000 bytes).
+const PAYLOAD_MAX: usize = 7_000;
+
+/// How long notes are gathered into one NOTIFY: well inside the 250 ms a change may take
+/// to reach another dashboard's browsers.
+const GATHER: Duration = Duration::from_millis(10);
+
+/// What changed, by key: the receiver reads the row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "k", content = "v")]
+pub enum Note {
+    /// Registered, updated, expired or revived.
+    #[serde(rename = "a")]
+    Agent(String),
+    #[serde(rename = "r")]
+    AgentRemoved(String),
+    #[serde(rename = "h")]
+    Health(String),
+    /// Its outbound headers changed.
+    #[serde(rename = "o")]
+    Outbound(String),
+    /// Self-preservation is no row: the note carries it (a few numbers).
+    #[serde(rename = "p")]
+    Preservation(SelfPreservation),
+    #[serde(rename = "u")]
+    Run(String),
+    #[serde(rename = "d")]
+    RunRemoved(String),
+}
+
+impl Note {
+    /// The note for an event this dashboard published; None for what concerns only it.
+    pub fn of(event: &LiveEvent) -> Option<Self> {
+        Some(match event {
+            LiveEvent::AgentUpserted(a) => Note::Agent(a.agent_id.clone()),
+            LiveEvent::AgentRemoved(a) => Note::AgentRemoved(a.agent_id.clone()),
+            LiveEvent::AgentHealth(h) => Note::Health(h.agent_id.clone()),
+            LiveEvent::SelfPreservation(p) => Note::Preservation(p.clone()),
+            LiveEvent::RunUpdated(r) => Note::Run(r.run_id.clone()),
+            LiveEvent::RunRemoved(r) => Note::RunRemoved(r.run_id.clone()),
+            LiveEvent::Resync => return None,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Payload {
+    /// The sending dashboard (a receiver skips its own).
+    from: String,
+    notes: Vec<Note>,
+}
+
+/// Where notes for the other dashboards go. Without a relay (SQLite) they go nowhere.
+#[derive(Clone)]
+pub struct Outbox(Option<mpsc::UnboundedSender<Note>>);
+
+impl Outbox {
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    pub fn send(&self, note: Note) {
+        if let Some(tx) = &self.0 {
+            let _ = tx.send(note);
+        }
+    }
+}
+
+/// The relay of one dashboard: its outbox, and what it needs to listen.
+pub struct Relay {
+    db: Db,
+    me: Arc<str>,
+    url: String,
+    outbox: mpsc::UnboundedReceiver<Note>,
+    listener: PgListener,
+}
+
+impl Relay {
+    /// Starts listening now (before the book and the monitor load the agents, so no
+    /// change made meanwhile is missed), and sends what `bus` publishes from now on.
+    pub async fn start(
+        db: Db,
+        url: &str,
+        me: Arc<str>,
+        bus: &EventBus,
+    ) -> Result<(Self, Outbox), sea_orm::sqlx::Error> {
+        let listener = listen(url).await?;
+        let (tx, outbox) = mpsc::unbounded_channel();
+        let relayed = tx.clone();
+        bus.set_relay(Box::new(move |event| {
+            if let Some(note) = Note::of(event) {
+                let _ = relayed.send(note);
+            }
+        }));
+        Ok((Self { db, me, url: url.to_owned(), outbox, listener }, Outbox(Some(tx))))
+    }
+
+    /// Sends and receives until shutdown.
+    pub async fn run(self, registry: Registry, runs: Runs, bus: EventBus, shutdown: Shutdown) {
+        let Self { db, me, url, outbox, listener } = self;
+        let sending = send(db.clone(), me.clone(), outbox, shutdown.clone());
+        let receiving = receive(Receiver { db, me, url, registry, runs, bus }, listener, shutdown);
+        tokio::join!(sending, receiving);
+    }
+}
+
+async fn listen(url: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Gathers notes and sends them, one NOTIFY per `GATHER` or per `PAYLOAD_MAX` bytes.
+async fn send(db: Db, me: Arc<str>, mut outbox: mpsc::UnboundedReceiver<Note>, mut shutdown: Shutdown) {
+    let mut pending: Option<Note> = None;
+    loop {
+        let first = match pending.take() {
+            Some(note) => note,
+            None => tokio::select! {
+                note = outbox.recv() => match note { Some(n) => n, None => return },
+                _ = shutdown.changed() => return,
+            },
+        };
+        let deadline = tokio::time::Instant::now() + GATHER;
+        let mut payload = Payload { from: me.to_string(), notes: vec![first] };
+        let mut size = 64 + serde_json::to_string(&payload.notes[0]).map_or(0, |t| t.len());
+        loop {
+            let note = tokio::select! {
+                note = outbox.recv() => match note { Some(n) => n, None => break },
+                _ = tokio::time::sleep_until(deadline) => break,
+            };
+            let len = serde_json::to_string(&note).map_or(0, |t| t.len()) + 1;
+            if size + len > PAYLOAD_MAX {
+                pending = Some(note);
+                break;
+            }
+            size += len;
+            payload.notes.push(note);
+        }
+        notify(&db, &payload).await;
+    }
+}
+
+async fn notify(db: &Db, payload: &Payload) {
+    let text = serde_json::to_string(payload).expect("notes always serialize");
+    let statement =
+        Statement::from_sql_and_values(db.backend(), "SELECT pg_notify($1, $2)", [CHANNEL.into(), text.into()]);
+    for attempt in 1..=3u64 {
+        match db.write().execute(statement.clone()).await {
+            Ok(_) => return,
+            Err(e) if attempt < 3 => {
+                tracing::warn!(error = %e, attempt, "could not tell the other dashboards of a change; retrying");
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            }
+            Err(e) => tracing::error!(
+                error = %e, notes = payload.notes.len(),
+                "could not tell the other dashboards of a change: their pages show it at their next resync"
+            ),
+        }
+    }
+}
+
+struct Receiver {
+    db: Db,
+    me: Arc<str>,
+    url: String,
+    registry: Registry,
+    runs: Runs,
+    bus: EventBus,
+}
+
+/// Applies what the other dashboards say; after a lost connection, reconnects and resyncs.
+async fn receive(receiver: Receiver, mut listener: PgListener, mut shutdown: Shutdown) {
+    loop {
+        let next = tokio::select! {
+            next = listener.try_recv() => next,
+            _ = shutdown.changed() => return,
+        };
+        match next {
+            Ok(Some(notification)) => receiver.take(notification.payload()).await,
+            // The connection was lost and made again: what was said meanwhile is lost.
+            Ok(None) => {
+                tracing::warn!("the connection listening to the other dashboards was lost; resyncing");
+                receiver.resync().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen to the other dashboards; reconnecting");
+                let mut wait = Duration::from_millis(200);
+                listener = loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    match listen(&receiver.url).await {
+                        Ok(l) => break l,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot listen to the other dashboards; retrying");
+                            wait = (wait * 2).min(Duration::from_secs(5));
+                        }
+                    }
+                };
+                receiver.resync().await;
+            }
+        }
+    }
+}
+
+impl Receiver {
+    async fn take(&self, text: &str) {
+        let payload: Payload = match serde_json::from_str(text) {
+            Ok(p) => p,
+            Err(e) => {
+                // Another version's notes, or someone else's NOTIFY on our channel.
+                tracing::warn!(error = %e, "a notification on {CHANNEL} was not understood; resyncing");
+                self.resync().await;
+                return;
+            }
+        };
+        if *payload.from == *self.me {
+            return;
+        }
+        if let Err(e) = self.apply(payload.notes).await {
+            tracing::warn!(error = %e, "could not read what another dashboard changed; resyncing");
+            self.resync().await;
+        }
+    }
+
+    async fn apply(&self, notes: Vec<Note>) -> Result<(), DbErr> {
+        let (mut agents, mut health, mut removed, mut outbound) =
+            (BTreeSet::new(), BTreeSet::new(), Vec::new(), BTreeSet::new());
+        let (mut runs, mut runs_removed) = (BTreeSet::new(), Vec::new());
+        for note in notes {
+            match note {
+                Note::Agent(id) => {
+                    agents.insert(id);
+                }
+                Note::Health(id) => {
+                    health.insert(id);
+                }
+                Note::AgentRemoved(id) => removed.push(id),
+                Note::Outbound(id) => {
+                    outbound.insert(id);
+                }
+                Note::Preservation(view) => self.registry.relayed_preservation(view),
+                Note::Run(id) => {
+                    runs.insert(id);
+                }
+                Note::RunRemoved(id) => runs_removed.push(id),
+            }
+        }
+        if !agents.is_empty() {
+            let ids: Vec<String> = agents.into_iter().collect();
+            let mut models = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(500) {
+                models.extend(
+                    agents::Entity::find()
+                        .filter(agents::Column::AgentId.is_in(chunk.iter().cloned()))
+                        .all(self.db.read())
+                        .await?,
+                );
+            }
+            // Named but gone: deleted since.
+            let found: BTreeSet<&str> = models.iter().map(|m| m.agent_id.as_str()).collect();
+            removed.extend(ids.iter().filter(|id| !found.contains(id.as_str())).cloned());
+            self.registry.relayed_agents(models).await?;
+        }
+        if !health.is_empty() {
+            let ids: Vec<String> = health.into_iter().collect();
+            self.registry.relayed_health(crate::health::store::targets_of(self.db.read(), &ids).await?);
+        }
+        if !outbound.is_empty() {
+            self.registry.relayed_outbound(outbound.into_iter().collect()).await?;
+        }
+        if !removed.is_empty() {
+            self.registry.relayed_removals(removed);
+        }
+        if !runs.is_empty() || !runs_removed.is_empty() {
+            self.runs.relayed(runs.into_iter().collect(), runs_removed).await?;
+        }
+        Ok(())
+    }
+
+    /// Re-reads every agent; the streams refetch their views.
+    async fn resync(&self) {
+        if let Err(e) = self.registry.resync().await {
+            tracing::warn!(error = %e, "could not re-read the agents after a gap; the next gap or change retries");
+        }
+        self.bus.publish_relayed(LiveEvent::Resync);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_are_short_and_read_back() {
+        let payload = Payload {
+            from: "n1".into(),
+            notes: vec![Note::Agent("a:b c".into()), Note::Run("r1".into()), Note::Health("line\nbreak".into())],
+        };
+        let text = serde_json::to_string(&payload).unwrap();
+        assert_eq!(
+            text,
+            r#"{"from":"n1","notes":[{"k":"a","v":"a:b c"},{"k":"u","v":"r1"},{"k":"h","v":"line\nbreak"}]}"#
+        );
+        let back: Payload = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.notes, payload.notes);
+    }
+}

@@ -1,0 +1,209 @@
+//! Several dashboards on one database: PostgreSQL shares the work between them, SQLite
+//! serves one at a time.
+
+use crate::helpers::*;
+use crate::mock_agent::*;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_second_dashboard_on_one_sqlite_file_refuses_to_start_and_the_token_command_still_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("one.db").display());
+    let (_address, first) = start(test_settings(url.clone())).await;
+
+    let Err(error) = server::startup::Application::build(test_settings(url.clone())).await else {
+        panic!("a second dashboard started on the same SQLite file")
+    };
+    let error = error.to_string();
+    assert!(error.contains("one dashboard at a time") && error.contains("one.db"), "{error}");
+    assert!(error.contains(&format!("process {}", std::process::id())), "names the holder: {error}");
+
+    // The token command opens the database beside a running dashboard.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
+        .args(["token", "list", "--database-url", &url])
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "token list beside a dashboard: {}", String::from_utf8_lossy(&output.stderr));
+
+    // Once the first has stopped, another may start.
+    first.now().await;
+    let (_address, second) = start(test_settings(url)).await;
+    second.now().await;
+}
+
+/// Several dashboards share a database only on PostgreSQL.
+fn postgres() -> bool {
+    let on = std::env::var_os("CA_TEST_POSTGRES").is_some();
+    if !on {
+        eprintln!("skipped: several dashboards need PostgreSQL (CA_TEST_POSTGRES=1 and TEST_DATABASE_URL)");
+    }
+    on
+}
+
+/// Dashboards that count each other out within a second or two, checking every second.
+fn clustered(url: &str) -> server::cli::UiSettings {
+    let mut settings = test_settings(url.to_owned());
+    settings.node_timeout = Duration::from_secs(2);
+    settings.health_interval = Duration::from_secs(1);
+    settings
+}
+
+/// Agents at `{base}/a/{n}`, one server counting the health checks of each.
+async fn counted_agents() -> (String, Arc<Mutex<HashMap<String, u32>>>) {
+    let counts: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let router = Router::new()
+        .route(
+            "/a/{n}/health",
+            get(|State(c): State<Arc<Mutex<HashMap<String, u32>>>>, Path(n): Path<String>| async move {
+                *c.lock().unwrap().entry(n).or_default() += 1;
+                Json(json!({"status": "alive"}))
+            }),
+        )
+        .with_state(counts.clone());
+    (serve(router).await, counts)
+}
+
+async fn status(address: &str) -> Value {
+    reqwest::get(format!("{address}/api/v1/status")).await.unwrap().json().await.unwrap()
+}
+
+/// Waits until `address` counts `n` live dashboards.
+async fn live_nodes(address: &str, n: usize) -> Value {
+    eventually(Duration::from_secs(10), || async {
+        let status = status(address).await;
+        let live = status["nodes"].as_array().unwrap().iter().filter(|n| n["live"] == true).count();
+        (live == n).then_some(status)
+    })
+    .await
+    .unwrap_or_else(|| panic!("{address} counts {n} live dashboards within 10 s"))
+}
+
+#[tokio::test]
+async fn two_dashboards_check_each_agent_once_and_hear_each_others_changes() {
+    if !postgres() {
+        return;
+    }
+    let (url, _database) = test_database().await;
+    let (a, stop_a) = start(clustered(&url)).await;
+    let (b, stop_b) = start(clustered(&url)).await;
+    live_nodes(&a, 2).await;
+    live_nodes(&b, 2).await;
+    let mut b_events = EventStream::open(&b, None).await;
+
+    // Registered through A, heard on B's stream and in B's list.
+    let (base, counts) = counted_agents().await;
+    let http = reqwest::Client::new();
+    for n in 0..30 {
+        let answer = http
+            .post(format!("{a}/api/v1/agents"))
+            .json(&json!({"agent_id": format!("c{n}"), "agent_name": format!("c{n}"), "agent_url": format!("{base}/a/{n}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::CREATED);
+    }
+    b_events
+        .next_matching("agent.upserted", Duration::from_secs(5), |d| d["agent_id"] == "c29")
+        .await
+        .expect("B hears of A's registration");
+    let listed: Vec<Value> = reqwest::get(format!("{b}/api/v1/agents")).await.unwrap().json().await.unwrap();
+    assert_eq!(listed.len(), 30);
+
+    // Each agent is checked by one of them: once a second, not twice.
+    counts.lock().unwrap().clear();
+    let started = std::time::Instant::now();
+    eventually(Duration::from_secs(15), || async {
+        let c = counts.lock().unwrap();
+        (c.len() == 30 && c.values().all(|n| *n >= 4)).then_some(())
+    })
+    .await
+    .expect("every agent checked four times");
+    let most = *counts.lock().unwrap().values().max().unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(most <= 6, "an agent was checked {most} times in {seconds:.1} s at 1 s: checked by both");
+
+    // Each says how many it checks; together, all of them.
+    let status = live_nodes(&a, 2).await;
+    let checked: Vec<u64> =
+        status["nodes"].as_array().unwrap().iter().map(|n| n["agents_checked"].as_u64().unwrap()).collect();
+    assert_eq!(checked.iter().sum::<u64>(), 30, "{checked:?}");
+    assert!(checked.iter().all(|n| *n > 0), "both check some: {checked:?}");
+
+    // B's counts include the agents A checks.
+    let overview: Value = reqwest::get(format!("{b}/api/v1/overview")).await.unwrap().json().await.unwrap();
+    assert_eq!(overview["summary"]["healthy"], 30, "{}", overview["summary"]);
+
+    // A leaves: B takes every agent at its next renewal, and checks them all.
+    stop_a.now().await;
+    live_nodes(&b, 1).await;
+    counts.lock().unwrap().clear();
+    eventually(Duration::from_secs(10), || async {
+        let c = counts.lock().unwrap();
+        (c.len() == 30 && c.values().all(|n| *n >= 2)).then_some(())
+    })
+    .await
+    .expect("B checks every agent once A has left");
+    stop_b.now().await;
+}
+
+#[tokio::test]
+async fn a_run_started_on_one_dashboard_is_cancelled_on_the_other() {
+    if !postgres() {
+        return;
+    }
+    let (url, _database) = test_database().await;
+    let (a, stop_a) = start(clustered(&url)).await;
+    let (b, stop_b) = start(clustered(&url)).await;
+    let agent = mock_agent(article_schema(), Behaviour::Slow(Duration::from_secs(20))).await;
+    let http = reqwest::Client::new();
+    let answer = http
+        .post(format!("{a}/api/v1/agents"))
+        .json(&json!({"agent_id": "slow", "agent_name": "slow", "agent_url": agent.url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::CREATED);
+    let mut a_events = EventStream::open(&a, None).await;
+    let created: Value = http
+        .post(format!("{a}/api/v1/agents/slow/runs"))
+        .json(&json!({"inputs": {"topic": "t"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run_id = created["run_id"].as_str().unwrap().to_owned();
+    eventually(Duration::from_secs(5), || async {
+        (agent.mock.in_flight.load(std::sync::atomic::Ordering::SeqCst) == 1).then_some(())
+    })
+    .await
+    .expect("the agent is called");
+
+    let cancelled = http.post(format!("{b}/api/v1/runs/{run_id}/cancel")).send().await.unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    a_events
+        .next_matching("run.updated", Duration::from_secs(5), |d| {
+            d["run_id"] == run_id.as_str() && d["status"] == "cancelled"
+        })
+        .await
+        .expect("A's stream hears of B's cancel");
+    // A dropped its call to the agent.
+    eventually(Duration::from_secs(5), || async {
+        (agent.mock.in_flight.load(std::sync::atomic::Ordering::SeqCst) == 0).then_some(())
+    })
+    .await
+    .expect("A stops the call that B cancelled");
+    let run: Value = reqwest::get(format!("{a}/api/v1/runs/{run_id}")).await.unwrap().json().await.unwrap();
+    assert_eq!(run["status"], "cancelled");
+    stop_a.now().await;
+    stop_b.now().await;
+}
