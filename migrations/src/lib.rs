@@ -11,6 +11,7 @@ mod m20261202_000002_self_registration;
 mod m20261203_000001_access;
 mod m20261203_000002_outbound_headers;
 mod m20261204_000001_nodes;
+mod m20261204_000002_run_claims;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_access::Migration),
             Box::new(m20261203_000002_outbound_headers::Migration),
             Box::new(m20261204_000001_nodes::Migration),
+            Box::new(m20261204_000002_run_claims::Migration),
         ]
     }
 }

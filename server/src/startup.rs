@@ -4,6 +4,7 @@
 use crate::access::{AccessControl, AccessSettings, RequestGuard};
 use crate::agent_client::{AgentClient, ClientLimits, Guard, Lookup, NetworkPolicy, SystemLookup};
 use crate::cli::UiSettings;
+use crate::cluster::leader::Leadership;
 use crate::cluster::relay::{Outbox, Relay};
 use crate::cluster::{Cluster, ClusterSettings};
 use crate::events::EventBus;
@@ -12,7 +13,7 @@ use crate::http::guard;
 use crate::metrics::Metrics;
 use crate::registry::declared::AgentsFile;
 use crate::registry::{PreservationSettings, Registry, RegistrySettings};
-use crate::runs::{Dispatcher, RunSettings, Runs};
+use crate::runs::{Claims, Dispatcher, RunSettings, Runs};
 use crate::state::{AppState, Shared};
 use crate::tasks::{self, Tasks};
 use crate::{db, http, StartError};
@@ -56,23 +57,6 @@ impl Application {
         let started_at = chrono::Utc::now();
         let database = db::connect(&settings.database_url).await?;
         let claim = db::claim(&settings.database_url)?;
-        // Bound before anything is started: a taken port is said at once, and the
-        // membership row names the port.
-        let addr = SocketAddr::new(settings.host, settings.port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr}: {e} (is another dashboard running? try --port)"))?;
-        let port = listener.local_addr()?.port();
-        let cluster = Cluster::join(
-            database.clone(),
-            ClusterSettings {
-                node_timeout: settings.node_timeout,
-                address: settings.node_address.clone().unwrap_or_else(|| crate::cluster::default_address(port)),
-            },
-            started_at,
-        )
-        .await
-        .map_err(|e| format!("cannot join the dashboards sharing the database: {e}"))?;
         let access = AccessControl::start(
             database.clone(),
             AccessSettings {
@@ -91,6 +75,24 @@ impl Application {
             )
             .into());
         }
+        // Bound before anything is started (after the refusal above: never bound off
+        // loopback without access control): a taken port is said at once, and the
+        // membership row names the port.
+        let addr = SocketAddr::new(settings.host, settings.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e} (is another dashboard running? try --port)"))?;
+        let port = listener.local_addr()?.port();
+        let cluster = Cluster::join(
+            database.clone(),
+            ClusterSettings {
+                node_timeout: settings.node_timeout,
+                address: settings.node_address.clone().unwrap_or_else(|| crate::cluster::default_address(port)),
+            },
+            started_at,
+        )
+        .await
+        .map_err(|e| format!("cannot join the dashboards sharing the database: {e}"))?;
         if access.is_on() {
             tracing::info!("access control is on: every request needs a token or a sign-in");
             if access.open_registration() {
@@ -164,9 +166,11 @@ impl Application {
             per_agent_concurrency: settings.run_concurrency as usize,
             ..RunSettings::default()
         };
-        let dispatcher = Dispatcher::new(database.clone(), client.clone(), bus.clone(), run_settings);
-        // Before serving: what the last start left is settled first.
-        dispatcher.recover().await?;
+        let claims = Claims { me: cluster.me(), node_timeout: settings.node_timeout, alone: !cluster.shared() };
+        let dispatcher = Dispatcher::new(database.clone(), client.clone(), bus.clone(), run_settings, claims);
+        // Before serving: what the last start left is settled first (on PostgreSQL only
+        // what no live dashboard claims).
+        dispatcher.take_over().await?;
         let runs = Runs::new(database.clone(), bus.clone(), registry.clone(), dispatcher.clone(), run_settings);
 
         let mut tasks = Tasks::default();
@@ -178,15 +182,41 @@ impl Application {
             let (registry, runs, bus) = (registry.clone(), runs.clone(), bus.clone());
             tasks.add("relay", move |shutdown| relay.run(registry, runs, bus, shutdown));
         }
+        if cluster.shared() {
+            // The runs of a dashboard that is gone are taken over within the node timeout
+            // and one fifth of it.
+            let dispatcher = dispatcher.clone();
+            tasks.add("run takeover", move |shutdown| {
+                tasks::every(settings.node_timeout / 5, shutdown, move || {
+                    let dispatcher = dispatcher.clone();
+                    async move {
+                        if let Err(e) = dispatcher.take_over().await {
+                            tracing::warn!(error = %e, "could not look for runs of dashboards that are gone; retrying");
+                        }
+                    }
+                })
+            });
+        }
         tasks.add("run dispatcher", move |mut shutdown| async move {
             let _ = shutdown.changed().await;
             dispatcher.abort_all();
         });
         tasks.add("health monitor", move |shutdown| monitor.run(shutdown));
+        // One dashboard at a time decides self-preservation and runs the retention deletes.
+        let leader = if cluster.shared() {
+            let leader = Leadership::shared();
+            let (url, every) = (db::normalize_url(&settings.database_url)?, settings.node_timeout / 5);
+            let running = leader.clone();
+            tasks.add("deciding lock", move |shutdown| running.run(url, every, shutdown));
+            leader
+        } else {
+            Leadership::alone()
+        };
         {
-            let registry = registry.clone();
-            tasks.add("agent liveness", move |shutdown| registry.run_liveness(shutdown));
+            let (registry, cluster, leader) = (registry.clone(), cluster.clone(), leader.clone());
+            tasks.add("agent liveness", move |shutdown| registry.run_liveness(shutdown, cluster, leader));
         }
+        tasks.retention_by(leader);
         let agents_file = match &settings.agents_file {
             Some(path) => {
                 let file = AgentsFile::open(path.clone(), settings.agents_file_poll)?;

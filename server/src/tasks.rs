@@ -14,6 +14,8 @@ type Start = Box<dyn FnOnce(Shutdown) -> BoxFuture<'static, ()> + Send>;
 #[derive(Default)]
 pub struct Tasks {
     pending: Vec<(&'static str, Start)>,
+    /// Retention deletes run only while this dashboard decides (several on one database).
+    retention_by: Option<crate::cluster::leader::Leadership>,
 }
 
 /// The running tasks and the signal that stops them.
@@ -32,6 +34,11 @@ impl Tasks {
         self.pending.push((name, Box::new(move |shutdown| Box::pin(start(shutdown)))));
     }
 
+    /// The retention tasks added from now on run only while `leader` decides.
+    pub fn retention_by(&mut self, leader: crate::cluster::leader::Leadership) {
+        self.retention_by = Some(leader);
+    }
+
     /// A retention task: every `period` until shutdown, `purge` deletes what is older than a
     /// setting (`flag`, named in the log line) and says how many rows went. A failure is
     /// logged and tried again at the next tick.
@@ -41,10 +48,12 @@ impl Tasks {
         Fut: Future<Output = Result<u64, E>> + Send + 'static,
         E: std::fmt::Display,
     {
+        let gate = self.retention_by.clone();
         self.add(name, move |shutdown| {
             every(period, shutdown, move || {
-                let purged = purge();
+                let purged = gate.as_ref().is_none_or(|g| g.is_leader()).then(&purge);
                 async move {
+                    let Some(purged) = purged else { return };
                     match purged.await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(deleted = n, "{name}: old rows deleted ({flag})"),

@@ -14,6 +14,7 @@
 //! On SQLite there is one dashboard (`db::Claim`): its row is kept for `status`, and its
 //! view is always itself alone, whatever the database says.
 
+pub mod leader;
 pub mod relay;
 
 use crate::db::Db;
@@ -93,6 +94,17 @@ fn weight(node: &str, agent_id: &str) -> u64 {
     hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     hash ^ (hash >> 31)
+}
+
+/// The first keys of the advisory locks this tool takes (PostgreSQL's two-key form) are
+/// `LOCK_SPACE + n`, so they never meet another application's on the same database.
+pub const LOCK_SPACE: i32 = 0x4341_0000; // "CA\0\0"
+/// Per-agent run slots (`runs::store::start`): second key `lock_key(agent_id)`.
+pub const LOCK_RUN_SLOTS: i32 = LOCK_SPACE + 1;
+
+/// A stable 32-bit key for a text (an agent ID), for advisory locks.
+pub fn lock_key(text: &str) -> i32 {
+    (weight("lock", text) >> 32) as u32 as i32
 }
 
 /// This dashboard's membership.

@@ -29,6 +29,8 @@ pub struct Model {
     pub withheld: Option<Json>,
     /// The run this one re-ran (or whose inputs were edited and run again).
     pub rerun_of: Option<String>,
+    /// The dashboard carrying it out while it is queued or running (`cluster`).
+    pub claimed_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -283,6 +283,7 @@ async fn import_run(
         cost_usd: Set(number(row, "total_cost_usd")),
         withheld: Set(None),
         rerun_of: Set(None),
+        claimed_by: Set(None),
     };
     runs::Entity::insert(model)
         .on_conflict(OnConflict::column(runs::Column::RunId).do_nothing().to_owned())

@@ -14,6 +14,8 @@
 
 use super::liveness::{Liveness, FLUSH_EVERY};
 use super::{store, Registry};
+use crate::cluster::leader::Leadership;
+use crate::cluster::Cluster;
 use crate::tasks::Shutdown;
 use app::model::events::LiveEvent;
 use app::model::SelfPreservation;
@@ -72,19 +74,55 @@ impl Preservation {
     }
 }
 
+/// With several dashboards, an agent expires this long after its TTL: a heartbeat
+/// another dashboard took in time reaches the database within its flush (`FLUSH_EVERY`),
+/// so the owner that decides never expires an agent whose heartbeats went elsewhere.
+pub const SHARED_EXPIRY_MARGIN: Duration = Duration::from_secs(2);
+
 impl Registry {
-    /// The liveness task (see the module's comment).
-    pub async fn run_liveness(self, mut shutdown: Shutdown) {
+    /// The liveness task (see the module's comment). With several dashboards on one
+    /// PostgreSQL, each stores the heartbeats it took (merged by the latest) and expires
+    /// the agents it checks (`cluster::Members::owns`); the one holding the deciding lock
+    /// (`leader`) decides self-preservation from the stored heartbeats, and the others
+    /// follow its decision (relayed).
+    pub async fn run_liveness(self, mut shutdown: Shutdown, cluster: Cluster, leader: Leadership) {
         let mut ticker = tokio::time::interval(FLUSH_EVERY);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut preservation = Preservation::default();
+        let members = cluster.members();
+        let shared = cluster.shared();
+        let margin = if shared { SHARED_EXPIRY_MARGIN } else { Duration::ZERO };
+        let started = Utc::now();
+        let mut was_leader = false;
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
                 _ = shutdown.changed() => break,
             }
             let now = Utc::now();
-            let (alive, silent) = self.liveness.silence(now);
+            let owner = members.borrow().clone();
+            let counted = match (shared, leader.is_leader()) {
+                (false, _) => Some(self.liveness.silence(now)),
+                (true, true) => match store::silence(self.db.read(), started, now).await {
+                    Ok((alive, silent)) => Some((alive as usize, silent as usize)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot count silent agents; self-preservation decides at the next tick");
+                        None
+                    }
+                },
+                (true, false) => None,
+            };
+            if was_leader && !leader.is_leader() {
+                // The next holder decides afresh.
+                preservation = Preservation::default();
+            }
+            was_leader = leader.is_leader();
+            let Some((alive, silent)) = counted else {
+                // Another dashboard decides; its decision arrives relayed.
+                let paused = self.preservation.lock().expect("never poisoned: no panics while held").active;
+                self.sweep(&self.liveness, now, !paused, |id| owner.owns(id), margin).await;
+                continue;
+            };
             let (paused, changed) = preservation.decide(&self.settings.preservation, alive, silent);
             let view = preservation.view(alive, silent);
             if changed {
@@ -102,14 +140,21 @@ impl Registry {
                 self.bus.publish(LiveEvent::SelfPreservation(view.clone()));
             }
             *self.preservation.lock().expect("never poisoned: no panics while held") = view;
-            self.sweep(&self.liveness, now, !paused).await;
+            self.sweep(&self.liveness, now, !paused, |id| owner.owns(id), margin).await;
         }
         // What the book took since the last flush is stored before the process ends.
-        self.sweep(&self.liveness, Utc::now(), false).await;
+        self.sweep(&self.liveness, Utc::now(), false, |_| false, margin).await;
     }
 
-    async fn sweep(&self, liveness: &Liveness, now: chrono::DateTime<Utc>, expire: bool) {
-        let sweep = liveness.sweep(now, expire);
+    async fn sweep(
+        &self,
+        liveness: &Liveness,
+        now: chrono::DateTime<Utc>,
+        expire: bool,
+        owns: impl Fn(&str) -> bool,
+        margin: Duration,
+    ) {
+        let sweep = liveness.sweep(now, expire, owns, margin);
         if !sweep.beats.is_empty() {
             self.monitor.heartbeats(sweep.beats.iter().map(|(id, _)| id.clone()).collect());
             if let Err(e) = store::save_heartbeats(self.db.write(), &sweep.beats).await {
@@ -127,11 +172,15 @@ impl Registry {
                     self.monitor.park(&agent_id);
                     self.bus.publish(LiveEvent::AgentUpserted(store::to_view(model, &self.policy)));
                 }
-                // Registered or revived meanwhile, or deleted.
-                Ok(None) => liveness.unexpired(&agent_id, last),
+                // Registered or revived meanwhile, deleted, or another dashboard stored a
+                // newer heartbeat: the book takes that one.
+                Ok(None) => {
+                    let stored = store::last_heartbeat(self.db.read(), &agent_id).await.ok().flatten();
+                    liveness.unexpired(&agent_id, last, stored);
+                }
                 Err(e) => {
                     tracing::warn!(agent_id, error = %e, "could not store an expiry; retrying");
-                    liveness.unexpired(&agent_id, last);
+                    liveness.unexpired(&agent_id, last, None);
                 }
             }
         }

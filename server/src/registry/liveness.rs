@@ -223,9 +223,12 @@ impl Liveness {
     }
 
     /// The heartbeat times to store, and the agents that expire now (marked in the book).
-    /// With `expire` false (self-preservation) none expires.
-    pub fn sweep(&self, now: DateTime<Utc>, expire: bool) -> Sweep {
+    /// With `expire` false (self-preservation) none expires. Only agents `owns` says are
+    /// this dashboard's expire here, and only `margin` after their TTL: with several
+    /// dashboards, a heartbeat another one took reaches the database within its flush.
+    pub fn sweep(&self, now: DateTime<Utc>, expire: bool, owns: impl Fn(&str) -> bool, margin: Duration) -> Sweep {
         let grace_from = self.inner.started;
+        let margin = chrono::Duration::from_std(margin).unwrap_or_default();
         let mut sweep = Sweep::default();
         for (id, entry) in self.book().iter_mut() {
             if entry.dirty {
@@ -236,7 +239,7 @@ impl Liveness {
             }
             if let (true, Some(ttl), None) = (expire, entry.ttl, entry.expired) {
                 let since = entry.last.map_or(grace_from, |last| last.max(grace_from));
-                if now - since > chrono::Duration::seconds(i64::from(ttl)) {
+                if now - since > chrono::Duration::seconds(i64::from(ttl)) + margin && owns(id) {
                     entry.expired = Some(Expiry::Ttl);
                     sweep.expired.push((id.clone(), entry.last));
                 }
@@ -258,12 +261,16 @@ impl Liveness {
         }
     }
 
-    /// An expiry that was not stored (revived meanwhile, or the write failed): the book
-    /// takes it back unless something newer happened to the agent.
-    pub fn unexpired(&self, agent_id: &str, last: Option<DateTime<Utc>>) {
+    /// An expiry that was not stored (revived meanwhile, another dashboard took a newer
+    /// heartbeat, or the write failed): the book takes it back unless something newer
+    /// happened to the agent, and keeps the newer of its heartbeat and `stored`.
+    pub fn unexpired(&self, agent_id: &str, last: Option<DateTime<Utc>>, stored: Option<DateTime<Utc>>) {
         if let Some(entry) = self.book().get_mut(agent_id) {
             if entry.expired == Some(Expiry::Ttl) && entry.last == last {
                 entry.expired = None;
+            }
+            if stored > entry.last {
+                entry.last = stored;
             }
         }
     }
@@ -308,29 +315,29 @@ mod tests {
     #[test]
     fn an_agent_expires_after_its_ttl_and_a_heartbeat_revives_it() {
         let live = book(0);
-        assert!(live.sweep(at(60), true).expired.is_empty(), "not before the TTL has passed");
-        let sweep = live.sweep(at(61), true);
+        assert!(live.sweep(at(60), true, |_| true, Duration::ZERO).expired.is_empty(), "not before the TTL has passed");
+        let sweep = live.sweep(at(61), true, |_| true, Duration::ZERO);
         assert_eq!(sweep.expired, vec![("self".to_owned(), Some(at(0)))]);
-        assert!(live.sweep(at(120), true).expired.is_empty(), "expired once");
+        assert!(live.sweep(at(120), true, |_| true, Duration::ZERO).expired.is_empty(), "expired once");
         assert_eq!(live.beat("self", at(121)), Beat::Revived(at(121)));
         assert_eq!(live.beat("self", at(122)), Beat::Recorded(at(122)));
-        assert_eq!(live.sweep(at(123), true).beats, vec![("self".to_owned(), at(122))]);
-        assert!(live.sweep(at(124), true).beats.is_empty(), "flushed once");
+        assert_eq!(live.sweep(at(123), true, |_| true, Duration::ZERO).beats, vec![("self".to_owned(), at(122))]);
+        assert!(live.sweep(at(124), true, |_| true, Duration::ZERO).beats.is_empty(), "flushed once");
     }
 
     #[test]
     fn the_dashboards_own_downtime_is_not_held_against_agents() {
         // Last heartbeat long before this start: still a whole TTL from the start.
         let live = book(1000);
-        assert!(live.sweep(at(1059), true).expired.is_empty());
-        assert_eq!(live.sweep(at(1061), true).expired.len(), 1);
+        assert!(live.sweep(at(1059), true, |_| true, Duration::ZERO).expired.is_empty());
+        assert_eq!(live.sweep(at(1061), true, |_| true, Duration::ZERO).expired.len(), 1);
     }
 
     #[test]
     fn manual_agents_never_expire_and_deregistered_ones_are_not_revived_by_heartbeats() {
         let live = book(0);
         assert_eq!(live.beat("manual", at(1)), Beat::Recorded(at(1)));
-        assert!(live.sweep(at(100_000), true).expired.iter().all(|(id, _)| id != "manual"));
+        assert!(live.sweep(at(100_000), true, |_| true, Duration::ZERO).expired.iter().all(|(id, _)| id != "manual"));
         live.registered("self", Some(60), Some(at(5)), None);
         live.deregistered("self");
         assert_eq!(live.beat("self", at(6)), Beat::Deregistered);
@@ -342,15 +349,35 @@ mod tests {
     #[test]
     fn paused_expiry_expires_nothing_and_a_failed_write_is_retried() {
         let live = book(0);
-        assert!(live.sweep(at(1000), false).expired.is_empty());
-        let sweep = live.sweep(at(1000), true);
+        assert!(live.sweep(at(1000), false, |_| true, Duration::ZERO).expired.is_empty());
+        let sweep = live.sweep(at(1000), true, |_| true, Duration::ZERO);
         assert_eq!(sweep.expired.len(), 1);
-        live.unexpired("self", Some(at(0)));
-        assert_eq!(live.sweep(at(1001), true).expired.len(), 1, "expires again at the next sweep");
+        live.unexpired("self", Some(at(0)), None);
+        assert_eq!(
+            live.sweep(at(1001), true, |_| true, Duration::ZERO).expired.len(),
+            1,
+            "expires again at the next sweep"
+        );
         live.beat("manual", at(2));
-        let beats = live.sweep(at(1002), true).beats;
+        let beats = live.sweep(at(1002), true, |_| true, Duration::ZERO).beats;
         live.unflushed(beats);
-        assert_eq!(live.sweep(at(1003), true).beats, vec![("manual".to_owned(), at(2))]);
+        assert_eq!(live.sweep(at(1003), true, |_| true, Duration::ZERO).beats, vec![("manual".to_owned(), at(2))]);
+    }
+
+    #[test]
+    fn only_the_owner_expires_an_agent_and_only_after_the_margin() {
+        let live = book(0);
+        live.registered("theirs", Some(60), Some(at(0)), None);
+        live.registered("mine", Some(60), Some(at(0)), None);
+        let margin = Duration::from_secs(2);
+        let sweep = |t| live.sweep(at(t), true, |id: &str| id == "mine", margin).expired;
+        assert!(sweep(61).is_empty(), "within the margin: another dashboard's beat may still be flushing");
+        assert_eq!(sweep(63), vec![("mine".to_owned(), Some(at(0)))]);
+        assert!(sweep(1000).is_empty(), "not this dashboard's to expire");
+        // Another dashboard took a newer beat: the expiry is refused, the book keeps it.
+        live.unexpired("mine", Some(at(0)), Some(at(50)));
+        assert!(sweep(100).is_empty());
+        assert_eq!(sweep(113).len(), 1, "a TTL and the margin after the newer beat");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::AbortHandle;
 
 /// Extra time an agent call gets beyond the run's remaining budget (see `call_agent`).
@@ -46,22 +46,59 @@ struct Inner {
     client: AgentClient,
     bus: EventBus,
     settings: RunSettings,
+    /// The runs this dashboard claims (`cluster`).
+    claims: Claims,
     slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Woken when a run of the agent ends (here or on another dashboard): a run waiting
+    /// for the agent's limit across dashboards tries again.
+    freed: Mutex<HashMap<String, Arc<Notify>>>,
     /// The task of every run that is queued or running here, for cancel.
     active: Mutex<HashMap<String, AbortHandle>>,
 }
 
+/// Who claims runs, and when another dashboard's claim has lapsed.
+#[derive(Clone, Debug)]
+pub struct Claims {
+    /// This dashboard (its membership row).
+    pub me: Arc<str>,
+    /// A claim lapses when its dashboard's row is older than this.
+    pub node_timeout: Duration,
+    /// SQLite: one dashboard at a time, so every other claim has lapsed.
+    pub alone: bool,
+}
+
+/// Runs taken over at a time.
+const TAKE_AT_ONCE: u64 = 200;
+
+/// A run that waits for its agent's limit across dashboards asks again at least this
+/// often (a run ending on another dashboard wakes it sooner, through the relay).
+const FULL_RETRY: Duration = Duration::from_secs(1);
+
 impl Dispatcher {
-    pub fn new(db: Db, client: AgentClient, bus: EventBus, settings: RunSettings) -> Self {
+    pub fn new(db: Db, client: AgentClient, bus: EventBus, settings: RunSettings, claims: Claims) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
                 client,
                 bus,
                 settings,
+                claims,
                 slots: Mutex::new(HashMap::new()),
+                freed: Mutex::new(HashMap::new()),
                 active: Mutex::new(HashMap::new()),
             }),
+        }
+    }
+
+    /// The dashboard that claims the runs stored here.
+    pub fn me(&self) -> &str {
+        &self.inner.claims.me
+    }
+
+    /// A run of `agent_id` ended on another dashboard: one waiting here may start.
+    pub fn freed(&self, agent_id: &str) {
+        if let Some(notify) = lock(&self.inner.freed).get(agent_id) {
+            notify.notify_waiters();
         }
     }
 
@@ -95,35 +132,57 @@ impl Dispatcher {
         }
     }
 
-    /// At start: settles what a previous process left. In-flight synchronous calls become
-    /// `interrupted` (never sent twice); async jobs resume polling; queued runs are sent.
-    pub async fn recover(&self) -> Result<(), sea_orm::DbErr> {
-        let interrupted = store::interrupt_inflight(self.inner.db.write()).await?
-            + store::interrupt_withheld(self.inner.db.write()).await?;
-        let left = store::unfinished(self.inner.db.read()).await?;
-        let (mut resumed, mut queued) = (0, 0);
-        for run in left {
-            let resume = match (run.status.as_str(), run.job_id) {
-                ("running", Some(job_id)) => {
-                    resumed += 1;
-                    Some((job_id, run.started_at.unwrap_or(run.created_at)))
+    /// Settles the runs of dashboards that are gone (at start: the previous process's;
+    /// then, with several dashboards, every fifth of the node timeout): this one claims
+    /// them; in-flight synchronous calls become `interrupted` (never sent twice), async
+    /// jobs resume polling, queued runs are sent (those whose secret inputs died with
+    /// their dashboard: `interrupted`). Only runs whose claim has lapsed are touched.
+    pub async fn take_over(&self) -> Result<(), sea_orm::DbErr> {
+        let claims = &self.inner.claims;
+        let (mut interrupted, mut resumed, mut queued) = (0, 0, 0);
+        loop {
+            let fresh = Utc::now() - chrono::Duration::from_std(claims.node_timeout).unwrap_or(chrono::Duration::MAX);
+            let taken = store::take_over(self.inner.db.write(), &claims.me, fresh, claims.alone, TAKE_AT_ONCE).await?;
+            let done = (taken.len() as u64) < TAKE_AT_ONCE;
+            for run in taken {
+                let running = run.status == RunStatus::Running.as_str();
+                let why = match (running, &run.job_id, &run.withheld) {
+                    (true, None, _) => Some((RunStatus::Running, store::INTERRUPTED_IN_FLIGHT)),
+                    (false, _, Some(_)) => Some((RunStatus::Queued, store::INTERRUPTED_WITHHELD)),
+                    _ => None,
+                };
+                if let Some((from, reason)) = why {
+                    if store::interrupt(self.inner.db.write(), &run.run_id, &claims.me, from, reason).await? {
+                        interrupted += 1;
+                        store::publish(self.inner.db.read(), &self.inner.bus, &run.run_id).await;
+                    }
+                    continue;
                 }
-                _ => {
-                    queued += 1;
-                    None
-                }
-            };
-            self.dispatch(Job {
-                run_id: run.run_id,
-                agent_id: run.agent_id,
-                agent_url: run.agent_url,
-                inputs: run.inputs,
-                secrets: Vec::new(),
-                resume,
-            });
+                let resume = match (running, run.job_id) {
+                    (true, Some(job_id)) => {
+                        resumed += 1;
+                        Some((job_id, run.started_at.unwrap_or(run.created_at)))
+                    }
+                    _ => {
+                        queued += 1;
+                        None
+                    }
+                };
+                self.dispatch(Job {
+                    run_id: run.run_id,
+                    agent_id: run.agent_id,
+                    agent_url: run.agent_url,
+                    inputs: run.inputs,
+                    secrets: Vec::new(),
+                    resume,
+                });
+            }
+            if done {
+                break;
+            }
         }
         if interrupted + resumed + queued > 0 {
-            tracing::info!(interrupted, resumed, queued, "runs left by the previous start settled");
+            tracing::info!(interrupted, resumed, queued, "runs of a dashboard that is gone taken over");
         }
         Ok(())
     }
@@ -134,6 +193,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Inner {
+    fn freed(&self, agent_id: &str) -> Arc<Notify> {
+        lock(&self.freed).entry(agent_id.to_owned()).or_default().clone()
+    }
+
     fn slot(&self, agent_id: &str) -> Arc<Semaphore> {
         lock(&self.slots)
             .entry(agent_id.to_owned())
@@ -142,11 +205,15 @@ impl Inner {
     }
 
     async fn carry_out(&self, job: Job) {
-        let run_id = job.run_id.clone();
+        let (run_id, agent_id) = (job.run_id.clone(), job.agent_id.clone());
         if let Err(e) = self.try_carry_out(job).await {
-            // The outcome could not be written; the run stays as it was and the next
-            // start settles it. Nothing is lost silently.
+            // The outcome could not be written; the run stays as it was, and is settled
+            // when this dashboard is gone (the next start, or another dashboard).
             tracing::error!(%run_id, error = %e, "could not record a run's progress");
+        }
+        // A run waiting for the agent's limit across dashboards may start now.
+        if let Some(freed) = lock(&self.freed).get(&agent_id) {
+            freed.notify_waiters();
         }
     }
 
@@ -180,10 +247,22 @@ impl Inner {
                     }
                     return Ok(());
                 }
-                let at = store::now();
-                if !store::start(db, &job.run_id, at).await? {
-                    return Ok(()); // cancelled or deleted while it waited
-                }
+                let at = loop {
+                    let at = store::now();
+                    let limit = self.settings.per_agent_concurrency;
+                    // Registered before asking, so that a run ending meanwhile wakes it.
+                    let freed = self.freed(&job.agent_id);
+                    let woken = freed.notified();
+                    match store::start(db, &job.run_id, &job.agent_id, &self.claims.me, limit, at).await? {
+                        store::Start::Started => break at,
+                        // Cancelled, deleted or taken over while it waited.
+                        store::Start::Gone => return Ok(()),
+                        // Its agent's other runs are on other dashboards.
+                        store::Start::Full => {
+                            let _ = tokio::time::timeout(FULL_RETRY, woken).await;
+                        }
+                    }
+                };
                 (at, None)
             }
         };

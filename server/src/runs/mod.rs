@@ -7,7 +7,7 @@ mod idempotency;
 mod query;
 pub mod store;
 
-pub use dispatcher::Dispatcher;
+pub use dispatcher::{Claims, Dispatcher};
 
 use crate::db::Db;
 use crate::error::ServiceError;
@@ -184,6 +184,7 @@ impl Runs {
             request_hash: request_hash.clone(),
             withheld,
             rerun_of,
+            claimed_by: self.dispatcher.me().to_owned(),
         };
         let replay_inputs = inputs.clone();
         let remember = (!self.known_schemas.lock().expect("never poisoned").contains(&schema.schema_hash))
@@ -302,6 +303,7 @@ impl Runs {
             for change in store::changes_of(self.db.read(), ids).await? {
                 if change.status.is_final() {
                     self.dispatcher.abort(&change.run_id);
+                    self.dispatcher.freed(&change.agent_id);
                 }
                 self.bus.publish_relayed(app::model::events::LiveEvent::RunUpdated(change));
             }

@@ -32,6 +32,8 @@ pub struct NewRun {
     pub withheld: Vec<String>,
     /// The run it re-runs, if any.
     pub rerun_of: Option<String>,
+    /// The dashboard that stores it carries it out (`cluster`).
+    pub claimed_by: String,
 }
 
 /// Stores a queued run. With an idempotency key already used, stores nothing and
@@ -61,6 +63,7 @@ pub async fn insert(db: &DatabaseConnection, run: NewRun) -> Result<Result<runs:
         cost_usd: Set(None),
         withheld: Set((!run.withheld.is_empty()).then(|| serde_json::json!(run.withheld))),
         rerun_of: Set(run.rerun_of),
+        claimed_by: Set(Some(run.claimed_by)),
     };
     let inserted = runs::Entity::insert(row)
         .on_conflict(OnConflict::column(runs::Column::IdempotencyKey).do_nothing().to_owned())
@@ -90,16 +93,71 @@ fn in_states(states: &[RunStatus]) -> sea_orm::sea_query::SimpleExpr {
     runs::Column::Status.is_in(states.iter().map(|s| s.as_str()))
 }
 
-/// queued → running. False when the run was cancelled or deleted meanwhile.
-pub async fn start(db: &DatabaseConnection, run_id: &str, at: DateTime<Utc>) -> Result<bool, DbErr> {
+/// Whether a queued run could start.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Start {
+    Started,
+    /// Cancelled, deleted, or taken over by another dashboard meanwhile: not sent here.
+    Gone,
+    /// Its agent already runs `limit` runs (on any dashboard): it waits.
+    Full,
+}
+
+/// queued → running, by the dashboard that claims the run (`me`), and only while its
+/// agent runs fewer than `limit` runs on every dashboard together.
+///
+/// The count and the change are one guarded UPDATE. On PostgreSQL two dashboards could
+/// both count `limit - 1` under READ COMMITTED and both start, so the transaction first
+/// takes an advisory lock on the agent: the second waits for the first's commit, and its
+/// UPDATE (a new snapshot) counts the first's run. SQLite has one writer at a time.
+pub async fn start(
+    db: &DatabaseConnection,
+    run_id: &str,
+    agent_id: &str,
+    me: &str,
+    limit: usize,
+    at: DateTime<Utc>,
+) -> Result<Start, DbErr> {
+    use sea_orm::sea_query::{Alias, Query, SimpleExpr, SubQueryStatement};
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            [crate::cluster::LOCK_RUN_SLOTS.into(), crate::cluster::lock_key(agent_id).into()],
+        ))
+        .await?;
+    }
+    let other = Alias::new("running_now");
+    let running = Query::select()
+        .expr(Expr::col((other.clone(), runs::Column::RunId)).count())
+        .from_as(runs::Entity, other.clone())
+        .and_where(Expr::col((other.clone(), runs::Column::AgentId)).eq(agent_id))
+        .and_where(Expr::col((other, runs::Column::Status)).eq(RunStatus::Running.as_str()))
+        .to_owned();
     let result = runs::Entity::update_many()
         .col_expr(runs::Column::Status, Expr::value(RunStatus::Running.as_str()))
         .col_expr(runs::Column::StartedAt, Expr::value(Some(at)))
         .filter(runs::Column::RunId.eq(run_id))
         .filter(in_states(&[RunStatus::Queued]))
-        .exec(db)
+        .filter(runs::Column::ClaimedBy.eq(me))
+        .filter(
+            Expr::expr(SimpleExpr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(running))))
+                .lt(limit as i64),
+        )
+        .exec(&txn)
         .await?;
-    Ok(result.rows_affected == 1)
+    if result.rows_affected == 1 {
+        txn.commit().await?;
+        return Ok(Start::Started);
+    }
+    let run = runs::Entity::find_by_id(run_id).one(&txn).await?;
+    txn.commit().await?;
+    Ok(match run {
+        Some(r) if r.status == RunStatus::Queued.as_str() && r.claimed_by.as_deref() == Some(me) => Start::Full,
+        _ => Start::Gone,
+    })
 }
 
 /// Remembers the agent's job ID of a running run, so polling resumes after a restart.
@@ -154,48 +212,79 @@ pub async fn delete(db: &DatabaseConnection, run_id: &str) -> Result<bool, DbErr
     Ok(runs::Entity::delete_by_id(run_id).exec(db).await?.rows_affected == 1)
 }
 
-/// At start: a synchronous call that was in flight when the dashboard stopped may or may
-/// not have reached the agent; it is never sent again, and says so.
-pub async fn interrupt_inflight(db: &DatabaseConnection) -> Result<u64, DbErr> {
-    interrupt(
-        db,
-        RunStatus::Running,
-        runs::Column::JobId.is_null(),
-        "The dashboard stopped while the agent was working on this run. It was not sent again, \
-         because the agent may have done the work; re-run it if needed.",
-    )
-    .await
-}
+/// A synchronous call that was in flight when its dashboard stopped may or may not have
+/// reached the agent: it is never sent again, and says so.
+pub const INTERRUPTED_IN_FLIGHT: &str = "The dashboard carrying out this run stopped while the agent was working on \
+     it. It was not sent again, because the agent may have done the work; re-run it if needed.";
 
-/// Queued runs whose secret inputs were only ever in the memory of a process that has
-/// stopped: they cannot be sent, and say why.
-pub async fn interrupt_withheld(db: &DatabaseConnection) -> Result<u64, DbErr> {
-    interrupt(
-        db,
-        RunStatus::Queued,
-        runs::Column::Withheld.is_not_null(),
-        "The dashboard restarted before this run was sent, and its secret inputs are never stored, \
-         so it could not be sent. Use Edit and re-run and enter them again.",
-    )
-    .await
-}
+/// A queued run whose secret inputs were only ever in the memory of a dashboard that has
+/// stopped cannot be sent.
+pub const INTERRUPTED_WITHHELD: &str = "The dashboard that queued this run stopped before sending it, and secret \
+     inputs are never stored, so it could not be sent. Use Edit and re-run and enter them again.";
 
-/// `status` runs matching `which` → `interrupted` with `reason`; how many.
-async fn interrupt(
+/// Takes over, for `me`, up to `limit` queued or running runs whose dashboard is gone:
+/// its membership row is older than `fresh` or missing, or (`alone`, SQLite: one
+/// dashboard at a time) any claim but `me`'s. On PostgreSQL the rows are locked with
+/// `FOR UPDATE SKIP LOCKED`, so two dashboards taking over at once take different runs.
+pub async fn take_over(
     db: &DatabaseConnection,
-    status: RunStatus,
-    which: sea_orm::sea_query::SimpleExpr,
+    me: &str,
+    fresh: DateTime<Utc>,
+    alone: bool,
+    limit: u64,
+) -> Result<Vec<runs::Model>, DbErr> {
+    use crate::entities::nodes;
+    use sea_orm::sea_query::{LockBehavior, LockType, Query};
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let txn = db.begin().await?;
+    let orphaned = if alone {
+        Condition::any().add(runs::Column::ClaimedBy.is_null()).add(runs::Column::ClaimedBy.ne(me))
+    } else {
+        let live = Query::select()
+            .column(nodes::Column::NodeId)
+            .from(nodes::Entity)
+            .and_where(nodes::Column::SeenAt.gt(fresh))
+            .to_owned();
+        Condition::any().add(runs::Column::ClaimedBy.is_null()).add(runs::Column::ClaimedBy.not_in_subquery(live))
+    };
+    let mut find = runs::Entity::find()
+        .filter(in_states(&[RunStatus::Queued, RunStatus::Running]))
+        .filter(orphaned)
+        .order_by_asc(runs::Column::CreatedAt)
+        .limit(limit);
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        find = find.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let taken = find.all(&txn).await?;
+    if !taken.is_empty() {
+        runs::Entity::update_many()
+            .col_expr(runs::Column::ClaimedBy, Expr::value(Some(me.to_owned())))
+            .filter(runs::Column::RunId.is_in(taken.iter().map(|r| r.run_id.clone())))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(taken)
+}
+
+/// A run `me` took over → `interrupted` with `reason`, unless it changed meanwhile.
+pub async fn interrupt(
+    db: &DatabaseConnection,
+    run_id: &str,
+    me: &str,
+    from: RunStatus,
     reason: &str,
-) -> Result<u64, DbErr> {
+) -> Result<bool, DbErr> {
     let result = runs::Entity::update_many()
         .col_expr(runs::Column::Status, Expr::value(RunStatus::Interrupted.as_str()))
         .col_expr(runs::Column::Error, Expr::value(reason))
         .col_expr(runs::Column::FinishedAt, Expr::value(Some(now())))
-        .filter(in_states(&[status]))
-        .filter(which)
+        .filter(runs::Column::RunId.eq(run_id))
+        .filter(in_states(&[from]))
+        .filter(runs::Column::ClaimedBy.eq(me))
         .exec(db)
         .await?;
-    Ok(result.rows_affected)
+    Ok(result.rows_affected == 1)
 }
 
 /// Keeps `schema` under its hash, once (for schema drift: Edit and re-run compares).
@@ -219,15 +308,6 @@ pub async fn remember_schema(
 /// The schema kept under `hash`, if any run was validated against it.
 pub async fn schema_by_hash(db: &DatabaseConnection, hash: &str) -> Result<Option<app::schema::InputSchema>, DbErr> {
     Ok(schemas::Entity::find_by_id(hash.to_owned()).one(db).await?.and_then(|m| serde_json::from_value(m.schema).ok()))
-}
-
-/// Runs still to be carried on at start: queued ones, and async jobs being polled.
-pub async fn unfinished(db: &DatabaseConnection) -> Result<Vec<runs::Model>, DbErr> {
-    runs::Entity::find()
-        .filter(in_states(&[RunStatus::Queued, RunStatus::Running]))
-        .order_by_asc(runs::Column::CreatedAt)
-        .all(db)
-        .await
 }
 
 /// Removes finished runs that ended before `before`; returns how many.

@@ -207,3 +207,208 @@ async fn a_run_started_on_one_dashboard_is_cancelled_on_the_other() {
     stop_a.now().await;
     stop_b.now().await;
 }
+
+/// A dashboard as a process of its own, so that it can be killed with SIGKILL.
+struct Process {
+    child: tokio::process::Child,
+    address: String,
+}
+
+impl Process {
+    async fn start(database_url: &str, extra: &[&str]) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
+            .args(["ui", "--port", "0", "--database-url", database_url, "--leptos-config", "none.toml"])
+            .args(["--node-timeout", "2s", "--health-interval", "1s", "--health-timeout", "1s"])
+            .args(["--allow-agent-network", "127.0.0.0/8", "--unhealthy-after", "1"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .env_remove("CA_ADMIN_TOKEN")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the dashboard binary starts");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the dashboard starts within 20 s")
+            .unwrap()
+            .expect("the dashboard prints its URL");
+        let address = line.trim().rsplit_once(' ').unwrap().1.trim_end_matches("/orchestrator").to_owned();
+        Self { child, address }
+    }
+
+    /// SIGKILL: no shutdown, no goodbye; its row stays until it is stale.
+    async fn kill(&mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_killed_dashboards_agents_and_runs_are_taken_over_by_the_others() {
+    if !postgres() {
+        return;
+    }
+    let (url, _database) = test_database().await;
+    let mut a = Process::start(&url, &[]).await;
+    let b = Process::start(&url, &[]).await;
+    let c = Process::start(&url, &[]).await;
+    live_nodes(&a.address, 3).await;
+    let http = reqwest::Client::new();
+    let register = |id: String, agent_url: String| {
+        let http = http.clone();
+        let a = a.address.clone();
+        async move {
+            let answer = http
+                .post(format!("{a}/api/v1/agents"))
+                .json(&json!({"agent_id": id, "agent_name": id, "agent_url": agent_url}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), StatusCode::CREATED, "{}", answer.text().await.unwrap());
+        }
+    };
+    let (base, counts) = counted_agents().await;
+    for n in 0..30 {
+        register(format!("c{n}"), format!("{base}/a/{n}")).await;
+    }
+    let sync = mock_agent(article_schema(), Behaviour::Slow(Duration::from_secs(30))).await;
+    let job = mock_agent(article_schema(), Behaviour::AsyncFor(Duration::from_secs(5))).await;
+    register("sync".into(), sync.url.clone()).await;
+    register("job".into(), job.url.clone()).await;
+    // Every dashboard checks a share of the agents.
+    let status = eventually(Duration::from_secs(10), || async {
+        let status = status(&a.address).await;
+        let checked: Vec<u64> =
+            status["nodes"].as_array().unwrap().iter().map(|n| n["agents_checked"].as_u64().unwrap()).collect();
+        (checked.len() == 3 && checked.iter().sum::<u64>() == 32).then_some(checked)
+    })
+    .await
+    .expect("the three dashboards say they check 32 agents together");
+    assert!(status.iter().all(|n| *n > 0), "each checks some: {status:?}");
+
+    // Runs carried out by A: a synchronous call in flight, and an async job being polled.
+    let start_run = |agent: &str| {
+        let (http, a, agent) = (http.clone(), a.address.clone(), agent.to_owned());
+        async move {
+            let created: Value = http
+                .post(format!("{a}/api/v1/agents/{agent}/runs"))
+                .json(&json!({"inputs": {"topic": "t"}}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            created["run_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let sync_run = start_run("sync").await;
+    let job_run = start_run("job").await;
+    eventually(Duration::from_secs(10), || async {
+        let called = sync.mock.in_flight.load(std::sync::atomic::Ordering::SeqCst) == 1;
+        let polled = job.mock.status_calls.load(std::sync::atomic::Ordering::SeqCst) > 0;
+        (called && polled).then_some(())
+    })
+    .await
+    .expect("A calls the agent and polls the job");
+
+    a.kill().await;
+    let killed = std::time::Instant::now();
+    counts.lock().unwrap().clear();
+    let run = |id: String| {
+        let b = b.address.clone();
+        async move { reqwest::get(format!("{b}/api/v1/runs/{id}")).await.unwrap().json::<Value>().await.unwrap() }
+    };
+    // Its agents are checked again within the node timeout (2 s) and an interval (1 s),
+    // with a renewal (0.4 s) and a second of slack.
+    eventually(Duration::from_millis(4_400), || async {
+        let c = counts.lock().unwrap();
+        (c.len() == 30).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!("not every agent was checked within 4.4 s of the kill: {:?}", counts.lock().unwrap().len())
+    });
+    let rechecked = killed.elapsed();
+    // Its in-flight synchronous call is interrupted, not sent again; its job finishes elsewhere.
+    let interrupted = eventually(Duration::from_secs(10), || async {
+        let r = run(sync_run.clone()).await;
+        (r["status"] == "interrupted").then_some(r)
+    })
+    .await
+    .expect("the call A had in flight is interrupted");
+    assert!(interrupted["error"].as_str().unwrap().contains("not sent again"), "{interrupted}");
+    let finished = eventually(Duration::from_secs(15), || async {
+        let r = run(job_run.clone()).await;
+        (r["status"] == "succeeded").then_some(r)
+    })
+    .await
+    .expect("A's async job is followed to its end by another dashboard");
+    assert_eq!(finished["outputs"], json!({"echo": {"topic": "t"}}));
+    assert_eq!(sync.runs_received(), 1, "the synchronous call was sent once");
+    assert_eq!(job.runs_received(), 1, "the job was started once");
+    // The other two count A out and share its agents.
+    let status = live_nodes(&c.address, 2).await;
+    let checked: u64 = status["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["live"] == true)
+        .map(|n| n["agents_checked"].as_u64().unwrap())
+        .sum();
+    assert_eq!(checked, 32);
+    eprintln!("after SIGKILL: every agent checked again within {rechecked:?}");
+    drop(b);
+}
+
+#[tokio::test]
+async fn an_agents_run_limit_holds_across_dashboards() {
+    if !postgres() {
+        return;
+    }
+    let (url, _database) = test_database().await;
+    let settings = |s: &mut server::cli::UiSettings| s.run_concurrency = 1;
+    let mut one = clustered(&url);
+    settings(&mut one);
+    let mut two = clustered(&url);
+    settings(&mut two);
+    let (a, stop_a) = start(one).await;
+    let (b, stop_b) = start(two).await;
+    let agent = mock_agent(article_schema(), Behaviour::Slow(Duration::from_millis(400))).await;
+    let http = reqwest::Client::new();
+    let answer = http
+        .post(format!("{a}/api/v1/agents"))
+        .json(&json!({"agent_id": "one-at-a-time", "agent_name": "x", "agent_url": agent.url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::CREATED);
+    let mut runs = Vec::new();
+    for n in 0..6 {
+        let dashboard = if n % 2 == 0 { &a } else { &b };
+        let created: Value = http
+            .post(format!("{dashboard}/api/v1/agents/one-at-a-time/runs"))
+            .json(&json!({"inputs": {"topic": format!("t{n}")}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        runs.push(created["run_id"].as_str().unwrap().to_owned());
+    }
+    for id in &runs {
+        let done = eventually(Duration::from_secs(20), || async {
+            let r: Value = reqwest::get(format!("{a}/api/v1/runs/{id}")).await.unwrap().json().await.unwrap();
+            (r["status"] == "succeeded").then_some(r)
+        })
+        .await;
+        assert!(done.is_some(), "run {id} succeeds");
+    }
+    assert_eq!(agent.runs_received(), 6);
+    assert_eq!(agent.mock.max_in_flight.load(std::sync::atomic::Ordering::SeqCst), 1, "one at a time, across both");
+    stop_a.now().await;
+    stop_b.now().await;
+}

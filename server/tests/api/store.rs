@@ -130,10 +130,12 @@ async fn a_final_run_status_is_never_overwritten() {
         request_hash: None,
         withheld: Vec::new(),
         rerun_of: None,
+        claimed_by: "me".into(),
     };
+    let start = |id: &'static str| runs::start(db, id, "a", "me", 4, runs::now());
     assert!(runs::insert(db, new("r1")).await.unwrap().is_ok());
-    assert!(runs::start(db, "r1", runs::now()).await.unwrap());
-    assert!(!runs::start(db, "r1", runs::now()).await.unwrap(), "started once");
+    assert_eq!(start("r1").await.unwrap(), runs::Start::Started);
+    assert_eq!(start("r1").await.unwrap(), runs::Start::Gone, "started once");
     let cancel = runs::Outcome { error: Some("cancelled".into()), ..Default::default() };
     assert!(runs::finish(db, "r1", RunStatus::Cancelled, cancel, None).await.unwrap());
     // The agent's late answer arrives.
@@ -146,7 +148,66 @@ async fn a_final_run_status_is_never_overwritten() {
     // A cancelled queued run is never started.
     assert!(runs::insert(db, new("r2")).await.unwrap().is_ok());
     assert!(runs::finish(db, "r2", RunStatus::Cancelled, runs::Outcome::default(), None).await.unwrap());
-    assert!(!runs::start(db, "r2", runs::now()).await.unwrap());
+    assert_eq!(start("r2").await.unwrap(), runs::Start::Gone);
+}
+
+/// A run starts only for the dashboard that claims it, only while its agent runs fewer
+/// than the limit, and only a lapsed claim is taken over.
+#[tokio::test]
+async fn runs_start_under_their_claim_and_their_agents_limit() {
+    use app::model::RunStatus;
+    use server::runs::store as runs;
+    let (url, _guard) = test_database().await;
+    let db = server::db::connect(&url).await.unwrap();
+    let db = db.write();
+    let new = |id: &str, by: &str| runs::NewRun {
+        run_id: id.into(),
+        agent_id: "a".into(),
+        agent_url: "http://127.0.0.1:1".into(),
+        workflow: "w".into(),
+        inputs: serde_json::json!({}),
+        schema_hash: None,
+        idempotency_key: None,
+        request_hash: None,
+        withheld: Vec::new(),
+        rerun_of: None,
+        claimed_by: by.into(),
+    };
+    for (id, by) in [("r1", "me"), ("r2", "me"), ("r3", "me"), ("theirs", "gone")] {
+        assert!(runs::insert(db, new(id, by)).await.unwrap().is_ok());
+    }
+    assert_eq!(runs::start(db, "theirs", "a", "me", 9, runs::now()).await.unwrap(), runs::Start::Gone, "not mine");
+    assert_eq!(runs::start(db, "r1", "a", "me", 2, runs::now()).await.unwrap(), runs::Start::Started);
+    assert_eq!(runs::start(db, "r2", "a", "me", 2, runs::now()).await.unwrap(), runs::Start::Started);
+    assert_eq!(runs::start(db, "r3", "a", "me", 2, runs::now()).await.unwrap(), runs::Start::Full, "two run already");
+    assert!(runs::finish(db, "r1", RunStatus::Succeeded, runs::Outcome::default(), None).await.unwrap());
+    assert_eq!(runs::start(db, "r3", "a", "me", 2, runs::now()).await.unwrap(), runs::Start::Started);
+
+    // "me" renews its membership row, "gone" has none: only gone's run is taken.
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let now = chrono::Utc::now();
+    server::entities::nodes::Entity::insert(server::entities::nodes::ActiveModel {
+        node_id: Set("me".into()),
+        address: Set("here".into()),
+        version: Set("0".into()),
+        started_at: Set(now),
+        seen_at: Set(now),
+        agents_checked: Set(0),
+    })
+    .exec(db)
+    .await
+    .unwrap();
+    let fresh = now - chrono::Duration::seconds(10);
+    let taken = runs::take_over(db, "other", fresh, false, 100).await.unwrap();
+    let ids: Vec<&str> = taken.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(ids, ["theirs"]);
+    // Alone (SQLite: one dashboard at a time), every claim but mine has lapsed.
+    assert!(runs::take_over(db, "me", now, true, 100).await.unwrap().iter().all(|r| r.run_id == "theirs"));
+    assert_eq!(runs::find(db, "theirs").await.unwrap().unwrap().claimed_by.as_deref(), Some("me"));
+    // A run taken over is interrupted only by its new claimer, and only from its state.
+    assert!(!runs::interrupt(db, "theirs", "other", RunStatus::Queued, "x").await.unwrap());
+    assert!(!runs::interrupt(db, "theirs", "me", RunStatus::Running, "x").await.unwrap());
+    assert!(runs::interrupt(db, "theirs", "me", RunStatus::Queued, "x").await.unwrap());
 }
 
 #[tokio::test]

@@ -161,9 +161,12 @@ pub async fn self_register(
 pub async fn save_heartbeats(db: &DatabaseConnection, beats: &[(String, DateTime<Utc>)]) -> Result<(), DbErr> {
     // Three parameters per agent, well under SQLite's 32,766.
     for chunk in beats.chunks(1000) {
+        // Merged by the latest: several dashboards flush the beats they took, and one that
+        // took an older beat must not overwrite a newer one another stored.
         let mut case = sea_orm::sea_query::CaseStatement::new();
         for (id, at) in chunk {
-            case = case.case(agents::Column::AgentId.eq(id.as_str()), Expr::value(Some(*at)));
+            let newer = agents::Column::LastHeartbeatAt.is_null().or(agents::Column::LastHeartbeatAt.lt(*at));
+            case = case.case(agents::Column::AgentId.eq(id.as_str()).and(newer), Expr::value(Some(*at)));
         }
         let case = case.finally(Expr::col(agents::Column::LastHeartbeatAt));
         agents::Entity::update_many()
@@ -202,6 +205,38 @@ pub async fn expire(
         return Ok(None);
     }
     find(db, agent_id).await
+}
+
+/// The agent's last heartbeat as stored (another dashboard may have taken a newer one
+/// than this one's book holds).
+pub async fn last_heartbeat(db: &DatabaseConnection, agent_id: &str) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let last: Option<Option<DateTime<Utc>>> = agents::Entity::find_by_id(agent_id)
+        .select_only()
+        .column(agents::Column::LastHeartbeatAt)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(last.flatten())
+}
+
+/// Self-registered agents alive, and of them those silent (no heartbeat stored for half
+/// their TTL, counted from `since` at the earliest): self-preservation's measure when
+/// several dashboards share the heartbeats (PostgreSQL only; each flushes within 0.5 s).
+pub async fn silence(db: &DatabaseConnection, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<(u64, u64), DbErr> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = db
+        .query_one(Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS alive, count(*) FILTER (WHERE GREATEST(COALESCE(last_heartbeat_at, $1), $1) \
+             < $2 - COALESCE(ttl_seconds, 60) * INTERVAL '500 milliseconds') AS silent \
+             FROM agents WHERE source = $3 AND expired_at IS NULL",
+            [since.into(), now.into(), AgentSource::SelfRegistered.as_str().into()],
+        ))
+        .await?;
+    let Some(row) = row else { return Ok((0, 0)) };
+    let alive: i64 = row.try_get("", "alive")?;
+    let silent: i64 = row.try_get("", "silent")?;
+    Ok((alive.max(0) as u64, silent.max(0) as u64))
 }
 
 /// Brings an agent that expired (TTL) back with a heartbeat at `at`; None when it was
