@@ -93,6 +93,11 @@ impl Outbox {
         Self(None)
     }
 
+    /// Whether other dashboards may share the database (the relay runs).
+    pub fn is_shared(&self) -> bool {
+        self.0.is_some()
+    }
+
     pub fn send(&self, note: Note) {
         if let Some(tx) = &self.0 {
             let _ = tx.send(note);

@@ -163,6 +163,13 @@ impl Registry {
     /// `POST /agents/{id}/heartbeat`: recorded in memory (stored within a second). An
     /// expired agent revives at once: written through, published, checked now.
     pub async fn heartbeat(&self, id: &AgentId, caller: Caller<'_>) -> Result<DateTime<Utc>, ServiceError> {
+        if self.outbox.is_shared() && self.liveness.owner(id.as_str()).is_none() {
+            // Registered through another dashboard a moment ago (its note may still be on
+            // the way): the row decides, not this book.
+            if let Some(model) = store::find(self.db.read(), id.as_str()).await? {
+                self.liveness.merge(vec![store::loaded_of(&model)], false);
+            }
+        }
         if let Some(owner) = self.liveness.owner(id.as_str()) {
             if !caller.keeps(owner.as_deref()) {
                 return Err(caller.refusal(id));

@@ -412,3 +412,73 @@ async fn an_agents_run_limit_holds_across_dashboards() {
     stop_a.now().await;
     stop_b.now().await;
 }
+
+#[tokio::test]
+async fn heartbeats_sent_to_another_dashboard_keep_an_agent_alive_and_silence_still_expires_it() {
+    if !postgres() {
+        return;
+    }
+    let (url, _database) = test_database().await;
+    let paused_at_most = |url: &str| {
+        let mut settings = clustered(url);
+        settings.self_preservation_max = Duration::from_secs(3);
+        settings
+    };
+    let (a, stop_a) = start(paused_at_most(&url)).await;
+    let (b, stop_b) = start(paused_at_most(&url)).await;
+    live_nodes(&a, 2).await;
+    let (base, _counts) = counted_agents().await;
+    let http = reqwest::Client::new();
+    let ids: Vec<String> = (0..12).map(|n| format!("beating-{n}")).collect();
+    for (n, id) in ids.iter().enumerate() {
+        let answer = http
+            .post(format!("{a}/api/v1/agents/register"))
+            .json(&json!({"agent_id": id, "agent_name": id, "agent_url": format!("{base}/a/{n}"), "ttl_seconds": 2}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::CREATED);
+        // At once on the other dashboard: its book learns the agent from the row.
+        let beat = http.post(format!("{b}/api/v1/agents/{id}/heartbeat")).send().await.unwrap();
+        assert_eq!(beat.status(), StatusCode::OK, "{id}: {}", beat.text().await.unwrap());
+    }
+    // Heartbeats only to B, every third of the TTL, for three TTLs: the agents A decides
+    // about do not expire.
+    let mut a_events = EventStream::open(&a, None).await;
+    let beating = std::time::Instant::now();
+    while beating.elapsed() < Duration::from_secs(6) {
+        for id in &ids {
+            let beat = http.post(format!("{b}/api/v1/agents/{id}/heartbeat")).send().await.unwrap();
+            assert_eq!(beat.status(), StatusCode::OK);
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    let listed: Vec<Value> = reqwest::get(format!("{a}/api/v1/agents")).await.unwrap().json().await.unwrap();
+    let expired: Vec<&Value> = listed.iter().filter(|a| a["expired"] == true).collect();
+    assert!(expired.is_empty(), "expired though they beat on B: {expired:?}");
+    assert!(
+        a_events.next_matching("agent.upserted", Duration::from_millis(100), |d| d["expired"] == true).await.is_none(),
+        "A published no expiry"
+    );
+    // All twelve fall silent together: one dashboard decides to pause expiry (the holder
+    // of the deciding lock), and both say so.
+    let silent = std::time::Instant::now();
+    for dashboard in [&a, &b] {
+        let paused = eventually(Duration::from_secs(5), || async {
+            let status = status(dashboard).await;
+            (status["self_preservation"]["active"] == true).then_some(status)
+        })
+        .await;
+        assert!(paused.is_some(), "{dashboard} says expiry is paused");
+    }
+    // After the longest pause (3 s), each expires on its owner.
+    let all_expired = eventually(Duration::from_secs(10), || async {
+        let listed: Vec<Value> = reqwest::get(format!("{b}/api/v1/agents")).await.unwrap().json().await.unwrap();
+        listed.iter().all(|a| a["expired"] == true).then_some(())
+    })
+    .await;
+    assert!(all_expired.is_some(), "every silent agent expired after the pause");
+    eprintln!("silent agents paused, then expired within {:?}", silent.elapsed());
+    stop_a.now().await;
+    stop_b.now().await;
+}
