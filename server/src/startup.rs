@@ -157,6 +157,7 @@ impl Application {
             metrics.clone(),
             registry_settings,
             outbox,
+            cluster.clone(),
         );
         // Before serving: a heartbeat must find every agent in the book.
         registry.load_liveness().await?;

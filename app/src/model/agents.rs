@@ -411,6 +411,9 @@ pub struct AgentOverview {
     /// Whether expiry is paused (see `SelfPreservation`).
     #[serde(default)]
     pub self_preservation: SelfPreservation,
+    /// The dashboards sharing the database when there are several (empty with one).
+    #[serde(default)]
+    pub nodes: Vec<super::NodeStatus>,
 }
 
 /// Self-preservation: expiry pauses while many self-registered agents are silent at once

@@ -280,6 +280,27 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// The dashboards as `GET /status` and the page show them.
+    pub async fn statuses(&self) -> Result<Vec<app::model::NodeStatus>, DbErr> {
+        Ok(self
+            .nodes()
+            .await?
+            .into_iter()
+            .map(|n| app::model::NodeStatus {
+                node_id: n.row.node_id,
+                address: n.row.address,
+                version: n.row.version,
+                started_at: crate::time::timestamp(n.row.started_at),
+                seen_at: crate::time::timestamp(n.row.seen_at),
+                live: n.live,
+                this: n.me,
+                agents_checked: n.row.agents_checked.max(0) as u64,
+            })
+            .collect())
+    }
+}
+
 /// This machine's name and the port, the default `--node-address`.
 pub fn default_address(port: u16) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")

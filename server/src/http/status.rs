@@ -3,7 +3,7 @@
 
 use super::error::HttpError;
 use crate::state::AppState;
-use app::model::{DashboardStatus, NodeStatus, RunCounts};
+use app::model::{DashboardStatus, RunCounts};
 use axum::extract::State;
 use axum::Json;
 
@@ -25,22 +25,6 @@ pub async fn show(State(state): State<AppState>) -> Result<Json<DashboardStatus>
         event_stream_clients: state.bus.clients() as u64,
         access_control: state.access.is_on(),
         agents_file: state.agents_file.as_ref().map(|f| f.status()),
-        nodes: state
-            .cluster
-            .nodes()
-            .await
-            .map_err(crate::error::ServiceError::from)?
-            .into_iter()
-            .map(|n| NodeStatus {
-                node_id: n.row.node_id,
-                address: n.row.address,
-                version: n.row.version,
-                started_at: crate::time::timestamp(n.row.started_at),
-                seen_at: crate::time::timestamp(n.row.seen_at),
-                live: n.live,
-                this: n.me,
-                agents_checked: n.row.agents_checked.max(0) as u64,
-            })
-            .collect(),
+        nodes: state.cluster.statuses().await.map_err(crate::error::ServiceError::from)?,
     }))
 }

@@ -91,6 +91,8 @@ pub struct RegistryInner {
     preservation: Mutex<SelfPreservation>,
     /// What the other dashboards on the database must hear besides the events.
     outbox: crate::cluster::relay::Outbox,
+    /// The dashboards sharing the database (the page names them).
+    cluster: crate::cluster::Cluster,
 }
 
 /// What `DELETE /agents/{id}` did.
@@ -112,6 +114,7 @@ impl Registry {
         metrics: Metrics,
         settings: RegistrySettings,
         outbox: crate::cluster::relay::Outbox,
+        cluster: crate::cluster::Cluster,
     ) -> Self {
         let health = HealthReader::new(db.clone(), monitor.clone(), policy);
         Self(Arc::new(RegistryInner {
@@ -127,6 +130,7 @@ impl Registry {
             metrics,
             preservation: Mutex::default(),
             outbox,
+            cluster,
         }))
     }
 
@@ -310,7 +314,17 @@ impl Registry {
         let ids: Vec<&str> = page.agents.iter().map(|a| a.agent_id.as_str()).collect();
         let bars = self.health.bars(&ids, Utc::now()).await?;
         let self_preservation = self.preservation.lock().expect("never poisoned: no panics while held").clone();
-        Ok(AgentOverview { agents: page.agents, total: page.total, summary, summary_version, bars, self_preservation })
+        // Several dashboards on one database: the page names them.
+        let nodes = if self.cluster.shared() { self.cluster.statuses().await? } else { Vec::new() };
+        Ok(AgentOverview {
+            agents: page.agents,
+            total: page.total,
+            summary,
+            summary_version,
+            bars,
+            self_preservation,
+            nodes,
+        })
     }
 
     /// The ID of an agent registered with `agent_id` or at `agent_url`, if any.

@@ -137,9 +137,14 @@ async fn two_dashboards_check_each_agent_once_and_hear_each_others_changes() {
     assert_eq!(checked.iter().sum::<u64>(), 30, "{checked:?}");
     assert!(checked.iter().all(|n| *n > 0), "both check some: {checked:?}");
 
-    // B's counts include the agents A checks.
+    // B's counts include the agents A checks, and its page names both dashboards.
     let overview: Value = reqwest::get(format!("{b}/api/v1/overview")).await.unwrap().json().await.unwrap();
     assert_eq!(overview["summary"]["healthy"], 30, "{}", overview["summary"]);
+    let nodes = overview["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2, "{nodes:?}");
+    assert_eq!((nodes[0]["this"].as_bool(), nodes[1]["this"].as_bool()), (Some(true), Some(false)));
+    let page = reqwest::get(format!("{b}/orchestrator")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("2 dashboards share this database"), "the page names them");
 
     // A leaves: B takes every agent at its next renewal, and checks them all.
     stop_a.now().await;

@@ -3,7 +3,7 @@
 //! or order changed.
 
 use crate::model::events::AgentHealth;
-use crate::model::{AgentOverview, AgentView, HealthSummary, SelfPreservation, UptimeBar};
+use crate::model::{AgentOverview, AgentView, HealthSummary, NodeStatus, SelfPreservation, UptimeBar};
 use leptos::prelude::*;
 use std::collections::HashMap;
 
@@ -35,6 +35,8 @@ pub struct AgentStore {
     pub bars: RwSignal<HashMap<String, UptimeBar>>,
     /// Whether expiry is paused (a banner).
     pub self_preservation: RwSignal<SelfPreservation>,
+    /// The dashboards sharing the database, when there are several.
+    pub nodes: RwSignal<Vec<NodeStatus>>,
 }
 
 impl AgentStore {
@@ -49,6 +51,7 @@ impl AgentStore {
             total: RwSignal::new(0),
             bars: RwSignal::new(HashMap::new()),
             self_preservation: RwSignal::new(SelfPreservation::default()),
+            nodes: RwSignal::new(Vec::new()),
         }
     }
 
@@ -63,6 +66,9 @@ impl AgentStore {
         self.apply(overview.agents);
         self.set_summary(overview.summary, overview.summary_version);
         self.set_preservation(overview.self_preservation);
+        if self.nodes.with_untracked(|n| n != &overview.nodes) {
+            self.nodes.set(overview.nodes);
+        }
         if self.total.get_untracked() != overview.total {
             self.total.set(overview.total);
         }
@@ -235,6 +241,7 @@ mod tests {
             summary_version: version,
             bars: Vec::new(),
             self_preservation: Default::default(),
+            nodes: Vec::new(),
         }
     }
 

@@ -168,6 +168,7 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
                     // Rendered once the view is in the store, on the server as in the
                     // browser: hydration must find the same counts and pager.
                     view! {
+                        <Dashboards nodes=store.nodes/>
                         <Summary store q state/>
                         <Search q/>
                         <AgentTable store filtered=Signal::derive(move || q.get().is_some() || state.get().is_some()) q state page/>
@@ -178,4 +179,30 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// The dashboards sharing the database, when there are several: which one answered, and
+/// how many agents each checks.
+#[component]
+fn Dashboards(nodes: RwSignal<Vec<crate::model::NodeStatus>>) -> impl IntoView {
+    move || {
+        nodes.with(|nodes| {
+            (nodes.len() > 1).then(|| {
+                let live = nodes.iter().filter(|n| n.live).count();
+                let parts: Vec<String> = nodes
+                    .iter()
+                    .map(|n| match (n.live, n.this) {
+                        (true, true) => format!("{} (this one, checks {})", n.address, n.agents_checked),
+                        (true, false) => format!("{} (checks {})", n.address, n.agents_checked),
+                        (false, _) => format!("{} (gone)", n.address),
+                    })
+                    .collect();
+                view! {
+                    <p class="muted" data-testid="dashboards">
+                        {format!("{live} dashboards share this database: {}", parts.join(" · "))}
+                    </p>
+                }
+            })
+        })
+    }
 }
