@@ -71,8 +71,31 @@ impl Db {
 pub async fn connect(raw_url: &str) -> Result<Db, crate::StartError> {
     let db = open(raw_url).await?;
     crate::legacy::refuse_if_legacy(&db, raw_url).await?;
-    Migrator::up(db.write(), None).await.map_err(DbError::Migrate)?;
+    // Several dashboards started at once on one PostgreSQL would apply the same migration
+    // together (one fails: "already exists"): one at a time, under an advisory lock held
+    // on a connection of its own; the next finds them applied.
+    let lock =
+        if db.backend() == DbBackend::Postgres { Some(migration_lock(&normalize_url(raw_url)?).await?) } else { None };
+    let migrated = Migrator::up(db.write(), None).await.map_err(DbError::Migrate);
+    if let Some(lock) = lock {
+        use sea_orm::sqlx::Connection;
+        let _ = lock.close().await;
+    }
+    migrated?;
     Ok(db)
+}
+
+/// The lock under which migrations run on PostgreSQL (released when the connection closes).
+async fn migration_lock(url: &str) -> Result<sea_orm::sqlx::PgConnection, DbError> {
+    use sea_orm::sqlx::{self, Connection};
+    let failed = |e: sqlx::Error| DbError::Connect { url: redact(url), source: sea_orm::DbErr::Custom(e.to_string()) };
+    let mut conn = sqlx::PgConnection::connect(url).await.map_err(failed)?;
+    sqlx::query("SELECT pg_advisory_lock($1, 0)")
+        .bind(crate::cluster::LOCK_MIGRATIONS)
+        .execute(&mut conn)
+        .await
+        .map_err(failed)?;
+    Ok(conn)
 }
 
 /// Connects without looking at what the database holds.

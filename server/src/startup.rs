@@ -55,8 +55,10 @@ impl Application {
     /// that change).
     pub async fn build_with_lookup(settings: UiSettings, lookup: Arc<dyn Lookup>) -> Result<Self, StartError> {
         let started_at = chrono::Utc::now();
-        let database = db::connect(&settings.database_url).await?;
+        // The claim first: a second dashboard on a SQLite file must not migrate it under
+        // the first.
         let claim = db::claim(&settings.database_url)?;
+        let database = db::connect(&settings.database_url).await?;
         let access = AccessControl::start(
             database.clone(),
             AccessSettings {
@@ -167,7 +169,11 @@ impl Application {
             per_agent_concurrency: settings.run_concurrency as usize,
             ..RunSettings::default()
         };
-        let claims = Claims { me: cluster.me(), node_timeout: settings.node_timeout, alone: !cluster.shared() };
+        let steady = {
+            let cluster = cluster.clone();
+            Arc::new(move || cluster.steady())
+        };
+        let claims = Claims { me: cluster.me(), node_timeout: settings.node_timeout, alone: !cluster.shared(), steady };
         let dispatcher = Dispatcher::new(database.clone(), client.clone(), bus.clone(), run_settings, claims);
         // Before serving: what the last start left is settled first (on PostgreSQL only
         // what no live dashboard claims).

@@ -101,6 +101,8 @@ fn weight(node: &str, agent_id: &str) -> u64 {
 pub const LOCK_SPACE: i32 = 0x4341_0000; // "CA\0\0"
 /// Per-agent run slots (`runs::store::start`): second key `lock_key(agent_id)`.
 pub const LOCK_RUN_SLOTS: i32 = LOCK_SPACE + 1;
+/// Migrations, one dashboard at a time (`db::connect`).
+pub const LOCK_MIGRATIONS: i32 = LOCK_SPACE + 3;
 
 /// A stable 32-bit key for a text (an agent ID), for advisory locks.
 pub fn lock_key(text: &str) -> i32 {
@@ -122,6 +124,8 @@ struct Inner {
     members: watch::Sender<Members>,
     /// Agents this dashboard checks now (set by the health monitor), kept in its row.
     checked: AtomicU64,
+    /// Since when every renewal has succeeded (None: the last one failed).
+    renewing_since: std::sync::Mutex<Option<Instant>>,
 }
 
 /// A dashboard as `GET /status` lists it.
@@ -139,7 +143,16 @@ impl Cluster {
         let shared = db.backend() == DbBackend::Postgres;
         let (members, _) = watch::channel(Members::alone(me.clone()));
         let cluster = Self {
-            inner: Arc::new(Inner { me, db, settings, started_at, shared, members, checked: AtomicU64::new(0) }),
+            inner: Arc::new(Inner {
+                me,
+                db,
+                settings,
+                started_at,
+                shared,
+                members,
+                checked: AtomicU64::new(0),
+                renewing_since: std::sync::Mutex::new(Some(Instant::now())),
+            }),
         };
         cluster.renew().await?;
         Ok(cluster)
@@ -157,6 +170,24 @@ impl Cluster {
     /// Whether several dashboards may share the database (PostgreSQL).
     pub fn shared(&self) -> bool {
         self.inner.shared
+    }
+
+    /// Whether this dashboard may judge another one gone: its own renewals have all
+    /// succeeded for a whole node timeout. After the database was away longer than the
+    /// timeout every row is stale, its own included; until every live dashboard has had
+    /// the time to renew again, a stale row says nothing about its dashboard.
+    pub fn steady(&self) -> bool {
+        let since = *self.inner.renewing_since.lock().expect("never poisoned: no panics while held");
+        since.is_some_and(|at| at.elapsed() >= self.inner.settings.node_timeout)
+    }
+
+    fn renewed(&self, ok: bool) {
+        let mut since = self.inner.renewing_since.lock().expect("never poisoned: no panics while held");
+        match (ok, *since) {
+            (true, None) => *since = Some(Instant::now()),
+            (false, _) => *since = None,
+            (true, Some(_)) => {}
+        }
     }
 
     /// The health monitor says how many agents it checks now.
@@ -234,7 +265,9 @@ impl Cluster {
                 _ = ticker.tick() => {}
                 _ = shutdown.changed() => break,
             }
-            match self.renew().await {
+            let renewed = self.renew().await;
+            self.renewed(renewed.is_ok());
+            match renewed {
                 Ok(()) => {
                     if last_ok.elapsed() > inner.settings.node_timeout {
                         tracing::warn!("renewed this dashboard's membership again: it checks its share of agents");

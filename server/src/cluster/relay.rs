@@ -6,7 +6,7 @@
 //!
 //! Notes are gathered for `GATHER` and sent as one NOTIFY of at most `PAYLOAD_MAX` bytes
 //! (PostgreSQL's limit is 8,000): 10,000 agents publish about 330 health refreshes a
-//! second, which are ~20 notifications, not 330.
+//! second, which are at most 100 notifications (one per 10 ms), not 330.
 //!
 //! A notification sent while a receiver's listening connection was down is lost to it
 //! (PostgreSQL keeps none), so a receiver that loses its connection reconnects, re-reads
@@ -176,25 +176,41 @@ async fn send(db: Db, me: Arc<str>, mut outbox: mpsc::UnboundedReceiver<Note>, m
             size += len;
             payload.notes.push(note);
         }
-        notify(&db, &payload).await;
+        tokio::select! {
+            _ = notify(&db, &payload) => {}
+            // Stopping with the database away: the notes are lost with the process, and
+            // the others take its agents and runs as those of a dashboard gone.
+            _ = shutdown.changed() => return,
+        }
     }
 }
 
+/// Sends one payload, trying until it is sent: notes name rows and are idempotent, so a
+/// late one is as good as a timely one, and one given up would leave the others without
+/// an agent for good (never checked, never expired). The database being away stops
+/// everything else too; the notes wait in the outbox meanwhile.
 async fn notify(db: &Db, payload: &Payload) {
     let text = serde_json::to_string(payload).expect("notes always serialize");
     let statement =
         Statement::from_sql_and_values(db.backend(), "SELECT pg_notify($1, $2)", [CHANNEL.into(), text.into()]);
-    for attempt in 1..=3u64 {
+    let mut wait = Duration::from_millis(100);
+    let mut attempt = 0u32;
+    loop {
         match db.write().execute(statement.clone()).await {
-            Ok(_) => return,
-            Err(e) if attempt < 3 => {
-                tracing::warn!(error = %e, attempt, "could not tell the other dashboards of a change; retrying");
-                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            Ok(_) => {
+                if attempt > 0 {
+                    tracing::info!(attempts = attempt + 1, "told the other dashboards of a change, late");
+                }
+                return;
             }
-            Err(e) => tracing::error!(
-                error = %e, notes = payload.notes.len(),
-                "could not tell the other dashboards of a change: their pages show it at their next resync"
-            ),
+            Err(e) => {
+                attempt += 1;
+                if attempt == 1 || attempt.is_power_of_two() {
+                    tracing::warn!(error = %e, attempt, "could not tell the other dashboards of a change; retrying");
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
         }
     }
 }

@@ -158,6 +158,12 @@ enum Command {
     /// Every agent as stored now (after a gap in what the other dashboards said).
     Reload {
         targets: Vec<Target>,
+        /// Slots changed since (a generation at or above it) are newer than the read.
+        mark: u64,
+    },
+    /// The next generation (a resync's mark).
+    Mark {
+        reply: tokio::sync::oneshot::Sender<u64>,
     },
     /// Agents that moved to this dashboard, as stored (empty when the read failed: they
     /// go on from what this one holds).
@@ -222,9 +228,17 @@ impl MonitorHandle {
         }
     }
 
-    /// Every agent as stored now: new and changed ones taken, gone ones dropped.
-    pub fn reload(&self, targets: Vec<Target>) {
-        let _ = self.commands.send(Command::Reload { targets });
+    /// Every agent as stored now: new and changed ones taken, gone ones dropped, except
+    /// those changed here since `mark` (`mark()` taken before the read).
+    pub fn reload(&self, targets: Vec<Target>, mark: u64) {
+        let _ = self.commands.send(Command::Reload { targets, mark });
+    }
+
+    /// A mark for `reload`; None when the monitor does not answer within a second.
+    pub async fn mark(&self) -> Option<u64> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.commands.send(Command::Mark { reply }).ok()?;
+        tokio::time::timeout(Duration::from_secs(1), answer).await.ok()?.ok()
     }
 
     /// Makes every agent (or those named) due now.
@@ -426,7 +440,10 @@ impl HealthMonitor {
                     Command::Outbound { agent_id, url, headers } => state.outbound(agent_id, &url, headers),
                     Command::CheckNow { agent_ids } => state.make_due(agent_ids),
                     Command::Observe { targets } => observed(&self.bus, &self.counts, &mut state, policy, targets),
-                    Command::Reload { targets } => state.reload(targets),
+                    Command::Reload { targets, mark } => state.reload(targets, mark),
+                    Command::Mark { reply } => {
+                        let _ = reply.send(state.mark());
+                    }
                     Command::StateRead { agent_ids, targets } => {
                         observed(&self.bus, &self.counts, &mut state, policy, targets);
                         state.state_read(&agent_ids);

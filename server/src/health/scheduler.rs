@@ -396,10 +396,13 @@ impl Scheduler {
     /// The agents as the database holds them now (after a gap in what the other
     /// dashboards said): new and changed ones are taken, gone ones dropped, and the
     /// rest keep their schedule.
-    pub(super) fn reload(&mut self, targets: Vec<Target>) {
+    pub(super) fn reload(&mut self, targets: Vec<Target>, mark: u64) {
         let mut seen = std::collections::HashSet::with_capacity(targets.len());
         for target in targets {
             seen.insert(target.agent_id.clone());
+            if self.slots.get(target.agent_id.as_str()).is_some_and(|slot| slot.generation >= mark) {
+                continue; // changed here after the read began: newer than the row
+            }
             let same = self.slots.get(target.agent_id.as_str()).is_some_and(|slot| {
                 slot.url == target.agent_url
                     && slot.parked == target.expired
@@ -411,10 +414,20 @@ impl Scheduler {
                 self.upsert(target, FirstCheck::WhenStale);
             }
         }
-        let gone: Vec<Arc<str>> = self.slots.keys().filter(|id| !seen.contains(&***id)).cloned().collect();
+        let gone: Vec<Arc<str>> = self
+            .slots
+            .iter()
+            .filter(|(id, slot)| !seen.contains(&***id) && slot.generation < mark)
+            .map(|(id, _)| id.clone())
+            .collect();
         for id in gone {
             self.remove(&id);
         }
+    }
+
+    /// The generation the next change here gets.
+    pub(super) fn mark(&self) -> u64 {
+        self.next_generation
     }
 
     /// Hands every open bucket to the writer (the monitor is stopping).

@@ -94,6 +94,7 @@ impl Registry {
         let margin = if shared { SHARED_EXPIRY_MARGIN } else { Duration::ZERO };
         let started = Utc::now();
         let mut was_leader = false;
+        let mut last_said = std::time::Instant::now();
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
@@ -116,15 +117,27 @@ impl Registry {
                 // The next holder decides afresh.
                 preservation = Preservation::default();
             }
+            // The decider says its decision when it starts deciding and every few
+            // seconds: a dashboard that started during a pause, or heard the last one
+            // decide, follows this one.
+            let say =
+                shared && leader.is_leader() && (!was_leader || last_said.elapsed() >= super::relayed::SAID_EVERY);
             was_leader = leader.is_leader();
             let Some((alive, silent)) = counted else {
                 // Another dashboard decides; its decision arrives relayed.
-                let paused = self.preservation.lock().expect("never poisoned: no panics while held").active;
+                let paused = self.paused_elsewhere();
                 self.sweep(&self.liveness, now, !paused, |id| owner.owns(id), margin).await;
                 continue;
             };
             let (paused, changed) = preservation.decide(&self.settings.preservation, alive, silent);
             let view = preservation.view(alive, silent);
+            if say && !changed {
+                last_said = std::time::Instant::now();
+                self.outbox.send(crate::cluster::relay::Note::Preservation(view.clone()));
+            }
+            if changed {
+                last_said = std::time::Instant::now();
+            }
             if changed {
                 if paused {
                     tracing::warn!(

@@ -35,6 +35,8 @@ struct Entry {
     /// The agent token that registered it (access control on), checked on every heartbeat
     /// without a database read.
     owner: Option<Arc<str>>,
+    /// When it entered the book (a resync keeps entries newer than its read).
+    since: Instant,
 }
 
 /// What a heartbeat found.
@@ -108,19 +110,21 @@ impl Liveness {
                 expired: a.expired,
                 dirty: false,
                 owner,
+                since: Instant::now(),
             });
         }
     }
 
     /// Another dashboard changed these agents (or, with `whole`, this is every stored
-    /// agent after a gap in what they said): the rows' registration and expiry are taken,
-    /// the latest heartbeat of the two is kept (a newer one here is still to be flushed),
-    /// and with `whole` the agents no longer stored are forgotten.
-    pub fn merge(&self, agents: Vec<Loaded>, whole: bool) {
+    /// agent as read from that instant on, after a gap in what they said): the rows'
+    /// registration and expiry are taken, the latest heartbeat of the two is kept (a newer
+    /// one here is still to be flushed), and with `whole` the agents no longer stored are
+    /// forgotten, unless they entered the book after the read began.
+    pub fn merge(&self, agents: Vec<Loaded>, whole: Option<Instant>) {
         let mut book = self.book();
         let mut stored = std::collections::HashSet::new();
         for a in agents {
-            if whole {
+            if whole.is_some() {
                 stored.insert(a.agent_id.clone());
             }
             let owner = a.owner.map(Arc::from);
@@ -137,13 +141,20 @@ impl Liveness {
                 None => {
                     book.insert(
                         a.agent_id,
-                        Entry { ttl: a.ttl, last: a.last, expired: a.expired, dirty: false, owner },
+                        Entry {
+                            ttl: a.ttl,
+                            last: a.last,
+                            expired: a.expired,
+                            dirty: false,
+                            owner,
+                            since: Instant::now(),
+                        },
                     );
                 }
             }
         }
-        if whole {
-            book.retain(|id, _| stored.contains(id));
+        if let Some(read_from) = whole {
+            book.retain(|id, entry| stored.contains(id) || entry.since >= read_from);
         }
     }
 
@@ -151,7 +162,8 @@ impl Liveness {
     /// manual: no TTL, never expires).
     pub fn registered(&self, agent_id: &str, ttl: Option<u32>, at: Option<DateTime<Utc>>, owner: Option<&str>) {
         let owner = owner.map(Arc::from);
-        self.book().insert(agent_id.to_owned(), Entry { ttl, last: at, expired: None, dirty: false, owner });
+        let entry = Entry { ttl, last: at, expired: None, dirty: false, owner, since: Instant::now() };
+        self.book().insert(agent_id.to_owned(), entry);
     }
 
     /// The agent's owning token (None: none), or None when the book does not know it.

@@ -89,6 +89,9 @@ pub struct RegistryInner {
     metrics: Metrics,
     /// Whether expiry is paused, as the liveness task last decided.
     preservation: Mutex<SelfPreservation>,
+    /// When the deciding dashboard last said it (several dashboards: it repeats it every
+    /// few seconds; one not heard for `HEARD_WITHIN` no longer pauses anything here).
+    preservation_heard: Mutex<Option<std::time::Instant>>,
     /// What the other dashboards on the database must hear besides the events.
     outbox: crate::cluster::relay::Outbox,
     /// The dashboards sharing the database (the page names them).
@@ -129,6 +132,7 @@ impl Registry {
             liveness: Liveness::new(Utc::now()),
             metrics,
             preservation: Mutex::default(),
+            preservation_heard: Mutex::default(),
             outbox,
             cluster,
         }))

@@ -167,7 +167,7 @@ impl Registry {
             // Registered through another dashboard a moment ago (its note may still be on
             // the way): the row decides, not this book.
             if let Some(model) = store::find(self.db.read(), id.as_str()).await? {
-                self.liveness.merge(vec![store::loaded_of(&model)], false);
+                self.liveness.merge(vec![store::loaded_of(&model)], None);
             }
         }
         if let Some(owner) = self.liveness.owner(id.as_str()) {

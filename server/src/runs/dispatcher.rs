@@ -57,7 +57,7 @@ struct Inner {
 }
 
 /// Who claims runs, and when another dashboard's claim has lapsed.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Claims {
     /// This dashboard (its membership row).
     pub me: Arc<str>,
@@ -65,6 +65,8 @@ pub struct Claims {
     pub node_timeout: Duration,
     /// SQLite: one dashboard at a time, so every other claim has lapsed.
     pub alone: bool,
+    /// Whether this dashboard may judge others gone now (`Cluster::steady`).
+    pub steady: Arc<dyn Fn() -> bool + Send + Sync>,
 }
 
 /// Runs taken over at a time.
@@ -139,9 +141,13 @@ impl Dispatcher {
     /// their dashboard: `interrupted`). Only runs whose claim has lapsed are touched.
     pub async fn take_over(&self) -> Result<(), sea_orm::DbErr> {
         let claims = &self.inner.claims;
+        // Just started, or the database was away: the others may not have renewed yet, so
+        // only the runs of dashboards that left (their row deleted) are taken.
+        let steady = claims.alone || (claims.steady)();
         let (mut interrupted, mut resumed, mut queued) = (0, 0, 0);
         loop {
-            let fresh = Utc::now() - chrono::Duration::from_std(claims.node_timeout).unwrap_or(chrono::Duration::MAX);
+            let fresh = steady
+                .then(|| Utc::now() - chrono::Duration::from_std(claims.node_timeout).unwrap_or(chrono::Duration::MAX));
             let taken = store::take_over(self.inner.db.write(), &claims.me, fresh, claims.alone, TAKE_AT_ONCE).await?;
             let done = (taken.len() as u64) < TAKE_AT_ONCE;
             for run in taken {
@@ -225,7 +231,9 @@ impl Inner {
             Ok(url) => url,
             Err(e) => {
                 let error = format!("the agent's URL is not usable: {e}");
-                if store::finish(db, &job.run_id, RunStatus::Failed, failure(error, None), None).await? {
+                if store::finish_as(db, &job.run_id, &self.claims.me, RunStatus::Failed, failure(error, None), None)
+                    .await?
+                {
                     store::publish(db, &self.bus, &job.run_id).await;
                 }
                 return Ok(());
@@ -242,7 +250,9 @@ impl Inner {
                 let agent = crate::registry::store::find(db, &job.agent_id).await?;
                 if let Some(why) = agent.as_ref().and_then(crate::registry::Registry::not_alive) {
                     let error = format!("{why} The run was not sent.");
-                    if store::finish(db, &job.run_id, RunStatus::Failed, failure(error, None), None).await? {
+                    if store::finish_as(db, &job.run_id, &self.claims.me, RunStatus::Failed, failure(error, None), None)
+                        .await?
+                    {
                         store::publish(db, &self.bus, &job.run_id).await;
                     }
                     return Ok(());
@@ -253,7 +263,12 @@ impl Inner {
                     // Registered before asking, so that a run ending meanwhile wakes it.
                     let freed = self.freed(&job.agent_id);
                     let woken = freed.notified();
-                    match store::start(db, &job.run_id, &job.agent_id, &self.claims.me, limit, at).await? {
+                    // A run started longer ago than the run timeout is not running any
+                    // more, whatever its row says (an outcome that could not be written).
+                    let live_since = at
+                        - chrono::Duration::from_std(self.settings.run_timeout + CALL_MARGIN * 2)
+                            .unwrap_or(chrono::Duration::MAX);
+                    match store::start(db, &job.run_id, &job.agent_id, &self.claims.me, limit, at, live_since).await? {
                         store::Start::Started => break at,
                         // Cancelled, deleted or taken over while it waited.
                         store::Start::Gone => return Ok(()),
@@ -301,7 +316,7 @@ impl Inner {
         // giving up (the next start would otherwise call it interrupted).
         let mut wait = Duration::from_millis(200);
         for attempt in 1..=5 {
-            match store::finish(db, &job.run_id, status, outcome.clone(), Some(started_at)).await {
+            match store::finish_as(db, &job.run_id, &self.claims.me, status, outcome.clone(), Some(started_at)).await {
                 Ok(finished) => {
                     if finished {
                         store::publish(db, &self.bus, &job.run_id).await;

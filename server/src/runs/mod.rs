@@ -309,6 +309,8 @@ impl Runs {
             }
         }
         for run_id in removed {
+            // Deleted while it ran here: its call stops.
+            self.dispatcher.abort(&run_id);
             self.bus
                 .publish_relayed(app::model::events::LiveEvent::RunRemoved(app::model::events::RunRemoved { run_id }));
         }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 
 /// Timestamps are kept to the millisecond, so the history's cursor (which carries one)
@@ -117,6 +117,7 @@ pub async fn start(
     me: &str,
     limit: usize,
     at: DateTime<Utc>,
+    live_since: DateTime<Utc>,
 ) -> Result<Start, DbErr> {
     use sea_orm::sea_query::{Alias, Query, SimpleExpr, SubQueryStatement};
     use sea_orm::{ConnectionTrait, TransactionTrait};
@@ -134,7 +135,10 @@ pub async fn start(
         .expr(Expr::col((other.clone(), runs::Column::RunId)).count())
         .from_as(runs::Entity, other.clone())
         .and_where(Expr::col((other.clone(), runs::Column::AgentId)).eq(agent_id))
-        .and_where(Expr::col((other, runs::Column::Status)).eq(RunStatus::Running.as_str()))
+        .and_where(Expr::col((other.clone(), runs::Column::Status)).eq(RunStatus::Running.as_str()))
+        // A row left `running` (its outcome could not be written) must not hold a slot
+        // for ever: no run is running longer than the run timeout.
+        .and_where(Expr::col((other, runs::Column::StartedAt)).gt(live_since))
         .to_owned();
     let result = runs::Entity::update_many()
         .col_expr(runs::Column::Status, Expr::value(RunStatus::Running.as_str()))
@@ -189,6 +193,17 @@ pub async fn finish(
     outcome: Outcome,
     started_at: Option<DateTime<Utc>>,
 ) -> Result<bool, DbErr> {
+    finish_where(db, run_id, status, outcome, started_at, None).await
+}
+
+async fn finish_where(
+    db: &DatabaseConnection,
+    run_id: &str,
+    status: RunStatus,
+    outcome: Outcome,
+    started_at: Option<DateTime<Utc>>,
+    claimed_by: Option<&str>,
+) -> Result<bool, DbErr> {
     debug_assert!(status.is_final());
     let at = now();
     let duration = started_at.map(|s| (at - s).num_milliseconds().max(0));
@@ -203,9 +218,23 @@ pub async fn finish(
         .col_expr(runs::Column::DurationMs, Expr::value(duration))
         .filter(runs::Column::RunId.eq(run_id))
         .filter(in_states(&[RunStatus::Queued, RunStatus::Running]))
+        .apply_if(claimed_by, |q, me| q.filter(runs::Column::ClaimedBy.eq(me)))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// `finish` by the dashboard carrying the run out: nothing when another one has taken it
+/// over meanwhile (this one was counted out).
+pub async fn finish_as(
+    db: &DatabaseConnection,
+    run_id: &str,
+    me: &str,
+    status: RunStatus,
+    outcome: Outcome,
+    started_at: Option<DateTime<Utc>>,
+) -> Result<bool, DbErr> {
+    finish_where(db, run_id, status, outcome, started_at, Some(me)).await
 }
 
 pub async fn delete(db: &DatabaseConnection, run_id: &str) -> Result<bool, DbErr> {
@@ -223,13 +252,13 @@ pub const INTERRUPTED_WITHHELD: &str = "The dashboard that queued this run stopp
      inputs are never stored, so it could not be sent. Use Edit and re-run and enter them again.";
 
 /// Takes over, for `me`, up to `limit` queued or running runs whose dashboard is gone:
-/// its membership row is older than `fresh` or missing, or (`alone`, SQLite: one
-/// dashboard at a time) any claim but `me`'s. On PostgreSQL the rows are locked with
+/// its membership row is missing or (with `fresh`) older than `fresh`, or (`alone`,
+/// SQLite: one dashboard at a time) any claim but `me`'s. On PostgreSQL the rows are locked with
 /// `FOR UPDATE SKIP LOCKED`, so two dashboards taking over at once take different runs.
 pub async fn take_over(
     db: &DatabaseConnection,
     me: &str,
-    fresh: DateTime<Utc>,
+    fresh: Option<DateTime<Utc>>,
     alone: bool,
     limit: u64,
 ) -> Result<Vec<runs::Model>, DbErr> {
@@ -240,12 +269,19 @@ pub async fn take_over(
     let orphaned = if alone {
         Condition::any().add(runs::Column::ClaimedBy.is_null()).add(runs::Column::ClaimedBy.ne(me))
     } else {
+        // Not steady (just started, or the database was away): only dashboards whose row
+        // is gone (they left, deleting it) are gone; a stale row may be renewed yet.
         let live = Query::select()
             .column(nodes::Column::NodeId)
             .from(nodes::Entity)
-            .and_where(nodes::Column::SeenAt.gt(fresh))
+            .apply_if(fresh, |q, fresh| {
+                q.and_where(nodes::Column::SeenAt.gt(fresh));
+            })
             .to_owned();
-        Condition::any().add(runs::Column::ClaimedBy.is_null()).add(runs::Column::ClaimedBy.not_in_subquery(live))
+        // Never its own: its row may be stale too (the database was away).
+        Condition::any()
+            .add(runs::Column::ClaimedBy.is_null())
+            .add(runs::Column::ClaimedBy.not_in_subquery(live).and(runs::Column::ClaimedBy.ne(me)))
     };
     let mut find = runs::Entity::find()
         .filter(in_states(&[RunStatus::Queued, RunStatus::Running]))

@@ -132,7 +132,8 @@ async fn a_final_run_status_is_never_overwritten() {
         rerun_of: None,
         claimed_by: "me".into(),
     };
-    let start = |id: &'static str| runs::start(db, id, "a", "me", 4, runs::now());
+    let long_ago = runs::now() - chrono::Duration::hours(1);
+    let start = |id: &'static str| runs::start(db, id, "a", "me", 4, runs::now(), long_ago);
     assert!(runs::insert(db, new("r1")).await.unwrap().is_ok());
     assert_eq!(start("r1").await.unwrap(), runs::Start::Started);
     assert_eq!(start("r1").await.unwrap(), runs::Start::Gone, "started once");
@@ -173,15 +174,31 @@ async fn runs_start_under_their_claim_and_their_agents_limit() {
         rerun_of: None,
         claimed_by: by.into(),
     };
+    let long_ago = runs::now() - chrono::Duration::hours(1);
     for (id, by) in [("r1", "me"), ("r2", "me"), ("r3", "me"), ("theirs", "gone")] {
         assert!(runs::insert(db, new(id, by)).await.unwrap().is_ok());
     }
-    assert_eq!(runs::start(db, "theirs", "a", "me", 9, runs::now()).await.unwrap(), runs::Start::Gone, "not mine");
-    assert_eq!(runs::start(db, "r1", "a", "me", 2, runs::now()).await.unwrap(), runs::Start::Started);
-    assert_eq!(runs::start(db, "r2", "a", "me", 2, runs::now()).await.unwrap(), runs::Start::Started);
-    assert_eq!(runs::start(db, "r3", "a", "me", 2, runs::now()).await.unwrap(), runs::Start::Full, "two run already");
+    assert_eq!(
+        runs::start(db, "theirs", "a", "me", 9, runs::now(), long_ago).await.unwrap(),
+        runs::Start::Gone,
+        "not mine"
+    );
+    assert_eq!(runs::start(db, "r1", "a", "me", 2, runs::now(), long_ago).await.unwrap(), runs::Start::Started);
+    assert_eq!(runs::start(db, "r2", "a", "me", 2, runs::now(), long_ago).await.unwrap(), runs::Start::Started);
+    assert_eq!(
+        runs::start(db, "r3", "a", "me", 2, runs::now(), long_ago).await.unwrap(),
+        runs::Start::Full,
+        "two run already"
+    );
     assert!(runs::finish(db, "r1", RunStatus::Succeeded, runs::Outcome::default(), None).await.unwrap());
-    assert_eq!(runs::start(db, "r3", "a", "me", 2, runs::now()).await.unwrap(), runs::Start::Started);
+    assert_eq!(runs::start(db, "r3", "a", "me", 2, runs::now(), long_ago).await.unwrap(), runs::Start::Started);
+    // A row left running from longer ago than the run timeout holds no slot.
+    assert!(runs::insert(db, new("r4", "me")).await.unwrap().is_ok());
+    let recent = runs::now() - chrono::Duration::milliseconds(1);
+    assert_eq!(runs::start(db, "r4", "a", "me", 2, runs::now(), recent).await.unwrap(), runs::Start::Started);
+    // A run finished by another dashboard's claim is not this one's to finish.
+    assert!(!runs::finish_as(db, "r4", "other", RunStatus::Failed, runs::Outcome::default(), None).await.unwrap());
+    assert!(runs::finish_as(db, "r4", "me", RunStatus::Failed, runs::Outcome::default(), None).await.unwrap());
 
     // "me" renews its membership row, "gone" has none: only gone's run is taken.
     use sea_orm::{ActiveValue::Set, EntityTrait};
@@ -198,11 +215,29 @@ async fn runs_start_under_their_claim_and_their_agents_limit() {
     .await
     .unwrap();
     let fresh = now - chrono::Duration::seconds(10);
-    let taken = runs::take_over(db, "other", fresh, false, 100).await.unwrap();
+    let taken = runs::take_over(db, "other", Some(fresh), false, 100).await.unwrap();
     let ids: Vec<&str> = taken.iter().map(|r| r.run_id.as_str()).collect();
     assert_eq!(ids, ["theirs"]);
     // Alone (SQLite: one dashboard at a time), every claim but mine has lapsed.
-    assert!(runs::take_over(db, "me", now, true, 100).await.unwrap().iter().all(|r| r.run_id == "theirs"));
+    assert!(runs::take_over(db, "me", Some(now), true, 100).await.unwrap().iter().all(|r| r.run_id == "theirs"));
+    // Not steady: a stale row still protects its runs (its dashboard may renew yet);
+    // steady, it does not.
+    let long_gone = now - chrono::Duration::minutes(5);
+    server::entities::nodes::Entity::insert(server::entities::nodes::ActiveModel {
+        node_id: Set("stale".into()),
+        address: Set("there".into()),
+        version: Set("0".into()),
+        started_at: Set(long_gone),
+        seen_at: Set(long_gone),
+        agents_checked: Set(0),
+    })
+    .exec(db)
+    .await
+    .unwrap();
+    assert!(runs::insert(db, new("stale-run", "stale")).await.unwrap().is_ok());
+    assert!(runs::take_over(db, "me", None, false, 100).await.unwrap().is_empty());
+    let taken = runs::take_over(db, "me", Some(fresh), false, 100).await.unwrap();
+    assert_eq!(taken.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["stale-run"]);
     assert_eq!(runs::find(db, "theirs").await.unwrap().unwrap().claimed_by.as_deref(), Some("me"));
     // A run taken over is interrupted only by its new claimer, and only from its state.
     assert!(!runs::interrupt(db, "theirs", "other", RunStatus::Queued, "x").await.unwrap());
