@@ -91,7 +91,6 @@ impl Registry {
         let mut preservation = Preservation::default();
         let members = cluster.members();
         let shared = cluster.shared();
-        let margin = if shared { SHARED_EXPIRY_MARGIN } else { Duration::ZERO };
         let started = Utc::now();
         let mut was_leader = false;
         let mut last_said = std::time::Instant::now();
@@ -102,6 +101,8 @@ impl Registry {
             }
             let now = Utc::now();
             let owner = members.borrow().clone();
+            // Alone (SQLite, or the only live dashboard), no heartbeat can be elsewhere.
+            let margin = if owner.live.len() > 1 { SHARED_EXPIRY_MARGIN } else { Duration::ZERO };
             let counted = match (shared, leader.is_leader()) {
                 (false, _) => Some(self.liveness.silence(now)),
                 (true, true) => match store::silence(self.db.read(), started, now).await {
@@ -156,7 +157,7 @@ impl Registry {
             self.sweep(&self.liveness, now, !paused, |id| owner.owns(id), margin).await;
         }
         // What the book took since the last flush is stored before the process ends.
-        self.sweep(&self.liveness, Utc::now(), false, |_| false, margin).await;
+        self.sweep(&self.liveness, Utc::now(), false, |_| false, Duration::ZERO).await;
     }
 
     async fn sweep(
