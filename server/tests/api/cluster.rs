@@ -71,6 +71,31 @@ async fn counted_agents() -> (String, Arc<Mutex<HashMap<String, u32>>>) {
     (serve(router).await, counts)
 }
 
+/// Registers an agent by hand through `dashboard`.
+async fn register(dashboard: &str, id: &str, agent_url: &str) {
+    let answer = reqwest::Client::new()
+        .post(format!("{dashboard}/api/v1/agents"))
+        .json(&json!({"agent_id": id, "agent_name": id, "agent_url": agent_url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::CREATED, "{}", answer.text().await.unwrap());
+}
+
+/// Starts a run of `agent` through `dashboard`; its ID.
+async fn start_run(dashboard: &str, agent: &str, topic: &str) -> String {
+    let created: Value = reqwest::Client::new()
+        .post(format!("{dashboard}/api/v1/agents/{agent}/runs"))
+        .json(&json!({"inputs": {"topic": topic}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["run_id"].as_str().unwrap_or_else(|| panic!("a run was created: {created}")).to_owned()
+}
+
 async fn status(address: &str) -> Value {
     reqwest::get(format!("{address}/api/v1/status")).await.unwrap().json().await.unwrap()
 }
@@ -100,15 +125,8 @@ async fn two_dashboards_check_each_agent_once_and_hear_each_others_changes() {
 
     // Registered through A, heard on B's stream and in B's list.
     let (base, counts) = counted_agents().await;
-    let http = reqwest::Client::new();
     for n in 0..30 {
-        let answer = http
-            .post(format!("{a}/api/v1/agents"))
-            .json(&json!({"agent_id": format!("c{n}"), "agent_name": format!("c{n}"), "agent_url": format!("{base}/a/{n}")}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), StatusCode::CREATED);
+        register(&a, &format!("c{n}"), &format!("{base}/a/{n}")).await;
     }
     b_events
         .next_matching("agent.upserted", Duration::from_secs(5), |d| d["agent_id"] == "c29")
@@ -169,24 +187,9 @@ async fn a_run_started_on_one_dashboard_is_cancelled_on_the_other() {
     let (b, stop_b) = start(clustered(&url)).await;
     let agent = mock_agent(article_schema(), Behaviour::Slow(Duration::from_secs(20))).await;
     let http = reqwest::Client::new();
-    let answer = http
-        .post(format!("{a}/api/v1/agents"))
-        .json(&json!({"agent_id": "slow", "agent_name": "slow", "agent_url": agent.url}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), StatusCode::CREATED);
+    register(&a, "slow", &agent.url).await;
     let mut a_events = EventStream::open(&a, None).await;
-    let created: Value = http
-        .post(format!("{a}/api/v1/agents/slow/runs"))
-        .json(&json!({"inputs": {"topic": "t"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let run_id = created["run_id"].as_str().unwrap().to_owned();
+    let run_id = start_run(&a, "slow", "t").await;
     eventually(Duration::from_secs(5), || async {
         (agent.mock.in_flight.load(std::sync::atomic::Ordering::SeqCst) == 1).then_some(())
     })
@@ -260,28 +263,14 @@ async fn a_killed_dashboards_agents_and_runs_are_taken_over_by_the_others() {
     let b = Process::start(&url, &[]).await;
     let c = Process::start(&url, &[]).await;
     live_nodes(&a.address, 3).await;
-    let http = reqwest::Client::new();
-    let register = |id: String, agent_url: String| {
-        let http = http.clone();
-        let a = a.address.clone();
-        async move {
-            let answer = http
-                .post(format!("{a}/api/v1/agents"))
-                .json(&json!({"agent_id": id, "agent_name": id, "agent_url": agent_url}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(answer.status(), StatusCode::CREATED, "{}", answer.text().await.unwrap());
-        }
-    };
     let (base, counts) = counted_agents().await;
     for n in 0..30 {
-        register(format!("c{n}"), format!("{base}/a/{n}")).await;
+        register(&a.address, &format!("c{n}"), &format!("{base}/a/{n}")).await;
     }
     let sync = mock_agent(article_schema(), Behaviour::Slow(Duration::from_secs(30))).await;
     let job = mock_agent(article_schema(), Behaviour::AsyncFor(Duration::from_secs(5))).await;
-    register("sync".into(), sync.url.clone()).await;
-    register("job".into(), job.url.clone()).await;
+    register(&a.address, "sync", &sync.url).await;
+    register(&a.address, "job", &job.url).await;
     // Every dashboard checks a share of the agents.
     let status = eventually(Duration::from_secs(10), || async {
         let status = status(&a.address).await;
@@ -294,23 +283,8 @@ async fn a_killed_dashboards_agents_and_runs_are_taken_over_by_the_others() {
     assert!(status.iter().all(|n| *n > 0), "each checks some: {status:?}");
 
     // Runs carried out by A: a synchronous call in flight, and an async job being polled.
-    let start_run = |agent: &str| {
-        let (http, a, agent) = (http.clone(), a.address.clone(), agent.to_owned());
-        async move {
-            let created: Value = http
-                .post(format!("{a}/api/v1/agents/{agent}/runs"))
-                .json(&json!({"inputs": {"topic": "t"}}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            created["run_id"].as_str().unwrap().to_owned()
-        }
-    };
-    let sync_run = start_run("sync").await;
-    let job_run = start_run("job").await;
+    let sync_run = start_run(&a.address, "sync", "t").await;
+    let job_run = start_run(&a.address, "job", "t").await;
     eventually(Duration::from_secs(10), || async {
         let called = sync.mock.in_flight.load(std::sync::atomic::Ordering::SeqCst) == 1;
         let polled = job.mock.status_calls.load(std::sync::atomic::Ordering::SeqCst) > 0;
@@ -382,27 +356,11 @@ async fn an_agents_run_limit_holds_across_dashboards() {
     let (a, stop_a) = start(one).await;
     let (b, stop_b) = start(two).await;
     let agent = mock_agent(article_schema(), Behaviour::Slow(Duration::from_millis(400))).await;
-    let http = reqwest::Client::new();
-    let answer = http
-        .post(format!("{a}/api/v1/agents"))
-        .json(&json!({"agent_id": "one-at-a-time", "agent_name": "x", "agent_url": agent.url}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), StatusCode::CREATED);
+    register(&a, "one-at-a-time", &agent.url).await;
     let mut runs = Vec::new();
     for n in 0..6 {
         let dashboard = if n % 2 == 0 { &a } else { &b };
-        let created: Value = http
-            .post(format!("{dashboard}/api/v1/agents/one-at-a-time/runs"))
-            .json(&json!({"inputs": {"topic": format!("t{n}")}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        runs.push(created["run_id"].as_str().unwrap().to_owned());
+        runs.push(start_run(dashboard, "one-at-a-time", &format!("t{n}")).await);
     }
     for id in &runs {
         let done = eventually(Duration::from_secs(20), || async {
@@ -552,13 +510,7 @@ async fn nginx_in_front_of_two_dashboards() {
     // Events pass through as they come, whichever dashboard the change was made on.
     let mut events = EventStream::open(&front, None).await;
     for (dashboard, id) in [(&a, "through-a"), (&b, "through-b")] {
-        let answer = http
-            .post(format!("{dashboard}/api/v1/agents"))
-            .json(&json!({"agent_id": id, "agent_name": id, "agent_url": mock_agent(article_schema(), Behaviour::Echo).await.url}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), StatusCode::CREATED);
+        register(dashboard, id, &mock_agent(article_schema(), Behaviour::Echo).await.url).await;
         events
             .next_matching("agent.upserted", Duration::from_secs(2), |d| d["agent_id"] == id)
             .await

@@ -111,15 +111,9 @@ async fn latency_rollups_merge_and_skip_removed_agents() {
     assert_eq!((r.probes, r.failures, r.min_ms, r.max_ms, r.sum_ms), (6, 3, Some(3), Some(9), 17));
 }
 
-/// A run's status only moves forward: once final, no later write changes it.
-#[tokio::test]
-async fn a_final_run_status_is_never_overwritten() {
-    use app::model::RunStatus;
-    use server::runs::store as runs;
-    let (url, _guard) = test_database().await;
-    let db = server::db::connect(&url).await.unwrap();
-    let db = db.write();
-    let new = |id: &str| runs::NewRun {
+/// A queued run of agent `a`, claimed by `by`.
+fn new_run(id: &str, by: &str) -> server::runs::store::NewRun {
+    server::runs::store::NewRun {
         run_id: id.into(),
         agent_id: "a".into(),
         agent_url: "http://127.0.0.1:1".into(),
@@ -130,8 +124,19 @@ async fn a_final_run_status_is_never_overwritten() {
         request_hash: None,
         withheld: Vec::new(),
         rerun_of: None,
-        claimed_by: "me".into(),
-    };
+        claimed_by: by.into(),
+    }
+}
+
+/// A run's status only moves forward: once final, no later write changes it.
+#[tokio::test]
+async fn a_final_run_status_is_never_overwritten() {
+    use app::model::RunStatus;
+    use server::runs::store as runs;
+    let (url, _guard) = test_database().await;
+    let db = server::db::connect(&url).await.unwrap();
+    let db = db.write();
+    let new = |id: &str| new_run(id, "me");
     let long_ago = runs::now() - chrono::Duration::hours(1);
     let start = |id: &'static str| runs::start(db, id, "a", "me", 4, runs::now(), long_ago);
     assert!(runs::insert(db, new("r1")).await.unwrap().is_ok());
@@ -161,19 +166,7 @@ async fn runs_start_under_their_claim_and_their_agents_limit() {
     let (url, _guard) = test_database().await;
     let db = server::db::connect(&url).await.unwrap();
     let db = db.write();
-    let new = |id: &str, by: &str| runs::NewRun {
-        run_id: id.into(),
-        agent_id: "a".into(),
-        agent_url: "http://127.0.0.1:1".into(),
-        workflow: "w".into(),
-        inputs: serde_json::json!({}),
-        schema_hash: None,
-        idempotency_key: None,
-        request_hash: None,
-        withheld: Vec::new(),
-        rerun_of: None,
-        claimed_by: by.into(),
-    };
+    let new = new_run;
     let long_ago = runs::now() - chrono::Duration::hours(1);
     for (id, by) in [("r1", "me"), ("r2", "me"), ("r3", "me"), ("theirs", "gone")] {
         assert!(runs::insert(db, new(id, by)).await.unwrap().is_ok());

@@ -27,14 +27,7 @@ pub async fn for_url(db: &impl ConnectionTrait, agent_id: &str, agent_url: &str)
 
 /// Every agent's headers, by ID, with the URL they are for (the monitor's start).
 pub async fn all(db: &impl ConnectionTrait) -> Result<HashMap<String, (String, Outbound)>, DbErr> {
-    let rows = agent_headers::Entity::find().all(db).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let headers = Outbound::from_json(&r.agent_id, &r.headers);
-            (r.agent_id, (r.agent_url, headers))
-        })
-        .collect())
+    Ok(by_agent(agent_headers::Entity::find().all(db).await?))
 }
 
 /// The headers of the agents named, by ID, with the URL they are for.
@@ -43,13 +36,16 @@ pub async fn of(db: &impl ConnectionTrait, agent_ids: &[String]) -> Result<HashM
         .filter(agent_headers::Column::AgentId.is_in(agent_ids.iter().cloned()))
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
+    Ok(by_agent(rows))
+}
+
+fn by_agent(rows: Vec<agent_headers::Model>) -> HashMap<String, (String, Outbound)> {
+    rows.into_iter()
         .map(|r| {
             let headers = Outbound::from_json(&r.agent_id, &r.headers);
             (r.agent_id, (r.agent_url, headers))
         })
-        .collect())
+        .collect()
 }
 
 /// Sets (or, when empty, clears) the agent's headers for `agent_url`.
