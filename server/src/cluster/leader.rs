@@ -43,10 +43,11 @@ impl Leadership {
         }
     }
 
-    /// Tries for the lock every `every` until shutdown, and checks the connection that
-    /// holds it as often.
+    /// Tries for the lock every `every` until shutdown, on one connection kept open
+    /// (a new connection per try cost every dashboard that does not hold it measurable
+    /// CPU: benches/cluster.rs), and checks the connection that holds it as often.
     pub async fn run(self, url: String, every: Duration, mut shutdown: Shutdown) {
-        let mut held: Option<PgConnection> = None;
+        let mut conn: Option<PgConnection> = None;
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -54,41 +55,39 @@ impl Leadership {
                 _ = ticker.tick() => {}
                 _ = shutdown.changed() => break,
             }
-            match held.as_mut() {
-                Some(conn) => {
-                    if let Err(e) = sqlx::query("SELECT 1").execute(&mut *conn).await {
-                        tracing::warn!(error = %e, "the connection holding the deciding lock failed");
-                        held = None;
-                        self.set(false);
+            if conn.is_none() {
+                match PgConnection::connect(&url).await {
+                    Ok(c) => conn = Some(c),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot connect for the deciding lock; retrying");
+                        continue;
                     }
                 }
-                None => match try_lock(&url).await {
-                    Ok(Some(conn)) => {
-                        held = Some(conn);
-                        self.set(true);
-                    }
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(error = %e, "cannot try for the deciding lock; retrying"),
-                },
+            }
+            let c = conn.as_mut().expect("connected above");
+            let held = if self.is_leader() {
+                sqlx::query("SELECT 1").execute(&mut *c).await.map(|_| true)
+            } else {
+                sqlx::query_as::<_, (bool,)>("SELECT pg_try_advisory_lock($1, 0)")
+                    .bind(LOCK_LEADER)
+                    .fetch_one(&mut *c)
+                    .await
+                    .map(|(locked,)| locked)
+            };
+            match held {
+                Ok(held) => self.set(held),
+                Err(e) => {
+                    // A new connection next time: a lock held on this one is gone with it.
+                    tracing::warn!(error = %e, "the connection for the deciding lock failed");
+                    conn = None;
+                    self.set(false);
+                }
             }
         }
         self.set(false);
-        if let Some(conn) = held {
+        if let Some(conn) = conn {
             // Closing the connection releases the lock at once for the next dashboard.
             let _ = conn.close().await;
         }
-    }
-}
-
-/// The lock on a new connection, or None when another dashboard holds it.
-async fn try_lock(url: &str) -> Result<Option<PgConnection>, sqlx::Error> {
-    let mut conn = PgConnection::connect(url).await?;
-    let (locked,): (bool,) =
-        sqlx::query_as("SELECT pg_try_advisory_lock($1, 0)").bind(LOCK_LEADER).fetch_one(&mut conn).await?;
-    if locked {
-        Ok(Some(conn))
-    } else {
-        let _ = conn.close().await;
-        Ok(None)
     }
 }
