@@ -41,6 +41,9 @@ async fn a_second_dashboard_on_one_sqlite_file_refuses_to_start_and_the_token_co
 
 /// Several dashboards share a database only on PostgreSQL.
 fn postgres() -> bool {
+    // These tests may make requests before any dashboard in this process has installed
+    // the TLS provider reqwest needs (the SIGKILL test's dashboards are processes).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let on = std::env::var_os("CA_TEST_POSTGRES").is_some();
     if !on {
         eprintln!("skipped: several dashboards need PostgreSQL (CA_TEST_POSTGRES=1 and TEST_DATABASE_URL)");
