@@ -118,7 +118,7 @@ impl Application {
         // monitor read the agents, so no change made meanwhile is missed.
         let (relay, outbox) = if cluster.shared() {
             let url = db::normalize_url(&settings.database_url)?;
-            let (relay, outbox) = Relay::start(database.clone(), &url, cluster.me(), &bus)
+            let (relay, outbox) = Relay::start(database.clone(), &url, cluster.me(), &bus, settings.node_timeout)
                 .await
                 .map_err(|e| format!("cannot listen for the other dashboards' changes: {e}"))?;
             (Some(relay), outbox)

@@ -82,7 +82,14 @@ struct Payload {
     /// The sending dashboard (a receiver skips its own).
     from: String,
     notes: Vec<Note>,
+    /// A dashboard's ping to itself (`receive`): its listening connection still hears.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ping: Option<u64>,
 }
+
+/// A listening connection can go silent without an error (a half-open TCP connection,
+/// and sqlx sets no keepalive): every two node timeouts the receiver notifies itself, and
+/// a ping not heard by the next one counts as a lost connection (20 s and 40 s by default).
 
 /// Where notes for the other dashboards go. Without a relay (SQLite) they go nowhere.
 #[derive(Clone)]
@@ -112,6 +119,7 @@ pub struct Relay {
     url: String,
     outbox: mpsc::UnboundedReceiver<Note>,
     listener: PgListener,
+    ping_every: Duration,
 }
 
 impl Relay {
@@ -122,6 +130,7 @@ impl Relay {
         url: &str,
         me: Arc<str>,
         bus: &EventBus,
+        node_timeout: Duration,
     ) -> Result<(Self, Outbox), sea_orm::sqlx::Error> {
         let listener = listen(url).await?;
         let (tx, outbox) = mpsc::unbounded_channel();
@@ -131,14 +140,14 @@ impl Relay {
                 let _ = relayed.send(note);
             }
         }));
-        Ok((Self { db, me, url: url.to_owned(), outbox, listener }, Outbox(Some(tx))))
+        Ok((Self { db, me, url: url.to_owned(), outbox, listener, ping_every: node_timeout * 2 }, Outbox(Some(tx))))
     }
 
     /// Sends and receives until shutdown.
     pub async fn run(self, registry: Registry, runs: Runs, bus: EventBus, shutdown: Shutdown) {
-        let Self { db, me, url, outbox, listener } = self;
+        let Self { db, me, url, outbox, listener, ping_every } = self;
         let sending = send(db.clone(), me.clone(), outbox, shutdown.clone());
-        let receiving = receive(Receiver { db, me, url, registry, runs, bus }, listener, shutdown);
+        let receiving = receive(Receiver { db, me, url, registry, runs, bus }, listener, ping_every, shutdown);
         tokio::join!(sending, receiving);
     }
 }
@@ -161,7 +170,7 @@ async fn send(db: Db, me: Arc<str>, mut outbox: mpsc::UnboundedReceiver<Note>, m
             },
         };
         let deadline = tokio::time::Instant::now() + GATHER;
-        let mut payload = Payload { from: me.to_string(), notes: vec![first] };
+        let mut payload = Payload { from: me.to_string(), notes: vec![first], ping: None };
         let mut size = 64 + serde_json::to_string(&payload.notes[0]).map_or(0, |t| t.len());
         loop {
             let note = tokio::select! {
@@ -224,15 +233,34 @@ struct Receiver {
     bus: EventBus,
 }
 
-/// Applies what the other dashboards say; after a lost connection, reconnects and resyncs.
-async fn receive(receiver: Receiver, mut listener: PgListener, mut shutdown: Shutdown) {
+/// Applies what the other dashboards say; after a lost connection (an error, or its own
+/// ping not heard), reconnects and resyncs.
+async fn receive(receiver: Receiver, mut listener: PgListener, ping_every: Duration, mut shutdown: Shutdown) {
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    let mut sent: Option<(u64, tokio::time::Instant)> = None;
     loop {
         let next = tokio::select! {
             next = listener.try_recv() => next,
+            _ = pings.tick() => {
+                if sent.is_some_and(|(_, at)| at.elapsed() >= ping_every / 2) {
+                    Err(sea_orm::sqlx::Error::Protocol("the listening connection did not hear its own ping".into()))
+                } else {
+                    let token = fastrand::u64(..);
+                    receiver.ping(token).await;
+                    sent.get_or_insert((token, tokio::time::Instant::now()));
+                    continue;
+                }
+            }
             _ = shutdown.changed() => return,
         };
         match next {
-            Ok(Some(notification)) => receiver.take(notification.payload()).await,
+            Ok(Some(notification)) => {
+                if let Some(token) = receiver.take(notification.payload()).await {
+                    if sent.is_some_and(|(t, _)| t == token) {
+                        sent = None;
+                    }
+                }
+            }
             // The connection was lost and made again: what was said meanwhile is lost.
             Ok(None) => {
                 tracing::warn!("the connection listening to the other dashboards was lost; resyncing");
@@ -240,6 +268,7 @@ async fn receive(receiver: Receiver, mut listener: PgListener, mut shutdown: Shu
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot listen to the other dashboards; reconnecting");
+                sent = None;
                 let mut wait = Duration::from_millis(200);
                 listener = loop {
                     tokio::select! {
@@ -261,22 +290,39 @@ async fn receive(receiver: Receiver, mut listener: PgListener, mut shutdown: Shu
 }
 
 impl Receiver {
-    async fn take(&self, text: &str) {
+    /// Applies a notification; its ping token when it is this dashboard's own ping.
+    async fn take(&self, text: &str) -> Option<u64> {
         let payload: Payload = match serde_json::from_str(text) {
             Ok(p) => p,
             Err(e) => {
                 // Another version's notes, or someone else's NOTIFY on our channel.
                 tracing::warn!(error = %e, "a notification on {CHANNEL} was not understood; resyncing");
                 self.resync().await;
-                return;
+                return None;
             }
         };
         if *payload.from == *self.me {
-            return;
+            return payload.ping;
         }
         if let Err(e) = self.apply(payload.notes).await {
             tracing::warn!(error = %e, "could not read what another dashboard changed; resyncing");
             self.resync().await;
+        }
+        None
+    }
+
+    /// Notifies this dashboard's own listening connection (a failure is the database's,
+    /// and the ping not heard says so in time).
+    async fn ping(&self, token: u64) {
+        let payload = Payload { from: self.me.to_string(), notes: Vec::new(), ping: Some(token) };
+        let text = serde_json::to_string(&payload).expect("a ping always serializes");
+        let statement = Statement::from_sql_and_values(
+            self.db.backend(),
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), text.into()],
+        );
+        if let Err(e) = self.db.write().execute(statement).await {
+            tracing::debug!(error = %e, "could not ping the listening connection");
         }
     }
 
@@ -353,6 +399,7 @@ mod tests {
         let payload = Payload {
             from: "n1".into(),
             notes: vec![Note::Agent("a:b c".into()), Note::Run("r1".into()), Note::Health("line\nbreak".into())],
+            ping: None,
         };
         let text = serde_json::to_string(&payload).unwrap();
         assert_eq!(

@@ -537,3 +537,36 @@ async fn nginx_in_front_of_two_dashboards() {
     stop_a.now().await;
     stop_b.now().await;
 }
+
+#[tokio::test]
+async fn a_lost_listening_connection_reconnects_and_resyncs() {
+    if !postgres() {
+        return;
+    }
+    let (url, _database) = test_database().await;
+    let (a, stop_a) = start(clustered(&url)).await;
+    let (b, stop_b) = start(clustered(&url)).await;
+    live_nodes(&a, 2).await;
+    let mut events = EventStream::open(&a, None).await;
+    events.next(Duration::from_secs(5)).await.expect("the first event (resync)");
+
+    // PostgreSQL ends every listening connection (a restart, a network cut).
+    use sea_orm::ConnectionTrait;
+    let admin = sea_orm::Database::connect(&url).await.unwrap();
+    admin
+        .execute_unprepared(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+        )
+        .await
+        .unwrap();
+    // A's browsers refetch (what was said meanwhile is lost), and what follows arrives.
+    events.next_matching("resync", Duration::from_secs(10), |_| true).await.expect("A's stream is told to refetch");
+    register(&b, "after-the-gap", &mock_agent(article_schema(), Behaviour::Echo).await.url).await;
+    events
+        .next_matching("agent.upserted", Duration::from_secs(5), |d| d["agent_id"] == "after-the-gap")
+        .await
+        .expect("B's change reaches A's stream after A listens again");
+    stop_a.now().await;
+    stop_b.now().await;
+}
