@@ -87,9 +87,9 @@ struct Payload {
     ping: Option<u64>,
 }
 
-/// A listening connection can go silent without an error (a half-open TCP connection,
-/// and sqlx sets no keepalive): every two node timeouts the receiver notifies itself, and
-/// a ping not heard by the next one counts as a lost connection (20 s and 40 s by default).
+// A listening connection can go silent without an error (a half-open TCP connection,
+// and sqlx sets no keepalive): every two node timeouts the receiver notifies itself, and
+// a ping not heard within one node timeout counts as a lost connection (`receive`).
 
 /// Where notes for the other dashboards go. Without a relay (SQLite) they go nowhere.
 #[derive(Clone)]
