@@ -95,15 +95,19 @@ export interface Dashboard {
 }
 
 /**
- * Starts `configurable-agents ui` on a port the OS picks, on a fresh SQLite file, with
- * `extra` flags and `env`; resolves with the URL it prints once it serves.
+ * Starts `configurable-agents ui` on a port the OS picks, on a fresh SQLite file (or
+ * `database`), with `extra` flags and `env`; resolves with the URL it prints once it serves.
  */
-export async function startDashboard(extra: string[] = [], env: Record<string, string> = {}): Promise<Dashboard> {
+export async function startDashboard(
+  extra: string[] = [],
+  env: Record<string, string> = {},
+  database?: string,
+): Promise<Dashboard> {
   const fs = await import('node:fs');
   const os = await import('node:os');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-e2e-own-'));
   const args = [
-    'ui', '--port', '0', '--database-url', `sqlite://${path.join(dir, 'own.db')}`,
+    'ui', '--port', '0', '--database-url', database ?? `sqlite://${path.join(dir, 'own.db')}`,
     '--site-root', path.resolve(__dirname, '../../target/site'),
     '--leptos-config', path.resolve(__dirname, '../../Leptos.toml'),
     ...extra,

@@ -12,16 +12,16 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use sea_orm::{ConnectionTrait, Database, EntityTrait};
+use sea_orm::EntityTrait;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{env, Dashboard};
+use support::{drop_database, env, fresh_database, Dashboard};
 
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let Some(admin) = std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL")).ok() else {
+    let Some(admin) = support::postgres() else {
         println!("cluster bench: needs PostgreSQL (BENCH_DATABASE_URL=postgres://USER@HOST/DB); not run");
         return;
     };
@@ -145,20 +145,6 @@ fn per_thousand(cpu_ms: &[u64], work: &[u64]) -> String {
         .map(|(c, w)| if *w == 0 { "-".to_owned() } else { format!("{:.0} ms", *c as f64 * 1000.0 / *w as f64) })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-async fn fresh_database(admin: &str) -> (String, String) {
-    let name = format!("ca_bench_{}", uuid::Uuid::new_v4().simple());
-    let db = Database::connect(admin).await.unwrap();
-    db.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
-    let mut url = url::Url::parse(admin).unwrap();
-    url.set_path(&format!("/{name}"));
-    (url.to_string(), name)
-}
-
-async fn drop_database(admin: &str, name: &str) {
-    let db = Database::connect(admin).await.unwrap();
-    let _ = db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
 }
 
 /// `agents` self-registered agents (TTL 60 s, a heartbeat now) at `{base}/a/{i}`.

@@ -187,7 +187,8 @@ impl Application {
         }
         if let Some(relay) = relay {
             let (registry, runs, bus) = (registry.clone(), runs.clone(), bus.clone());
-            tasks.add("relay", move |shutdown| relay.run(registry, runs, bus, shutdown));
+            let members = cluster.members();
+            tasks.add("relay", move |shutdown| relay.run(registry, runs, bus, members, shutdown));
         }
         if cluster.shared() {
             // The runs of a dashboard that is gone are taken over within the node timeout

@@ -100,6 +100,12 @@ impl Dashboard {
 
     /// As `start`, with `env` in the dashboard's environment.
     pub fn start_with_env(database: &str, args: &[&str], env: &[(&str, &str)]) -> Dashboard {
+        Self::start_on(0, database, args, env)
+    }
+
+    /// As `start_with_env`, on `port` (0: one the system gives), so that a dashboard
+    /// restarted after a kill is found again at its address.
+    pub fn start_on(port: u16, database: &str, args: &[&str], env: &[(&str, &str)]) -> Dashboard {
         let binary = std::env::var("BENCH_DASHBOARD_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_configurable-agents").to_owned());
         let extra_env: Vec<(String, String)> = std::env::var("BENCH_DASHBOARD_ENV")
@@ -113,7 +119,8 @@ impl Dashboard {
             .collect();
         let mut child = Child(
             Command::new(binary)
-                .args(["ui", "--port", "0", "--database-url", database, "--leptos-config", "none.toml"])
+                .args(["ui", "--port", &port.to_string(), "--database-url", database])
+                .args(["--leptos-config", "none.toml"])
                 .args(args)
                 .env("RUST_LOG", "error")
                 .envs(extra_env)
@@ -135,4 +142,27 @@ impl Dashboard {
     pub fn usage(&self) -> Usage {
         usage(self.child.0.id())
     }
+}
+
+/// A new PostgreSQL database beside `admin`'s: its URL and its name (for `drop_database`).
+pub async fn fresh_database(admin: &str) -> (String, String) {
+    use sea_orm::{ConnectionTrait, Database};
+    let name = format!("ca_bench_{}", uuid::Uuid::new_v4().simple());
+    let db = Database::connect(admin).await.unwrap();
+    db.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+    let mut url = url::Url::parse(admin).unwrap();
+    url.set_path(&format!("/{name}"));
+    (url.to_string(), name)
+}
+
+pub async fn drop_database(admin: &str, name: &str) {
+    use sea_orm::{ConnectionTrait, Database};
+    let db = Database::connect(admin).await.unwrap();
+    let _ = db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+}
+
+/// The PostgreSQL server a benchmark may create databases on (BENCH_DATABASE_URL, else
+/// TEST_DATABASE_URL), or None.
+pub fn postgres() -> Option<String> {
+    std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL")).ok()
 }

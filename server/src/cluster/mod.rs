@@ -190,6 +190,13 @@ impl Cluster {
         }
     }
 
+    /// Within how long every other live dashboard has read this one's row since it was
+    /// written at start: one renewal period of theirs (they run with the same
+    /// `--node-timeout`), and a margin for their read.
+    pub fn known_to_all_within(&self) -> Duration {
+        self.inner.settings.renew_every() + Duration::from_millis(250)
+    }
+
     /// The health monitor says how many agents it checks now.
     pub fn set_checked(&self, agents: u64) {
         self.inner.checked.store(agents, Ordering::Relaxed);

@@ -411,6 +411,9 @@ impl HealthMonitor {
         for target in targets {
             state.upsert(target, FirstCheck::WhenStale);
         }
+        if members.borrow().live.len() > 1 {
+            state.quiet_until(now_ms() + self.cluster.known_to_all_within().as_millis() as u64);
+        }
         tracing::info!(agents, interval = %humantime::format_duration(self.settings.interval), "health monitor started");
         let _ = self.ready.send(true);
         let mut commands = self.commands;

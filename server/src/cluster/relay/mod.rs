@@ -11,10 +11,13 @@
 //! A notification sent while a receiver's listening connection was down is lost to it
 //! (PostgreSQL keeps none), so a receiver that loses its connection reconnects, re-reads
 //! every agent into its book and monitor, and sends its own event streams `resync`:
-//! never a silent gap.
+//! never a silent gap. So does a dashboard that dies between a commit and its NOTIFY
+//! (the gathering's 10 ms, or longer with the database away): the others resync when
+//! they count it out (`receive`).
 
 mod receive;
 
+use crate::cluster::Members;
 use crate::db::Db;
 use crate::events::EventBus;
 use crate::registry::Registry;
@@ -27,7 +30,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// The one channel every dashboard listens on.
 pub const CHANNEL: &str = "configurable_agents";
@@ -140,11 +143,18 @@ impl Relay {
     }
 
     /// Sends and receives until shutdown.
-    pub async fn run(self, registry: Registry, runs: Runs, bus: EventBus, shutdown: Shutdown) {
+    pub async fn run(
+        self,
+        registry: Registry,
+        runs: Runs,
+        bus: EventBus,
+        members: watch::Receiver<Members>,
+        shutdown: Shutdown,
+    ) {
         let Self { db, me, url, outbox, listener, ping_every } = self;
         let sending = send(db.clone(), me.clone(), outbox, shutdown.clone());
-        let receiving =
-            receive::receive(receive::Receiver { db, me, url, registry, runs, bus }, listener, ping_every, shutdown);
+        let receiver = receive::Receiver { db, me, url, registry, runs, bus };
+        let receiving = receive::receive(receiver, listener, ping_every, members, shutdown);
         tokio::join!(sending, receiving);
     }
 }

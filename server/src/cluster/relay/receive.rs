@@ -4,8 +4,16 @@
 //! A listening connection can go silent without an error (a half-open TCP connection, and
 //! sqlx sets no keepalive): every two node timeouts the receiver notifies itself, and a
 //! ping not heard within one node timeout counts as a lost connection.
+//!
+//! A dashboard that leaves the live members may have died between a commit and its
+//! NOTIFY: what it changed last is then known only to the database. The chaos run
+//! (`benches/chaos.rs`, a SIGKILL every 20 s at 50 runs/s) saw it: a run created just
+//! before a kill reached the others' streams only when it was taken over, 3.7 s later; an
+//! agent registered so would never have reached their monitors. So a member counted out
+//! is followed by a resync, as a lost connection is.
 
 use super::{listen, Note, Payload, CHANNEL};
+use crate::cluster::Members;
 use crate::db::Db;
 use crate::entities::agents;
 use crate::events::EventBus;
@@ -18,6 +26,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Sta
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 pub(super) struct Receiver {
     pub(super) db: Db,
@@ -34,8 +43,10 @@ pub(super) async fn receive(
     receiver: Receiver,
     mut listener: PgListener,
     ping_every: Duration,
+    mut members: watch::Receiver<Members>,
     mut shutdown: Shutdown,
 ) {
+    let mut live = members.borrow_and_update().live.clone();
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     let mut sent: Option<(u64, tokio::time::Instant)> = None;
     loop {
@@ -50,6 +61,16 @@ pub(super) async fn receive(
                     sent.get_or_insert((token, tokio::time::Instant::now()));
                     continue;
                 }
+            }
+            Ok(()) = members.changed() => {
+                let now = members.borrow_and_update().live.clone();
+                let left = live.iter().any(|m| !now.contains(m));
+                live = now;
+                if left {
+                    tracing::info!("a dashboard left; resyncing in case it died before telling its last changes");
+                    receiver.resync().await;
+                }
+                continue;
             }
             _ = shutdown.changed() => return,
         };

@@ -51,11 +51,17 @@ async fn two_dashboards_check_each_agent_once_and_hear_each_others_changes() {
     assert_eq!(nodes.len(), 2, "{nodes:?}");
     assert_eq!((nodes[0]["this"].as_bool(), nodes[1]["this"].as_bool()), (Some(true), Some(false)));
     let page = reqwest::get(format!("{b}/orchestrator")).await.unwrap().text().await.unwrap();
-    assert!(page.contains("2 dashboards share this database"), "the page names them");
+    assert!(page.contains("2 of 2 dashboards live on this database"), "the page names them");
 
-    // A leaves: B takes every agent at its next renewal, and checks them all.
+    // A leaves: B takes every agent at its next renewal, and checks them all. B's streams
+    // are told to resync: a dashboard that leaves may have died before telling its last
+    // changes.
     stop_a.now().await;
     live_nodes(&b, 1).await;
+    b_events
+        .next_matching("resync", Duration::from_secs(5), |_| true)
+        .await
+        .expect("B's stream resyncs once A is counted out");
     counts.lock().unwrap().clear();
     eventually(Duration::from_secs(10), || async {
         let c = counts.lock().unwrap();

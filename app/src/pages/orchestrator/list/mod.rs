@@ -199,7 +199,11 @@ fn Dashboards(nodes: RwSignal<Vec<crate::model::NodeStatus>>) -> impl IntoView {
                     .collect();
                 view! {
                     <p class="muted" data-testid="dashboards">
-                        {format!("{live} dashboards share this database: {}", parts.join(" · "))}
+                        {format!(
+                            "{live} of {} dashboards live on this database: {}",
+                            nodes.len(),
+                            parts.join(" · "),
+                        )}
                     </p>
                 }
             })
