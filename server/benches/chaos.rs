@@ -289,7 +289,7 @@ async fn main() {
     let bound = NODE_TIMEOUT + NODE_TIMEOUT / 5 + INTERVAL;
     let (mut rechecked, mut late, mut longest, mut stale) = (Duration::ZERO, 0, Duration::ZERO, 0);
     let (mut most_in_interval, mut crowded) = (0, Vec::new());
-    for checks in &seen.checks {
+    for (agent, checks) in seen.checks.iter().enumerate() {
         let checks = checks.lock().unwrap();
         let Some(last) = checks.last() else {
             stale += 1;
@@ -315,7 +315,7 @@ async fn main() {
             }
             most_in_interval = most_in_interval.max(to - from + 1);
             if to - from + 1 > 2 {
-                crowded.push(checks[from..=to].to_vec());
+                crowded.push((agent, checks[from..=to].to_vec()));
             }
         }
     }
@@ -323,12 +323,13 @@ async fn main() {
     let crowded: Vec<String> = crowded
         .iter()
         .take(5)
-        .map(|checks| {
+        .map(|(agent, checks)| {
             let after = |at: Instant| match kills.iter().rev().find(|(k, _)| *k < at) {
                 Some((k, _)) => format!("{:.2}", (at - *k).as_secs_f64()),
                 None => format!("{:.2} in", (at - began).as_secs_f64()),
             };
-            format!("{} s after a kill", checks.iter().map(|c| after(*c)).collect::<Vec<_>>().join(", "))
+            let times: Vec<String> = checks.iter().map(|c| after(*c)).collect();
+            format!("agent-{agent}: {} s after a kill", times.join(", "))
         })
         .collect();
 

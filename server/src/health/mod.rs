@@ -44,6 +44,12 @@ pub const MAX_YOUNG: usize = 256;
 /// monitor is busy (~20 ms then); one that has not is waiting on a slow or dead agent.
 pub const YOUNG_FOR: Duration = Duration::from_millis(50);
 
+/// A self-registered agent is first checked this long after it registers (old agents
+/// register in their startup hook, before they listen), then at its slots; so is any
+/// agent never checked that this dashboard learns of from the database (another dashboard
+/// may have registered it a moment ago).
+pub const FIRST_CHECK_AFTER: Duration = Duration::from_secs(2);
+
 /// How the monitor checks, decides and keeps.
 #[derive(Clone, Copy, Debug)]
 pub struct MonitorSettings {

@@ -2,7 +2,7 @@
 //! due checks, and the decisions a check's result leads to (handed to the writer).
 
 use super::store::{CheckWrite, RollupWrite, Target};
-use super::{now_ms, schedule, writer, Counts, MonitorSettings};
+use super::{now_ms, schedule, writer, Counts, MonitorSettings, FIRST_CHECK_AFTER};
 use crate::agent_client::{Outbound, Probe};
 use crate::cluster::Members;
 use app::model::HealthState;
@@ -47,7 +47,8 @@ struct Slot {
 pub enum FirstCheck {
     /// Its registration just checked it: at its slot, a good part of an interval away.
     Checked,
-    /// Now when its last check is older than its interval (or it has none), else at its slot.
+    /// Now when its last check is older than its interval, `FIRST_CHECK_AFTER` from now when
+    /// it has none, else at its slot.
     WhenStale,
     /// After this long, then at its slots (a self-registered agent registers before it
     /// listens).
@@ -153,8 +154,12 @@ impl Scheduler {
             FirstCheck::Checked => {
                 schedule::next_slot(&target.agent_id, interval, now + interval.as_millis() as u64 / 2)
             }
-            // Never checked, or not within its interval (the dashboard was down): the page
-            // would show an old state, so it is checked now, then at its own slot.
+            // Never checked: it may have registered itself on another dashboard a moment
+            // ago, before it listens (the chaos run saw such an agent checked at once by a
+            // resync and by the dashboard it was relayed to, three checks in an interval).
+            FirstCheck::WhenStale if target.checked_at.is_none() => now + FIRST_CHECK_AFTER.as_millis() as u64,
+            // Not checked within its interval (the dashboard was down): the page would show
+            // an old state, so it is checked now, then at its own slot.
             FirstCheck::WhenStale if stale => now,
             FirstCheck::WhenStale => schedule::next_slot(&target.agent_id, interval, now),
             FirstCheck::After(delay) => now + delay.as_millis() as u64,
@@ -521,9 +526,24 @@ mod tests {
     }
 
     #[test]
+    fn an_agent_never_checked_is_first_checked_a_moment_later() {
+        let mut s = scheduler();
+        // Learned of from the database or another dashboard, never checked: it may have
+        // registered itself a moment ago, before it listens.
+        s.upsert(target("http://x", None), FirstCheck::WhenStale);
+        let due = s.next_due().unwrap();
+        let wait = due.saturating_sub(now_ms());
+        assert!(wait > FIRST_CHECK_AFTER.as_millis() as u64 - 500, "due in {wait} ms");
+        assert!(s.take_due(10).is_empty());
+    }
+
+    #[test]
     fn a_joining_dashboard_starts_no_check_until_the_others_know_it() {
         let mut s = scheduler();
-        s.upsert(target("http://x", None), FirstCheck::WhenStale);
+        let stale = Target { checked_at: Some(Utc::now() - chrono::Duration::hours(1)), ..target("http://x", None) };
+        s.upsert(stale, FirstCheck::WhenStale);
+        assert_eq!(s.next_due(), Some(s.slots["a"].due), "scheduled");
+        assert!(s.next_due().unwrap() <= now_ms(), "a stale agent is due at once");
         s.quiet_until(now_ms() + 60_000);
         assert!(s.take_due(10).is_empty(), "a stale agent is not checked at once while quiet");
         // Its slot moved on meanwhile: it is checked at the first one after.

@@ -38,9 +38,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A self-registered agent is first checked this long after it registers (old agents
-/// register in their startup hook, before they listen), then at its slots.
-pub const FIRST_CHECK_AFTER: Duration = Duration::from_secs(2);
+pub use crate::health::FIRST_CHECK_AFTER;
 
 /// The registry's own settings.
 #[derive(Clone, Copy, Debug)]

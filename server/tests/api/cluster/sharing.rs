@@ -227,3 +227,56 @@ async fn a_lost_listening_connection_reconnects_and_resyncs() {
     stop_a.now().await;
     stop_b.now().await;
 }
+
+#[tokio::test]
+async fn an_agent_that_registers_itself_before_it_listens_is_not_checked_early_by_the_other_dashboard() {
+    if !postgres() {
+        return;
+    }
+    let Pair { a, b, stop_a, stop_b, _database, .. } = pair(|_| {}).await;
+    // A port nothing listens on yet: the agents register through A, as old agents do in
+    // their startup hook, and start listening a second later.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = reserved.local_addr().unwrap().port();
+    drop(reserved);
+    let mut b_events = EventStream::open(&b, None).await;
+    let http = reqwest::Client::new();
+    for n in 0..12 {
+        let answer = http
+            .post(format!("{a}/api/v1/agents/register"))
+            .json(&json!({"agent_id": format!("early-{n}"), "agent_name": "early",
+                          "agent_url": format!("http://127.0.0.1:{port}/a/{n}"), "ttl_seconds": 60}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::CREATED);
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let counts: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let router = Router::new()
+        .route(
+            "/a/{n}/health",
+            get(|State(c): State<Arc<Mutex<HashMap<String, u32>>>>, Path(n): Path<String>| async move {
+                *c.lock().unwrap().entry(n).or_default() += 1;
+                Json(json!({"status": "alive"}))
+            }),
+        )
+        .with_state(counts.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    // Every agent is checked, by A or by B, and none was found failing: B, which learns of
+    // A's registrations from the database, waits as A does.
+    eventually(Duration::from_secs(10), || async { (counts.lock().unwrap().len() == 12).then_some(()) })
+        .await
+        .expect("every agent is checked once it listens");
+    let failing = b_events
+        .next_matching("agent.health", Duration::from_millis(1_500), |d| d["health"]["state"] != "healthy")
+        .await;
+    assert!(failing.is_none(), "an agent was checked before it could listen: {failing:?}");
+    let status = live_nodes(&b, 2).await;
+    let checked: Vec<u64> =
+        status["nodes"].as_array().unwrap().iter().map(|n| n["agents_checked"].as_u64().unwrap()).collect();
+    assert!(checked.iter().all(|n| *n > 0), "both dashboards check some of them: {checked:?}");
+    stop_a.now().await;
+    stop_b.now().await;
+}
