@@ -551,14 +551,17 @@ async fn start_nginx(nginx: &str, ports: &[u16]) -> (String, (tempfile::TempDir,
         ),
     )
     .unwrap();
-    let child = std::process::Command::new(nginx)
-        .args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf")])
-        .spawn()
-        .expect("nginx starts");
+    // Killed and reaped when dropped, on every way out.
+    let child = support::Child(
+        std::process::Command::new(nginx)
+            .args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf")])
+            .spawn()
+            .expect("nginx starts"),
+    );
     let front = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
         if reqwest::get(format!("{front}/api/v1/status")).await.is_ok_and(|r| r.status().is_success()) {
-            return (front, (dir, support::Child(child)));
+            return (front, (dir, child));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -554,7 +554,7 @@ mod tests {
         // The other dashboard leaves: the agent moves here, is queued at its slot, and is
         // checked once its state is read back.
         let moved = s.set_members(Members::alone("me".into()));
-        assert_eq!(moved, [id.clone()]);
+        assert_eq!(moved, std::slice::from_ref(&id));
         let due = s.next_due().expect("queued again");
         assert!(due <= now_ms() + s.settings.interval.as_millis() as u64, "at its next slot");
         s.state_read(&moved);
