@@ -417,9 +417,7 @@ impl HealthMonitor {
         for target in targets {
             state.upsert(target, FirstCheck::WhenStale);
         }
-        if members.borrow().live.len() > 1 {
-            state.quiet_until(now_ms() + self.cluster.known_to_all_within().as_millis() as u64);
-        }
+        state.joining(self.cluster.known_to_all_within());
         tracing::info!(agents, interval = %humantime::format_duration(self.settings.interval), "health monitor started");
         let _ = self.ready.send(true);
         let mut commands = self.commands;

@@ -34,8 +34,8 @@ struct Slot {
     parked: bool,
     /// When a heartbeat last made this (unhealthy) agent due.
     nudged_at: Option<Instant>,
-    /// This dashboard checks it (`cluster::Members::owns`); the others' slots stay
-    /// scheduled, so a move finds the agent at its own slot.
+    /// This dashboard checks it (`cluster::Members::owns`). The others' agents keep their
+    /// state here but leave the queue; a move queues one again at its own slot.
     owned: bool,
     /// Just moved here: checked once its state is read back from the database (a move
     /// continues the state machine: `failing (1 of 2)` is not reset).
@@ -66,6 +66,8 @@ pub(super) struct Scheduler {
     members: Members,
     /// No check starts before this (ms since the epoch): see `quiet_until`.
     quiet_until: u64,
+    /// How long a dashboard that joins others stays quiet (`joining`).
+    quiet_ms: u64,
 }
 
 impl Scheduler {
@@ -84,6 +86,16 @@ impl Scheduler {
             writes,
             members,
             quiet_until: 0,
+            quiet_ms: 0,
+        }
+    }
+
+    /// This dashboard starts among others (or is counted back in among them later): it
+    /// stays quiet for `quiet` each time (`quiet_until`).
+    pub(super) fn joining(&mut self, quiet: Duration) {
+        self.quiet_ms = quiet.as_millis() as u64;
+        if self.members.live.len() > 1 {
+            self.quiet_until(now_ms() + self.quiet_ms);
         }
     }
 
@@ -99,6 +111,10 @@ impl Scheduler {
     /// The live dashboards changed: each agent is checked by its owner among them. Returns
     /// the agents that moved here, whose state is to be read back before their next check.
     pub(super) fn set_members(&mut self, members: Members) -> Vec<String> {
+        // Counted back in among others (after its renewals failed): a joiner again.
+        if !self.members.is_member() && members.is_member() && members.live.len() > 1 {
+            self.quiet_until = self.quiet_until.max(now_ms() + self.quiet_ms);
+        }
         self.members = members;
         let mut moved_here = Vec::new();
         let now = now_ms();

@@ -64,7 +64,10 @@ pub(super) async fn receive(
             }
             Ok(()) = members.changed() => {
                 let now = members.borrow_and_update().live.clone();
-                let left = live.iter().any(|m| !now.contains(m));
+                // Another member left while this one is still counted in (a dashboard that
+                // counted itself out, its database away, resyncs when it reconnects).
+                let me = &receiver.me;
+                let left = now.contains(me) && live.iter().any(|m| m != me && !now.contains(m));
                 live = now;
                 if left {
                     tracing::info!("a dashboard left; resyncing in case it died before telling its last changes");

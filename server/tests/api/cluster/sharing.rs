@@ -234,24 +234,28 @@ async fn an_agent_that_registers_itself_before_it_listens_is_not_checked_early_b
         return;
     }
     let Pair { a, b, stop_a, stop_b, _database, .. } = pair(|_| {}).await;
-    // A port nothing listens on yet: the agents register through A, as old agents do in
-    // their startup hook, and start listening a second later.
-    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = reserved.local_addr().unwrap().port();
-    drop(reserved);
+    // A port held but not listening yet (a connection to it is refused): the agents
+    // register through A, as old agents do in their startup hook, and start listening
+    // 0.8 s later.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
     let mut b_events = EventStream::open(&b, None).await;
     let http = reqwest::Client::new();
-    for n in 0..12 {
-        let answer = http
-            .post(format!("{a}/api/v1/agents/register"))
+    let registering = std::time::Instant::now();
+    let answers = futures::future::join_all((0..30).map(|n| {
+        http.post(format!("{a}/api/v1/agents/register"))
             .json(&json!({"agent_id": format!("early-{n}"), "agent_name": "early",
                           "agent_url": format!("http://127.0.0.1:{port}/a/{n}"), "ttl_seconds": 60}))
             .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), StatusCode::CREATED);
+    }))
+    .await;
+    for answer in answers {
+        assert_eq!(answer.unwrap().status(), StatusCode::CREATED);
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Each is first checked 2 s after it registered: listening from here on is in time,
+    // as long as registering took clearly less.
+    assert!(registering.elapsed() < Duration::from_millis(1_500), "registering took {:?}", registering.elapsed());
     let counts: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
     let router = Router::new()
         .route(
@@ -262,11 +266,13 @@ async fn an_agent_that_registers_itself_before_it_listens_is_not_checked_early_b
             }),
         )
         .with_state(counts.clone());
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    socket.listen(128).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let listener = tokio::net::TcpListener::from_std(socket.into()).unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
     // Every agent is checked, by A or by B, and none was found failing: B, which learns of
     // A's registrations from the database, waits as A does.
-    eventually(Duration::from_secs(10), || async { (counts.lock().unwrap().len() == 12).then_some(()) })
+    eventually(Duration::from_secs(10), || async { (counts.lock().unwrap().len() == 30).then_some(()) })
         .await
         .expect("every agent is checked once it listens");
     let failing = b_events

@@ -158,13 +158,23 @@ async fn heartbeats_that_recover_end_the_pause_and_a_small_fleet_never_pauses() 
         .next_matching("registry.self_preservation", Duration::from_secs(10), |e| e["active"] == true)
         .await
         .expect("paused");
-    for i in 0..4 {
-        assert!(app.heartbeat(&format!("f{i}")).await.status().is_success());
-    }
-    events
-        .next_matching("registry.self_preservation", Duration::from_secs(5), |e| e["active"] == false)
-        .await
-        .expect("heartbeats recovered: the pause ends");
+    // They heartbeat again, every third of their TTL as real agents do, until the pause
+    // ends: a single heartbeat leaves them silent again 2 s later, and on a loaded machine
+    // the decision may come after that.
+    let (http, address) = (app.http.clone(), app.address.clone());
+    let beating = tokio::spawn(async move {
+        loop {
+            for i in 0..4 {
+                let beat = http.post(format!("{address}/api/v1/agents/f{i}/heartbeat")).send().await.unwrap();
+                assert!(beat.status().is_success());
+            }
+            tokio::time::sleep(Duration::from_millis(600)).await;
+        }
+    });
+    let ended =
+        events.next_matching("registry.self_preservation", Duration::from_secs(10), |e| e["active"] == false).await;
+    beating.abort();
+    ended.expect("heartbeats recovered: the pause ends");
     assert!(app.list_agents("?state=expired").await.json::<Value>().await.unwrap().as_array().unwrap().is_empty());
 
     // Two agents (below the floor of 3) fall silent: they simply expire.
