@@ -28,7 +28,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
@@ -343,7 +342,8 @@ fn routes(options: LeptosOptions, state: AppState, access: Arc<http::access::Acc
             move || shell(options.clone())
         })
         .fallback(file_and_error_handler_with_context(context, shell))
-        .with_state(options);
+        .with_state(options)
+        .layer(http::compression());
     http::api_router(state.clone())
         .merge(site)
         .layer(DefaultBodyLimit::max(max_body))
@@ -359,10 +359,6 @@ fn routes(options: LeptosOptions, state: AppState, access: Arc<http::access::Acc
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         // Outside the guard and access control: their 403s and 401s are counted too.
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), http::count_requests))
-        // Only bodies over 1 KiB: the old agents' HTTP library asks for gzip, and gzipping
-        // a 60-byte heartbeat answer cost about as much as the rest of the request (~260
-        // vs ~140 µs of CPU a heartbeat, fleet bench scenario 5) to save nothing.
-        .layer(CompressionLayer::new().compress_when(http::compressible()))
         // Failures worth an ERROR are logged where they happen (with their cause); a 502
         // for a refused registration is an answer, not a server failure.
         .layer(
