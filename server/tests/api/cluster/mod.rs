@@ -89,6 +89,12 @@ async fn pair(configure: impl Fn(&mut server::cli::UiSettings)) -> Pair {
 
 /// Agents at `{base}/a/{n}`, one server counting the health checks of each.
 async fn counted_agents() -> (String, Arc<Mutex<HashMap<String, u32>>>) {
+    let (router, counts) = counting_agents();
+    (serve(router).await, counts)
+}
+
+/// The router of `counted_agents`, to serve where a test chooses.
+fn counting_agents() -> (Router, Arc<Mutex<HashMap<String, u32>>>) {
     let counts: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
     let router = Router::new()
         .route(
@@ -99,7 +105,7 @@ async fn counted_agents() -> (String, Arc<Mutex<HashMap<String, u32>>>) {
             }),
         )
         .with_state(counts.clone());
-    (serve(router).await, counts)
+    (router, counts)
 }
 
 /// Registers an agent by hand through `dashboard`.

@@ -256,16 +256,7 @@ async fn an_agent_that_registers_itself_before_it_listens_is_not_checked_early_b
     // Each is first checked 2 s after it registered: listening from here on is in time,
     // as long as registering took clearly less.
     assert!(registering.elapsed() < Duration::from_millis(1_500), "registering took {:?}", registering.elapsed());
-    let counts: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
-    let router = Router::new()
-        .route(
-            "/a/{n}/health",
-            get(|State(c): State<Arc<Mutex<HashMap<String, u32>>>>, Path(n): Path<String>| async move {
-                *c.lock().unwrap().entry(n).or_default() += 1;
-                Json(json!({"status": "alive"}))
-            }),
-        )
-        .with_state(counts.clone());
+    let (router, counts) = counting_agents();
     socket.listen(128).unwrap();
     socket.set_nonblocking(true).unwrap();
     let listener = tokio::net::TcpListener::from_std(socket.into()).unwrap();
