@@ -11,7 +11,13 @@ const POSTGRES = process.env.TEST_DATABASE_URL;
 
 /** Runs one statement with psql (installed with PostgreSQL) on the server's admin database. */
 function psql(statement: string) {
-  execFileSync('psql', [POSTGRES!, '-v', 'ON_ERROR_STOP=1', '-q', '-c', statement], { stdio: 'pipe' });
+  try {
+    execFileSync('psql', [POSTGRES!, '-v', 'ON_ERROR_STOP=1', '-q', '-c', statement], { stdio: 'pipe' });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (err.code === 'ENOENT') throw new Error('this test creates its database with psql: apt-get install postgresql-client');
+    throw new Error(`psql ${statement}: ${err.stderr?.toString() ?? err.message}`);
+  }
 }
 
 test.describe('several dashboards on one PostgreSQL', () => {
