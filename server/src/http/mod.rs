@@ -95,20 +95,12 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 
 /// What the dashboard keeps of each connection: where it came from (the client, unless
 /// it is a trusted proxy: `client`) and where it arrived (off loopback, the
-/// guard answers to that address literal: `0.0.0.0` has no single address).
+/// guard answers to that address literal: `0.0.0.0` has no single address). Set on each
+/// request by `startup::serve_http1`.
 #[derive(Clone, Copy, Debug)]
 pub struct Connection {
     pub peer: std::net::SocketAddr,
     pub local: std::net::SocketAddr,
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Connection {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        let peer = *stream.remote_addr();
-        // The listener's address when the socket cannot say (it always can on Linux).
-        let local = stream.io().local_addr().unwrap_or(peer);
-        Connection { peer, local }
-    }
 }
 
 /// Counts every answered request by route (the pattern, not the path: one series per
