@@ -8,8 +8,8 @@ use std::process::ExitCode;
 /// jemalloc rather than glibc's malloc. glibc kept what 1,000 closed event streams had
 /// used (21.7 of 24.3 KiB a stream stayed resident); jemalloc gives it back (1.9 KiB
 /// kept) and was faster in the runs bench (1,000 runs recorded in 1.99 s against 2.19 s,
-/// 1.85 s of CPU against 2.07), for 3 KiB more per open stream (27.4 KiB then; 21.3 since
-/// the stream left the compression layer) and 3% more peak memory. `cargo bench -p
+/// 1.85 s of CPU against 2.07), for 3 KiB more per open stream (27.4 KiB then; 9.1 since
+/// the stream left the compression layer and axum::serve) and 3% more peak memory. `cargo bench -p
 /// server --bench streams` / `--bench runs`, A/B with BENCH_DASHBOARD_BIN.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
