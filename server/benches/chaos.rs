@@ -72,8 +72,7 @@ async fn main() {
         println!("chaos bench: needs PostgreSQL (BENCH_DATABASE_URL=postgres://USER@HOST/DB); not run");
         return;
     };
-    let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists())
-    else {
+    let Some(nginx) = support::nginx::binary() else {
         println!("chaos bench: needs nginx (apt-get install nginx; ./dev bench chaos installs it); not run");
         return;
     };
@@ -529,35 +528,10 @@ async fn serve_agents(seen: Arc<Seen>) -> String {
 /// nginx with docs/nginx.conf as written, its upstreams the three dashboards' ports.
 async fn start_nginx(nginx: &str, ports: &[u16]) -> (String, (tempfile::TempDir, support::Child)) {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let site = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/nginx.conf")).unwrap();
-    let upstreams: String =
-        ports.iter().map(|p| format!("server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n    ")).collect();
-    let site = site
-        .replace("server 127.0.0.1:8001 max_fails=1 fail_timeout=5s;\n    ", &upstreams)
-        .replace("server 127.0.0.1:8002 max_fails=1 fail_timeout=5s;\n", "\n")
-        .replace("listen 127.0.0.1:8080", &format!("listen 127.0.0.1:{port}"));
-    assert!(site.matches("server 127.0.0.1:").count() == 3, "docs/nginx.conf's upstreams replaced: {site}");
-    std::fs::write(dir.path().join("site.conf"), site).unwrap();
-    let d = dir.path().display();
-    std::fs::write(
-        dir.path().join("nginx.conf"),
-        format!(
-            "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log crit;\n\
-             events {{ worker_connections 4096; }}\n\
-             http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
-             fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
-             include {d}/site.conf; }}\n"
-        ),
-    )
-    .unwrap();
+    let upstreams: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let port = support::nginx::configure(dir.path(), &upstreams);
     // Killed and reaped when dropped, on every way out.
-    let child = support::Child(
-        std::process::Command::new(nginx)
-            .args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf")])
-            .spawn()
-            .expect("nginx starts"),
-    );
+    let child = support::Child(support::nginx::command(nginx, dir.path()).spawn().expect("nginx starts"));
     let front = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
         if reqwest::get(format!("{front}/api/v1/status")).await.is_ok_and(|r| r.status().is_success()) {

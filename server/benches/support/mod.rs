@@ -5,6 +5,8 @@
 // Each benchmark is its own crate and uses part of this.
 #![allow(dead_code)]
 
+pub mod nginx;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 

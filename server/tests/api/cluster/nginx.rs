@@ -2,42 +2,24 @@
 
 use super::*;
 
+// The configuration the chaos bench runs too.
+#[path = "../../../benches/support/nginx.rs"]
+mod nginx_conf;
+
 #[tokio::test]
 async fn nginx_in_front_of_two_dashboards() {
     if !postgres() {
         return;
     }
-    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists());
-    let nginx = nginx.expect("nginx is installed (./dev test installs Debian's nginx for this test)");
+    let nginx = nginx_conf::binary().expect("nginx is installed (./dev test installs Debian's nginx for this test)");
     let Pair { a, b, stop_a, stop_b, _database, .. } =
         pair(|s| s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
 
     // docs/nginx.conf as written, with the test's ports.
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let site = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/nginx.conf")).unwrap();
-    for expected in ["server 127.0.0.1:8001", "server 127.0.0.1:8002", "listen 127.0.0.1:8080"] {
-        assert!(site.contains(expected), "docs/nginx.conf has {expected:?}");
-    }
-    let site = site
-        .replace("server 127.0.0.1:8001", &format!("server {}", a.trim_start_matches("http://")))
-        .replace("server 127.0.0.1:8002", &format!("server {}", b.trim_start_matches("http://")))
-        .replace("listen 127.0.0.1:8080", &format!("listen 127.0.0.1:{port}"));
-    std::fs::write(dir.path().join("site.conf"), site).unwrap();
-    let d = dir.path().display();
-    std::fs::write(
-        dir.path().join("nginx.conf"),
-        format!(
-            "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log warn;\n\
-             events {{ worker_connections 256; }}\n\
-             http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
-             fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
-             include {d}/site.conf; }}\n"
-        ),
-    )
-    .unwrap();
-    let _nginx = tokio::process::Command::new(nginx)
-        .args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf")])
+    let upstreams = [&a, &b].map(|d| d.trim_start_matches("http://").to_owned());
+    let port = nginx_conf::configure(dir.path(), &upstreams);
+    let _nginx = tokio::process::Command::from(nginx_conf::command(nginx, dir.path()))
         .kill_on_drop(true)
         .spawn()
         .expect("nginx starts");
