@@ -96,7 +96,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 /// What the dashboard keeps of each connection: where it came from (the client, unless
 /// it is a trusted proxy: `client`) and where it arrived (off loopback, the
 /// guard answers to that address literal: `0.0.0.0` has no single address). Set on each
-/// request by `startup::serve_http1`.
+/// request by `startup::serve::serve_http1`.
 #[derive(Clone, Copy, Debug)]
 pub struct Connection {
     pub peer: std::net::SocketAddr,
