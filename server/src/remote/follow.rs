@@ -4,7 +4,7 @@
 //! `resync`).
 
 use super::client::segment;
-use super::output::{millis, plain, status_style, Out};
+use super::output::{color_allowed, millis, plain, status_style, Out};
 use super::sse::{EventStream, Frame};
 use super::{Dashboard, Failure};
 use app::model::events::{RunChange, RESYNC, RUN_UPDATED};
@@ -209,7 +209,7 @@ pub fn finished(out: &Out, run: &RunView) -> u8 {
     } else {
         let took = run.duration_ms.map(|ms| format!(" in {}", millis(ms))).unwrap_or_default();
         let mark = if run.status == RunStatus::Succeeded { "✓" } else { "✗" };
-        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let color = std::io::stderr().is_terminal() && color_allowed();
         let style = if color { status_style(run.status) } else { anstyle::Style::new() };
         eprintln!("{style}{mark} {}{style:#}{took} (run {})", run.status.label(), run.run_id);
         if let Some(error) = &run.error {

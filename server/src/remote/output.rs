@@ -16,11 +16,9 @@ pub struct Out {
 
 impl Out {
     pub fn new(json: bool) -> Out {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-            || std::env::var("TERM").is_ok_and(|t| t == "dumb");
         Out {
             json,
-            color: !json && !no_color && std::io::stdout().is_terminal(),
+            color: !json && color_allowed() && std::io::stdout().is_terminal(),
             progress: !json && std::io::stderr().is_terminal(),
         }
     }
@@ -71,7 +69,7 @@ impl Out {
             };
             self.json(&serde_json::json!({ "error": error }));
         }
-        let red = if !self.json && !no_color() && std::io::stderr().is_terminal() {
+        let red = if !self.json && color_allowed() && std::io::stderr().is_terminal() {
             Style::new().fg_color(Some(AnsiColor::Red.into())).bold()
         } else {
             Style::new()
@@ -87,8 +85,11 @@ impl Out {
     }
 }
 
-fn no_color() -> bool {
-    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+/// Colour unless `NO_COLOR` is set to something (no-color.org: an empty value does not
+/// count) or the terminal says it cannot show it (`TERM=dumb`). One rule for every line
+/// the command prints; each caller still asks whether its own stream is a terminal.
+pub fn color_allowed() -> bool {
+    !(std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) || std::env::var("TERM").is_ok_and(|t| t == "dumb"))
 }
 
 fn kind(failure: &Failure) -> &'static str {

@@ -93,6 +93,62 @@ async fn agents_are_added_listed_shown_and_removed() {
     assert_eq!(app.get_agent("writer").await.status(), 404);
 }
 
+/// A self-registered agent is deregistered (kept, with its history) unless `--purge`.
+#[tokio::test]
+async fn a_self_registered_agent_is_kept_unless_purged() {
+    let app = spawn_app().await;
+    let agent = alive_agent().await;
+    let port: u16 = agent.rsplit(':').next().unwrap().parse().unwrap();
+    let registered = app
+        .self_register(json!({"agent_id": "selfie", "agent_name": "Selfie", "host": "127.0.0.1", "port": port,
+            "ttl_seconds": 60}))
+        .await;
+    assert!(registered.status().is_success(), "{}", registered.status());
+
+    let kept = ca(&app, &["agents", "remove", "selfie"]).await;
+    assert_eq!(code(&kept), 0, "{}", stderr(&kept));
+    assert!(stdout(&kept).contains("Deregistered") && stdout(&kept).contains("--purge"), "{}", stdout(&kept));
+    assert_eq!(app.get_agent("selfie").await.status(), 200, "kept with its history");
+
+    let purged = json_of(&ca(&app, &["agents", "remove", "selfie", "--purge", "--json"]).await);
+    assert_eq!(purged["status"], "deleted", "{purged}");
+    assert_eq!(app.get_agent("selfie").await.status(), 404);
+}
+
+/// The plan's `orchestrator start` and the old tool's `agent-registry start` are `ui`,
+/// `--port` included: each serves the dashboard.
+#[tokio::test]
+async fn the_plans_start_commands_serve_the_dashboard() {
+    use std::io::{BufRead, BufReader};
+    for start in [["orchestrator", "start"], ["agent-registry", "start"]] {
+        let dir = tempfile::tempdir().unwrap();
+        let database = format!("sqlite://{}", dir.path().join("d.db").display());
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_configurable-agents"))
+            .args(start)
+            .args(["--port", "0", "--database-url", &database, "--leptos-config", "none.toml"])
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let base = line.trim().rsplit_once(' ').map(|(_, url)| url.trim_end_matches("/orchestrator").to_owned());
+        let status = match &base {
+            Some(base) => reqwest::get(format!("{base}/api/v1/status")).await.map(|r| r.status().as_u16()).ok(),
+            None => None,
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(status, Some(200), "{start:?} printed {line:?}");
+    }
+}
+
 #[tokio::test]
 async fn many_agents_are_listed_page_by_page() {
     let app = spawn_app().await;
@@ -206,6 +262,11 @@ async fn runs_are_listed_shown_cancelled_and_rerun() {
     assert_eq!(code(&rerun), 0, "{}", stderr(&rerun));
     let last: Value = serde_json::from_str(stdout(&rerun).lines().last().unwrap()).unwrap();
     assert_eq!((last["rerun_of"].as_str(), last["status"].as_str()), (Some(first.as_str()), Some("succeeded")));
+    let newest = json_of(&ca(&app, &["runs", "list", "--json", "--limit", "1"]).await);
+    assert_eq!(newest.as_array().map(Vec::len), Some(1), "--limit: {newest}");
+    assert_eq!(newest[0]["rerun_of"], first.as_str(), "newest first");
+    let table = stdout(&ca(&app, &["runs", "list", "--limit", "1"]).await);
+    assert_eq!(table.lines().filter(|l| l.contains(&first[..8])).count(), 0, "only the re-run: {table}");
 
     mock.set(Behaviour::Slow(Duration::from_secs(30)));
     let slow = app.start_run("writer", json!({"topic": "slow"})).await;

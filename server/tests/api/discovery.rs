@@ -212,6 +212,25 @@ async fn the_old_registrys_agents_are_listed_dead_ones_too() {
     assert_eq!(by_id["gone"]["answered"], "no_answer");
     assert!(by_id["gone"]["detail"].as_str().unwrap().contains("connection refused"));
 
+    // The plan's spelling on the command line (`orchestrator discover --registry-url`),
+    // and `--add ID` adds that one only.
+    let (bin, address, url) = (env!("CARGO_BIN_EXE_configurable-agents"), app.address.clone(), registry.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(bin)
+            .args(["orchestrator", "discover", "--registry-url", &url, "--add", "writer", "--json"])
+            .env("CA_URL", address)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["added"], json!([{"agent_id": "writer", "outcome": "added"}]), "{report}");
+    let agents: Vec<Value> = app.list_agents("").await.json().await.unwrap();
+    assert_eq!(agents.iter().map(|a| a["agent_id"].as_str().unwrap()).collect::<Vec<_>>(), ["writer"]);
+
     let (_, failed) = discover(&app, json!({"registry": {"url": live.url}})).await;
     assert_eq!(failed.last().unwrap()["type"], "failed", "not a registry: {failed:?}");
 }

@@ -10,6 +10,8 @@ use serde_json::Value;
 const SCRIPT: &str = r#"
 set -eu
 ip link set lo up
+# Multicast on this namespace's own loopback, where the announcement and the browse meet.
+ip link set lo multicast on
 dir=$(mktemp -d)
 "$BIN" ui --port 18001 --database-url "sqlite://$dir/d.db" --leptos-config none.toml >"$dir/ui.log" 2>&1 &
 ui=$!
