@@ -52,3 +52,38 @@ async fn navigation_pages_exist_and_unknown_pages_are_404() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("Page not found"));
 }
+
+/// The bundle is served as `./dev site` compressed it (`.br`, `.gz` beside each file) to a
+/// browser that takes that, and as it is to one that does not; a file without a
+/// compressed copy is compressed on the way.
+#[tokio::test]
+async fn the_bundle_is_served_precompressed_when_the_browser_takes_it() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    let raw = "(function(){})();".repeat(200);
+    std::fs::write(pkg.join("configurable_agents.js"), &raw).unwrap();
+    std::fs::write(pkg.join("configurable_agents.js.br"), b"brotli bytes").unwrap();
+    std::fs::write(pkg.join("configurable_agents.js.gz"), b"gzip bytes").unwrap();
+    std::fs::write(pkg.join("other.css"), "body { color: black; }\n".repeat(100)).unwrap();
+    let root = site.path().to_owned();
+    let app = spawn_app_configured(move |s| s.site_root = Some(root)).await;
+    // No decompression on this client: the bytes as they crossed the wire.
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let get = |path: &'static str, encoding: &'static str| {
+        let request = client.get(app.url(path)).header("accept-encoding", encoding);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let encoding = response.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_owned());
+            (encoding, response.bytes().await.unwrap().to_vec())
+        }
+    };
+    let js = "/pkg/configurable_agents.js";
+    assert_eq!(get(js, "gzip, deflate, br").await, (Some("br".into()), b"brotli bytes".to_vec()));
+    assert_eq!(get(js, "gzip").await, (Some("gzip".into()), b"gzip bytes".to_vec()));
+    assert_eq!(get(js, "identity").await, (None, raw.into_bytes()));
+    let (encoding, body) = get("/pkg/other.css", "br").await;
+    assert_eq!(encoding.as_deref(), Some("br"), "compressed on the way");
+    assert!(body.len() < 200, "{} bytes", body.len());
+}
