@@ -1,12 +1,25 @@
 use crate::error::ApiError;
-use crate::model::{AgentView, RegisterAgent, Registration, SchemaView};
+use crate::model::{AgentChoice, AgentView, RegisterAgent, Registration, SchemaView};
 use leptos::prelude::*;
 use server_fn::codec::Json;
 
-/// Every registered agent with its last observed health.
+/// How many agents a picker suggests at once: enough to choose from, never the fleet.
+pub const SUGGESTIONS: u64 = 20;
+
+/// Agents whose ID, name or URL holds `q` (all when empty), the first `SUGGESTIONS` by
+/// ID: what a picker offers as someone types.
 #[server]
-pub async fn list_agents() -> Result<Vec<AgentView>, ApiError> {
-    crate::services::call(|s| async move { s.agents.list_agents(Default::default()).await.map(|p| p.agents) }).await
+pub async fn suggest_agents(q: String) -> Result<Vec<AgentChoice>, ApiError> {
+    let query = crate::model::AgentQuery {
+        q: Some(q).filter(|q| !q.trim().is_empty()),
+        limit: Some(SUGGESTIONS),
+        ..Default::default()
+    };
+    crate::services::call(|s| async move {
+        let page = s.agents.list_agents(query).await?;
+        Ok(page.agents.into_iter().map(|a| AgentChoice { agent_id: a.agent_id, agent_name: a.agent_name }).collect())
+    })
+    .await
 }
 
 /// The orchestrator page's view: a page of agents, the counts by state, uptime bars.

@@ -134,6 +134,54 @@ pub fn coalesced(wait: std::time::Duration, f: impl Fn() + Copy + 'static) -> im
     }
 }
 
+/// `f` with the last value given, once calls have paused for `wait`: typing costs one
+/// request per pause, not one per key. Nothing happens if the component is gone by then.
+pub fn debounced<T: 'static>(
+    wait: std::time::Duration,
+    f: impl Fn(T) + Clone + 'static,
+) -> impl Fn(T) + Clone + 'static {
+    let calls = StoredValue::new(0u64);
+    move |value: T| {
+        let n = calls.get_value() + 1;
+        calls.set_value(n);
+        let f = f.clone();
+        set_timeout(
+            move || {
+                if !calls.is_disposed() && calls.get_value() == n {
+                    f(value);
+                }
+            },
+            wait,
+        );
+    }
+}
+
+/// Runs `fetch(arg)` and hands its answer to `apply` only if no later call began
+/// meanwhile and the component still lives: answers that arrive out of order never
+/// overwrite a newer one.
+pub fn latest_only<A, T, Fut>(
+    fetch: impl Fn(A) -> Fut + Copy + 'static,
+    apply: impl Fn(T) + Copy + 'static,
+) -> impl Fn(A) + Copy + 'static
+where
+    A: 'static,
+    T: 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+{
+    let calls = StoredValue::new(0u64);
+    move |arg: A| {
+        let n = calls.get_value() + 1;
+        calls.set_value(n);
+        let answer = fetch(arg);
+        leptos::task::spawn_local(async move {
+            let answer = answer.await;
+            if !calls.is_disposed() && calls.get_value() == n {
+                apply(answer);
+            }
+        });
+    }
+}
+
 /// The small live / reconnecting indicator in the header.
 #[component]
 pub fn LiveIndicator() -> impl IntoView {

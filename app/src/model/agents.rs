@@ -121,6 +121,13 @@ impl HealthView {
     }
 }
 
+/// An agent as a picker offers it: its ID (the value) and name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentChoice {
+    pub agent_id: String,
+    pub agent_name: String,
+}
+
 /// An agent as the API and the page show it.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -3,9 +3,11 @@
 //! reload; the page follows the live stream (and polls while it is down and a run on it
 //! is still going).
 
-use crate::api::{list_agents, list_runs, rerun};
+use crate::api::{list_runs, rerun};
+use crate::components::agent_picker::AgentPicker;
 use crate::components::clock::RelativeTime;
 use crate::components::run_status::{cost_text, duration_text, RunStatusBadge};
+use crate::components::submit_form;
 use crate::live::{coalesced, use_live};
 use crate::model::events::LiveEvent;
 use crate::model::{percent_encode, RunPage, RunQuery, RunStatus, RunView};
@@ -34,7 +36,6 @@ pub fn WorkflowsPage() -> impl IntoView {
     // Where this page starts in the whole list (for "51–100 of 230").
     let first = Memo::new(move |_| param("n").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0));
     let runs = Resource::new(move || query.get(), list_runs);
-    let agents = Resource::new(|| (), |_| list_agents());
 
     // Pushed: a run created, changed or deleted anywhere may belong in this view; a
     // burst of them costs one request.
@@ -69,22 +70,7 @@ pub fn WorkflowsPage() -> impl IntoView {
         <h1>"Workflows"</h1>
         <section class="card">
             <Form method="GET" action="" on_form_data=only_set attr:class="run-filters" attr:data-testid="run-filters">
-                <label>
-                    "Agent "
-                    <select name="agent_id" on:change=submit_form
-                        prop:value=move || param("agent_id").unwrap_or_default()>
-                        <option value="">"All"</option>
-                        <Transition fallback=|| ()>
-                            {move || agents.get().map(|list| list.unwrap_or_default().into_iter().map(|a| {
-                                let id = a.agent_id.clone();
-                                view! { <option value=id.clone() selected=selected("agent_id", id.clone())>{id.clone()}</option> }
-                            }).collect_view())}
-                            // An agent that was removed still has its history.
-                            {move || param("agent_id").filter(|id| agents.with(|l| !matches!(l, Some(Ok(list)) if list.iter().any(|a| &a.agent_id == id))))
-                                .map(|id| view! { <option value=id.clone() selected=true>{id.clone()}</option> })}
-                        </Transition>
-                    </select>
-                </label>
+                <label>"Agent " <AgentPicker current=Signal::derive(move || param("agent_id"))/></label>
                 <label>
                     "Status "
                     <select name="status" on:change=submit_form
@@ -207,23 +193,4 @@ fn RerunButton(run: RunView) -> impl IntoView {
         {move || error().map(|m| view! { <div class="field-error" role="alert">{m}</div> })}
     }
     .into_any()
-}
-
-/// A filter changed: the form is submitted (and the router navigates), as a Rust handler,
-/// since the page's Content-Security-Policy refuses inline ones.
-fn submit_form(ev: leptos::ev::Event) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        let form = ev
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .and_then(|e| e.closest("form").ok().flatten())
-            .and_then(|f| f.dyn_into::<web_sys::HtmlFormElement>().ok());
-        if let Some(form) = form {
-            let _ = form.request_submit();
-        }
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = ev;
 }

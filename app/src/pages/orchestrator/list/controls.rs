@@ -2,6 +2,7 @@
 //! page's own addresses for them.
 
 use super::super::store::AgentStore;
+use crate::live::debounced;
 use crate::model::{percent_encode, AgentState};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -76,31 +77,14 @@ pub(super) fn Summary(store: AgentStore, q: Memo<Option<String>>, state: Memo<Op
 pub(super) fn Search(q: Memo<Option<String>>) -> impl IntoView {
     let navigate = use_navigate();
     let params = use_query_map();
-    let typed = StoredValue::new(0u64);
-    let go = move |text: String| {
+    // After a pause in typing, not at every key.
+    let go = debounced(Duration::from_millis(250), move |text: String| {
         let state = params.with_untracked(|p| p.get("state").and_then(|s| AgentState::parse(&s)));
         let text = text.trim().to_owned();
         let href = list_href((!text.is_empty()).then_some(text.as_str()), state, 1);
         navigate(&href, NavigateOptions { replace: true, scroll: false, ..Default::default() });
-    };
-    let on_input = {
-        let go = go.clone();
-        move |ev: leptos::ev::Event| {
-            let text = event_target_value(&ev);
-            let n = typed.get_value() + 1;
-            typed.set_value(n);
-            let go = go.clone();
-            // After a pause in typing, not at every key.
-            set_timeout(
-                move || {
-                    if !typed.is_disposed() && typed.get_value() == n {
-                        go(text);
-                    }
-                },
-                Duration::from_millis(250),
-            );
-        }
-    };
+    });
+    let on_input = move |ev: leptos::ev::Event| go(event_target_value(&ev));
     view! {
         <form class="agent-search" role="search" on:submit=move |ev| ev.prevent_default()>
             <label for="agent-search" class="visually-hidden">"Search agents"</label>
