@@ -1,3 +1,10 @@
+//! `site-tool split INPUT.wasm PKG_DIR MAIN_OUT.wasm NAME`: splits the WASM that rustc
+//! linked (with `--emit-relocs`) where the app marks lazy parts (`#[lazy]`, lazy routes):
+//! each part and the code parts share go to PKG_DIR as `split_*.wasm` / `chunk_*.wasm`
+//! with the loader they need, the rest to MAIN_OUT.wasm for wasm-bindgen, and
+//! `__wasm_split_manifest.json` tells the server which files each part needs, so a page
+//! that renders one preloads them.
+//!
 //! `site-tool precompress DIR`: writes `F.br` (brotli, quality 11) and `F.gz` (gzip, level
 //! 9) beside every `.wasm`, `.js` and `.css` file in DIR, which the dashboard then serves
 //! as they are (`ServeDir::precompressed_*`) to browsers that accept them.
@@ -17,8 +24,14 @@ fn main() {
                 std::process::exit(1);
             }
         }
+        [verb, input, pkg, main_out, name] if verb == "split" => {
+            if let Err(e) = split(Path::new(input), Path::new(pkg), Path::new(main_out), name) {
+                eprintln!("site-tool: {e}");
+                std::process::exit(1);
+            }
+        }
         _ => {
-            eprintln!("usage: site-tool precompress DIR");
+            eprintln!("usage: site-tool precompress DIR | split INPUT.wasm PKG_DIR MAIN_OUT.wasm NAME");
             std::process::exit(2);
         }
     }
@@ -47,4 +60,56 @@ fn precompress(dir: &Path) -> std::io::Result<()> {
         println!("{name}: {} raw, {} brotli, {} gzip", raw.len(), br.len(), gz.len());
     }
     Ok(())
+}
+
+fn split(input: &Path, pkg: &Path, main_out: &Path, name: &str) -> Result<(), String> {
+    let wasm = std::fs::read(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let main_module = format!("./{name}.js");
+    let mut options = wasm_split_cli_support::Options::new(&wasm);
+    options.output_dir = pkg;
+    options.main_out_path = main_out;
+    options.main_module = &main_module;
+    // The name Leptos's server looks for when it preloads a lazy part's files.
+    options.link_name = "./__wasm_split.______________________.js";
+    let split = wasm_split_cli_support::transform(options).map_err(|e| format!("{e:#}"))?;
+    let manifest = serde_json::to_string_pretty(&split.prefetch_map).map_err(|e| e.to_string())?;
+    std::fs::write(pkg.join("__wasm_split_manifest.json"), manifest).map_err(|e| e.to_string())?;
+    for module in &split.split_modules {
+        let bytes = std::fs::read(module).map_err(|e| format!("{}: {e}", module.display()))?;
+        let stripped =
+            without_custom_sections(&bytes).ok_or_else(|| format!("{}: not a WASM module", module.display()))?;
+        std::fs::write(module, &stripped).map_err(|e| e.to_string())?;
+        println!("{}: {} raw ({} before its names were removed)", module.display(), stripped.len(), bytes.len());
+    }
+    Ok(())
+}
+
+/// The module without its custom sections (function names, producers, target features):
+/// wasm-bindgen strips the main module's; the parts never pass through it, and their
+/// names were half their size.
+fn without_custom_sections(wasm: &[u8]) -> Option<Vec<u8>> {
+    let (header, mut rest) = (wasm.get(..8)?, wasm.get(8..)?);
+    let mut out = header.to_vec();
+    while let Some((&id, after_id)) = rest.split_first() {
+        let (size, after_size) = leb128(after_id)?;
+        let next = after_size.get(size..)?;
+        if id != 0 {
+            // The section whole: its id, its size and its contents.
+            out.extend_from_slice(&rest[..rest.len() - next.len()]);
+        }
+        rest = next;
+    }
+    Some(out)
+}
+
+/// An unsigned LEB128 number and what follows it.
+fn leb128(bytes: &[u8]) -> Option<(usize, &[u8])> {
+    let mut value = 0usize;
+    for (i, &byte) in bytes.iter().enumerate().take(5) {
+        value |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, &bytes[i + 1..]));
+        }
+    }
+    None
 }

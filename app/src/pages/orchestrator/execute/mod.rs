@@ -38,8 +38,21 @@ pub fn ExecutePanel() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
     move || {
         let agent = agent.get().filter(|_| hydrated.get())?;
-        Some(view! { <Panel agent_id=agent from=from.get()/> })
+        let from = from.get();
+        Some(view! {
+            <Suspense fallback=|| view! { <section class="card execute"><p class="muted">"Opening the form…"</p></section> }>
+                {Suspend::new(panel(agent.clone(), from.clone()))}
+            </Suspense>
+        })
     }
+}
+
+/// The panel and all it needs (the form generator, the raw JSON editor, the schema
+/// validator) are a part of the bundle of their own, fetched when a panel first opens:
+/// most visits never open one.
+#[lazy]
+fn panel(agent_id: String, from: Option<String>) -> AnyView {
+    view! { <Panel agent_id from/> }.into_any()
 }
 
 #[component]

@@ -1,0 +1,49 @@
+// The execute panel's code (the form generator, the raw JSON editor, the schema
+// validator) is a part of the bundle of its own: not fetched by a visit that never opens
+// a panel, fetched when one opens. On a slow network it arrives late and the panel says
+// so meanwhile; then the form works as ever, under the page's CSP.
+import { test, expect } from '@playwright/test';
+import { open, watchErrors, startTestAgent, stop, TestAgent } from './support';
+
+let agent: TestAgent;
+
+test.beforeAll(async () => {
+  agent = await startTestAgent();
+});
+
+test.afterAll(async () => {
+  await stop(agent.child);
+});
+
+test("the panel's part arrives only when a panel opens, late on a slow network, and the form still runs", async ({ page }) => {
+  const errors = watchErrors(page);
+  const r = await page.request.post('/api/v1/agents', { data: { agent_id: 'lazy-writer', agent_name: 'Lazy writer', agent_url: agent.url } });
+  expect([200, 201]).toContain(r.status());
+
+  // A slow network: 400 ms for every request and 400 KB/s.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false, latency: 400, downloadThroughput: 400 * 1024, uploadThroughput: 400 * 1024,
+  });
+  const parts: string[] = [];
+  page.on('request', (req) => {
+    if (/\/pkg\/(split|chunk)_[^/]*\.wasm$/.test(req.url())) parts.push(new URL(req.url()).pathname);
+  });
+
+  await open(page, '/orchestrator');
+  await expect(page.locator('tr[data-agent-id="lazy-writer"]')).toBeVisible();
+  expect(parts, 'a visit that opens no panel fetches none of its code').toEqual([]);
+
+  await page.getByRole('link', { name: 'Execute lazy-writer' }).click();
+  await expect(page.getByText('Opening the form…')).toBeVisible();
+  const panel = page.getByTestId('execute-panel');
+  await expect(panel.getByLabel(/^Topic/)).toBeVisible({ timeout: 30_000 });
+  expect(parts.some((p) => p.includes('split_panel'))).toBe(true);
+
+  await panel.getByLabel(/^Topic/).fill('lazy loading');
+  await panel.getByRole('button', { name: 'Run' }).click();
+  await expect(page).toHaveURL(/\/workflows\/[0-9a-f-]{36}$/, { timeout: 30_000 });
+  await expect(page.getByTestId('run-page')).toHaveAttribute('data-status', 'succeeded', { timeout: 30_000 });
+  expect(errors).toEqual([]);
+});
