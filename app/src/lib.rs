@@ -38,6 +38,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // The chosen colour theme before the first paint (components/theme.rs).
+                <script src="/theme.js"></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -88,6 +90,7 @@ pub fn App() -> impl IntoView {
         <Title text="configurable-agents"/>
         <Router>
             <Header/>
+            <components::shortcuts::Shortcuts/>
             <main class="page">
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=|| view! { <Redirect path="/orchestrator"/> }/>

@@ -21,6 +21,7 @@ pub fn Header() -> impl IntoView {
                 <a href="/api/docs" rel="external" title="The JSON API, browsable (OpenAPI)">"API"</a>
             </nav>
             {live}
+            <super::theme::ThemeToggle/>
             <SignedIn/>
         </header>
     }

@@ -4,6 +4,8 @@ pub mod header;
 pub mod json_tree;
 pub mod latency_chart;
 pub mod run_status;
+pub mod shortcuts;
+pub mod theme;
 pub mod uptime;
 pub mod url_text;
 
