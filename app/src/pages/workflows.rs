@@ -152,7 +152,7 @@ fn RunRow(run: RunView) -> impl IntoView {
     let short: String = run.run_id.chars().take(8).collect();
     let started = run.started_at.clone().or(Some(run.created_at.clone()));
     view! {
-        <tr data-run-id=run.run_id.clone() data-status=run.status.as_str()>
+        <tr data-run-id=run.run_id.clone() data-status=run.status.as_str() tabindex="-1">
             <td data-label="ID"><a href=href.clone() title=run.run_id.clone()><code>{short}</code></a></td>
             <td data-label="Workflow">{run.workflow.clone()}</td>
             <td data-label="Agent ID">{if run.agent_id.is_empty() { view! { <span class="muted">"—"</span> }.into_any() } else { view! { <code>{run.agent_id.clone()}</code> }.into_any() }}</td>

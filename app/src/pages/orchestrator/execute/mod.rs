@@ -19,7 +19,7 @@ use crate::model::{CreateRun, HealthState, HealthView, RunView, SchemaView};
 use crate::schema::{secrets, validate_inputs};
 use drift_notice::DriftNotice;
 use fields::{root_view, FormContext};
-use focus::{focus, focus_first_invalid, keep_focus_off_buttons, later};
+use focus::{focus, focus_first_invalid, keep_focus_inside, keep_focus_off_buttons, later};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use node::{Build, Node, RowIds};
@@ -80,6 +80,10 @@ fn Panel(agent_id: String, from: Option<String>) -> impl IntoView {
     let close_on_escape = {
         let agent_id = agent_id.clone();
         move |ev: leptos::ev::KeyboardEvent| {
+            if ev.key() == "Tab" {
+                keep_focus_inside(&ev);
+                return;
+            }
             // Not while an input method is composing (Escape cancels the composition).
             if ev.key() != "Escape" || ev.is_composing() {
                 return;

@@ -88,7 +88,7 @@ pub(super) fn Search(q: Memo<Option<String>>) -> impl IntoView {
     view! {
         <form class="agent-search" role="search" on:submit=move |ev| ev.prevent_default()>
             <label for="agent-search" class="visually-hidden">"Search agents"</label>
-            <input id="agent-search" type="search" name="q" placeholder="Search by ID, name or URL"
+            <input id="agent-search" type="search" name="q" placeholder="Search by ID, name or URL" data-shortcut="search"
                 autocomplete="off" prop:value=move || q.get().unwrap_or_default() on:input=on_input/>
         </form>
     }

@@ -116,7 +116,8 @@ fn AgentRowView(row: AgentRow, store: AgentStore) -> impl IntoView {
         move || params.with(|p| href_keeping_list(|k| p.get(k), Some(&id)))
     };
     view! {
-        <tr data-agent-id=agent_id.clone()
+        // Focusable by script (j/k, components/shortcuts.rs), not in the Tab order.
+        <tr data-agent-id=agent_id.clone() tabindex="-1"
             data-health=move || if expiry.get().is_some() { "expired" } else { state.get().as_str() }>
             <td class="health" data-label="Health">
                 {move || match expiry.get() {
