@@ -4,6 +4,7 @@
 //! whole document is one click away (Copy JSON, Download). Agent text is always rendered
 //! as text, never as HTML.
 
+use super::copy::copy_to_clipboard;
 use crate::api::{run_document_text, run_json_page};
 use crate::model::json_preview::{child_pointer, PreviewNode, RunPart};
 use leptos::prelude::*;
@@ -160,29 +161,4 @@ fn container(
         </span>
     }
     .into_any()
-}
-
-/// `navigator.clipboard.writeText(text)`, looked up at run time (no web-sys features to
-/// pay for); false where the browser has no clipboard (plain HTTP elsewhere than
-/// localhost).
-fn copy_to_clipboard(text: &str) -> bool {
-    #[cfg(all(target_arch = "wasm32", feature = "hydrate"))]
-    {
-        use js_sys::{Function, Reflect};
-        use wasm_bindgen::{JsCast, JsValue};
-        let global = js_sys::global();
-        let call = || -> Option<()> {
-            let navigator = Reflect::get(&global, &JsValue::from_str("navigator")).ok()?;
-            let clipboard = Reflect::get(&navigator, &JsValue::from_str("clipboard")).ok()?;
-            let write: Function = Reflect::get(&clipboard, &JsValue::from_str("writeText")).ok()?.dyn_into().ok()?;
-            write.call1(&clipboard, &JsValue::from_str(text)).ok()?;
-            Some(())
-        };
-        call().is_some()
-    }
-    #[cfg(not(all(target_arch = "wasm32", feature = "hydrate")))]
-    {
-        let _ = text;
-        false
-    }
 }

@@ -1,5 +1,6 @@
 pub mod agent_picker;
 pub mod clock;
+pub mod copy;
 pub mod header;
 pub mod json_tree;
 pub mod latency_chart;

@@ -29,7 +29,8 @@ pub fn parts(url: &str) -> Vec<&str> {
 #[component]
 pub fn UrlText(#[prop(into)] url: Signal<String>) -> impl IntoView {
     view! {
-        <code class="url-text">
+        // At most two lines (the style sheet), the whole URL on hover.
+        <code class="url-text" title=move || url.get()>
             {move || url.with(|u| parts(u).into_iter().map(|p| view! { <span>{p.to_owned()}</span><wbr/> }).collect_view())}
         </code>
     }

@@ -5,6 +5,7 @@ use super::super::store::{AgentRow, AgentStore};
 use super::controls::{href_keeping_list, list_href, PAGE_SIZE};
 use crate::api::remove_agent;
 use crate::components::clock::{LastChecked, RelativeTime};
+use crate::components::copy::CopyButton;
 use crate::components::uptime::UptimeBarView;
 use crate::components::url_text::UrlText;
 use crate::error::ErrorCode;
@@ -144,11 +145,14 @@ fn AgentRowView(row: AgentRow, store: AgentStore) -> impl IntoView {
                 }}
             </td>
             <td class="who" data-label="Agent">
-                <div class="name"><a href=detail.clone()>{move || data.with(|d| d.agent_name.clone())}</a></div>
+                <div class="name"><a href=detail.clone() title=move || data.with(|d| d.agent_name.clone())>{move || data.with(|d| d.agent_name.clone())}</a></div>
                 <div class="id"><code>{agent_id.clone()}</code></div>
                 {move || data.with(|d| d.description().map(str::to_owned)).map(|t| view! { <div class="muted description">{t}</div> })}
             </td>
-            <td class="url" data-label="URL"><UrlText url=Signal::derive(move || data.with(|d| d.agent_url.clone()))/></td>
+            <td class="url" data-label="URL">
+                <UrlText url=Signal::derive(move || data.with(|d| d.agent_url.clone()))/>
+                <CopyButton text=Signal::derive(move || data.with(|d| d.agent_url.clone())) label=format!("Copy the URL of {agent_id}")/>
+            </td>
             <td class="uptime" data-label="Last 24 h">
                 <a href=detail class="uptime-link" aria-label=format!("Health history of {agent_id}")>
                     <UptimeBarView bar=Signal::derive(move || bar.get()) current=Signal::derive(move || state.get())/>
