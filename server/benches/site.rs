@@ -303,7 +303,13 @@ async fn seed(url: &str, agents: u64, runs: u64, agent_base: &str) {
         [RunStatus::Succeeded, RunStatus::Succeeded, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled];
     let rows: Vec<run_rows::ActiveModel> = (0..runs)
         .map(|n| {
-            let agent = n % agents.max(1);
+            // agent-1 has ten runs at any size (the filtered page compares like with
+            // like); the rest are spread over the others.
+            let agent = match n % agents.max(1) {
+                _ if n < 10 => 1,
+                1 => 0,
+                other => other,
+            };
             let status = statuses[n as usize % statuses.len()];
             let created = now - Span::seconds((runs - n) as i64 * 3);
             run_rows::ActiveModel {
