@@ -17,8 +17,10 @@ async function register(page: Page) {
   }
 }
 
-test.afterAll(async () => {
+// Other files count the shared dashboard's agents: leave none behind.
+test.afterAll(async ({ request }) => {
   await stop(agent.child);
+  for (const id of ['kb-alpha', 'kb-beta']) await request.delete(`/api/v1/agents/${id}`);
 });
 
 test('/ searches, j and k move between rows, Enter opens one, ? lists the shortcuts', async ({ page }) => {
@@ -30,10 +32,13 @@ test('/ searches, j and k move between rows, Enter opens one, ? lists the shortc
 
   await page.keyboard.press('/');
   await expect(page.getByLabel('Search agents')).toBeFocused();
-  // Typed into the field, j is a letter, not a move.
+  // Typed into the field, j is a letter, not a move (the list follows the search).
   await page.keyboard.type('j');
   await expect(page.getByLabel('Search agents')).toHaveValue('kb-j');
+  await expect(page).toHaveURL(/q=kb-j/);
   await page.getByLabel('Search agents').fill('kb-');
+  await expect(page).toHaveURL(/q=kb-$/);
+  await expect(rows).toHaveCount(2);
   await page.locator('h1').click();
 
   await page.keyboard.press('j');

@@ -11,8 +11,13 @@ test.beforeAll(async () => {
   agent = await startTestAgent();
 });
 
-test.afterAll(async () => {
+let runId = '';
+
+// Other files count the shared dashboard's agents and runs: leave none behind.
+test.afterAll(async ({ request }) => {
   await stop(agent.child);
+  await request.delete(`/api/v1/agents/lazy-writer`);
+  if (runId) await request.delete(`/api/v1/runs/${runId}`);
 });
 
 test("the panel's part arrives only when a panel opens, late on a slow network, and the form still runs", async ({ page }) => {
@@ -35,8 +40,24 @@ test("the panel's part arrives only when a panel opens, late on a slow network, 
   await expect(page.locator('tr[data-agent-id="lazy-writer"]')).toBeVisible();
   expect(parts, 'a visit that opens no panel fetches none of its code').toEqual([]);
 
-  await page.getByRole('link', { name: 'Execute lazy-writer' }).click();
-  await expect(page.getByText('Opening the form…')).toBeVisible();
+  // While it arrives the panel says so, and Escape leaves it as it would the panel. The
+  // part is held back until then, so that it cannot arrive first.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route('**/pkg/split_panel_*.wasm', async (route) => {
+    await held;
+    await route.continue();
+  });
+  const execute = page.getByRole('link', { name: 'Execute lazy-writer' });
+  await execute.click();
+  const opening = page.getByTestId('execute-opening');
+  await expect(opening).toContainText('Opening the form…');
+  await expect(opening.getByRole('link', { name: 'Close the run form' })).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(opening).toHaveCount(0);
+  await expect(page).not.toHaveURL(/execute=/);
+  release();
+  await execute.click();
   const panel = page.getByTestId('execute-panel');
   await expect(panel.getByLabel(/^Topic/)).toBeVisible({ timeout: 30_000 });
   expect(parts.some((p) => p.includes('split_panel'))).toBe(true);
@@ -44,6 +65,7 @@ test("the panel's part arrives only when a panel opens, late on a slow network, 
   await panel.getByLabel(/^Topic/).fill('lazy loading');
   await panel.getByRole('button', { name: 'Run' }).click();
   await expect(page).toHaveURL(/\/workflows\/[0-9a-f-]{36}$/, { timeout: 30_000 });
+  runId = page.url().split('/').pop()!;
   await expect(page.getByTestId('run-page')).toHaveAttribute('data-status', 'succeeded', { timeout: 30_000 });
   expect(errors).toEqual([]);
 });

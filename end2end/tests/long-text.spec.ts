@@ -9,8 +9,10 @@ test.beforeAll(async () => {
   agent = await startTestAgent();
 });
 
-test.afterAll(async () => {
+// Other files count the shared dashboard's agents: leave none behind.
+test.afterAll(async ({ request }) => {
   await stop(agent.child);
+  await request.delete(`/api/v1/agents/long-texts`);
 });
 
 test('a long name and URL are cut to two lines, whole on hover, and the URL copies whole', async ({ page, context }) => {
