@@ -40,10 +40,37 @@ pub fn ExecutePanel() -> impl IntoView {
         let agent = agent.get().filter(|_| hydrated.get())?;
         let from = from.get();
         Some(view! {
-            <Suspense fallback=|| view! { <section class="card execute"><p class="muted">"Opening the form…"</p></section> }>
+            <Suspense fallback=move || view! { <Opening/> }>
                 {Suspend::new(panel(agent.clone(), from.clone()))}
             </Suspense>
         })
+    }
+}
+
+/// While the panel's part of the bundle arrives (a slow network): it says so, and can be
+/// left as the panel can (Close, Escape).
+#[component]
+fn Opening() -> impl IntoView {
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let close = move || query.with_untracked(|q| super::list::href_keeping_list(|k| q.get(k), None));
+    // Focus inside, so that Escape reaches it (the panel, once here, takes it further);
+    // after the click that opened it has been handled.
+    Effect::new(move |_| later(|| focus("[data-testid=execute-opening] a")));
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            ev.prevent_default();
+            navigate(&close(), Default::default());
+        }
+    };
+    view! {
+        <section class="card execute" data-testid="execute-opening" on:keydown=on_key>
+            <div class="card-title">
+                <p class="muted" role="status">"Opening the form…"</p>
+                <a href=move || query.with(|q| super::list::href_keeping_list(|k| q.get(k), None))
+                    aria-label="Close the run form">"Close"</a>
+            </div>
+        </section>
     }
 }
 
