@@ -337,7 +337,12 @@ fn routes(options: LeptosOptions, state: AppState, access: Arc<http::access::Acc
     // The bundle as `./dev site` compressed it (brotli 11, gzip 9) when the browser takes
     // that: 20 % smaller than the compression layer's fast level; else compressed by it.
     let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-    let bundle = tower_http::services::ServeDir::new(pkg).precompressed_br().precompressed_gzip();
+    let bundle = tower::ServiceBuilder::new()
+        // The parts' names are not content-hashed: a browser asks again (a 304 when
+        // unchanged), so a page never mixes a new main WASM with an old part.
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+        .layer(SetResponseHeaderLayer::appending(header::VARY, HeaderValue::from_static("accept-encoding")))
+        .service(tower_http::services::ServeDir::new(pkg).precompressed_br().precompressed_gzip());
     let site = Router::new()
         .nest_service(&format!("/{}", options.site_pkg_dir), bundle)
         .leptos_routes_with_context(&options, leptos_routes, context.clone(), {

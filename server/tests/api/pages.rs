@@ -76,6 +76,8 @@ async fn the_bundle_is_served_precompressed_when_the_browser_takes_it() {
             let response = request.send().await.unwrap();
             assert_eq!(response.status(), StatusCode::OK, "{path}");
             let encoding = response.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(response.headers()["vary"], "accept-encoding", "{path}");
+            assert_eq!(response.headers()["cache-control"], "no-cache", "{path}: asked again, never mixed");
             (encoding, response.bytes().await.unwrap().to_vec())
         }
     };
@@ -83,6 +85,8 @@ async fn the_bundle_is_served_precompressed_when_the_browser_takes_it() {
     assert_eq!(get(js, "gzip, deflate, br").await, (Some("br".into()), b"brotli bytes".to_vec()));
     assert_eq!(get(js, "gzip").await, (Some("gzip".into()), b"gzip bytes".to_vec()));
     assert_eq!(get(js, "identity").await, (None, raw.into_bytes()));
+    let wasm_type = client.get(app.url(js)).header("accept-encoding", "br").send().await.unwrap();
+    assert_eq!(wasm_type.headers()["content-type"], "text/javascript", "the type of the file, not of its copy");
     let (encoding, body) = get("/pkg/other.css", "br").await;
     assert_eq!(encoding.as_deref(), Some("br"), "compressed on the way");
     assert!(body.len() < 200, "{} bytes", body.len());
