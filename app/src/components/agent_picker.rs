@@ -45,6 +45,8 @@ pub fn AgentPicker(#[prop(into)] current: Signal<Option<String>>) -> impl IntoVi
     view! {
         <input type="search" name="agent_id" list="agent-suggestions" placeholder="All agents" autocomplete="off"
             spellcheck="false" data-testid="agent-picker" data-shortcut="search" aria-describedby="agent-picker-error"
+            // `value` for the server's HTML (a property is not rendered), `prop:` once live.
+            value=move || current.get().unwrap_or_default()
             prop:value=move || current.get().unwrap_or_default() on:focus=on_focus on:input=on_input/>
         <datalist id="agent-suggestions" data-testid="agent-suggestions">
             <For each=move || suggestions.get() key=|c| c.agent_id.clone() let:choice>
