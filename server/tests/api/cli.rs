@@ -127,6 +127,7 @@ async fn the_plans_start_commands_serve_the_dashboard() {
             .args(start)
             .args(["--port", "0", "--database-url", &database, "--leptos-config", "none.toml"])
             .env("RUST_LOG", "error")
+            .env_remove("CA_ADMIN_TOKEN_FILE")
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -140,7 +141,15 @@ async fn the_plans_start_commands_serve_the_dashboard() {
         .unwrap();
         let base = line.trim().rsplit_once(' ').map(|(_, url)| url.trim_end_matches("/orchestrator").to_owned());
         let status = match &base {
-            Some(base) => reqwest::get(format!("{base}/api/v1/status")).await.map(|r| r.status().as_u16()).ok(),
+            Some(base) => reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .unwrap()
+                .get(format!("{base}/api/v1/status"))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .ok(),
             None => None,
         };
         let _ = child.kill();
