@@ -7,6 +7,7 @@
 //! browser (secrets removed) are offered again.
 
 mod drift_notice;
+mod entry;
 mod fields;
 mod focus;
 mod node;
@@ -18,6 +19,7 @@ use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::model::{CreateRun, HealthState, HealthView, RunView, SchemaView};
 use crate::schema::{secrets, validate_inputs};
 use drift_notice::DriftNotice;
+pub use entry::ExecutePanel;
 use fields::{root_view, FormContext};
 use focus::{focus, focus_first_invalid, keep_focus_inside, keep_focus_off_buttons, later};
 use leptos::prelude::*;
@@ -26,61 +28,6 @@ use node::{Build, Node, RowIds};
 use raw_secrets::{list_item, KeptSecret};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-#[component]
-pub fn ExecutePanel() -> impl IntoView {
-    let query = use_query_map();
-    let agent = Memo::new(move |_| query.with(|q| q.get("execute").filter(|a| !a.is_empty())));
-    let from = Memo::new(move |_| query.with(|q| q.get("from").filter(|r| !r.is_empty())));
-    // The panel lives in the browser only: it opens from a click (or a shared link) after
-    // the page has become interactive.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-    move || {
-        let agent = agent.get().filter(|_| hydrated.get())?;
-        let from = from.get();
-        Some(view! {
-            <Suspense fallback=move || view! { <Opening/> }>
-                {Suspend::new(panel(agent.clone(), from.clone()))}
-            </Suspense>
-        })
-    }
-}
-
-/// While the panel's part of the bundle arrives (a slow network): it says so, and can be
-/// left as the panel can (Close, Escape).
-#[component]
-fn Opening() -> impl IntoView {
-    let query = use_query_map();
-    let navigate = use_navigate();
-    let close = move || query.with_untracked(|q| super::list::href_keeping_list(|k| q.get(k), None));
-    // Focus inside, so that Escape reaches it (the panel, once here, takes it further);
-    // after the click that opened it has been handled.
-    Effect::new(move |_| later(|| focus("[data-testid=execute-opening] a")));
-    let on_key = move |ev: leptos::ev::KeyboardEvent| {
-        if ev.key() == "Escape" {
-            ev.prevent_default();
-            navigate(&close(), Default::default());
-        }
-    };
-    view! {
-        <section class="card execute" data-testid="execute-opening" on:keydown=on_key>
-            <div class="card-title">
-                <p class="muted" role="status">"Opening the form…"</p>
-                <a href=move || query.with(|q| super::list::href_keeping_list(|k| q.get(k), None))
-                    aria-label="Close the run form">"Close"</a>
-            </div>
-        </section>
-    }
-}
-
-/// The panel and all it needs (the form generator, the raw JSON editor, the schema
-/// validator) are a part of the bundle of their own, fetched when a panel first opens:
-/// most visits never open one.
-#[lazy]
-fn panel(agent_id: String, from: Option<String>) -> AnyView {
-    view! { <Panel agent_id from/> }.into_any()
-}
 
 #[component]
 fn Panel(agent_id: String, from: Option<String>) -> impl IntoView {
