@@ -17,6 +17,10 @@ pub trait AgentService: Send + Sync + 'static {
     async fn get_agent(&self, agent_id: &str) -> Result<AgentView, ApiError>;
     async fn register_agent(&self, request: RegisterAgent) -> Result<Registration, ApiError>;
     async fn remove_agent(&self, agent_id: &str) -> Result<(), ApiError>;
+    /// Removes each agent for good, as `remove_agent` does, reporting agent by agent.
+    async fn remove_agents(&self, request: AgentIds) -> Result<Removed, ApiError>;
+    /// Checks each agent now instead of at its next turn.
+    async fn check_agents(&self, request: AgentIds) -> Result<Checking, ApiError>;
     /// Fetches the agent's `/schema` now (it may have changed) and normalises it.
     async fn agent_schema(&self, agent_id: &str) -> Result<SchemaView, ApiError>;
     /// State changes, latency buckets and the uptime bar over the last `hours` (1–168).

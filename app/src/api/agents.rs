@@ -47,6 +47,18 @@ pub async fn remove_agent(agent_id: String) -> Result<(), ApiError> {
     crate::services::call(|s| async move { s.agents.remove_agent(&agent_id).await }).await
 }
 
+/// Removes the agents for good (the list's bulk Remove).
+#[server(input = Json)]
+pub async fn remove_agents(request: crate::model::AgentIds) -> Result<crate::model::Removed, ApiError> {
+    crate::services::call(|s| async move { s.agents.remove_agents(request).await }).await
+}
+
+/// Checks the agents now (the list's bulk Re-check); results arrive on the event stream.
+#[server(input = Json)]
+pub async fn check_agents(request: crate::model::AgentIds) -> Result<crate::model::Checking, ApiError> {
+    crate::services::call(|s| async move { s.agents.check_agents(request).await }).await
+}
+
 /// The agent's health over the last `hours`: changes, latency, uptime.
 #[server]
 pub async fn agent_history(agent_id: String, hours: u32) -> Result<crate::model::HealthHistory, ApiError> {

@@ -1,6 +1,7 @@
 pub mod agent_picker;
 pub mod clock;
 pub mod copy;
+pub mod focus;
 pub mod header;
 pub mod json_tree;
 pub mod latency_chart;

@@ -1,5 +1,6 @@
 //! Keyboard shortcuts, listed under `?`: `/` focuses the page's search, `j`/`k` move
-//! between the rows of its table, Enter opens the focused row, Escape closes the list.
+//! between the rows of its table, Enter opens the focused row, `x` chooses it, Escape
+//! closes the list.
 //! Keys typed into a field are the field's; with Ctrl, Alt or Meta they are the
 //! browser's.
 
@@ -21,6 +22,7 @@ pub fn Shortcuts() -> impl IntoView {
                     <dt><kbd>"/"</kbd></dt><dd>"Search: the agents, or the history's agent"</dd>
                     <dt><kbd>"j"</kbd>" "<kbd>"k"</kbd></dt><dd>"Next and previous row of the table"</dd>
                     <dt><kbd>"Enter"</kbd></dt><dd>"Open the row"</dd>
+                    <dt><kbd>"x"</kbd></dt><dd>"Choose the row, or unchoose it (Shift+x: from the last one chosen)"</dd>
                     <dt><kbd>"Esc"</kbd></dt><dd>"Close this list, or the Execute panel"</dd>
                     <dt><kbd>"?"</kbd></dt><dd>"Show or hide this list"</dd>
                 </dl>
@@ -77,6 +79,27 @@ fn on_key(ev: &leptos::ev::KeyboardEvent, open: RwSignal<bool>) {
             };
             ev.prevent_default();
             focus(rows[next].clone());
+        }
+        // The focused row's box, clicked as by the mouse (Shift extends the choice).
+        "x" | "X" => {
+            let tick = active
+                .filter(|a| a.tag_name() == "TR")
+                .and_then(|row| row.query_selector("input[type=checkbox]").ok().flatten())
+                .and_then(|b| b.dyn_into::<web_sys::HtmlElement>().ok());
+            if let Some(tick) = tick {
+                ev.prevent_default();
+                let shift = ev.shift_key();
+                let click = web_sys::MouseEventInit::new();
+                click.set_shift_key(shift);
+                click.set_bubbles(true);
+                click.set_cancelable(true);
+                match web_sys::MouseEvent::new_with_mouse_event_init_dict("click", &click) {
+                    Ok(event) => {
+                        let _ = tick.dispatch_event(&event);
+                    }
+                    Err(_) => tick.click(),
+                }
+            }
         }
         "Enter" => {
             // A focused row opens as its first link would (the router takes the click).

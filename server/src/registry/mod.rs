@@ -2,6 +2,7 @@
 //! reading their input schemas. It implements `app::services::AgentService`, which the
 //! REST API and the server functions (and later the CLI) call.
 
+mod bulk;
 pub mod declared;
 mod expiry;
 pub mod liveness;
@@ -394,6 +395,14 @@ impl AgentService for Registry {
 
     async fn remove_agent(&self, agent_id: &str) -> Result<(), ApiError> {
         Ok(self.remove(&agent_id_in(agent_id)?).await?)
+    }
+
+    async fn remove_agents(&self, request: app::model::AgentIds) -> Result<app::model::Removed, ApiError> {
+        Ok(self.remove_many(bulk::parse(request)?).await)
+    }
+
+    async fn check_agents(&self, request: app::model::AgentIds) -> Result<app::model::Checking, ApiError> {
+        Ok(self.check_many(bulk::parse(request)?).await?)
     }
 
     async fn agent_schema(&self, agent_id: &str) -> Result<SchemaView, ApiError> {

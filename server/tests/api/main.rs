@@ -5,6 +5,7 @@
 mod access;
 mod agents;
 mod agents_file;
+mod bulk;
 mod cli;
 mod cluster;
 mod discovery;

@@ -56,6 +56,10 @@ pub enum Note {
     /// Its outbound headers changed.
     #[serde(rename = "o")]
     Outbound(String),
+    /// Someone asked for the agent to be checked now (bulk Re-check): whichever
+    /// dashboard checks it does.
+    #[serde(rename = "c")]
+    Check(String),
     /// Self-preservation is no row: the note carries it (a few numbers).
     #[serde(rename = "p")]
     Preservation(SelfPreservation),

@@ -153,7 +153,7 @@ impl Receiver {
     async fn apply(&self, notes: Vec<Note>) -> Result<(), DbErr> {
         let (mut agents, mut health, mut removed, mut outbound) =
             (BTreeSet::new(), BTreeSet::new(), Vec::new(), BTreeSet::new());
-        let (mut runs, mut runs_removed) = (BTreeSet::new(), Vec::new());
+        let (mut runs, mut runs_removed, mut checks) = (BTreeSet::new(), Vec::new(), Vec::new());
         for note in notes {
             match note {
                 Note::Agent(id) => {
@@ -166,6 +166,7 @@ impl Receiver {
                 Note::Outbound(id) => {
                     outbound.insert(id);
                 }
+                Note::Check(id) => checks.push(id),
                 Note::Preservation(view) => self.registry.relayed_preservation(view),
                 Note::Run(id) => {
                     runs.insert(id);
@@ -195,6 +196,9 @@ impl Receiver {
         }
         if !outbound.is_empty() {
             self.registry.relayed_outbound(outbound.into_iter().collect()).await?;
+        }
+        if !checks.is_empty() {
+            self.registry.relayed_checks(checks);
         }
         if !removed.is_empty() {
             self.registry.relayed_removals(removed);

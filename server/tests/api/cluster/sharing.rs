@@ -277,3 +277,50 @@ async fn an_agent_that_registers_itself_before_it_listens_is_not_checked_early_b
     stop_a.now().await;
     stop_b.now().await;
 }
+
+/// A bulk Re-check asked of one dashboard reaches the agents the other one checks (the
+/// relay's `Check` note): with checks an hour apart, every agent is checked at once.
+#[tokio::test]
+async fn a_recheck_asked_of_one_dashboard_checks_the_agents_the_other_one_checks() {
+    if !postgres() {
+        return;
+    }
+    let Pair { a, b, stop_a, stop_b, _database, .. } = pair(|s| s.health_interval = Duration::from_secs(3600)).await;
+    live_nodes(&b, 2).await;
+    let (base, counts) = counted_agents().await;
+    let ids: Vec<String> = (0..12).map(|n| format!("r{n}")).collect();
+    for (n, id) in ids.iter().enumerate() {
+        register(&a, id, &format!("{base}/a/{n}")).await;
+    }
+    let status = eventually(Duration::from_secs(10), || async {
+        let status = live_nodes(&a, 2).await;
+        let checked: Vec<u64> =
+            status["nodes"].as_array().unwrap().iter().map(|n| n["agents_checked"].as_u64().unwrap()).collect();
+        (checked.iter().sum::<u64>() == 12 && checked.iter().all(|n| *n > 0)).then_some(checked)
+    })
+    .await
+    .expect("each dashboard checks some of the agents");
+    // Registration and first checks are over; from here only a re-check checks them.
+    counts.lock().unwrap().clear();
+
+    let path = <app::api::CheckAgents as server_fn::ServerFn>::PATH;
+    let answer = reqwest::Client::new()
+        .post(format!("{a}{path}"))
+        .json(&json!({"request": {"agent_ids": ids}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["checking"].as_array().unwrap().len(), 12, "{body}");
+    eventually(Duration::from_secs(10), || async {
+        let c = counts.lock().unwrap();
+        (c.len() == 12).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!("every agent re-checked, on either dashboard ({status:?} split): {:?}", counts.lock().unwrap())
+    });
+    stop_a.now().await;
+    stop_b.now().await;
+}

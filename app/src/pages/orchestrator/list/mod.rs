@@ -6,6 +6,7 @@
 //! instead of showing stale state silently. `controls` holds the counts, the search and
 //! the pager; `table` the rows.
 
+mod bulk;
 mod controls;
 mod table;
 
@@ -16,6 +17,7 @@ use crate::live::{coalesced, use_live};
 use crate::model::events::LiveEvent;
 use crate::model::{AgentQuery, AgentState};
 use crate::time::now_ms;
+use bulk::{BulkBar, Selection};
 pub use controls::href_keeping_list;
 use controls::{Pager, Search, Summary, PAGE_SIZE};
 use leptos::prelude::*;
@@ -42,6 +44,7 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
     // The first view, rendered with the page; later ones (another page, a search, a
     // resync) come from `request`, which patches the same table instead of building a
     // new one.
+    let selection = Selection::new(store);
     let initial = Resource::new(|| (), move |_| agent_overview(query.get_untracked()));
 
     // The newest request's number, and since when a request has been unanswered.
@@ -171,7 +174,8 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
                         <Dashboards nodes=store.nodes/>
                         <Summary store q state/>
                         <Search q/>
-                        <AgentTable store filtered=Signal::derive(move || q.get().is_some() || state.get().is_some()) q state page/>
+                        <BulkBar store selection/>
+                        <AgentTable store selection filtered=Signal::derive(move || q.get().is_some() || state.get().is_some()) q state page/>
                         <Pager store q state page/>
                     }
                 })}

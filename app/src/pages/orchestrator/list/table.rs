@@ -2,6 +2,7 @@
 //! reason, name, URL, uptime bar, last check and actions.
 
 use super::super::store::{AgentRow, AgentStore};
+use super::bulk::{SelectAll, Selection};
 use super::controls::{href_keeping_list, list_href, PAGE_SIZE};
 use crate::api::remove_agent;
 use crate::components::clock::{LastChecked, RelativeTime};
@@ -17,6 +18,7 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub(super) fn AgentTable(
     store: AgentStore,
+    selection: Selection,
     filtered: Signal<bool>,
     q: Memo<Option<String>>,
     state: Memo<Option<AgentState>>,
@@ -51,11 +53,12 @@ pub(super) fn AgentTable(
                 // Fixed widths for the columns whose text changes with the agent's state, so
                 // the table keeps its width as states change.
                 <colgroup>
-                    <col class="col-health"/><col class="col-agent"/><col class="col-url"/>
+                    <col class="col-select"/><col class="col-health"/><col class="col-agent"/><col class="col-url"/>
                     <col class="col-uptime"/><col class="col-checked"/><col class="col-actions"/>
                 </colgroup>
                 <thead>
                     <tr>
+                        <th scope="col" class="select"><SelectAll store selection/></th>
                         <th scope="col">"Health"</th>
                         <th scope="col">"Agent"</th>
                         <th scope="col">"URL"</th>
@@ -66,7 +69,7 @@ pub(super) fn AgentTable(
                 </thead>
                 <tbody>
                     <For each=move || store.rows().get() key=|row| row.id.get_value() let:row>
-                        <AgentRowView row store/>
+                        <AgentRowView row store selection/>
                     </For>
                 </tbody>
             </table>
@@ -76,7 +79,7 @@ pub(super) fn AgentTable(
 }
 
 #[component]
-fn AgentRowView(row: AgentRow, store: AgentStore) -> impl IntoView {
+fn AgentRowView(row: AgentRow, store: AgentStore, selection: Selection) -> impl IntoView {
     let data = row.data;
     let agent_id = row.id.get_value();
     let state = Memo::new(move |_| data.with(|d| d.health.state));
@@ -120,6 +123,15 @@ fn AgentRowView(row: AgentRow, store: AgentStore) -> impl IntoView {
         // Focusable by script (j/k, components/shortcuts.rs), not in the Tab order.
         <tr data-agent-id=agent_id.clone() tabindex="-1"
             data-health=move || if expiry.get().is_some() { "expired" } else { state.get().as_str() }>
+            <td class="select">
+                <input type="checkbox" aria-label=format!("Choose {agent_id}") prop:checked={
+                    let id = agent_id.clone();
+                    move || selection.is_chosen(&id)
+                } on:click={
+                    let id = agent_id.clone();
+                    move |ev: leptos::ev::MouseEvent| selection.set(store, &id, event_target_checked(&ev), ev.shift_key())
+                }/>
+            </td>
             <td class="health" data-label="Health">
                 {move || match expiry.get() {
                     Some(why) => view! {
