@@ -10,6 +10,7 @@ use crate::error::ErrorCode;
 use crate::live::use_live;
 use crate::model::events::LiveEvent;
 use crate::model::{percent_encode, AgentView, Expiry, HealthChange, HealthHistory, HealthState};
+use crate::pages::not_found::Missing;
 use crate::time::parse_rfc3339_ms;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -38,16 +39,8 @@ pub fn AgentPage() -> impl IntoView {
                 match agent.await {
                     Ok(found) => view! { <AgentDetails agent=found history hours/> }.into_any(),
                     Err(e) if e.code == ErrorCode::NotFound => {
-                        #[cfg(feature = "ssr")]
-                        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                            response.set_status(axum::http::StatusCode::NOT_FOUND);
-                        }
                         view! {
-                            <section class="card empty" data-testid="agent-missing">
-                                <h1>"Agent not found"</h1>
-                                <p>{e.message}</p>
-                                <p><a href="/orchestrator">"All agents"</a></p>
-                            </section>
+                            <Missing title="Agent not found" message=e.message href="/orchestrator" link="All agents" testid="agent-missing"/>
                         }.into_any()
                     }
                     Err(e) => view! {

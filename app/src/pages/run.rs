@@ -5,11 +5,12 @@ use crate::api::{cancel_run, delete_run, rerun, run_detail};
 use crate::components::clock::RelativeTime;
 use crate::components::json_tree::{JsonSource, JsonTree};
 use crate::components::run_status::{cost_text, duration_text, RunStatusBadge};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ErrorCode;
 use crate::live::use_live;
 use crate::model::events::LiveEvent;
 use crate::model::json_preview::{PreviewNode, RunPart};
 use crate::model::{percent_encode, RunDetail, RunStatus, RunView};
+use crate::pages::not_found::Missing;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -30,19 +31,9 @@ pub fn RunPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match initial.await {
                     Ok(detail) => view! { <RunDetails detail/> }.into_any(),
-                    Err(e) if e.code == ErrorCode::NotFound => {
-                        #[cfg(feature = "ssr")]
-                        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                            response.set_status(axum::http::StatusCode::NOT_FOUND);
-                        }
-                        view! {
-                        <section class="card empty" data-testid="run-missing">
-                            <h1>"Run not found"</h1>
-                            <p>{e.message}</p>
-                            <p><a href="/workflows">"All runs"</a></p>
-                        </section>
-                    }.into_any()
-                    }
+                    Err(e) if e.code == ErrorCode::NotFound => view! {
+                        <Missing title="Run not found" message=e.message href="/workflows" link="All runs" testid="run-missing"/>
+                    }.into_any(),
                     Err(e) => view! {
                         <p class="notice error" role="alert">{format!("Could not load the run: {}", e.message)}</p>
                     }.into_any(),
@@ -121,10 +112,6 @@ fn RunDetails(detail: RunDetail) -> impl IntoView {
     let poll_error = RwSignal::new(None::<String>);
     // Deleted elsewhere while shown: polling stops and the page says so.
     let gone = RwSignal::new(false);
-    let action_error = RwSignal::new(None::<String>);
-    let confirming_delete = RwSignal::new(false);
-    let busy = RwSignal::new(false);
-    let navigate = use_navigate();
 
     let fetcher = Fetcher {
         run_id: StoredValue::new(run_id.clone()),
@@ -175,74 +162,6 @@ fn RunDetails(detail: RunDetail) -> impl IntoView {
 
     let status = Signal::derive(move || run.with(|r| r.status));
     let going = move || !status.get().is_final();
-    let field = move |f: fn(&RunView) -> Option<String>| Signal::derive(move || run.with(f));
-
-    // One way to carry out a button's request: busy while it goes, its error shown.
-    let perform = move |call: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>>>>| {
-        busy.set(true);
-        action_error.set(None);
-        spawn_local(async move {
-            let result = call.await;
-            if busy.is_disposed() {
-                return; // navigated away
-            }
-            busy.set(false);
-            if let Err(e) = result {
-                action_error.set(Some(e.message));
-            }
-        });
-    };
-    let do_cancel = {
-        let id = run_id.clone();
-        move |_| {
-            let id = id.clone();
-            // The answer has the documents whole; the page keeps its previews.
-            perform(Box::pin(async move {
-                cancel_run(id)
-                    .await
-                    .map(|fresh| run.set(RunView { inputs: serde_json::Value::Null, outputs: None, ..fresh }))
-            }));
-        }
-    };
-    let do_rerun = {
-        let (id, navigate) = (run_id.clone(), navigate.clone());
-        move |_| {
-            let (id, navigate) = (id.clone(), navigate.clone());
-            // Secrets are never kept: re-running means entering them again, in the form.
-            if let Some(edit) = run.with_untracked(|r| {
-                (!r.withheld.is_empty()).then(|| format!("/orchestrator?execute={}&from={}", r.agent_id, r.run_id))
-            }) {
-                navigate(&edit, Default::default());
-                return;
-            }
-            perform(Box::pin(async move {
-                let created = rerun(id).await?;
-                navigate(&format!("/workflows/{}", created.run_id), Default::default());
-                Ok(())
-            }));
-        }
-    };
-    let do_delete = {
-        let (id, navigate) = (run_id.clone(), navigate.clone());
-        move |_| {
-            let (id, navigate) = (id.clone(), navigate.clone());
-            perform(Box::pin(async move {
-                match delete_run(id).await {
-                    // Already gone is what was asked for.
-                    Err(e) if e.code != ErrorCode::NotFound => Err(e),
-                    _ => {
-                        navigate("/workflows", Default::default());
-                        Ok(())
-                    }
-                }
-            }));
-        }
-    };
-    let source = {
-        let run_id = StoredValue::new(run_id.clone());
-        move |part| JsonSource { run_id: run_id.get_value(), part }
-    };
-    let edit_href = move || run.with(|r| format!("/orchestrator?execute={}&from={}", r.agent_id, r.run_id));
 
     view! {
         <div class="run-page" data-testid="run-page" data-status=move || status.get().as_str()>
@@ -257,59 +176,14 @@ fn RunDetails(detail: RunDetail) -> impl IntoView {
             {move || poll_error.get().map(|e| view! {
                 <p class="notice error" role="alert">{format!("Showing the last known state: {e}. Retrying.")}</p>
             })}
-            <div class="run-actions actions">
-                {move || going().then(|| view! {
-                    <button type="button" class="warning" on:click=do_cancel.clone() disabled=move || busy.get()>"Cancel"</button>
-                })}
-                <button type="button" on:click=do_rerun disabled=move || busy.get() || run.with(|r| r.agent_id.is_empty())>"Re-run"</button>
-                {move || (!run.with(|r| r.agent_id.is_empty())).then(|| view! {
-                    <a class="button" href=edit_href>"Edit and re-run"</a>
-                })}
-                <Show when=move || confirming_delete.get() fallback=move || view! {
-                    <button type="button" on:click=move |_| confirming_delete.set(true)>"Delete"</button>
-                }>
-                    <span class="confirm">
-                        "Delete this run? "
-                        <button type="button" class="danger" on:click=do_delete.clone() disabled=move || busy.get()>"Confirm delete"</button>
-                        <button type="button" on:click=move |_| confirming_delete.set(false)>"Keep"</button>
-                    </span>
-                </Show>
-            </div>
-            {move || action_error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="run-action-error">{e}</p> })}
+            <RunActions run/>
             // A cancelled run's explanation, once: the person chose it, so it is not an error.
             {move || (status.get() == RunStatus::Cancelled).then(|| view! {
                 <p class="notice warning" role="status" data-testid="run-cancelled">
                     {run.with(|r| r.error.clone()).unwrap_or_else(|| "Cancelled.".into())}
                 </p>
             })}
-            <section class="card">
-                <dl class="run-facts">
-                    <dt>"Run ID"</dt><dd><code>{run_id.clone()}</code></dd>
-                    <dt>"Agent"</dt>
-                    <dd>{move || run.with(|r| if r.agent_id.is_empty() {
-                        view! { <span class="muted">"— (not started by an agent)"</span> }.into_any()
-                    } else {
-                        view! {
-                            <a href=format!("/agents/{}", percent_encode(&r.agent_id)) title="The agent's page" data-testid="run-agent"><code>{r.agent_id.clone()}</code></a>
-                            " · " <a href=format!("/workflows?agent_id={}", percent_encode(&r.agent_id)) class="muted">"its runs"</a>
-                        }.into_any()
-                    })}</dd>
-                    {move || run.with(|r| r.rerun_of.clone()).map(|from| {
-                        let short: String = from.chars().take(8).collect();
-                        view! {
-                            <dt>"Re-run of"</dt>
-                            <dd><a href=format!("/workflows/{from}") title=from.clone() data-testid="rerun-of"><code>{short}</code></a></dd>
-                        }
-                    })}
-                    <dt>"Created"</dt><dd><RelativeTime at=field(|r| Some(r.created_at.clone())) fallback="—"/></dd>
-                    <dt>"Started"</dt><dd><RelativeTime at=field(|r| r.started_at.clone()) fallback="not yet"/></dd>
-                    <dt>"Finished"</dt><dd><RelativeTime at=field(|r| r.finished_at.clone()) fallback="not yet"/></dd>
-                    <dt>"Duration"</dt><dd data-testid="run-duration">{move || run.with(|r| r.duration_ms.map(duration_text).unwrap_or_else(|| "—".into()))}</dd>
-                    <dt>"Tokens"</dt><dd>{move || run.with(|r| r.total_tokens.map(|t| t.to_string()).unwrap_or_else(|| "—".into()))}</dd>
-                    <dt>"Cost"</dt><dd>{move || run.with(|r| r.cost_usd.map(cost_text).unwrap_or_else(|| "—".into()))}</dd>
-                    <dt>"Schema"</dt><dd>{move || run.with(|r| r.schema_hash.clone().map(|h| view! { <code title="hash of the input schema the inputs were checked against">{h}</code> }))}</dd>
-                </dl>
-            </section>
+            <RunFacts run/>
             {move || run.with(|r| r.error.clone()).filter(|_| status.get() != RunStatus::Cancelled).map(|error| view! {
                 <section class="card error-panel" role="alert" data-testid="run-error">
                     <h2>"Error"</h2>
@@ -320,29 +194,161 @@ fn RunDetails(detail: RunDetail) -> impl IntoView {
                     }))}
                 </section>
             })}
-            <div class="run-io">
-                <section class="card" data-testid="run-inputs">
-                    <h2>"Inputs"</h2>
-                    {move || run.with(|r| (!r.withheld.is_empty()).then(|| {
-                        let n = r.withheld.len();
-                        view! {
-                            <p class="muted" data-testid="run-withheld">
-                                {format!("{n} secret input{} went to the agent and {} not kept (shown as ***): ", if n == 1 { "" } else { "s" }, if n == 1 { "is" } else { "are" })}
-                                {r.withheld.iter().map(|p| view! { <code>{p.clone()}</code>" " }).collect_view()}
-                            </p>
-                        }
-                    }))}
-                    {move || view! { <JsonTree source=source(RunPart::Inputs) preview=inputs.get() label="the inputs"/> }}
-                </section>
-                <section class="card" data-testid="run-outputs">
-                    <h2>"Outputs"</h2>
-                    {move || match outputs.get() {
-                        Some(outputs) => view! { <JsonTree source=source(RunPart::Outputs) preview=outputs label="the outputs"/> }.into_any(),
-                        None if going() => view! { <p class="muted">"Waiting for the agent…"</p> }.into_any(),
-                        None => view! { <p class="muted">"No outputs."</p> }.into_any(),
-                    }}
-                </section>
-            </div>
+            <RunDocuments run inputs outputs/>
         </div>
+    }
+}
+
+/// Cancel, Re-run, Edit and re-run, Delete: each a Leptos `Action`, whose pending state
+/// disables the buttons and whose failure is shown under them.
+#[component]
+fn RunActions(run: RwSignal<RunView>) -> impl IntoView {
+    let navigate = use_navigate();
+    let error = RwSignal::new(None::<String>);
+    let confirming_delete = RwSignal::new(false);
+    let cancel = Action::new(|id: &String| cancel_run(id.clone()));
+    let again = Action::new(|id: &String| rerun(id.clone()));
+    let delete = Action::new(|id: &String| {
+        let id = id.clone();
+        async move {
+            match delete_run(id).await {
+                // Already gone is what was asked for.
+                Err(e) if e.code != ErrorCode::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        }
+    });
+    // The answer has the documents whole; the page keeps its previews.
+    Effect::new(move |_| match cancel.value().get() {
+        Some(Ok(fresh)) => run.set(RunView { inputs: serde_json::Value::Null, outputs: None, ..fresh }),
+        Some(Err(e)) => error.set(Some(e.message)),
+        None => {}
+    });
+    Effect::new({
+        let navigate = navigate.clone();
+        move |_| match again.value().get() {
+            Some(Ok(created)) => navigate(&format!("/workflows/{}", created.run_id), Default::default()),
+            Some(Err(e)) => error.set(Some(e.message)),
+            None => {}
+        }
+    });
+    Effect::new({
+        let navigate = navigate.clone();
+        move |_| match delete.value().get() {
+            Some(Ok(())) => navigate("/workflows", Default::default()),
+            Some(Err(e)) => error.set(Some(e.message)),
+            None => {}
+        }
+    });
+    let busy = move || cancel.pending().get() || again.pending().get() || delete.pending().get();
+    let id = move || run.with_untracked(|r| r.run_id.clone());
+    let going = move || !run.with(|r| r.status.is_final());
+    let no_agent = move || run.with(|r| r.agent_id.is_empty());
+    let edit_href = move || run.with(|r| format!("/orchestrator?execute={}&from={}", r.agent_id, r.run_id));
+    let do_rerun = move |_| {
+        error.set(None);
+        // Secrets are never kept: re-running means entering them again, in the form.
+        if run.with_untracked(|r| !r.withheld.is_empty()) {
+            navigate(
+                &run.with_untracked(|r| format!("/orchestrator?execute={}&from={}", r.agent_id, r.run_id)),
+                Default::default(),
+            );
+        } else {
+            again.dispatch(id());
+        }
+    };
+    view! {
+        <div class="run-actions actions">
+            {move || going().then(|| view! {
+                <button type="button" class="warning" disabled=busy
+                    on:click=move |_| { error.set(None); cancel.dispatch(id()); }>"Cancel"</button>
+            })}
+            <button type="button" on:click=do_rerun disabled=move || busy() || no_agent()>"Re-run"</button>
+            {move || (!no_agent()).then(|| view! { <a class="button" href=edit_href>"Edit and re-run"</a> })}
+            <Show when=move || confirming_delete.get() fallback=move || view! {
+                <button type="button" on:click=move |_| confirming_delete.set(true)>"Delete"</button>
+            }>
+                <span class="confirm">
+                    "Delete this run? "
+                    <button type="button" class="danger" disabled=busy
+                        on:click=move |_| { error.set(None); delete.dispatch(id()); }>"Confirm delete"</button>
+                    <button type="button" on:click=move |_| confirming_delete.set(false)>"Keep"</button>
+                </span>
+            </Show>
+        </div>
+        {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="run-action-error">{e}</p> })}
+    }
+}
+
+/// What is known of the run: who ran it, when, for how long, at what cost.
+#[component]
+fn RunFacts(run: RwSignal<RunView>) -> impl IntoView {
+    let field = move |f: fn(&RunView) -> Option<String>| Signal::derive(move || run.with(f));
+    view! {
+    <section class="card">
+        <dl class="run-facts">
+            <dt>"Run ID"</dt><dd><code>{run.with_untracked(|r| r.run_id.clone())}</code></dd>
+            <dt>"Agent"</dt>
+            <dd>{move || run.with(|r| if r.agent_id.is_empty() {
+                view! { <span class="muted">"— (not started by an agent)"</span> }.into_any()
+            } else {
+                view! {
+                    <a href=format!("/agents/{}", percent_encode(&r.agent_id)) title="The agent's page" data-testid="run-agent"><code>{r.agent_id.clone()}</code></a>
+                    " · " <a href=format!("/workflows?agent_id={}", percent_encode(&r.agent_id)) class="muted">"its runs"</a>
+                }.into_any()
+            })}</dd>
+            {move || run.with(|r| r.rerun_of.clone()).map(|from| {
+                let short: String = from.chars().take(8).collect();
+                view! {
+                    <dt>"Re-run of"</dt>
+                    <dd><a href=format!("/workflows/{from}") title=from.clone() data-testid="rerun-of"><code>{short}</code></a></dd>
+                }
+            })}
+            <dt>"Created"</dt><dd><RelativeTime at=field(|r| Some(r.created_at.clone())) fallback="—"/></dd>
+            <dt>"Started"</dt><dd><RelativeTime at=field(|r| r.started_at.clone()) fallback="not yet"/></dd>
+            <dt>"Finished"</dt><dd><RelativeTime at=field(|r| r.finished_at.clone()) fallback="not yet"/></dd>
+            <dt>"Duration"</dt><dd data-testid="run-duration">{move || run.with(|r| r.duration_ms.map(duration_text).unwrap_or_else(|| "—".into()))}</dd>
+            <dt>"Tokens"</dt><dd>{move || run.with(|r| r.total_tokens.map(|t| t.to_string()).unwrap_or_else(|| "—".into()))}</dd>
+            <dt>"Cost"</dt><dd>{move || run.with(|r| r.cost_usd.map(cost_text).unwrap_or_else(|| "—".into()))}</dd>
+            <dt>"Schema"</dt><dd>{move || run.with(|r| r.schema_hash.clone().map(|h| view! { <code title="hash of the input schema the inputs were checked against">{h}</code> }))}</dd>
+        </dl>
+    </section>
+    }
+}
+
+/// The inputs and the outputs, each a tree that loads what is opened (never the
+/// documents whole: they can be megabytes).
+#[component]
+fn RunDocuments(
+    run: RwSignal<RunView>,
+    inputs: RwSignal<PreviewNode>,
+    outputs: RwSignal<Option<PreviewNode>>,
+) -> impl IntoView {
+    let going = move || !run.with(|r| r.status.is_final());
+    let source = move |part| JsonSource { run_id: run.with_untracked(|r| r.run_id.clone()), part };
+    view! {
+    <div class="run-io">
+        <section class="card" data-testid="run-inputs">
+            <h2>"Inputs"</h2>
+            {move || run.with(|r| (!r.withheld.is_empty()).then(|| {
+                let n = r.withheld.len();
+                view! {
+                    <p class="muted" data-testid="run-withheld">
+                        {format!("{n} secret input{} went to the agent and {} not kept (shown as ***): ", if n == 1 { "" } else { "s" }, if n == 1 { "is" } else { "are" })}
+                        {r.withheld.iter().map(|p| view! { <code>{p.clone()}</code>" " }).collect_view()}
+                    </p>
+                }
+            }))}
+            {move || view! { <JsonTree source=source(RunPart::Inputs) preview=inputs.get() label="the inputs"/> }}
+        </section>
+        <section class="card" data-testid="run-outputs">
+            <h2>"Outputs"</h2>
+            {move || match outputs.get() {
+                Some(outputs) => view! { <JsonTree source=source(RunPart::Outputs) preview=outputs label="the outputs"/> }.into_any(),
+                None if going() => view! { <p class="muted">"Waiting for the agent…"</p> }.into_any(),
+                None => view! { <p class="muted">"No outputs."</p> }.into_any(),
+            }}
+        </section>
+    </div>
     }
 }

@@ -149,7 +149,12 @@ fn RunForm(
     let raw_errors = RwSignal::new(Vec::<(Option<usize>, FieldError)>::new());
     let model = StoredValue::new(model);
     let failure = RwSignal::new(None::<ApiError>);
-    let pending = RwSignal::new(false);
+    // Starting the run, with the inputs to remember (secrets left out) once it starts.
+    let start = Action::new(|(request, kept): &(CreateRun, Value)| {
+        let (request, kept) = (request.clone(), kept.clone());
+        async move { (kept, create_run(request).await) }
+    });
+    let pending = start.pending();
     // One key per request: a double submit, or a retry after a lost answer, cannot start
     // the run twice.
     let key = StoredValue::new(new_key());
@@ -325,7 +330,6 @@ fn RunForm(
             set_timeout(focus_first_invalid, std::time::Duration::ZERO);
             return;
         }
-        pending.set(true);
         let kept = model.with_value(|m| without_secrets(m, &inputs));
         let request = CreateRun {
             agent_id: agent_id.clone(),
@@ -333,38 +337,33 @@ fn RunForm(
             idempotency_key: Some(key.get_value()),
             rerun_of: rerun_of.clone(),
         };
-        let navigate = navigate.clone();
-        let storage_key = storage_key.clone();
-        leptos::task::spawn_local(async move {
-            let result = create_run(request).await;
-            if pending.is_disposed() {
-                return;
-            }
-            pending.set(false);
-            match result {
-                Ok(created) => {
-                    let saved = serde_json::json!({"saved_at": crate::time::now_ms() as u64, "inputs": kept});
-                    crate::storage::set(&storage_key, &saved.to_string());
-                    navigate(&format!("/workflows/{}", created.run_id), Default::default())
-                }
-                Err(e) => {
-                    if e.code == ErrorCode::Validation {
-                        ctx.errors.set(e.fields.clone());
-                        if let Some(text) = raw.get_untracked() {
-                            raw_errors.set(by_line(raw::with_lines(&text, &e.fields)));
-                        }
-                    }
-                    // A refused request (4xx) may be sent again, changed: it needs a new key.
-                    // After a lost answer or a server fault the same key is kept, so
-                    // sending again cannot start the run twice.
-                    if e.http_status() < 500 {
-                        key.set_value(new_key());
-                    }
-                    failure.set(Some(e));
-                }
-            }
-        });
+        start.dispatch((request, kept));
     };
+    Effect::new(move |_| {
+        let Some((kept, result)) = start.value().get() else { return };
+        match result {
+            Ok(created) => {
+                let saved = serde_json::json!({"saved_at": crate::time::now_ms() as u64, "inputs": kept});
+                crate::storage::set(&storage_key, &saved.to_string());
+                navigate(&format!("/workflows/{}", created.run_id), Default::default())
+            }
+            Err(e) => {
+                if e.code == ErrorCode::Validation {
+                    ctx.errors.set(e.fields.clone());
+                    if let Some(text) = raw.get_untracked() {
+                        raw_errors.set(by_line(raw::with_lines(&text, &e.fields)));
+                    }
+                }
+                // A refused request (4xx) may be sent again, changed: it needs a new key.
+                // After a lost answer or a server fault the same key is kept, so
+                // sending again cannot start the run twice.
+                if e.http_status() < 500 {
+                    key.set_value(new_key());
+                }
+                failure.set(Some(e));
+            }
+        }
+    });
 
     let down = health.filter(|h| h.state == HealthState::Unhealthy);
     let unhealthy = down.is_some();
