@@ -54,6 +54,14 @@ pub trait RunService: Send + Sync + 'static {
         offset: usize,
     ) -> Result<json_preview::PreviewPage, ApiError>;
     /// The whole document, as stored (None: the run has no outputs).
+    /// The string at `pointer` in the run's inputs or outputs, to read as text (at most
+    /// `json_preview::READ_CHARS` characters).
+    async fn run_text(
+        &self,
+        run_id: &str,
+        part: json_preview::RunPart,
+        pointer: &str,
+    ) -> Result<json_preview::TextPage, ApiError>;
     async fn run_document(
         &self,
         run_id: &str,

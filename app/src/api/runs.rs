@@ -59,6 +59,17 @@ pub async fn run_json_page(
     crate::services::call(|s| async move { s.runs.run_json_page(&run_id, part, &pointer, offset).await }).await
 }
 
+/// A string of a run's inputs or outputs, to read as text (its first
+/// `json_preview::READ_CHARS` characters).
+#[server]
+pub async fn run_text(
+    run_id: String,
+    part: RunPart,
+    pointer: String,
+) -> Result<crate::model::json_preview::TextPage, ApiError> {
+    crate::services::call(|s| async move { s.runs.run_text(&run_id, part, &pointer).await }).await
+}
+
 /// A whole document as JSON text (Copy JSON), pretty-printed.
 #[server]
 pub async fn run_document_text(run_id: String, part: RunPart) -> Result<String, ApiError> {

@@ -1,12 +1,15 @@
 //! A run's inputs or outputs as a collapsible tree that renders only what is open: it
 //! starts from the server's bounded preview (`model::json_preview`), opens a closed
 //! container by asking for its first page, and pages long ones ("Show 100 more"). The
-//! whole document is one click away (Copy JSON, Download). Agent text is always rendered
-//! as text, never as HTML.
+//! whole document is one click away (Copy JSON, Download). Agent text is rendered as
+//! text, never as HTML; prose can also be read as text (Markdown rendered safely:
+//! `markdown.rs`).
 
 use super::copy::copy_to_clipboard;
-use crate::api::{run_document_text, run_json_page};
-use crate::model::json_preview::{child_pointer, PreviewNode, RunPart};
+use super::markdown;
+use crate::api::{run_document_text, run_json_page, run_text};
+use crate::error::ApiError;
+use crate::model::json_preview::{child_pointer, PreviewNode, RunPart, TextPage};
 use leptos::prelude::*;
 
 /// Which document the tree shows, for the pages it loads.
@@ -66,14 +69,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 fn node(source: StoredValue<JsonSource>, pointer: String, value: PreviewNode, depth: usize) -> AnyView {
     match value {
         PreviewNode::Scalar { value } => view! { <span class="json-scalar">{value.to_string()}</span> }.into_any(),
-        // Shown as the text it is (line breaks kept), in quotes to tell it from a number.
-        PreviewNode::Text { text, more_chars } => view! {
-            <span class="json-string">{format!("\"{text}")}{(more_chars == 0).then_some("\"")}</span>
-            {(more_chars > 0).then(|| view! {
-                <span class="muted json-cut">{format!(" … {} more (Copy JSON or Download for all)", plural(more_chars, "character", "characters"))}</span>
-            })}
-        }
-        .into_any(),
+        PreviewNode::Text { text, more_chars } => text_node(source, pointer, text, more_chars),
         PreviewNode::Object { len, entries } => {
             let summary = format!("{{…}} {}", plural(len, "key", "keys"));
             container(source, pointer, len, entries, summary, false, depth)
@@ -84,6 +80,66 @@ fn node(source: StoredValue<JsonSource>, pointer: String, value: PreviewNode, de
             container(source, pointer, len, entries, summary, true, depth)
         }
     }
+}
+
+/// A string longer than this (or of several lines, or cut) is prose: it can be read as text.
+const PROSE_CHARS: usize = 120;
+
+/// A string as the text it is (line breaks kept), in quotes to tell it from a number.
+/// Prose can also be read as text: Read as text fetches it whole (when the preview cut
+/// it) and renders it as Markdown with the lazy renderer; Show as JSON goes back.
+fn text_node(source: StoredValue<JsonSource>, pointer: String, text: String, more_chars: usize) -> AnyView {
+    let prose = more_chars > 0 || text.contains('\n') || text.chars().count() > PROSE_CHARS;
+    let quoted = view! {
+        <span class="json-string">{format!("\"{text}")}{(more_chars == 0).then_some("\"")}</span>
+        {(more_chars > 0).then(|| view! {
+            <span class="muted json-cut">{format!(" … {} more (Copy JSON or Download for all)", plural(more_chars, "character", "characters"))}</span>
+        })}
+    };
+    if !prose {
+        return quoted.into_any();
+    }
+    let reading = RwSignal::new(false);
+    let shown = StoredValue::new(text);
+    // Not `Send`: the renderer's part arrives through a JS promise.
+    let read = Action::new_unsync(move |_: &()| {
+        let (source, pointer, shown) = (source.get_value(), pointer.clone(), shown.get_value());
+        async move {
+            let page = match more_chars {
+                0 => TextPage { text: shown, more_chars: 0 },
+                _ => run_text(source.run_id, source.part, pointer).await?,
+            };
+            Ok::<_, ApiError>((markdown::rendered(page.text).await, page.more_chars))
+        }
+    });
+    let toggle = move |_| {
+        let now = !reading.get_untracked();
+        reading.set(now);
+        let done = read.value().with_untracked(|v| matches!(v, Some(Ok(_))));
+        if now && !done && !read.pending().get_untracked() {
+            read.dispatch(());
+        }
+    };
+    view! {
+        <button type="button" class="small json-read" aria-pressed=move || reading.get().to_string() on:click=toggle>
+            {move || if reading.get() { "Show as JSON" } else { "Read as text" }}
+        </button>
+        <span hidden=move || reading.get()>{quoted}</span>
+        <Show when=move || reading.get()>
+            {move || match read.value().get() {
+                _ if read.pending().get() => view! { <p class="muted">"Loading the text…"</p> }.into_any(),
+                Some(Ok((html, more))) => view! {
+                    <div class="markdown" data-testid="read-as-text" inner_html=html/>
+                    {(more > 0).then(|| view! {
+                        <p class="muted">{format!("Only the first {} characters are shown; {} more in Download.", crate::model::json_preview::READ_CHARS, plural(more, "character", "characters"))}</p>
+                    })}
+                }.into_any(),
+                Some(Err(e)) => view! { <p class="field-error" role="alert">{format!("Could not read the text: {}", e.message)}</p> }.into_any(),
+                None => ().into_any(),
+            }}
+        </Show>
+    }
+    .into_any()
 }
 
 fn container(

@@ -5,6 +5,7 @@ pub mod focus;
 pub mod header;
 pub mod json_tree;
 pub mod latency_chart;
+pub mod markdown;
 pub mod run_status;
 pub mod shortcuts;
 pub mod theme;

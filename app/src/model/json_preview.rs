@@ -20,6 +20,9 @@ pub const PREVIEW_DEPTH: usize = 2;
 pub const TEXT_BUDGET: usize = 48 * 1024;
 /// Characters of a key shown; a longer one is cut (and its value cannot be opened).
 pub const KEY_CHARS: usize = 200;
+/// Characters of one string read as text (rendered as Markdown) at most: a few hundred
+/// pages, which a browser lays out at once; the rest is a Download away.
+pub const READ_CHARS: usize = 1 << 20;
 
 /// Which document of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +117,24 @@ pub fn page_at(document: &Value, pointer: &str, offset: usize, limit: usize) -> 
     Some(PreviewPage { entries, len })
 }
 
+/// A string of a document to read as text: its first `READ_CHARS` characters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TextPage {
+    pub text: String,
+    /// What was cut off the end.
+    pub more_chars: usize,
+}
+
+/// The string at `pointer`, up to `limit` characters; None when the pointer names nothing
+/// or not a string.
+pub fn text_at(document: &Value, pointer: &str, limit: usize) -> Option<TextPage> {
+    let text = document.pointer(pointer)?.as_str()?;
+    Some(match text.char_indices().nth(limit) {
+        Some((cut, _)) => TextPage { text: text[..cut].to_owned(), more_chars: text[cut..].chars().count() },
+        None => TextPage { text: text.to_owned(), more_chars: 0 },
+    })
+}
+
 /// Index into a parent's loaded entries, one step per level.
 type Step = usize;
 
@@ -197,6 +218,16 @@ pub fn child_pointer(parent: &str, key: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_text_is_read_whole_up_to_the_limit() {
+        let doc = json!({"article": "héllo wörld", "n": 1, "a/b": ["x"]});
+        assert_eq!(text_at(&doc, "/article", 5), Some(TextPage { text: "héllo".into(), more_chars: 6 }));
+        assert_eq!(text_at(&doc, "/article", 100), Some(TextPage { text: "héllo wörld".into(), more_chars: 0 }));
+        assert_eq!(text_at(&doc, "/a~1b/0", 100).map(|t| t.text), Some("x".into()));
+        assert_eq!(text_at(&doc, "/n", 100), None, "not a string");
+        assert_eq!(text_at(&doc, "/nothing", 100), None);
+    }
 
     /// Containers in the tree and loaded entries, to bound what a page renders.
     fn size(node: &PreviewNode) -> (usize, usize) {

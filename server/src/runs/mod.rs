@@ -14,7 +14,7 @@ use crate::error::ServiceError;
 use crate::events::EventBus;
 use crate::registry::Registry;
 use app::error::{ApiError, FieldError};
-use app::model::json_preview::{self, PreviewPage, RunPart};
+use app::model::json_preview::{self, PreviewPage, RunPart, TextPage};
 use app::model::{CreateRun, RunCreated, RunDetail, RunPage, RunQuery, RunStatus, RunView};
 use app::schema::{secrets, validate_inputs};
 use app::services::RunService;
@@ -287,6 +287,14 @@ impl Runs {
         })
     }
 
+    /// A string of a run's document, to read as text.
+    pub async fn text(&self, run_id: &RunId, part: RunPart, pointer: &str) -> Result<TextPage, ServiceError> {
+        let document = self.document(run_id, part).await?.unwrap_or(serde_json::Value::Null);
+        json_preview::text_at(&document, pointer, json_preview::READ_CHARS).ok_or_else(|| {
+            ServiceError::invalid_field("pointer", format!("{pointer:?} names no text in the run's {}", part.as_str()))
+        })
+    }
+
     /// A run's inputs or outputs, whole.
     pub async fn document(&self, run_id: &RunId, part: RunPart) -> Result<Option<serde_json::Value>, ServiceError> {
         let run = self.find(run_id).await?;
@@ -423,6 +431,10 @@ impl RunService for Runs {
         offset: usize,
     ) -> Result<PreviewPage, ApiError> {
         Ok(self.json_page(&run_id(id)?, part, pointer, offset).await?)
+    }
+
+    async fn run_text(&self, id: &str, part: RunPart, pointer: &str) -> Result<TextPage, ApiError> {
+        Ok(self.text(&run_id(id)?, part, pointer).await?)
     }
 
     async fn run_document(&self, id: &str, part: RunPart) -> Result<Option<serde_json::Value>, ApiError> {

@@ -322,3 +322,34 @@ async fn re_running_a_run_of_a_removed_agent_is_a_409_that_says_why() {
     let runs: Vec<Value> = app.http.get(app.url("/api/v1/runs")).send().await.unwrap().json().await.unwrap();
     assert_eq!(runs.len(), 1, "nothing was created");
 }
+
+/// Read as text: a string of the outputs whole (the preview cut it), through the server
+/// function the run page calls; anything else at the pointer is refused by name.
+#[tokio::test]
+async fn a_text_output_is_read_whole_up_to_its_limit() {
+    let (app, _agent) = app_with_settings(Behaviour::Echo, |_| {}).await;
+    let article = format!("# Title\n\n{}THE END", "words and more words\n".repeat(500));
+    let run_id = app.start_run("a", json!({"topic": article})).await;
+    app.finished_run(&run_id, Duration::from_secs(10)).await;
+    let detail: Value =
+        app.http.get(app.url(&format!("/api/v1/runs/{run_id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(detail["outputs"]["echo"]["topic"], article.as_str());
+
+    let path = <app::api::RunText as server_fn::ServerFn>::PATH;
+    let read = |run: &str, pointer: &str| {
+        let form = [("run_id", run), ("part", "outputs"), ("pointer", pointer)];
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        app.http.post(app.url(path)).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+    };
+    let answer = read(&run_id, "/echo/topic").await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let page: Value = answer.json().await.unwrap();
+    assert_eq!(page, json!({"text": article, "more_chars": 0}), "whole: {} characters", article.len());
+
+    let refused = read(&run_id, "/echo").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "an object is no text");
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["fields"][0]["field"], "pointer", "{error}");
+    let missing = read("no-such-run", "/echo/topic").await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
