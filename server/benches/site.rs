@@ -85,8 +85,11 @@ async fn main() {
             let path = page.replace("{agent}", "agent-1").replace("{run}", &run);
             measured.push(measure(&client, &dashboard.base, &path, requests).await);
         }
+        // The same 50 agents as JSON: the agents alone, and the page's whole view (the
+        // rows with the counts and the uptime bars, what the page itself renders).
         let json = measure(&client, &dashboard.base, "/api/v1/agents?limit=50", requests).await;
-        sizes.push((agents, runs, measured, json));
+        let view = measure(&client, &dashboard.base, "/api/v1/overview?limit=50", requests).await;
+        sizes.push((agents, runs, measured, json, view));
         large = Some(dashboard);
     }
 
@@ -120,6 +123,13 @@ async fn main() {
         page.median.as_secs_f64() / big.3.median.as_secs_f64(),
         page.raw as f64 / 1000.0
     );
+    println!(
+        "  against the page's own view as JSON (/api/v1/overview?limit=50: rows, counts, bars): {:.2} ms, {:.2}×; \
+         {:.1} KB",
+        ms(big.4.median),
+        page.median.as_secs_f64() / big.4.median.as_secs_f64(),
+        big.4.raw as f64 / 1000.0
+    );
 
     let dashboard = large.unwrap();
     browser(&dashboard.base, &first_run(&client, &dashboard.base).await);
@@ -152,6 +162,7 @@ async fn measure(client: &reqwest::Client, base: &str, path: &str, requests: usi
     if let Ok(dir) = std::env::var("BENCH_SITE_SAVE") {
         let body = client.get(format!("{base}{path}")).send().await.unwrap().text().await.unwrap();
         let name: String = path.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(Path::new(&dir).join(format!("{name}.html")), body).unwrap();
     }
     let brotli = get("br").await;

@@ -218,6 +218,41 @@ pub struct AgentView {
     pub address_note: Option<String>,
 }
 
+/// An agent as the orchestrator's list shows it: what a row needs and no more (the page
+/// carries a page of them in its HTML, and `GET /overview` a page of them as JSON; the
+/// whole agent is `AgentView`, from `GET /agents/{id}`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ListedAgent {
+    pub agent_id: String,
+    pub agent_name: String,
+    pub agent_url: String,
+    /// Its metadata's `description`, when that is text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub health: HealthView,
+    /// RFC 3339, UTC; a self-registered agent's last heartbeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat: Option<String>,
+    /// Why it expired, when it has (it is then shown expired, not with its health).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired: Option<Expiry>,
+}
+
+impl From<&AgentView> for ListedAgent {
+    fn from(agent: &AgentView) -> Self {
+        Self {
+            agent_id: agent.agent_id.clone(),
+            agent_name: agent.agent_name.clone(),
+            agent_url: agent.agent_url.clone(),
+            description: agent.description().map(str::to_owned),
+            health: agent.health.clone(),
+            last_heartbeat: agent.last_heartbeat.clone(),
+            expired: agent.expired.then_some(agent.expiry.unwrap_or(Expiry::Ttl)),
+        }
+    }
+}
+
 /// Why a self-registered agent stopped counting as alive.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -448,7 +483,7 @@ impl HealthSummary {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentOverview {
-    pub agents: Vec<AgentView>,
+    pub agents: Vec<ListedAgent>,
     /// Agents matching the query (all pages).
     pub total: u64,
     /// Every agent, whatever the query.

@@ -28,6 +28,7 @@ use app::error::ApiError;
 use app::model::events::{AgentRemoved, LiveEvent};
 use app::model::{
     AgentOverview, AgentPage, AgentQuery, AgentSource, AgentView, HealthHistory, HealthState, HealthSummary,
+    ListedAgent,
 };
 use app::model::{RegisterAgent, Registration, SchemaView, SelfPreservation};
 use app::schema::{parse_schema, schema_hash};
@@ -320,7 +321,7 @@ impl Registry {
         // Several dashboards on one database: the page names them.
         let nodes = if self.cluster.shared() { self.cluster.statuses().await? } else { Vec::new() };
         Ok(AgentOverview {
-            agents: page.agents,
+            agents: page.agents.iter().map(ListedAgent::from).collect(),
             total: page.total,
             summary,
             summary_version,

@@ -57,7 +57,7 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
                     (_, None) => agent.health.label(),
                 };
                 let message = format!("{verb} agent '{}' ({health}).", agent.agent_id);
-                store.upsert(agent);
+                store.upsert(&agent);
                 reset();
                 outcome.set(Some(Outcome::Saved { message }));
             }

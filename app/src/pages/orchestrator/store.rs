@@ -3,14 +3,14 @@
 //! or order changed.
 
 use crate::model::events::AgentHealth;
-use crate::model::{AgentOverview, AgentView, HealthSummary, NodeStatus, SelfPreservation, UptimeBar};
+use crate::model::{AgentOverview, AgentView, HealthSummary, ListedAgent, NodeStatus, SelfPreservation, UptimeBar};
 use leptos::prelude::*;
 use std::collections::HashMap;
 
 #[derive(Clone, Copy)]
 pub struct AgentRow {
     pub id: StoredValue<String>,
-    pub data: RwSignal<AgentView>,
+    pub data: RwSignal<ListedAgent>,
 }
 
 #[derive(Clone, Copy)]
@@ -109,12 +109,13 @@ impl AgentStore {
 
     /// Updates the agent's row if it is on this page; false when it is not.
     pub fn patch(&self, agent: &AgentView) -> bool {
+        let agent = ListedAgent::from(agent);
         let row =
             self.rows.with_untracked(|rows| rows.iter().find(|r| r.id.with_value(|id| id == &agent.agent_id)).copied());
         match row {
             Some(row) => {
-                if row.data.with_untracked(|d| d != agent) {
-                    row.data.set(agent.clone());
+                if row.data.with_untracked(|d| d != &agent) {
+                    row.data.set(agent);
                 }
                 true
             }
@@ -141,7 +142,7 @@ impl AgentStore {
     }
 
     /// Replaces the list with `fresh` (the server's order), writing only what changed.
-    pub fn apply(&self, fresh: Vec<AgentView>) {
+    pub fn apply(&self, fresh: Vec<ListedAgent>) {
         let current = self.rows.get_untracked();
         let mut by_id: HashMap<String, AgentRow> = current.iter().map(|r| (r.id.get_value(), *r)).collect();
         let mut membership_changed = fresh.len() != current.len();
@@ -178,8 +179,9 @@ impl AgentStore {
     }
 
     /// Adds or updates one agent at once (after a registration), keeping the server's order.
-    pub fn upsert(&self, agent: AgentView) {
-        let mut list: Vec<AgentView> =
+    pub fn upsert(&self, agent: &AgentView) {
+        let agent = ListedAgent::from(agent);
+        let mut list: Vec<ListedAgent> =
             self.rows.with_untracked(|rows| rows.iter().map(|r| r.data.get_untracked()).collect());
         self.generation.update_value(|g| *g += 1);
         match list.iter_mut().find(|a| a.agent_id == agent.agent_id) {
@@ -233,6 +235,7 @@ mod tests {
     }
 
     fn overview(agents: Vec<AgentView>, healthy: u64, version: u64) -> AgentOverview {
+        let agents: Vec<ListedAgent> = agents.iter().map(ListedAgent::from).collect();
         let summary = HealthSummary { healthy, ..Default::default() };
         AgentOverview {
             total: agents.len() as u64,

@@ -85,7 +85,7 @@ fn AgentRowView(row: AgentRow, store: AgentStore, selection: Selection) -> impl 
     let state = Memo::new(move |_| data.with(|d| d.health.state));
     let reason = Memo::new(move |_| data.with(|d| d.health.reason.clone()));
     // Expired or deregistered: shown instead of the health it last had.
-    let expiry = Memo::new(move |_| data.with(|d| d.expired.then_some(d.expiry.unwrap_or(Expiry::Ttl))));
+    let expiry = Memo::new(move |_| data.with(|d| d.expired));
     let last_heartbeat = Signal::derive(move || data.with(|d| d.last_heartbeat.clone()));
     let checked_at = Signal::derive(move || data.with(|d| d.health.checked_at.clone()));
     let bar = {
@@ -159,7 +159,7 @@ fn AgentRowView(row: AgentRow, store: AgentStore, selection: Selection) -> impl 
             <td class="who" data-label="Agent">
                 <div class="name"><a href=detail.clone() title=move || data.with(|d| d.agent_name.clone())>{move || data.with(|d| d.agent_name.clone())}</a></div>
                 <div class="id"><code>{agent_id.clone()}</code></div>
-                {move || data.with(|d| d.description().map(str::to_owned)).map(|t| view! { <div class="muted description">{t}</div> })}
+                {move || data.with(|d| d.description.clone()).map(|t| view! { <div class="muted description">{t}</div> })}
             </td>
             <td class="url" data-label="URL">
                 <UrlText url=Signal::derive(move || data.with(|d| d.agent_url.clone()))/>
