@@ -19,7 +19,7 @@ export const DASHBOARD_PORT = Number(process.env.E2E_DASHBOARD_PORT);
 export const BIN = path.resolve(__dirname, process.env.CA_BIN ?? '../target/debug/configurable-agents');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-e2e-'));
 
-export default defineConfig({
+export default defineConfig<{ throttle: boolean }>({
   testDir: './tests',
   workers: 1,
   fullyParallel: false,
@@ -39,6 +39,19 @@ export default defineConfig({
     screenshot: 'only-on-failure',
     trace: 'retain-on-failure',
   },
+  projects: [
+    { name: 'chromium' },
+    // The journeys again on a slow network (support.ts `test`): lazy parts and answers
+    // arrive late, and each still works, with no console error.
+    {
+      name: 'throttled',
+      use: { throttle: true },
+      testMatch: /(orchestrator|runs|schema-forms|watching|bulk|read-text)\.spec\.ts$/,
+      // It counts the requests of a run page during a 5 s run: on a slow network the page
+      // takes half of that to load, so polling and push cannot be told apart there.
+      grepInvert: /goes to succeeded by push, without polling/,
+    },
+  ],
   webServer: {
     // A 1 s health interval so "agent stopped → unhealthy" shows within one page refresh.
     command: [

@@ -1,8 +1,7 @@
 // Several agents at once: choose rows (a click, Shift+click for a range, `x` on a
 // focused row, the page's box), re-check them now, remove them after one question that
 // says how many and what goes with them.
-import { test, expect } from '@playwright/test';
-import { open, watchErrors, startTestAgent, stop, TestAgent } from './support';
+import { test, expect, open, watchErrors, startTestAgent, stop, TestAgent } from './support';
 
 let agent: TestAgent;
 const ids = ['bulk-1', 'bulk-2', 'bulk-3', 'bulk-4', 'bulk-5'];

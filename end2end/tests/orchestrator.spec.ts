@@ -1,6 +1,6 @@
 // The seed's manual test plan for the orchestrator page, automated.
-import { test, expect, Page } from '@playwright/test';
-import { open, watchErrors, startTestAgent, stop, fillForm, refusedUrl, TestAgent } from './support';
+import type { Page } from '@playwright/test';
+import { test, expect, open, watchErrors, startTestAgent, stop, fillForm, refusedUrl, TestAgent } from './support';
 
 test.describe.configure({ mode: 'serial' });
 

@@ -1,9 +1,8 @@
 // An output that is prose can be read as text: Markdown rendered safely (no HTML of the
 // agent's, no script link, no image loaded), the whole text even when the preview cut
 // it, the renderer fetched only when first asked (a lazy part, under the page's CSP).
-import { test, expect } from '@playwright/test';
 import * as path from 'node:path';
-import { open, watchErrors, startTestAgent, stop, TestAgent } from './support';
+import { test, expect, open, watchErrors, startTestAgent, stop, TestAgent } from './support';
 
 let kinds: TestAgent;
 let runId = '';

@@ -1,8 +1,8 @@
 // Running agents' workflows from the dashboard: the form generated from /schema, the run
 // page that updates by itself, and the history filtered from the URL.
-import { test, expect, Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import * as path from 'node:path';
-import { open, watchErrors, startTestAgent, stop, refusedUrl, TestAgent } from './support';
+import { test, expect, open, watchErrors, startTestAgent, stop, refusedUrl, TestAgent } from './support';
 
 test.describe.configure({ mode: 'serial' });
 

@@ -1,11 +1,11 @@
 // Forms for JSON Schema agents: every field kind filled and sent, per-field errors, the
 // raw JSON view both ways, secrets kept out of the history and the browser, the last
 // inputs offered again, and the schema-drift notice on Edit and re-run.
-import { test, expect, Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { open, watchErrors, startTestAgent, stop, TestAgent } from './support';
+import { test, expect, open, watchErrors, startTestAgent, stop, TestAgent } from './support';
 
 test.describe.configure({ mode: 'serial' });
 

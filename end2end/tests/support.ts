@@ -1,4 +1,24 @@
-import { expect, Page } from '@playwright/test';
+import { test as base, expect, Page } from '@playwright/test';
+
+/**
+ * The journeys' `test`: in the `throttled` project every page of a test is on a slow
+ * network (150 ms a request, 200 KB/s down): the bundle, the lazy parts and every answer
+ * arrive late, and the journey must still work. Chromium's own throttling, over CDP.
+ */
+export const test = base.extend<{ throttle: boolean }>({
+  throttle: [false, { option: true }],
+  page: async ({ page, throttle }, use) => {
+    if (throttle) {
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false, latency: 150, downloadThroughput: 200 * 1024, uploadThroughput: 100 * 1024,
+      });
+    }
+    await use(page);
+  },
+});
+export { expect };
 import { spawn, ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 

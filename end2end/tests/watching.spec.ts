@@ -3,12 +3,12 @@
 // place by push (no polling while the stream is up); the indicator, the fallback and the
 // recovery when the stream drops; the agent page; the list's summary, search and filter;
 // a phone-width screen.
-import { test, expect, Page, BrowserContext } from '@playwright/test';
+import type { Page, BrowserContext } from '@playwright/test';
 import { spawn, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { open, watchErrors, startTestAgent, stop, refusedUrl, TestAgent, BIN } from './support';
+import { test, expect, open, watchErrors, startTestAgent, stop, refusedUrl, TestAgent, BIN } from './support';
 
 test.describe.configure({ mode: 'serial' });
 

@@ -101,16 +101,19 @@ fn text_node(source: StoredValue<JsonSource>, pointer: String, text: String, mor
     }
     let reading = RwSignal::new(false);
     let shown = StoredValue::new(text);
-    // Not `Send`: the renderer's part arrives through a JS promise.
-    let read = Action::new_unsync(move |_: &()| {
+    // The renderer's part arrives through a JS promise, which is not `Send`: the future
+    // is wrapped, and made only when dispatched (in the browser). `Action::new_unsync`
+    // would wrap the action itself, made on the server too while it renders the page,
+    // and dropped there on another thread: a panic.
+    let read = Action::new(move |_: &()| {
         let (source, pointer, shown) = (source.get_value(), pointer.clone(), shown.get_value());
-        async move {
+        send_wrapper::SendWrapper::new(async move {
             let page = match more_chars {
                 0 => TextPage { text: shown, more_chars: 0 },
                 _ => run_text(source.run_id, source.part, pointer).await?,
             };
             Ok::<_, ApiError>((markdown::rendered(page.text).await, page.more_chars))
-        }
+        })
     });
     let toggle = move |_| {
         let now = !reading.get_untracked();

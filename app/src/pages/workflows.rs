@@ -36,6 +36,20 @@ pub fn WorkflowsPage() -> impl IntoView {
     // Where this page starts in the whole list (for "51–100 of 230").
     let first = Memo::new(move |_| param("n").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0));
     let runs = Resource::new(move || query.get(), list_runs);
+    // Re-run from a row: one Action for the page, not one per row. The table is rebuilt
+    // whenever runs change (the new run among them), which dropped a row's own action,
+    // and the move to the new run with it, when the answer came after the table's
+    // refetch (a slow network).
+    let navigate = use_navigate();
+    let rerun_row = Action::new(|id: &String| {
+        let id = id.clone();
+        async move { (id.clone(), rerun(id).await) }
+    });
+    Effect::new(move |_| {
+        if let Some((_, Ok(created))) = rerun_row.value().get() {
+            navigate(&format!("/workflows/{}", created.run_id), Default::default());
+        }
+    });
 
     // Pushed: a run created, changed or deleted anywhere may belong in this view; a
     // burst of them costs one request.
@@ -88,7 +102,7 @@ pub fn WorkflowsPage() -> impl IntoView {
             </Form>
             <Transition fallback=|| view! { <p class="muted">"Loading runs…"</p> }>
                 {move || runs.get().map(|result| match result {
-                    Ok(page) => view! { <RunTable page first=first.get() query=query.get()/> }.into_any(),
+                    Ok(page) => view! { <RunTable page first=first.get() query=query.get() rerun=rerun_row/> }.into_any(),
                     Err(e) => view! { <p class="notice error" role="alert">{format!("Could not load the runs: {}", e.message)}</p> }.into_any(),
                 })}
             </Transition>
@@ -96,8 +110,11 @@ pub fn WorkflowsPage() -> impl IntoView {
     }
 }
 
+/// Re-running a run from its row: its ID in, with the answer out.
+type RerunAction = Action<String, (String, Result<crate::model::RunCreated, crate::error::ApiError>)>;
+
 #[component]
-fn RunTable(page: RunPage, first: u64, query: RunQuery) -> impl IntoView {
+fn RunTable(page: RunPage, first: u64, query: RunQuery, rerun: RerunAction) -> impl IntoView {
     if page.runs.is_empty() {
         let filtered =
             query.agent_id.is_some() || query.status.is_some() || query.since.is_some() || query.until.is_some();
@@ -114,7 +131,7 @@ fn RunTable(page: RunPage, first: u64, query: RunQuery) -> impl IntoView {
         let next = RunQuery { cursor: Some(cursor), limit: None, ..query.clone() };
         format!("/workflows?{}&n={}", next.to_query_string(), first + shown)
     });
-    let rows = page.runs.into_iter().map(|run| view! { <RunRow run/> }).collect_view();
+    let rows = page.runs.into_iter().map(|run| view! { <RunRow run rerun/> }).collect_view();
     view! {
         <p class="muted" data-testid="runs-total">{format!("Showing {}–{} of {}", first + 1, first + shown, page.total)}</p>
         <div class="table-scroll">
@@ -147,7 +164,7 @@ fn RunTable(page: RunPage, first: u64, query: RunQuery) -> impl IntoView {
 }
 
 #[component]
-fn RunRow(run: RunView) -> impl IntoView {
+fn RunRow(run: RunView, rerun: RerunAction) -> impl IntoView {
     let href = format!("/workflows/{}", run.run_id);
     let short: String = run.run_id.chars().take(8).collect();
     let started = run.started_at.clone().or(Some(run.created_at.clone()));
@@ -161,7 +178,7 @@ fn RunRow(run: RunView) -> impl IntoView {
             <td data-label="Duration">{run.duration_ms.map(duration_text).unwrap_or_else(|| "—".into())}</td>
             <td data-label="Tokens">{run.total_tokens.map(|t| t.to_string()).unwrap_or_else(|| "—".into())}</td>
             <td data-label="Cost">{run.cost_usd.map(cost_text).unwrap_or_else(|| "—".into())}</td>
-            <td class="row-actions"><a href=href>"View"</a> <RerunButton run=run.clone()/></td>
+            <td class="row-actions"><a href=href>"View"</a> <RerunButton run=run.clone() rerun/></td>
         </tr>
     }
 }
@@ -169,7 +186,7 @@ fn RunRow(run: RunView) -> impl IntoView {
 /// Re-run from the history: a new run with the same inputs, then its page. A run with
 /// secret inputs (never kept) goes to Edit and re-run to have them entered again.
 #[component]
-fn RerunButton(run: RunView) -> impl IntoView {
+fn RerunButton(run: RunView, rerun: RerunAction) -> impl IntoView {
     if run.agent_id.is_empty() {
         return ().into_any();
     }
@@ -178,18 +195,15 @@ fn RerunButton(run: RunView) -> impl IntoView {
         return view! { <a href=edit title="Its secret inputs were not kept: enter them again">"Re-run…"</a> }
             .into_any();
     }
-    let navigate = use_navigate();
     let run_id = run.run_id.clone();
-    let start = Action::new(move |id: &String| rerun(id.clone()));
-    Effect::new(move |_| {
-        if let Some(Ok(created)) = start.value().get() {
-            navigate(&format!("/workflows/{}", created.run_id), Default::default());
-        }
-    });
-    let error = move || start.value().get().and_then(Result::err).map(|e| e.message);
+    // This row's failure, if the page's last re-run was of this run.
+    let error = {
+        let id = run_id.clone();
+        move || rerun.value().get().and_then(|(of, result)| (of == id).then_some(result)?.err()).map(|e| e.message)
+    };
     view! {
-        <button type="button" class="small" data-testid="row-rerun" disabled=move || start.pending().get()
-            on:click=move |_| { start.dispatch(run_id.clone()); }>"Re-run"</button>
+        <button type="button" class="small" data-testid="row-rerun" disabled=move || rerun.pending().get()
+            on:click=move |_| { rerun.dispatch(run_id.clone()); }>"Re-run"</button>
         {move || error().map(|m| view! { <div class="field-error" role="alert">{m}</div> })}
     }
     .into_any()
