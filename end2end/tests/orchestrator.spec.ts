@@ -1,6 +1,6 @@
 // The seed's manual test plan for the orchestrator page, automated.
 import type { Page } from '@playwright/test';
-import { test, expect, open, watchErrors, startTestAgent, stop, fillForm, refusedUrl, TestAgent } from './support';
+import { test, expect, open, watchErrors, startTestAgent, stop, fillForm, refusedUrl, TestAgent, startEmpty } from './support';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -8,8 +8,10 @@ let agent: TestAgent | undefined;
 let AGENT_URL = '';
 let NOBODY_URL = '';
 
-test.beforeAll(async () => {
+// The plan starts from an empty dashboard: whatever an earlier spec left goes first.
+test.beforeAll(async ({ request }) => {
   NOBODY_URL = await refusedUrl();
+  await startEmpty(request);
 });
 let errors: string[] = [];
 let page: Page;

@@ -1,4 +1,4 @@
-import { test as base, expect, Page } from '@playwright/test';
+import { test as base, expect, Page, APIRequestContext } from '@playwright/test';
 
 /**
  * The journeys' `test`: in the `throttled` project every page of a test is on a slow
@@ -45,6 +45,33 @@ export function watchErrors(page: Page, alsoExpected: number[] = []): string[] {
     if (m.type() === 'error' && !expected.test(m.text())) errors.push(`console: ${m.text()}`);
   });
   return errors;
+}
+
+/**
+ * Deletes the agents (for good) and their runs: what a spec made on the shared dashboard,
+ * which later specs count (and the `throttled` project runs the journeys again).
+ */
+export async function removeAgents(request: APIRequestContext, ids: string[]) {
+  for (const id of ids) {
+    const runs = await (await request.get(`/api/v1/runs?agent_id=${encodeURIComponent(id)}&limit=200`)).json();
+    for (const run of Array.isArray(runs) ? runs : []) await request.delete(`/api/v1/runs/${run.run_id}`);
+    await request.delete(`/api/v1/agents/${encodeURIComponent(id)}?purge=true`);
+  }
+}
+
+/**
+ * An empty dashboard, for a spec whose plan starts from one (the empty states, counts of
+ * all runs): every agent and every run an earlier spec left goes.
+ */
+export async function startEmpty(request: APIRequestContext) {
+  const agents = await (await request.get('/api/v1/agents?limit=1000')).json();
+  await removeAgents(request, agents.map((a: { agent_id: string }) => a.agent_id));
+  for (let round = 0; round < 100; round++) {
+    const runs = await (await request.get('/api/v1/runs?limit=200')).json();
+    if (!Array.isArray(runs) || runs.length === 0) return;
+    for (const run of runs) await request.delete(`/api/v1/runs/${run.run_id}`);
+  }
+  throw new Error('runs kept coming while the dashboard was being emptied');
 }
 
 /** A started test agent and the URL it listens on. */
