@@ -18,6 +18,8 @@ process.env.E2E_DASHBOARD_PORT ??= freePort();
 export const DASHBOARD_PORT = Number(process.env.E2E_DASHBOARD_PORT);
 export const BIN = path.resolve(__dirname, process.env.CA_BIN ?? '../target/debug/configurable-agents');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-e2e-'));
+// Where serve.mjs writes the dashboard's panics; teardown.ts fails the run on any.
+process.env.E2E_PANICS ??= path.join(dataDir, 'panics.log');
 
 export default defineConfig<{ throttle: boolean }>({
   testDir: './tests',
@@ -26,6 +28,7 @@ export default defineConfig<{ throttle: boolean }>({
   timeout: 60_000,
   expect: { timeout: 10_000 },
   reporter: [['list']],
+  globalTeardown: './teardown.ts',
   use: {
     baseURL: `http://127.0.0.1:${DASHBOARD_PORT}`,
     browserName: 'chromium',
@@ -55,6 +58,7 @@ export default defineConfig<{ throttle: boolean }>({
   webServer: {
     // A 1 s health interval so "agent stopped → unhealthy" shows within one page refresh.
     command: [
+      'node', JSON.stringify(path.resolve(__dirname, 'serve.mjs')), JSON.stringify(process.env.E2E_PANICS),
       JSON.stringify(BIN), 'ui', '--port', String(DASHBOARD_PORT),
       '--database-url', JSON.stringify(`sqlite://${path.join(dataDir, 'e2e.db')}`),
       '--health-interval', '1s', '--health-timeout', '2s',
