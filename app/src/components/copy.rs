@@ -37,7 +37,7 @@ pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(into)] label: Strin
         set_timeout(move || copied.set(None), std::time::Duration::from_millis(2500));
     };
     view! {
-        <button type="button" class="copy small" aria-label=label data-testid="copy" on:click=copy>
+        <button type="button" class="copy small" aria-label=label on:click=copy>
             {move || match copied.get() {
                 Some(true) => "Copied",
                 Some(false) => "Not allowed here",

@@ -103,13 +103,13 @@ pub fn UptimeBarView(
             let stretches = stretches(&drawn);
             let periods = periods_title(&stretches, count, b.to_ms - b.from_ms);
             let uptime = uptime_text(b.uptime);
-            let title = format!("Up {uptime} of the checked time");
+            let title = format!("Up {uptime} of the checked time: {periods}");
             let width = (count * BLOCK).saturating_sub(1).max(1);
+            // Its size is the style sheet's (`svg.blocks`), as is the stretching to it.
             view! {
-                <span class="uptime-bar" data-testid="uptime-bar" title=title>
-                    <svg class="blocks" viewBox=format!("0 0 {width} 12") width=width height="12"
-                        preserveAspectRatio="none" role="img">
-                        <title>{periods}</title>
+                <span class="uptime-bar">
+                    <svg class="blocks" viewBox=format!("0 0 {width} 12") preserveAspectRatio="none" role="img">
+                        <title>{title}</title>
                         {stretches.into_iter().map(|(state, first, n)| view! {
                             <path class=state.as_str() d=format!("M{} 6h{}", first * BLOCK, n * BLOCK - 1)/>
                         }).collect_view()}

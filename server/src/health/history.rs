@@ -30,15 +30,18 @@ impl HealthReader {
     }
 
     /// Each agent's bar for the last `BAR_HOURS`, one segment an hour, in the given order:
-    /// two small indexed reads per agent (callers pass one page of agents).
+    /// two reads for the whole page (callers pass one page of agents).
     pub async fn bars(&self, agent_ids: &[&str], to: DateTime<Utc>) -> Result<Vec<UptimeBar>, ServiceError> {
         let from = to - chrono::Duration::hours(i64::from(BAR_HOURS));
-        let mut bars = Vec::with_capacity(agent_ids.len());
-        for &agent_id in agent_ids {
-            let segments = self.segments(agent_id, from, to, BAR_HOURS as usize).await?.0;
-            bars.push(UptimeBar::new(agent_id.to_owned(), &segments));
-        }
-        Ok(bars)
+        let (mut before, mut within) = store::transitions_of(self.db.read(), agent_ids, from).await?;
+        Ok(agent_ids
+            .iter()
+            .map(|&agent_id| {
+                let within = within.remove(agent_id).unwrap_or_default();
+                let segments = segments_of(before.remove(agent_id).as_ref(), &within, from, to, BAR_HOURS as usize);
+                UptimeBar::new(agent_id.to_owned(), &segments)
+            })
+            .collect())
     }
 
     /// State changes, latency buckets and uptime over the last `hours` (1–168) of an agent
@@ -97,12 +100,23 @@ impl HealthReader {
         n: usize,
     ) -> Result<(Vec<UptimeSegment>, Option<health_events::Model>, Vec<health_events::Model>), ServiceError> {
         let (before, within) = store::transitions(self.db.read(), agent_id, from).await?;
-        // Before the first check the agent was not observed (unknown), not down.
-        let start = before.as_ref().map_or(HealthState::Unknown, state_of);
-        let steps: Vec<(i64, HealthState)> = within.iter().map(|e| (e.at.timestamp_millis(), state_of(e))).collect();
-        let segments = uptime_segments(start, &steps, from.timestamp_millis(), to.timestamp_millis(), n);
+        let segments = segments_of(before.as_ref(), &within, from, to, n);
         Ok((segments, before, within))
     }
+}
+
+/// `[from, to)` in `n` segments, from the last change before `from` and those after.
+fn segments_of(
+    before: Option<&health_events::Model>,
+    within: &[health_events::Model],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    n: usize,
+) -> Vec<UptimeSegment> {
+    // Before the first check the agent was not observed (unknown), not down.
+    let start = before.map_or(HealthState::Unknown, state_of);
+    let steps: Vec<(i64, HealthState)> = within.iter().map(|e| (e.at.timestamp_millis(), state_of(e))).collect();
+    uptime_segments(start, &steps, from.timestamp_millis(), to.timestamp_millis(), n)
 }
 
 /// An unknown stored state (reported) counts as not observed.

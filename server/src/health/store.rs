@@ -6,9 +6,10 @@ use crate::entities::{agents, health_events, latency_rollups, stored};
 use app::model::HealthState;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Statement, TransactionTrait,
+    sea_query, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TransactionTrait,
 };
+use std::collections::HashMap;
 
 /// What the monitor needs of each agent at start.
 #[derive(Clone, Debug)]
@@ -338,6 +339,57 @@ pub async fn transitions(
         .order_by_asc(health_events::Column::Id)
         .all(db)
         .await?;
+    Ok((before, within))
+}
+
+/// As `transitions`, for a page of agents in two statements instead of two per agent:
+/// the list's bars were 100 sequential reads for 50 rows, most of `/orchestrator`'s
+/// time (12 ms of 17). The last change before `since` is one `LIMIT 1` per agent joined
+/// by `UNION ALL`, so each still walks its index (agent_id, at) backwards from `since`
+/// and reads one row, however long the history.
+pub async fn transitions_of(
+    db: &DatabaseConnection,
+    agent_ids: &[&str],
+    since: DateTime<Utc>,
+) -> Result<(HashMap<String, health_events::Model>, HashMap<String, Vec<health_events::Model>>), DbErr> {
+    if agent_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let last_before = |i: usize, agent_id: &str| {
+        let newest = health_events::Entity::find()
+            .filter(health_events::Column::AgentId.eq(agent_id))
+            .filter(health_events::Column::At.lt(since))
+            .order_by_desc(health_events::Column::At)
+            .order_by_desc(health_events::Column::Id)
+            .limit(1)
+            .into_query();
+        // Wrapped: a member of a compound select takes no ORDER BY or LIMIT in SQLite.
+        sea_query::Query::select()
+            .column(sea_query::Asterisk)
+            .from_subquery(newest, sea_query::Alias::new(format!("b{i}")))
+            .to_owned()
+    };
+    let mut union = last_before(0, agent_ids[0]);
+    for (i, agent_id) in agent_ids.iter().enumerate().skip(1) {
+        union.union(sea_query::UnionType::All, last_before(i, agent_id));
+    }
+    let before = health_events::Model::find_by_statement(db.get_database_backend().build(&union))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| (e.agent_id.clone(), e))
+        .collect();
+    let mut within: HashMap<String, Vec<health_events::Model>> = HashMap::new();
+    for event in health_events::Entity::find()
+        .filter(health_events::Column::AgentId.is_in(agent_ids.iter().copied()))
+        .filter(health_events::Column::At.gte(since))
+        .order_by_asc(health_events::Column::At)
+        .order_by_asc(health_events::Column::Id)
+        .all(db)
+        .await?
+    {
+        within.entry(event.agent_id.clone()).or_default().push(event);
+    }
     Ok((before, within))
 }
 

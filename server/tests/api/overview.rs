@@ -160,6 +160,67 @@ async fn the_list_the_agent_page_and_the_api_agree_on_uptime() {
     }
 }
 
+/// The list reads a page's bars in two statements (the last change before the window for
+/// every agent at once, then those inside it): each agent's bar starts in its own state,
+/// the newest of several before the window, and agrees with its own history.
+#[tokio::test]
+async fn each_bar_of_a_page_starts_from_its_own_agents_last_change() {
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    use server::entities::health_events;
+    let app = spawn_app().await;
+    let alive = alive_agent().await;
+    for id in ["back", "down", "fresh"] {
+        app.register(id, &alive).await;
+    }
+    let now = chrono::Utc::now();
+    let db = server::db::connect(&app.database_url).await.unwrap();
+    // back: down long ago, healthy since before the window. down: unhealthy since before
+    // it (the registration's check, now, is its only change inside). fresh: nothing
+    // before the window, failing for a while two hours ago.
+    let events = [
+        ("back", 40.0, "unhealthy"),
+        ("back", 30.0, "healthy"),
+        ("down", 50.0, "healthy"),
+        ("down", 26.0, "unhealthy"),
+        ("fresh", 3.0, "healthy"),
+        ("fresh", 2.0, "failing"),
+        ("fresh", 1.2, "healthy"),
+    ];
+    for (agent, hours_ago, state) in events {
+        health_events::Entity::insert(health_events::ActiveModel {
+            agent_id: Set(agent.into()),
+            state: Set(state.into()),
+            reason: Set((state != "healthy").then(|| "connection refused".to_owned())),
+            at: Set(now - chrono::Duration::milliseconds((hours_ago * 3_600_000.0) as i64)),
+            ..Default::default()
+        })
+        .exec(db.write())
+        .await
+        .unwrap();
+    }
+
+    let listed = overview(&app, "").await;
+    let bar = |id: &str| listed["bars"].as_array().unwrap().iter().find(|b| b["agent_id"] == id).unwrap().clone();
+    let states = |id: &str| bar(id)["states"].as_str().unwrap().to_owned();
+    assert_eq!(states("back"), "h".repeat(24), "the newest change before the window, not the older one");
+    assert_eq!(&states("down")[..23], "u".repeat(23), "{}", states("down"));
+    let fresh = states("fresh");
+    assert!(fresh.starts_with(&"-".repeat(20)) && fresh.contains('f'), "{fresh}");
+    for id in ["back", "down", "fresh"] {
+        let history: Value = app
+            .http
+            .get(app.url(&format!("/api/v1/agents/{id}/history?hours=24")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (listed, own) = (bar(id)["uptime"].as_f64().unwrap(), history["uptime"].as_f64().unwrap());
+        assert!((listed - own).abs() < 1e-3, "{id}: the list says {listed}, its history {own}");
+    }
+}
+
 /// The page bounds hold with more agents than a page: 50 by default, a larger limit cut to
 /// 200, the rest reached by offset; the counts and the total are of all of them.
 #[tokio::test]

@@ -63,7 +63,7 @@ pub(super) fn AgentTable(
                         <th scope="col">"Agent"</th>
                         <th scope="col">"URL"</th>
                         <th scope="col">"Last 24 h"</th>
-                        <th scope="col">"Last checked"</th>
+                        <th scope="col" title="When each agent was last checked, and how long its answer took">"Last checked"</th>
                         <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                     </tr>
                 </thead>
@@ -132,7 +132,7 @@ fn AgentRowView(row: AgentRow, store: AgentStore, selection: Selection) -> impl 
                     move |ev: leptos::ev::MouseEvent| selection.set(store, &id, event_target_checked(&ev), ev.shift_key())
                 }/>
             </td>
-            <td class="health" data-label="Health">
+            <td class="health">
                 {move || match expiry.get() {
                     Some(why) => view! {
                         <span class="badge expired">{match why {
@@ -156,25 +156,25 @@ fn AgentRowView(row: AgentRow, store: AgentStore, selection: Selection) -> impl 
                     }.into_any(),
                 }}
             </td>
-            <td class="who" data-label="Agent">
+            <td class="who">
                 <div class="name"><a href=detail.clone() title=move || data.with(|d| d.agent_name.clone())>{move || data.with(|d| d.agent_name.clone())}</a></div>
                 <div class="id"><code>{agent_id.clone()}</code></div>
                 {move || data.with(|d| d.description.clone()).map(|t| view! { <div class="muted description">{t}</div> })}
             </td>
-            <td class="url" data-label="URL">
+            <td class="url">
                 <UrlText url=Signal::derive(move || data.with(|d| d.agent_url.clone()))/>
                 <CopyButton text=Signal::derive(move || data.with(|d| d.agent_url.clone())) label=format!("Copy the URL of {agent_id}")/>
             </td>
-            <td class="uptime" data-label="Last 24 h">
+            <td class="uptime">
                 <a href=detail class="uptime-link" aria-label=format!("Health history of {agent_id}")>
                     <UptimeBarView bar=Signal::derive(move || bar.get()) current=Signal::derive(move || state.get())/>
                 </a>
             </td>
-            <td class="checked" data-label="Last checked">
+            <td class="checked">
                 <LastChecked at=checked_at interval_seconds=Signal::derive(move || data.with(|d| d.health.interval_seconds))/>
                 // No answer has no latency: "—", never "0 ms".
                 {move || data.with(|d| d.health.checked_at.is_some().then_some(d.health.latency_ms)).map(|ms| view! {
-                    <div class="muted latency" title=ms.map_or("no answer", |_| "how long its last answer took")>
+                    <div class="muted latency" title=ms.is_none().then_some("no answer")>
                         {ms.map_or_else(|| "—".to_owned(), |ms| format!("{ms} ms"))}
                     </div>
                 })}
