@@ -52,70 +52,71 @@ pub fn AgentPage() -> impl IntoView {
     }
 }
 
-#[component]
-fn AgentDetails(
-    agent: AgentView,
+/// What the page follows of one agent: its view, whether it is gone, why the last
+/// request failed, and the one request allowed out at a time.
+#[derive(Clone, Copy)]
+struct Followed {
+    id: StoredValue<String>,
+    data: RwSignal<AgentView>,
     history: Resource<Result<HealthHistory, crate::error::ApiError>>,
-    hours: Memo<u32>,
-) -> impl IntoView {
-    let agent_id = agent.agent_id.clone();
-    let data = RwSignal::new(agent);
-    let gone = RwSignal::new(false);
-    let fetch_error = RwSignal::new(None::<String>);
-    let in_flight = StoredValue::new(false);
-    // Asked for while a request was out: sent after it (that answer may be older).
-    let owed = StoredValue::new(false);
-    let id = StoredValue::new(agent_id.clone());
-    fn fetch(
-        id: StoredValue<String>,
-        data: RwSignal<AgentView>,
-        history: Resource<Result<HealthHistory, crate::error::ApiError>>,
-        (in_flight, owed): (StoredValue<bool>, StoredValue<bool>),
-        (gone, fetch_error): (RwSignal<bool>, RwSignal<Option<String>>),
-    ) {
-        if gone.get_untracked() {
+    gone: RwSignal<bool>,
+    fetch_error: RwSignal<Option<String>>,
+    in_flight: StoredValue<bool>,
+    /// Asked for while a request was out: sent after it (that answer may be older).
+    owed: StoredValue<bool>,
+}
+
+impl Followed {
+    /// Asks for the agent again; one request at a time, and a call while one is out is
+    /// owed, not dropped.
+    fn fetch(self) {
+        if self.gone.get_untracked() {
             return;
         }
-        if in_flight.get_value() {
-            owed.set_value(true);
+        if self.in_flight.get_value() {
+            self.owed.set_value(true);
             return;
         }
-        in_flight.set_value(true);
+        self.in_flight.set_value(true);
         spawn_local(async move {
-            let result = get_agent(id.get_value()).await;
-            if in_flight.is_disposed() {
+            let result = get_agent(self.id.get_value()).await;
+            if self.in_flight.is_disposed() {
                 return;
             }
-            in_flight.set_value(false);
+            self.in_flight.set_value(false);
             match result {
-                Ok(mut fresh) => {
-                    // A pushed check newer than this answer stays.
-                    data.with_untracked(|d| {
-                        if d.health.checked_at > fresh.health.checked_at {
-                            fresh.health = d.health.clone();
-                        }
-                    });
-                    if data.with_untracked(|d| d != &fresh) {
-                        if fresh.health.state != data.with_untracked(|d| d.health.state) {
-                            history.refetch();
-                        }
-                        data.set(fresh);
-                    }
-                    fetch_error.set(None);
-                }
-                Err(e) if e.code == ErrorCode::NotFound => gone.set(true),
-                Err(e) => fetch_error.set(Some(e.message)),
+                Ok(fresh) => self.take(fresh),
+                Err(e) if e.code == ErrorCode::NotFound => self.gone.set(true),
+                Err(e) => self.fetch_error.set(Some(e.message)),
             }
-            if owed.get_value() {
-                owed.set_value(false);
-                fetch(id, data, history, (in_flight, owed), (gone, fetch_error));
+            if self.owed.get_value() {
+                self.owed.set_value(false);
+                self.fetch();
             }
         });
     }
-    let fetch = move || fetch(id, data, history, (in_flight, owed), (gone, fetch_error));
-    let live = use_live();
-    {
-        let id = agent_id.clone();
+
+    /// An answer: a pushed check newer than it stays; a new state refetches the history.
+    fn take(self, mut fresh: AgentView) {
+        self.data.with_untracked(|d| {
+            if d.health.checked_at > fresh.health.checked_at {
+                fresh.health = d.health.clone();
+            }
+        });
+        if self.data.with_untracked(|d| d != &fresh) {
+            if fresh.health.state != self.data.with_untracked(|d| d.health.state) {
+                self.history.refetch();
+            }
+            self.data.set(fresh);
+        }
+        self.fetch_error.set(None);
+    }
+
+    /// The agent's events on the live stream, and polling while it is down.
+    fn follow_live(self) {
+        let live = use_live();
+        let id = self.id.get_value();
+        let (data, history) = (self.data, self.history);
         live.subscribe(move |event| match event {
             LiveEvent::AgentHealth(change) if change.agent_id == id => {
                 let moved = data.with_untracked(|d| d.health.state != change.health.state);
@@ -126,18 +127,37 @@ fn AgentDetails(
                 }
             }
             LiveEvent::AgentUpserted(fresh) if fresh.agent_id == id => data.set(fresh.clone()),
-            LiveEvent::AgentRemoved(removed) if removed.agent_id == id => gone.set(true),
+            LiveEvent::AgentRemoved(removed) if removed.agent_id == id => self.gone.set(true),
             LiveEvent::Resync => {
-                fetch();
+                self.fetch();
                 history.refetch();
             }
             _ => {}
         });
+        live.poll_while_down(Duration::from_secs(POLL_SECS), move || self.fetch());
     }
-    live.poll_while_down(Duration::from_secs(POLL_SECS), fetch);
+}
+
+#[component]
+fn AgentDetails(
+    agent: AgentView,
+    history: Resource<Result<HealthHistory, crate::error::ApiError>>,
+    hours: Memo<u32>,
+) -> impl IntoView {
+    let agent_id = agent.agent_id.clone();
+    let followed = Followed {
+        id: StoredValue::new(agent_id.clone()),
+        data: RwSignal::new(agent),
+        history,
+        gone: RwSignal::new(false),
+        fetch_error: RwSignal::new(None),
+        in_flight: StoredValue::new(false),
+        owed: StoredValue::new(false),
+    };
+    followed.follow_live();
+    let Followed { data, gone, fetch_error, .. } = followed;
 
     let state = Memo::new(move |_| data.with(|d| d.health.state));
-    let field = move |f: fn(&AgentView) -> Option<String>| Signal::derive(move || data.with(f));
     let window_href = {
         let id = percent_encode(&agent_id);
         move |h: u32| format!("/agents/{id}?hours={h}")
@@ -164,33 +184,7 @@ fn AgentDetails(
             {move || fetch_error.get().map(|e| view! {
                 <p class="notice error" role="alert">{format!("Showing the last known state: {e}. Retrying every {POLL_SECS} s.")}</p>
             })}
-            <section class="card">
-                <dl class="run-facts">
-                    <dt>"State"</dt>
-                    <dd>{move || data.with(|d| d.health.label())}
-                        {move || data.with(|d| d.health.reason.clone()).map(|r| view! { <div class="reason" data-testid="agent-reason">{r}</div> })}
-                    </dd>
-                    <dt>"Latency"</dt><dd>{move || data.with(|d| d.health.latency_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "—".into()))}</dd>
-                    <dt>"Last checked"</dt><dd><LastChecked at=field(|d| d.health.checked_at.clone()) interval_seconds=Signal::derive(move || data.with(|d| d.health.interval_seconds))/></dd>
-                    <dt>"Checked every"</dt><dd>{move || data.with(|d| format!("{} s, unhealthy after {} failures in a row", d.health.interval_seconds, d.health.unhealthy_after))}</dd>
-                    <dt>"URL"</dt><dd class="url"><code>{move || data.with(|d| d.agent_url.clone())}</code>
-                        {move || data.with(|d| d.address_note.clone()).map(|n| view! { <div class="reason" data-testid="address-note">{n}</div> })}
-                    </dd>
-                    {move || data.with(|d| d.ttl_seconds.is_some() || d.last_heartbeat.is_some()).then(|| view! {
-                        <dt>"Heartbeats"</dt>
-                        <dd data-testid="agent-liveness">
-                            {move || data.with(|d| match (d.expired, d.expiry) {
-                                (true, Some(Expiry::Deregistered)) => "deregistered, last heartbeat ".to_owned(),
-                                (true, _) => "expired, last heartbeat ".to_owned(),
-                                (false, _) => "last heartbeat ".to_owned(),
-                            })}
-                            <RelativeTime at=field(|d| d.last_heartbeat.clone()) fallback="never"/>
-                            {move || data.with(|d| d.ttl_seconds.map(|t| format!(" (expires after {t} s without one)")))}
-                        </dd>
-                    })}
-                    <dt>"Registered"</dt><dd><RelativeTime at=field(|d| Some(d.registered_at.clone())) fallback="—"/>{move || data.with(|d| format!(" ({})", d.source.as_str().replace('_', " ")))}</dd>
-                </dl>
-            </section>
+            <AgentFacts data/>
             <nav class="window-choice" aria-label="Period">
                 {WINDOWS.iter().map(|(h, label)| {
                     let h = *h;
@@ -206,6 +200,41 @@ fn AgentDetails(
                 })}
             </Transition>
         </div>
+    }
+}
+
+/// The agent's state, latency, schedule, address, heartbeats and origin.
+#[component]
+fn AgentFacts(data: RwSignal<AgentView>) -> impl IntoView {
+    let field = move |f: fn(&AgentView) -> Option<String>| Signal::derive(move || data.with(f));
+    view! {
+        <section class="card">
+            <dl class="run-facts">
+                <dt>"State"</dt>
+                <dd>{move || data.with(|d| d.health.label())}
+                    {move || data.with(|d| d.health.reason.clone()).map(|r| view! { <div class="reason" data-testid="agent-reason">{r}</div> })}
+                </dd>
+                <dt>"Latency"</dt><dd>{move || data.with(|d| d.health.latency_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "—".into()))}</dd>
+                <dt>"Last checked"</dt><dd><LastChecked at=field(|d| d.health.checked_at.clone()) interval_seconds=Signal::derive(move || data.with(|d| d.health.interval_seconds))/></dd>
+                <dt>"Checked every"</dt><dd>{move || data.with(|d| format!("{} s, unhealthy after {} failures in a row", d.health.interval_seconds, d.health.unhealthy_after))}</dd>
+                <dt>"URL"</dt><dd class="url"><code>{move || data.with(|d| d.agent_url.clone())}</code>
+                    {move || data.with(|d| d.address_note.clone()).map(|n| view! { <div class="reason" data-testid="address-note">{n}</div> })}
+                </dd>
+                {move || data.with(|d| d.ttl_seconds.is_some() || d.last_heartbeat.is_some()).then(|| view! {
+                    <dt>"Heartbeats"</dt>
+                    <dd data-testid="agent-liveness">
+                        {move || data.with(|d| match (d.expired, d.expiry) {
+                            (true, Some(Expiry::Deregistered)) => "deregistered, last heartbeat ".to_owned(),
+                            (true, _) => "expired, last heartbeat ".to_owned(),
+                            (false, _) => "last heartbeat ".to_owned(),
+                        })}
+                        <RelativeTime at=field(|d| d.last_heartbeat.clone()) fallback="never"/>
+                        {move || data.with(|d| d.ttl_seconds.map(|t| format!(" (expires after {t} s without one)")))}
+                    </dd>
+                })}
+                <dt>"Registered"</dt><dd><RelativeTime at=field(|d| Some(d.registered_at.clone())) fallback="—"/>{move || data.with(|d| format!(" ({})", d.source.as_str().replace('_', " ")))}</dd>
+            </dl>
+        </section>
     }
 }
 

@@ -45,18 +45,7 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
         let Some(result) = submit.value().get() else { return };
         match result {
             Ok(Registration { agent, created }) => {
-                let verb = match (created, replace.get_untracked()) {
-                    (true, _) => "Registered",
-                    (false, true) => "Replaced",
-                    (false, false) => "Updated",
-                };
-                // What the row shows, e.g. "failing (1 of 2)", never a state it is not in.
-                let health = match (agent.health.state, agent.health.reason.as_deref()) {
-                    (crate::model::HealthState::Healthy, _) => "healthy".to_owned(),
-                    (_, Some(reason)) => format!("{}: {reason}; it is checked again", agent.health.label()),
-                    (_, None) => agent.health.label(),
-                };
-                let message = format!("{verb} agent '{}' ({health}).", agent.agent_id);
+                let message = saved_message(&agent, created, replace.get_untracked());
                 store.upsert(&agent);
                 reset();
                 outcome.set(Some(Outcome::Saved { message }));
@@ -95,12 +84,8 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
         ev.prevent_default();
         send(false);
     };
-    // Sends what the fields hold now, so an edit after the refusal is not lost.
-    let register_anyway = move |_| send(true);
-    let confirm_replace = move |_| {
-        replace.set(true);
-        send(false);
-    };
+    // "Register anyway" and "Replace" send what the fields hold now, so an edit after
+    // the refusal is not lost.
     let clear = move |_| reset();
 
     let error_for = move |field: &'static str| {
@@ -120,15 +105,7 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
                 <Field label="Agent URL" name="agent_url" value=agent_url error=Signal::derive(error_for("agent_url"))
                     placeholder="http://127.0.0.1:8002" hint="The whole base URL: http(s), host, port and any path"
                     pattern=Some(r"https?://.+") required=true input_type="url"/>
-                <div class="field">
-                    <label for="metadata">"Description or metadata " <span class="muted">"(optional)"</span></label>
-                    <textarea id="metadata" name="metadata" rows="3"
-                        placeholder=r#"Plain text, or a JSON object like {"team": "research"}"#
-                        aria-invalid=move || error_for("metadata")().is_some().then_some("true")
-                        prop:value=move || metadata.get()
-                        on:input=move |ev| metadata.set(event_target_value(&ev))></textarea>
-                    {move || error_for("metadata")().map(|m| view! { <p class="field-error" id="metadata-error">{m}</p> })}
-                </div>
+                <MetadataField metadata error=Signal::derive(error_for("metadata"))/>
                 <div class="actions">
                     <button type="submit" class="primary" disabled=move || !hydrated.get() || pending.get()>
                         {move || if pending.get() { "Checking health…" } else { "Register" }}
@@ -136,46 +113,98 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
                     <button type="button" on:click=clear disabled=move || !hydrated.get()>"Clear"</button>
                 </div>
             </form>
-            {move || outcome.get().map(|o| match o {
-                Outcome::Saved { message } => view! {
-                    <p class="notice success" role="status" data-testid="form-message">{message}</p>
-                }.into_any(),
-                Outcome::Refused(error) => {
-                    let offer_force = error.code == ErrorCode::HealthCheckFailed;
-                    // Only a registration's conflict reaches this form: the ID is taken.
-                    let offer_replace = error.code == ErrorCode::Conflict;
-                    // The API's message tells a script how to replace; a person gets a button.
-                    let message = match (offer_replace, error.reason.as_deref()) {
-                        (true, Some(holder)) => format!(
-                            "Agent ID '{}' is already registered to {holder}. Replace it, or choose another ID.",
-                            agent_id.get_untracked().trim()
-                        ),
-                        _ => error.message.clone(),
-                    };
-                    view! {
-                        <div class="notice error" role="alert" data-testid="form-message">
-                            <p>{message}</p>
-                            {offer_force.then(|| view! {
-                                <p>
-                                    <button type="button" class="warning" on:click=register_anyway
-                                        disabled=move || pending.get()>"Register anyway"</button>
-                                    <span class="muted">" It is stored with this failed check and checked again like every agent."</span>
-                                </p>
-                            })}
-                            {offer_replace.then(|| view! {
-                                <p>
-                                    <button type="button" class="warning" on:click=confirm_replace
-                                        data-testid="replace-agent" disabled=move || pending.get()>"Replace"</button>
-                                    <span class="muted">" The ID then names the agent you entered; the runs made so far stay in the history."</span>
-                                </p>
-                            })}
-                        </div>
-                    }.into_any()
-                }
-            })}
+            <RegisterOutcome outcome pending agent_id on_force=Callback::new(move |()| send(true)) on_replace=Callback::new(move |()| {
+                replace.set(true);
+                send(false);
+            })/>
         </section>
     }
     .into_any()
+}
+
+/// "Registered agent 'x' (healthy).", or with the reason it is not: what the row shows,
+/// e.g. "failing (1 of 2)", never a state it is not in.
+fn saved_message(agent: &crate::model::AgentView, created: bool, replaced: bool) -> String {
+    let verb = match (created, replaced) {
+        (true, _) => "Registered",
+        (false, true) => "Replaced",
+        (false, false) => "Updated",
+    };
+    let health = match (agent.health.state, agent.health.reason.as_deref()) {
+        (crate::model::HealthState::Healthy, _) => "healthy".to_owned(),
+        (_, Some(reason)) => format!("{}: {reason}; it is checked again", agent.health.label()),
+        (_, None) => agent.health.label(),
+    };
+    format!("{verb} agent '{}' ({health}).", agent.agent_id)
+}
+
+/// What the form says after a submission, with "Register anyway" when the health check
+/// failed and "Replace" when the ID is taken.
+#[component]
+fn RegisterOutcome(
+    outcome: RwSignal<Option<Outcome>>,
+    pending: Memo<bool>,
+    agent_id: RwSignal<String>,
+    on_force: Callback<()>,
+    on_replace: Callback<()>,
+) -> impl IntoView {
+    move || {
+        outcome.get().map(|o| match o {
+            Outcome::Saved { message } => view! {
+                <p class="notice success" role="status" data-testid="form-message">{message}</p>
+            }
+            .into_any(),
+            Outcome::Refused(error) => {
+                let offer_force = error.code == ErrorCode::HealthCheckFailed;
+                // Only a registration's conflict reaches this form: the ID is taken.
+                let offer_replace = error.code == ErrorCode::Conflict;
+                // The API's message tells a script how to replace; a person gets a button.
+                let message = match (offer_replace, error.reason.as_deref()) {
+                    (true, Some(holder)) => format!(
+                        "Agent ID '{}' is already registered to {holder}. Replace it, or choose another ID.",
+                        agent_id.get_untracked().trim()
+                    ),
+                    _ => error.message.clone(),
+                };
+                view! {
+                    <div class="notice error" role="alert" data-testid="form-message">
+                        <p>{message}</p>
+                        {offer_force.then(|| view! {
+                            <p>
+                                <button type="button" class="warning" on:click=move |_| on_force.run(())
+                                    disabled=move || pending.get()>"Register anyway"</button>
+                                <span class="muted">" It is stored with this failed check and checked again like every agent."</span>
+                            </p>
+                        })}
+                        {offer_replace.then(|| view! {
+                            <p>
+                                <button type="button" class="warning" on:click=move |_| on_replace.run(())
+                                    data-testid="replace-agent" disabled=move || pending.get()>"Replace"</button>
+                                <span class="muted">" The ID then names the agent you entered; the runs made so far stay in the history."</span>
+                            </p>
+                        })}
+                    </div>
+                }
+                .into_any()
+            }
+        })
+    }
+}
+
+/// Free text, or a JSON object of metadata.
+#[component]
+fn MetadataField(metadata: RwSignal<String>, error: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for="metadata">"Description or metadata " <span class="muted">"(optional)"</span></label>
+            <textarea id="metadata" name="metadata" rows="3"
+                placeholder=r#"Plain text, or a JSON object like {"team": "research"}"#
+                aria-invalid=move || error.get().is_some().then_some("true")
+                prop:value=move || metadata.get()
+                on:input=move |ev| metadata.set(event_target_value(&ev))></textarea>
+            {move || error.get().map(|m| view! { <p class="field-error" id="metadata-error">{m}</p> })}
+        </div>
+    }
 }
 
 #[component]

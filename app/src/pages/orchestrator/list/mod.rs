@@ -13,7 +13,7 @@ mod table;
 use super::store::AgentStore;
 use super::REFRESH_INTERVAL_SECS;
 use crate::api::agent_overview;
-use crate::live::{coalesced, use_live};
+use crate::live::{coalesced, use_live, Live};
 use crate::model::events::LiveEvent;
 use crate::model::{AgentQuery, AgentState};
 use crate::time::now_ms;
@@ -47,52 +47,7 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
     let selection = Selection::new(store);
     let initial = Resource::new(|| (), move |_| agent_overview(query.get_untracked()));
 
-    // The newest request's number, and since when a request has been unanswered.
-    let latest = StoredValue::new(0u64);
-    let pending_since = StoredValue::new(None::<f64>);
-    let interval_ms = REFRESH_INTERVAL_SECS as f64 * 1000.0;
-
-    // Fetches the view for the current query now; an older request still out is ignored.
-    let request = move || {
-        let seq = latest.get_value() + 1;
-        latest.set_value(seq);
-        pending_since.set_value(Some(now_ms()));
-        let generation = store.generation();
-        let asked = query.get_untracked();
-        spawn_local(async move {
-            let result = agent_overview(asked.clone()).await;
-            // Left the page meanwhile, or a newer request superseded this one.
-            if latest.is_disposed() || latest.get_value() != seq {
-                return;
-            }
-            pending_since.set_value(None);
-            match result {
-                // A view read before a local register/remove, or for another page of the
-                // list, would undo what is shown: skip it, the next one is current.
-                Ok(overview) if store.generation() == generation && query.get_untracked() == asked => {
-                    store.apply_overview(overview);
-                    store.set_refresh_error(None);
-                }
-                Ok(_) => store.set_refresh_error(None),
-                Err(e) => store.set_refresh_error(Some(e.message)),
-            }
-        });
-    };
-    // Polling (while the stream is down): one request at a time, and one that hangs is
-    // reported rather than waited on silently.
-    let reload = move || {
-        if let Some(since) = pending_since.get_value() {
-            let now = now_ms();
-            // Reported at the second tick after the request (1.5 keeps timer jitter from
-            // pushing that to the third).
-            if now - since < 1.5 * interval_ms {
-                return;
-            }
-            let waited = ((now - since) / 1000.0) as u64;
-            store.set_refresh_error(Some(format!("no answer from the dashboard server for {waited} s")));
-        }
-        request();
-    };
+    let (request, reload) = list_requests(store, query);
     // Another page, search or filter in the URL.
     Effect::new(move |previous: Option<AgentQuery>| {
         let now = query.get();
@@ -101,37 +56,7 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
         }
         now
     });
-    // Bursts of registrations or removals elsewhere cost one request.
-    let reload_soon = coalesced(Duration::from_millis(300), request);
-    live.subscribe(move |event| match event {
-        LiveEvent::AgentHealth(change) => {
-            // A listed agent changed state: its uptime figure comes with the next view
-            // (state changes are rare next to the checks themselves). So does the list
-            // when an agent entered or left the state it is filtered by.
-            let listed_moved = store.apply_health(change);
-            let to = change.health.state;
-            let filter_moved = state.get_untracked().is_some_and(|f| {
-                change
-                    .previous
-                    .is_some_and(|from| from != to && (AgentState::from(from) == f || AgentState::from(to) == f))
-            });
-            if listed_moved || filter_moved {
-                reload_soon();
-            }
-        }
-        // The counts, and which agents this page holds, may have changed.
-        LiveEvent::AgentUpserted(agent) => {
-            store.patch(agent);
-            reload_soon();
-        }
-        LiveEvent::AgentRemoved(gone) => {
-            store.remove(&gone.agent_id);
-            reload_soon();
-        }
-        LiveEvent::Resync => request(),
-        LiveEvent::SelfPreservation(p) => store.set_preservation(p.clone()),
-        LiveEvent::RunUpdated(_) | LiveEvent::RunRemoved(_) => {}
-    });
+    follow_live(live, store, state, request);
     live.poll_while_down(Duration::from_secs(REFRESH_INTERVAL_SECS), reload);
 
     view! {
@@ -144,21 +69,7 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
                     format!("refreshes every {REFRESH_INTERVAL_SECS} s")
                 }}</span>
             </div>
-            {move || store.self_preservation.with(|p| p.active.then(|| view! {
-                <p class="notice warning" role="status" data-testid="self-preservation">
-                    {format!(
-                        "Expiry is paused: {} of {} self-registered agents stopped heartbeating together, which looks \
-                         like a network problem on the dashboard's side rather than {} agents gone at once. They stay \
-                         listed as they were until their heartbeats resume, or for at most the self-preservation time.",
-                        p.silent, p.alive, p.silent
-                    )}
-                </p>
-            }))}
-            {move || store.refresh_error().map(|e| view! {
-                <p class="notice error" role="alert" data-testid="refresh-error">
-                    {format!("Showing the last known state: {e}. Retrying every {REFRESH_INTERVAL_SECS} s.")}
-                </p>
-            })}
+            <ListNotices store/>
             <Suspense fallback=|| view! { <p class="muted">"Loading agents…"</p> }>
                 {move || Suspend::new(async move {
                     match initial.await {
@@ -212,5 +123,116 @@ fn Dashboards(nodes: RwSignal<Vec<crate::model::NodeStatus>>) -> impl IntoView {
                 }
             })
         })
+    }
+}
+
+/// Fetches the view for the list's query: `request` now (an older request still out is
+/// ignored), `reload` for polling (one request at a time, and one that hangs is
+/// reported rather than waited on silently).
+fn list_requests(
+    store: AgentStore,
+    query: Memo<AgentQuery>,
+) -> (impl Fn() + Copy + 'static, impl Fn() + Copy + 'static) {
+    // The newest request's number, and since when a request has been unanswered.
+    let latest = StoredValue::new(0u64);
+    let pending_since = StoredValue::new(None::<f64>);
+    let interval_ms = REFRESH_INTERVAL_SECS as f64 * 1000.0;
+
+    // Fetches the view for the current query now; an older request still out is ignored.
+    let request = move || {
+        let seq = latest.get_value() + 1;
+        latest.set_value(seq);
+        pending_since.set_value(Some(now_ms()));
+        let generation = store.generation();
+        let asked = query.get_untracked();
+        spawn_local(async move {
+            let result = agent_overview(asked.clone()).await;
+            // Left the page meanwhile, or a newer request superseded this one.
+            if latest.is_disposed() || latest.get_value() != seq {
+                return;
+            }
+            pending_since.set_value(None);
+            match result {
+                // A view read before a local register/remove, or for another page of the
+                // list, would undo what is shown: skip it, the next one is current.
+                Ok(overview) if store.generation() == generation && query.get_untracked() == asked => {
+                    store.apply_overview(overview);
+                    store.set_refresh_error(None);
+                }
+                Ok(_) => store.set_refresh_error(None),
+                Err(e) => store.set_refresh_error(Some(e.message)),
+            }
+        });
+    };
+    let reload = move || {
+        if let Some(since) = pending_since.get_value() {
+            let now = now_ms();
+            // Reported at the second tick after the request (1.5 keeps timer jitter from
+            // pushing that to the third).
+            if now - since < 1.5 * interval_ms {
+                return;
+            }
+            let waited = ((now - since) / 1000.0) as u64;
+            store.set_refresh_error(Some(format!("no answer from the dashboard server for {waited} s")));
+        }
+        request();
+    };
+    (request, reload)
+}
+
+/// The live stream's events for the list: health patches rows and counts in place;
+/// registrations and removals elsewhere refetch the page (bursts cost one request).
+fn follow_live(live: Live, store: AgentStore, state: Memo<Option<AgentState>>, request: impl Fn() + Copy + 'static) {
+    let reload_soon = coalesced(Duration::from_millis(300), request);
+    live.subscribe(move |event| match event {
+        LiveEvent::AgentHealth(change) => {
+            // A listed agent changed state: its uptime figure comes with the next view
+            // (state changes are rare next to the checks themselves). So does the list
+            // when an agent entered or left the state it is filtered by.
+            let listed_moved = store.apply_health(change);
+            let to = change.health.state;
+            let filter_moved = state.get_untracked().is_some_and(|f| {
+                change
+                    .previous
+                    .is_some_and(|from| from != to && (AgentState::from(from) == f || AgentState::from(to) == f))
+            });
+            if listed_moved || filter_moved {
+                reload_soon();
+            }
+        }
+        // The counts, and which agents this page holds, may have changed.
+        LiveEvent::AgentUpserted(agent) => {
+            store.patch(agent);
+            reload_soon();
+        }
+        LiveEvent::AgentRemoved(gone) => {
+            store.remove(&gone.agent_id);
+            reload_soon();
+        }
+        LiveEvent::Resync => request(),
+        LiveEvent::SelfPreservation(p) => store.set_preservation(p.clone()),
+        LiveEvent::RunUpdated(_) | LiveEvent::RunRemoved(_) => {}
+    });
+}
+
+/// Why the list may be stale: expiry paused (self-preservation), or the last refresh failed.
+#[component]
+fn ListNotices(store: AgentStore) -> impl IntoView {
+    view! {
+    {move || store.self_preservation.with(|p| p.active.then(|| view! {
+        <p class="notice warning" role="status" data-testid="self-preservation">
+            {format!(
+                "Expiry is paused: {} of {} self-registered agents stopped heartbeating together, which looks \
+                 like a network problem on the dashboard's side rather than {} agents gone at once. They stay \
+                 listed as they were until their heartbeats resume, or for at most the self-preservation time.",
+                p.silent, p.alive, p.silent
+            )}
+        </p>
+    }))}
+    {move || store.refresh_error().map(|e| view! {
+        <p class="notice error" role="alert" data-testid="refresh-error">
+            {format!("Showing the last known state: {e}. Retrying every {REFRESH_INTERVAL_SECS} s.")}
+        </p>
+    })}
     }
 }

@@ -10,7 +10,7 @@ use crate::components::copy::CopyButton;
 use crate::components::uptime::UptimeBarView;
 use crate::components::url_text::UrlText;
 use crate::error::ErrorCode;
-use crate::model::{percent_encode, AgentState, Expiry, HealthState};
+use crate::model::{percent_encode, AgentState, Expiry, HealthState, ListedAgent};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -83,42 +83,14 @@ fn AgentRowView(row: AgentRow, store: AgentStore, selection: Selection) -> impl 
     let data = row.data;
     let agent_id = row.id.get_value();
     let state = Memo::new(move |_| data.with(|d| d.health.state));
-    let reason = Memo::new(move |_| data.with(|d| d.health.reason.clone()));
     // Expired or deregistered: shown instead of the health it last had.
     let expiry = Memo::new(move |_| data.with(|d| d.expired));
-    let last_heartbeat = Signal::derive(move || data.with(|d| d.last_heartbeat.clone()));
     let checked_at = Signal::derive(move || data.with(|d| d.health.checked_at.clone()));
     let bar = {
         let id = agent_id.clone();
         Memo::new(move |_| store.bars.with(|b| b.get(&id).cloned()))
     };
-    let confirming = RwSignal::new(false);
-    let row_error = RwSignal::new(None::<String>);
-
-    let remove = Action::new(move |id: &String| {
-        let id = id.clone();
-        async move { (id.clone(), remove_agent(id).await) }
-    });
-    Effect::new(move |_| {
-        if let Some((id, result)) = remove.value().get() {
-            match result {
-                Ok(()) => store.remove(&id),
-                Err(e) if e.code == ErrorCode::NotFound => store.remove(&id),
-                Err(e) => {
-                    confirming.set(false);
-                    row_error.set(Some(e.message));
-                }
-            }
-        }
-    });
-
-    let id_for_confirm = agent_id.clone();
     let detail = format!("/agents/{}", percent_encode(&agent_id));
-    let params = use_query_map();
-    let execute_href = {
-        let id = agent_id.clone();
-        move || params.with(|p| href_keeping_list(|k| p.get(k), Some(&id)))
-    };
     view! {
         // Focusable by script (j/k, components/shortcuts.rs), not in the Tab order.
         <tr data-agent-id=agent_id.clone() tabindex="-1"
@@ -133,28 +105,7 @@ fn AgentRowView(row: AgentRow, store: AgentStore, selection: Selection) -> impl 
                 }/>
             </td>
             <td class="health">
-                {move || match expiry.get() {
-                    Some(why) => view! {
-                        <span class="badge expired">{match why {
-                            Expiry::Ttl => "○ expired",
-                            Expiry::Deregistered => "○ deregistered",
-                        }}</span>
-                        <div class="reason muted" data-testid="expiry">
-                            "last heartbeat " <RelativeTime at=last_heartbeat fallback="never"/>
-                        </div>
-                    }.into_any(),
-                    None => view! {
-                        <span class=move || format!("badge {}", state.get().as_str())>
-                            {move || match state.get() {
-                                HealthState::Healthy => "● healthy".to_owned(),
-                                HealthState::Failing => format!("● {}", data.with(|d| d.health.label())),
-                                HealthState::Unhealthy => "● unhealthy".to_owned(),
-                                HealthState::Unknown => "○ not checked yet".to_owned(),
-                            }}
-                        </span>
-                        {move || reason.get().map(|r| view! { <div class="reason" data-testid="health-reason">{r}</div> })}
-                    }.into_any(),
-                }}
+                <HealthCell data expiry state/>
             </td>
             <td class="who">
                 <div class="name"><a href=detail.clone() title=move || data.with(|d| d.agent_name.clone())>{move || data.with(|d| d.agent_name.clone())}</a></div>
@@ -179,23 +130,87 @@ fn AgentRowView(row: AgentRow, store: AgentStore, selection: Selection) -> impl 
                     </div>
                 })}
             </td>
-            <td class="row-actions">
-                <a class="button small primary" href=execute_href aria-label=format!("Execute {agent_id}")>"Execute"</a>
-                <Show when=move || confirming.get() fallback=move || view! {
-                    <button type="button" class="small" on:click=move |_| { row_error.set(None); confirming.set(true) }>"Remove"</button>
-                }>
-                    <span class="confirm">
-                        "Remove this agent? "
-                        <button type="button" class="small danger" disabled=move || remove.pending().get()
-                            on:click={
-                                let id = id_for_confirm.clone();
-                                move |_| { remove.dispatch(id.clone()); }
-                            }>"Confirm remove"</button>
-                        <button type="button" class="small" on:click=move |_| confirming.set(false)>"Cancel"</button>
-                    </span>
-                </Show>
-                {move || row_error.get().map(|e| view! { <div class="field-error">{e}</div> })}
-            </td>
+            <RowActions agent_id=agent_id.clone() store/>
         </tr>
+    }
+}
+
+/// The agent's state and why, or that it expired (shown instead of the health it last had).
+#[component]
+fn HealthCell(data: RwSignal<ListedAgent>, expiry: Memo<Option<Expiry>>, state: Memo<HealthState>) -> impl IntoView {
+    let reason = Memo::new(move |_| data.with(|d| d.health.reason.clone()));
+    let last_heartbeat = Signal::derive(move || data.with(|d| d.last_heartbeat.clone()));
+    move || match expiry.get() {
+        Some(why) => view! {
+            <span class="badge expired">{match why {
+                Expiry::Ttl => "○ expired",
+                Expiry::Deregistered => "○ deregistered",
+            }}</span>
+            <div class="reason muted" data-testid="expiry">
+                "last heartbeat " <RelativeTime at=last_heartbeat fallback="never"/>
+            </div>
+        }
+        .into_any(),
+        None => view! {
+            <span class=move || format!("badge {}", state.get().as_str())>
+                {move || match state.get() {
+                    HealthState::Healthy => "● healthy".to_owned(),
+                    HealthState::Failing => format!("● {}", data.with(|d| d.health.label())),
+                    HealthState::Unhealthy => "● unhealthy".to_owned(),
+                    HealthState::Unknown => "○ not checked yet".to_owned(),
+                }}
+            </span>
+            {move || reason.get().map(|r| view! { <div class="reason" data-testid="health-reason">{r}</div> })}
+        }
+        .into_any(),
+    }
+}
+
+/// Execute, and Remove asked once on the row.
+#[component]
+fn RowActions(agent_id: String, store: AgentStore) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let row_error = RwSignal::new(None::<String>);
+
+    let remove = Action::new(move |id: &String| {
+        let id = id.clone();
+        async move { (id.clone(), remove_agent(id).await) }
+    });
+    Effect::new(move |_| {
+        if let Some((id, result)) = remove.value().get() {
+            match result {
+                Ok(()) => store.remove(&id),
+                Err(e) if e.code == ErrorCode::NotFound => store.remove(&id),
+                Err(e) => {
+                    confirming.set(false);
+                    row_error.set(Some(e.message));
+                }
+            }
+        }
+    });
+
+    let params = use_query_map();
+    let execute_href = {
+        let id = agent_id.clone();
+        move || params.with(|p| href_keeping_list(|k| p.get(k), Some(&id)))
+    };
+    view! {
+        <td class="row-actions">
+            <a class="button small primary" href=execute_href aria-label=format!("Execute {agent_id}")>"Execute"</a>
+            <Show when=move || confirming.get() fallback=move || view! {
+                <button type="button" class="small" on:click=move |_| { row_error.set(None); confirming.set(true) }>"Remove"</button>
+            }>
+                <span class="confirm">
+                    "Remove this agent? "
+                    <button type="button" class="small danger" disabled=move || remove.pending().get()
+                        on:click={
+                            let id = agent_id.clone();
+                            move |_| { remove.dispatch(id.clone()); }
+                        }>"Confirm remove"</button>
+                    <button type="button" class="small" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                </span>
+            </Show>
+            {move || row_error.get().map(|e| view! { <div class="field-error">{e}</div> })}
+        </td>
     }
 }
