@@ -90,12 +90,24 @@ test('URLs break between their parts, never inside a host and port', async ({ br
   const { page, errors } = await pageAt(browser, 1400);
   await open(page, '/orchestrator');
   const url = page.locator(`tr[data-agent-id="${AGENTS[1]}"] td.url .url-text`);
-  const parts = await url.locator('span').allTextContents();
+  // The parts are text nodes with a <wbr> between them (one string of HTML, escaped).
+  const parts = await url.evaluate((code) =>
+    [...code.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent),
+  );
   expect(parts[0]).toBe('http://');
   expect(parts[1]).toMatch(/^127\.0\.0\.1:\d+$/);
   expect(parts.slice(2)).toEqual(['/agents', '/research', '/summaries', '/v2']);
+  expect(await url.evaluate((code) => code.querySelectorAll('wbr').length)).toBe(parts.length - 1);
   // Each part is on one line (its box is one line high).
-  const heights = await url.locator('span').evaluateAll((spans) => spans.map((s) => s.getClientRects().length));
+  const heights = await url.evaluate((code) =>
+    [...code.childNodes]
+      .filter((n) => n.nodeType === Node.TEXT_NODE)
+      .map((n) => {
+        const range = document.createRange();
+        range.selectNodeContents(n);
+        return range.getClientRects().length;
+      }),
+  );
   expect(heights.every((lines) => lines === 1), `parts on one line each: ${heights}`).toBe(true);
   expect(errors).toEqual([]);
   await page.close();
