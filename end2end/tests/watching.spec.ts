@@ -172,8 +172,9 @@ test('a run page goes to succeeded by push, without polling', async ({ page, con
   await expect(run).toHaveAttribute('data-status', 'succeeded', { timeout: 15_000 });
   await expect(page.getByTestId('run-outputs')).toContainText('A medium, professional article about push.');
   // Polling every second over the seconds left would have asked several times; push
-  // asks once, for the outputs, when the run ends.
-  expect(polls.length, polls.join('\n')).toBeLessThanOrEqual(1);
+  // asks once, for the outputs, when the run ends. An opening ask owed while the stream
+  // connected (one request out at a time) may land after the count began: one more.
+  expect(polls.length, polls.join('\n')).toBeLessThanOrEqual(2);
   await page.request.delete(`/api/v1/runs/${run_id}`);
   await page.request.delete('/api/v1/agents/pusher');
 });
