@@ -109,38 +109,47 @@ async fn the_history_includes_the_latency_bucket_still_being_filled() {
     assert_eq!(history["bucket_seconds"], 300);
 }
 
+/// Stores a state change of `agent` `hours_ago`, as the monitor would have.
+async fn past_change(db: &server::db::Db, agent: &str, hours_ago: f64, state: &str) {
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    use server::entities::health_events;
+    health_events::Entity::insert(health_events::ActiveModel {
+        agent_id: Set(agent.into()),
+        state: Set(state.into()),
+        reason: Set((state != "healthy").then(|| "connection refused".to_owned())),
+        at: Set(chrono::Utc::now() - chrono::Duration::milliseconds((hours_ago * 3_600_000.0) as i64)),
+        ..Default::default()
+    })
+    .exec(db.write())
+    .await
+    .unwrap();
+}
+
+/// The agent's last 24 hours as the agent page reads them.
+async fn day_history(app: &TestApp, agent: &str) -> Value {
+    let url = app.url(&format!("/api/v1/agents/{agent}/history?hours=24"));
+    app.http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// Uptime has one definition (time healthy over time observed; failing is down; time
 /// before the first check is not observed), and the list, the agent page and the API
 /// show the same figure for the same agent.
 #[tokio::test]
 async fn the_list_the_agent_page_and_the_api_agree_on_uptime() {
-    use sea_orm::{ActiveValue::Set, EntityTrait};
-    use server::entities::health_events;
     let app = spawn_app().await;
     let alive = alive_agent().await;
     app.register("steady", &alive).await;
     // Ten hours observed: healthy, 30 min failing, 30 min unhealthy, healthy again (the
     // registration's check, now, keeps it healthy). Before that, nothing was observed.
-    let now = chrono::Utc::now();
     let db = server::db::connect(&app.database_url).await.unwrap();
     for (hours_ago, state) in [(10.0, "healthy"), (6.0, "failing"), (5.5, "unhealthy"), (5.0, "healthy")] {
-        health_events::Entity::insert(health_events::ActiveModel {
-            agent_id: Set("steady".into()),
-            state: Set(state.into()),
-            reason: Set((state != "healthy").then(|| "connection refused".to_owned())),
-            at: Set(now - chrono::Duration::milliseconds((hours_ago * 3_600_000.0) as i64)),
-            ..Default::default()
-        })
-        .exec(db.write())
-        .await
-        .unwrap();
+        past_change(&db, "steady", hours_ago, state).await;
     }
     let expected = 0.9; // 9 h healthy of 10 observed (failing counted as up would say 95 %)
 
     let listed = overview(&app, "").await;
     let bar = listed["bars"].as_array().unwrap().iter().find(|b| b["agent_id"] == "steady").unwrap().clone();
-    let history: Value =
-        app.http.get(app.url("/api/v1/agents/steady/history?hours=24")).send().await.unwrap().json().await.unwrap();
+    let history = day_history(&app, "steady").await;
     for (what, figure) in [("overview bar", &bar["uptime"]), ("history", &history["uptime"])] {
         let figure = figure.as_f64().unwrap_or_else(|| panic!("{what} has a figure"));
         assert!((figure - expected).abs() < 1e-4, "{what}: {figure}");
@@ -165,14 +174,11 @@ async fn the_list_the_agent_page_and_the_api_agree_on_uptime() {
 /// the newest of several before the window, and agrees with its own history.
 #[tokio::test]
 async fn each_bar_of_a_page_starts_from_its_own_agents_last_change() {
-    use sea_orm::{ActiveValue::Set, EntityTrait};
-    use server::entities::health_events;
     let app = spawn_app().await;
     let alive = alive_agent().await;
     for id in ["back", "down", "fresh"] {
         app.register(id, &alive).await;
     }
-    let now = chrono::Utc::now();
     let db = server::db::connect(&app.database_url).await.unwrap();
     // back: down long ago, healthy since before the window. down: unhealthy since before
     // it (the registration's check, now, is its only change inside). fresh: nothing
@@ -187,16 +193,7 @@ async fn each_bar_of_a_page_starts_from_its_own_agents_last_change() {
         ("fresh", 1.2, "healthy"),
     ];
     for (agent, hours_ago, state) in events {
-        health_events::Entity::insert(health_events::ActiveModel {
-            agent_id: Set(agent.into()),
-            state: Set(state.into()),
-            reason: Set((state != "healthy").then(|| "connection refused".to_owned())),
-            at: Set(now - chrono::Duration::milliseconds((hours_ago * 3_600_000.0) as i64)),
-            ..Default::default()
-        })
-        .exec(db.write())
-        .await
-        .unwrap();
+        past_change(&db, agent, hours_ago, state).await;
     }
 
     let listed = overview(&app, "").await;
@@ -207,15 +204,7 @@ async fn each_bar_of_a_page_starts_from_its_own_agents_last_change() {
     let fresh = states("fresh");
     assert!(fresh.starts_with(&"-".repeat(20)) && fresh.contains('f'), "{fresh}");
     for id in ["back", "down", "fresh"] {
-        let history: Value = app
-            .http
-            .get(app.url(&format!("/api/v1/agents/{id}/history?hours=24")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let history = day_history(&app, id).await;
         let (listed, own) = (bar(id)["uptime"].as_f64().unwrap(), history["uptime"].as_f64().unwrap());
         assert!((listed - own).abs() < 1e-3, "{id}: the list says {listed}, its history {own}");
     }
