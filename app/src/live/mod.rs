@@ -182,6 +182,47 @@ where
     }
 }
 
+/// Runs `fetch()` and hands its answer to `apply`, one request out at a time: a call
+/// while one is out is owed and made once that one is answered (its answer may predate
+/// what the call was for), never dropped and never doubled. Nothing is applied once the
+/// component is gone. For pages that follow one thing (an agent, a run) by push, and ask
+/// again on a resync or while the stream is down.
+pub fn one_at_a_time<T, Fut>(
+    fetch: impl Fn() -> Fut + Copy + 'static,
+    apply: impl Fn(T) + Copy + 'static,
+) -> impl Fn() + Copy + 'static
+where
+    T: 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+{
+    /// (a request is out, another is owed)
+    fn start<T: 'static, Fut: std::future::Future<Output = T> + 'static>(
+        flight: StoredValue<(bool, bool)>,
+        fetch: impl Fn() -> Fut + Copy + 'static,
+        apply: impl Fn(T) + Copy + 'static,
+    ) {
+        if flight.get_value().0 {
+            flight.update_value(|f| f.1 = true);
+            return;
+        }
+        flight.set_value((true, false));
+        leptos::task::spawn_local(async move {
+            let answer = fetch().await;
+            if flight.is_disposed() {
+                return; // navigated away
+            }
+            let owed = flight.get_value().1;
+            flight.set_value((false, false));
+            apply(answer);
+            if owed {
+                start(flight, fetch, apply);
+            }
+        });
+    }
+    let flight = StoredValue::new((false, false));
+    move || start(flight, fetch, apply)
+}
+
 /// The small live / reconnecting indicator in the header.
 #[component]
 pub fn LiveIndicator() -> impl IntoView {

@@ -7,13 +7,12 @@ use crate::components::clock::{LastChecked, RelativeTime};
 use crate::components::latency_chart::LatencyChart;
 use crate::components::uptime::{raise_newest, uptime_text};
 use crate::error::ErrorCode;
-use crate::live::use_live;
+use crate::live::{one_at_a_time, use_live};
 use crate::model::events::LiveEvent;
 use crate::model::{percent_encode, AgentView, Expiry, HealthChange, HealthHistory, HealthState};
 use crate::pages::not_found::Missing;
 use crate::time::parse_rfc3339_ms;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use std::time::Duration;
 
@@ -52,48 +51,24 @@ pub fn AgentPage() -> impl IntoView {
     }
 }
 
-/// What the page follows of one agent: its view, whether it is gone, why the last
-/// request failed, and the one request allowed out at a time.
+/// What the page follows of one agent: its view, whether it is gone, and why the last
+/// request failed.
 #[derive(Clone, Copy)]
 struct Followed {
-    id: StoredValue<String>,
     data: RwSignal<AgentView>,
     history: Resource<Result<HealthHistory, crate::error::ApiError>>,
     gone: RwSignal<bool>,
     fetch_error: RwSignal<Option<String>>,
-    in_flight: StoredValue<bool>,
-    /// Asked for while a request was out: sent after it (that answer may be older).
-    owed: StoredValue<bool>,
 }
 
 impl Followed {
-    /// Asks for the agent again; one request at a time, and a call while one is out is
-    /// owed, not dropped.
-    fn fetch(self) {
-        if self.gone.get_untracked() {
-            return;
+    /// The answer to asking for the agent again.
+    fn apply(self, result: Result<AgentView, crate::error::ApiError>) {
+        match result {
+            Ok(fresh) => self.take(fresh),
+            Err(e) if e.code == ErrorCode::NotFound => self.gone.set(true),
+            Err(e) => self.fetch_error.set(Some(e.message)),
         }
-        if self.in_flight.get_value() {
-            self.owed.set_value(true);
-            return;
-        }
-        self.in_flight.set_value(true);
-        spawn_local(async move {
-            let result = get_agent(self.id.get_value()).await;
-            if self.in_flight.is_disposed() {
-                return;
-            }
-            self.in_flight.set_value(false);
-            match result {
-                Ok(fresh) => self.take(fresh),
-                Err(e) if e.code == ErrorCode::NotFound => self.gone.set(true),
-                Err(e) => self.fetch_error.set(Some(e.message)),
-            }
-            if self.owed.get_value() {
-                self.owed.set_value(false);
-                self.fetch();
-            }
-        });
     }
 
     /// An answer: a pushed check newer than it stays; a new state refetches the history.
@@ -113,9 +88,8 @@ impl Followed {
     }
 
     /// The agent's events on the live stream, and polling while it is down.
-    fn follow_live(self) {
+    fn follow_live(self, id: String, fetch: impl Fn() + Copy + 'static) {
         let live = use_live();
-        let id = self.id.get_value();
         let (data, history) = (self.data, self.history);
         live.subscribe(move |event| match event {
             LiveEvent::AgentHealth(change) if change.agent_id == id => {
@@ -129,12 +103,12 @@ impl Followed {
             LiveEvent::AgentUpserted(fresh) if fresh.agent_id == id => data.set(fresh.clone()),
             LiveEvent::AgentRemoved(removed) if removed.agent_id == id => self.gone.set(true),
             LiveEvent::Resync => {
-                self.fetch();
+                fetch();
                 history.refetch();
             }
             _ => {}
         });
-        live.poll_while_down(Duration::from_secs(POLL_SECS), move || self.fetch());
+        live.poll_while_down(Duration::from_secs(POLL_SECS), fetch);
     }
 }
 
@@ -145,16 +119,18 @@ fn AgentDetails(
     hours: Memo<u32>,
 ) -> impl IntoView {
     let agent_id = agent.agent_id.clone();
-    let followed = Followed {
-        id: StoredValue::new(agent_id.clone()),
-        data: RwSignal::new(agent),
-        history,
-        gone: RwSignal::new(false),
-        fetch_error: RwSignal::new(None),
-        in_flight: StoredValue::new(false),
-        owed: StoredValue::new(false),
+    let followed =
+        Followed { data: RwSignal::new(agent), history, gone: RwSignal::new(false), fetch_error: RwSignal::new(None) };
+    let fetch = {
+        let id = StoredValue::new(agent_id.clone());
+        let fetch = one_at_a_time(move || get_agent(id.get_value()), move |result| followed.apply(result));
+        move || {
+            if !followed.gone.get_untracked() {
+                fetch();
+            }
+        }
     };
-    followed.follow_live();
+    followed.follow_live(agent_id.clone(), fetch);
     let Followed { data, gone, fetch_error, .. } = followed;
 
     let state = Memo::new(move |_| data.with(|d| d.health.state));

@@ -6,13 +6,12 @@ use crate::components::clock::RelativeTime;
 use crate::components::json_tree::{JsonSource, JsonTree};
 use crate::components::run_status::{cost_text, duration_text, RunStatusBadge};
 use crate::error::ErrorCode;
-use crate::live::use_live;
+use crate::live::{one_at_a_time, use_live};
 use crate::model::events::LiveEvent;
 use crate::model::json_preview::{PreviewNode, RunPart};
 use crate::model::{percent_encode, RunDetail, RunStatus, RunView};
 use crate::pages::not_found::Missing;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use std::time::Duration;
 
@@ -43,62 +42,39 @@ pub fn RunPage() -> impl IntoView {
     }
 }
 
-/// Asks for the run as the server has it now: one request at a time, and one asked for
-/// meanwhile is sent after it (the answer out may predate what was asked about).
+/// The run as the page shows it, and what an answer of the server changes of it.
 #[derive(Clone, Copy)]
-struct Fetcher {
-    run_id: StoredValue<String>,
+struct Shown {
     run: RwSignal<RunView>,
     inputs: RwSignal<PreviewNode>,
     outputs: RwSignal<Option<PreviewNode>>,
-    in_flight: StoredValue<bool>,
-    owed: StoredValue<bool>,
     gone: RwSignal<bool>,
     poll_error: RwSignal<Option<String>>,
 }
 
-impl Fetcher {
-    fn fetch(self) {
-        if self.gone.get_untracked() {
-            return;
-        }
-        if self.in_flight.get_value() {
-            self.owed.set_value(true);
-            return;
-        }
-        self.in_flight.set_value(true);
-        spawn_local(async move {
-            let result = run_detail(self.run_id.get_value()).await;
-            if self.in_flight.is_disposed() {
-                return; // navigated away
-            }
-            self.in_flight.set_value(false);
-            match result {
-                // An answer read before the run ended never takes the end back.
-                Ok(fresh) if !fresh.run.status.is_final() && self.run.with_untracked(|r| r.status.is_final()) => {}
-                Ok(RunDetail { run, inputs, outputs }) => {
-                    if self.run.with_untracked(|r| r != &run) {
-                        self.run.set(run);
-                    }
-                    if self.inputs.with_untracked(|i| i != &inputs) {
-                        self.inputs.set(inputs);
-                    }
-                    if self.outputs.with_untracked(|o| o != &outputs) {
-                        self.outputs.set(outputs);
-                    }
-                    self.poll_error.set(None);
+impl Shown {
+    fn apply(self, result: Result<RunDetail, crate::error::ApiError>) {
+        match result {
+            // An answer read before the run ended never takes the end back.
+            Ok(fresh) if !fresh.run.status.is_final() && self.run.with_untracked(|r| r.status.is_final()) => {}
+            Ok(RunDetail { run, inputs, outputs }) => {
+                if self.run.with_untracked(|r| r != &run) {
+                    self.run.set(run);
                 }
-                Err(e) if e.code == ErrorCode::NotFound => {
-                    self.gone.set(true);
-                    self.poll_error.set(None);
+                if self.inputs.with_untracked(|i| i != &inputs) {
+                    self.inputs.set(inputs);
                 }
-                Err(e) => self.poll_error.set(Some(e.message)),
+                if self.outputs.with_untracked(|o| o != &outputs) {
+                    self.outputs.set(outputs);
+                }
+                self.poll_error.set(None);
             }
-            if self.owed.get_value() {
-                self.owed.set_value(false);
-                self.fetch();
+            Err(e) if e.code == ErrorCode::NotFound => {
+                self.gone.set(true);
+                self.poll_error.set(None);
             }
-        });
+            Err(e) => self.poll_error.set(Some(e.message)),
+        }
     }
 }
 
@@ -113,17 +89,18 @@ fn RunDetails(detail: RunDetail) -> impl IntoView {
     // Deleted elsewhere while shown: polling stops and the page says so.
     let gone = RwSignal::new(false);
 
-    let fetcher = Fetcher {
-        run_id: StoredValue::new(run_id.clone()),
-        run,
-        inputs,
-        outputs,
-        in_flight: StoredValue::new(false),
-        owed: StoredValue::new(false),
-        gone,
-        poll_error,
+    let shown = Shown { run, inputs, outputs, gone, poll_error };
+    // Asks for the run as the server has it now: one request at a time, and one asked for
+    // meanwhile is sent after it (the answer out may predate what was asked about).
+    let fetch = {
+        let id = StoredValue::new(run_id.clone());
+        let fetch = one_at_a_time(move || run_detail(id.get_value()), move |result| shown.apply(result));
+        move || {
+            if !gone.get_untracked() {
+                fetch();
+            }
+        }
     };
-    let fetch = move || fetcher.fetch();
     // Pushed: a change of status shows at once; the outputs (not in the event: they can
     // be megabytes) are fetched when it ends.
     let live = use_live();
