@@ -109,15 +109,21 @@ async fn the_history_includes_the_latency_bucket_still_being_filled() {
     assert_eq!(history["bucket_seconds"], 300);
 }
 
-/// Stores a state change of `agent` `hours_ago`, as the monitor would have.
-async fn past_change(db: &server::db::Db, agent: &str, hours_ago: f64, state: &str) {
+/// Stores a state change of `agent` `hours_ago` hours before `now`, as the monitor would have.
+async fn past_change(
+    db: &server::db::Db,
+    now: chrono::DateTime<chrono::Utc>,
+    agent: &str,
+    hours_ago: f64,
+    state: &str,
+) {
     use sea_orm::{ActiveValue::Set, EntityTrait};
     use server::entities::health_events;
     health_events::Entity::insert(health_events::ActiveModel {
         agent_id: Set(agent.into()),
         state: Set(state.into()),
         reason: Set((state != "healthy").then(|| "connection refused".to_owned())),
-        at: Set(chrono::Utc::now() - chrono::Duration::milliseconds((hours_ago * 3_600_000.0) as i64)),
+        at: Set(now - chrono::Duration::milliseconds((hours_ago * 3_600_000.0) as i64)),
         ..Default::default()
     })
     .exec(db.write())
@@ -142,8 +148,11 @@ async fn the_list_the_agent_page_and_the_api_agree_on_uptime() {
     // Ten hours observed: healthy, 30 min failing, 30 min unhealthy, healthy again (the
     // registration's check, now, keeps it healthy). Before that, nothing was observed.
     let db = server::db::connect(&app.database_url).await.unwrap();
+    // One `now` for every change: read per insert, a slow write would stretch the outage
+    // past its hour and the figure, rounded down, would read 89.9 % (CI saw it).
+    let now = chrono::Utc::now();
     for (hours_ago, state) in [(10.0, "healthy"), (6.0, "failing"), (5.5, "unhealthy"), (5.0, "healthy")] {
-        past_change(&db, "steady", hours_ago, state).await;
+        past_change(&db, now, "steady", hours_ago, state).await;
     }
     let expected = 0.9; // 9 h healthy of 10 observed (failing counted as up would say 95 %)
 
@@ -192,8 +201,9 @@ async fn each_bar_of_a_page_starts_from_its_own_agents_last_change() {
         ("fresh", 2.0, "failing"),
         ("fresh", 1.2, "healthy"),
     ];
+    let now = chrono::Utc::now();
     for (agent, hours_ago, state) in events {
-        past_change(&db, agent, hours_ago, state).await;
+        past_change(&db, now, agent, hours_ago, state).await;
     }
 
     let listed = overview(&app, "").await;
