@@ -65,6 +65,18 @@ pub struct ApiError {
     pub reason: Option<String>,
 }
 
+/// The lazy parts of the bundle (the execute panel, the Markdown renderer) are split
+/// points declared `fallible`: a part that cannot be fetched is this error, said where the
+/// part was wanted, and the next try fetches it afresh (a failed load is not kept).
+/// Leptos 0.8's `#[lazy]` panics instead, and a panic ends the app (the release profile
+/// aborts); its 0.9 has `#[lazy(fallible)]`, which this mirrors.
+#[cfg(feature = "hydrate")]
+impl From<leptos::wasm_split::SplitLoaderError> for ApiError {
+    fn from(_: leptos::wasm_split::SplitLoaderError) -> Self {
+        Self::part_missing()
+    }
+}
+
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), fields: Vec::new(), reason: None }
@@ -82,6 +94,14 @@ impl ApiError {
 
     pub fn run_not_found(run_id: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("no run with ID '{run_id}'"))
+    }
+
+    /// A lazy part of the bundle that did not arrive (see the `From` below).
+    pub fn part_missing() -> Self {
+        Self::new(
+            ErrorCode::Unavailable,
+            "this part of the page could not be fetched from the dashboard (the network failed); nothing was lost, try again",
+        )
     }
 
     /// The HTTP status this error answers with (REST API and server functions alike).

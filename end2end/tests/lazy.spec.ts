@@ -17,6 +17,7 @@ let runId = '';
 test.afterAll(async ({ request }) => {
   await stop(agent.child);
   await request.delete(`/api/v1/agents/lazy-writer`);
+  await request.delete(`/api/v1/agents/lazy-offline`);
   if (runId) await request.delete(`/api/v1/runs/${runId}`);
 });
 
@@ -68,4 +69,29 @@ test("the panel's part arrives only when a panel opens, late on a slow network, 
   runId = page.url().split('/').pop()!;
   await expect(page.getByTestId('run-page')).toHaveAttribute('data-status', 'succeeded', { timeout: 30_000 });
   expect(errors).toEqual([]);
+});
+
+// The network fails while the part is fetched: the page says so and stays whole (Leptos
+// 0.8's lazy functions would have ended the app), and Try again fetches it afresh.
+test("a part that does not arrive is said, and Try again fetches it", async ({ page }) => {
+  const errors = watchErrors(page);
+  const r = await page.request.post('/api/v1/agents', { data: { agent_id: 'lazy-offline', agent_name: 'Lazy offline', agent_url: agent.url } });
+  expect([200, 201]).toContain(r.status());
+  await open(page, '/orchestrator');
+  await page.route('**/pkg/split_panel_*.wasm', (route) => route.abort('internetdisconnected'));
+
+  await page.getByRole('link', { name: 'Execute lazy-offline' }).click();
+  const opening = page.getByTestId('execute-opening');
+  await expect(opening.getByRole('alert')).toContainText('The run form could not be opened: this part of the page could not be fetched');
+  const again = opening.getByRole('button', { name: 'Try again' });
+  await expect(again).toBeFocused();
+
+  await page.unroute('**/pkg/split_panel_*.wasm');
+  // The app lives on (a panic would have ended it): Try again opens the form.
+  await again.click();
+  const panel = page.getByTestId('execute-panel');
+  await expect(panel.getByLabel(/^Topic/)).toBeVisible({ timeout: 30_000 });
+  await expect(opening).toHaveCount(0);
+  // What the failed fetch logged (Chromium, and the part's loader), and nothing else.
+  expect(errors.filter((e) => !/ERR_INTERNET_DISCONNECTED|Failed to fetch/.test(e))).toEqual([]);
 });

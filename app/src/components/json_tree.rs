@@ -112,7 +112,7 @@ fn text_node(source: StoredValue<JsonSource>, pointer: String, text: String, mor
                 0 => TextPage { text: shown, more_chars: 0 },
                 _ => run_text(source.run_id, source.part, pointer).await?,
             };
-            Ok::<_, ApiError>((markdown::rendered(page.text).await, page.more_chars))
+            Ok::<_, ApiError>((markdown::rendered(page.text).await?, page.more_chars))
         })
     });
     let toggle = move |_| {

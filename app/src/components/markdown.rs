@@ -4,7 +4,7 @@
 //! call other addresses): it becomes a link. The renderer (pulldown-cmark) is a lazy
 //! part of the bundle, fetched the first time someone reads a text.
 
-use leptos::prelude::*;
+use crate::error::ApiError;
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 
 /// The text as HTML, safe to set as an element's content.
@@ -68,10 +68,23 @@ fn safe_url(url: &str) -> bool {
     }
 }
 
-/// `to_html` from the lazy part: the first call fetches it.
-#[lazy]
-pub fn rendered(text: String) -> String {
-    to_html(&text)
+/// `to_html` from the lazy part: the first call fetches it; a part that cannot be
+/// fetched is an error (`ApiError`'s `From<SplitLoaderError>`), the next call tries again.
+#[cfg_attr(
+    feature = "hydrate",
+    leptos::wasm_split::wasm_split(rendered_markdown, wasm_split_path = ::leptos::wasm_split, fallible)
+)]
+pub fn rendered_part(text: String) -> Result<String, ApiError> {
+    Ok(to_html(&text))
+}
+
+#[cfg(feature = "hydrate")]
+pub use rendered_part as rendered;
+
+/// On the server: called directly (Read as text runs in the browser).
+#[cfg(not(feature = "hydrate"))]
+pub async fn rendered(text: String) -> Result<String, ApiError> {
+    rendered_part(text)
 }
 
 #[cfg(test)]
