@@ -329,11 +329,22 @@ impl Application {
     }
 }
 
+/// The app's routes, listed once per process. Listing them runs the app with resource
+/// loading switched off by a process-wide flag (leptos_server's `SuppressResourceLoad`);
+/// a page being rendered meanwhile by another dashboard in this process (the tests start
+/// many at once) has a resource first polled under that flag, and it never loads: the
+/// page hangs for good (leptos#4773; seen here as a PostgreSQL page test that never
+/// answered). Listed once, before any dashboard of the process serves, no render overlaps.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 fn routes(options: LeptosOptions, state: AppState, access: Arc<http::access::AccessState>, max_body: usize) -> Router {
     let services = state.services();
     let trusted = state.trusted.clone();
     let context = move || provide_context(services.clone());
-    let leptos_routes = generate_route_list(App);
+    let leptos_routes = route_list();
     // The bundle as `./dev site` compressed it (brotli 11, gzip 9) when the browser takes
     // that: 20 % smaller than the compression layer's fast level; else compressed by it.
     let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);

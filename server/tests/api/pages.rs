@@ -91,3 +91,25 @@ async fn the_bundle_is_served_precompressed_when_the_browser_takes_it() {
     assert_eq!(encoding.as_deref(), Some("br"), "compressed on the way");
     assert!(body.len() < 200, "{} bytes", body.len());
 }
+
+/// Dashboards started while another one renders pages (the tests do; so could a process
+/// serving several): every page answers. Each dashboard used to list the app's routes
+/// itself, which switches resource loading off process-wide for a moment; a page whose
+/// resource was first polled in that moment never answered (leptos#4773).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_answer_while_other_dashboards_start() {
+    let app = spawn_app().await;
+    let rendering = async {
+        for _ in 0..300 {
+            let answered = tokio::time::timeout(std::time::Duration::from_secs(20), page(&app, "/orchestrator")).await;
+            let (status, _) = answered.expect("a page never answered while other dashboards started");
+            assert_eq!(status, StatusCode::OK);
+        }
+    };
+    let starting = async {
+        for _ in 0..12 {
+            drop(spawn_app().await);
+        }
+    };
+    tokio::join!(rendering, starting);
+}
