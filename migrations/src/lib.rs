@@ -12,6 +12,7 @@ mod m20261203_000001_access;
 mod m20261203_000002_outbound_headers;
 mod m20261204_000001_nodes;
 mod m20261204_000002_run_claims;
+mod m20261204_000003_agent_owner_index;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_outbound_headers::Migration),
             Box::new(m20261204_000001_nodes::Migration),
             Box::new(m20261204_000002_run_claims::Migration),
+            Box::new(m20261204_000003_agent_owner_index::Migration),
         ]
     }
 }
