@@ -25,6 +25,20 @@ pub fn href_keeping_list(param: impl Fn(&str) -> Option<String>, execute: Option
     }
 }
 
+/// `href` (a list address) keeping the Execute panel open as the URL has it (`execute`,
+/// `from`): searching, filtering or paging while filling in a run form must not close it
+/// and lose what was typed.
+pub(super) fn keeping_panel(href: String, param: impl Fn(&str) -> Option<String>) -> String {
+    let mut href = href;
+    for key in ["execute", "from"] {
+        if let Some(value) = param(key).filter(|v| !v.is_empty()) {
+            let sep = if href.contains('?') { '&' } else { '?' };
+            href = format!("{href}{sep}{key}={}", percent_encode(&value));
+        }
+    }
+    href
+}
+
 /// The page's own address for a search, a state filter and a page number.
 pub(super) fn list_href(q: Option<&str>, state: Option<AgentState>, page: u64) -> String {
     let page = (page > 1).then(|| page.to_string());
@@ -43,6 +57,7 @@ pub(super) fn list_href(q: Option<&str>, state: Option<AgentState>, page: u64) -
 /// the search.
 #[component]
 pub(super) fn Summary(store: AgentStore, q: Memo<Option<String>>, state: Memo<Option<AgentState>>) -> impl IntoView {
+    let params = use_query_map();
     let item = move |filter: Option<AgentState>, label: &'static str| {
         let count = move || match filter {
             Some(s) => store.summary.with(|c| c.of(s)),
@@ -50,7 +65,7 @@ pub(super) fn Summary(store: AgentStore, q: Memo<Option<String>>, state: Memo<Op
         };
         let class = filter.map_or("all", AgentState::as_str);
         view! {
-            <a class=format!("summary-item {class}") href=move || list_href(q.get().as_deref(), filter, 1)
+            <a class=format!("summary-item {class}") href=move || params.with(|p| keeping_panel(list_href(q.get().as_deref(), filter, 1), |k| p.get(k)))
                 aria-current=move || (state.get() == filter).then_some("true")
                 data-testid=format!("summary-{class}")>
                 <span class="count">{count}</span>
@@ -82,6 +97,7 @@ pub(super) fn Search(q: Memo<Option<String>>) -> impl IntoView {
         let state = params.with_untracked(|p| p.get("state").and_then(|s| AgentState::parse(&s)));
         let text = text.trim().to_owned();
         let href = list_href((!text.is_empty()).then_some(text.as_str()), state, 1);
+        let href = params.with_untracked(|p| keeping_panel(href, |k| p.get(k)));
         navigate(&href, NavigateOptions { replace: true, scroll: false, ..Default::default() });
     });
     let on_input = move |ev: leptos::ev::Event| go(event_target_value(&ev));
@@ -103,7 +119,9 @@ pub(super) fn Pager(
     page: Memo<u64>,
 ) -> impl IntoView {
     let pages = move || store.total.get().div_ceil(PAGE_SIZE).max(1);
-    let href = move |n: u64| list_href(q.get().as_deref(), state.get(), n);
+    let params = use_query_map();
+    let href =
+        move |n: u64| params.with(|p| keeping_panel(list_href(q.get().as_deref(), state.get(), n), |k| p.get(k)));
     view! {
         <Show when=move || { store.total.get() > 0 && store.rows().with(|r| !r.is_empty()) }>
             <div class="pager" data-testid="agent-pager">
@@ -143,5 +161,17 @@ mod tests {
         assert_eq!(href_keeping_list(params, Some("a b")), "/orchestrator?state=failing&execute=a%20b");
         assert_eq!(href_keeping_list(params, None), "/orchestrator?state=failing");
         assert_eq!(href_keeping_list(|_| None, Some("x")), "/orchestrator?execute=x");
+        let open = |k: &str| match k {
+            "execute" => Some("a b".to_owned()),
+            "from" => Some("run-1".to_owned()),
+            "q" => Some("ignored: the list's own part is the href's".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            keeping_panel(list_href(Some("w"), None, 2), open),
+            "/orchestrator?q=w&page=2&execute=a%20b&from=run-1"
+        );
+        assert_eq!(keeping_panel(list_href(None, None, 1), open), "/orchestrator?execute=a%20b&from=run-1");
+        assert_eq!(keeping_panel(list_href(None, None, 1), |_| None), "/orchestrator");
     }
 }

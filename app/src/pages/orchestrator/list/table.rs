@@ -3,7 +3,7 @@
 
 use super::super::store::{AgentRow, AgentStore};
 use super::bulk::{SelectAll, Selection};
-use super::controls::{href_keeping_list, list_href, PAGE_SIZE};
+use super::controls::{href_keeping_list, keeping_panel, list_href, PAGE_SIZE};
 use crate::api::remove_agent;
 use crate::components::clock::{LastChecked, RelativeTime};
 use crate::components::copy::CopyButton;
@@ -24,6 +24,7 @@ pub(super) fn AgentTable(
     state: Memo<Option<AgentState>>,
     page: Memo<u64>,
 ) -> impl IntoView {
+    let params = use_query_map();
     view! {
         <Show when=move || store.rows().with(Vec::is_empty) && store.refresh_error().is_none()>
             <Show when=move || !filtered.get() && store.summary.with(|s| s.total()) == 0 && page.get() == 1 fallback=move || {
@@ -32,7 +33,7 @@ pub(super) fn AgentTable(
                     view! {
                         <p class="empty muted" data-testid="agents-past-end">
                             {format!("Page {} is past the end of the list. ", page.get())}
-                            <a href=list_href(q.get().as_deref(), state.get(), pages)>{format!("Go to page {pages}")}</a>
+                            <a href=params.with(|p| keeping_panel(list_href(q.get().as_deref(), state.get(), pages), |k| p.get(k)))>{format!("Go to page {pages}")}</a>
                         </p>
                     }.into_any()
                 } else {
