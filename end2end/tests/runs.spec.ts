@@ -152,8 +152,11 @@ test('the history filters by agent from the URL, and the filter survives a reloa
   await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
   const picker = page.getByLabel('Agent');
   await picker.fill('');
-  // Apply rather than Enter: with the suggestions' popup open (they arrive late on a slow
-  // network), Chromium's first Enter closes the popup instead of submitting.
+  // With the suggestions' popup open (they arrive late on a slow network), Chromium's
+  // first Enter, or click elsewhere, only closes the popup (a click on Apply was lost so
+  // once): the suggestions arrive, Escape closes their popup, then Apply.
+  await expect(page.getByTestId('agent-suggestions').locator('option').first()).toBeAttached();
+  await picker.press('Escape');
   await page.getByRole('button', { name: 'Apply' }).click();
   await expect(page.getByTestId('run-table').locator('tbody tr')).toHaveCount(3);
   await expect(page).not.toHaveURL(/agent_id=/);
