@@ -20,23 +20,25 @@ pub fn href_keeping_list(param: impl Fn(&str) -> Option<String>, execute: Option
     let page = param("page").and_then(|n| n.parse::<u64>().ok()).unwrap_or(1);
     let base = list_href(param("q").as_deref().filter(|q| !q.trim().is_empty()), state, page);
     match execute {
-        Some(id) => format!("{base}{}execute={}", if base.contains('?') { '&' } else { '?' }, percent_encode(id)),
+        Some(id) => with_param(base, "execute", id),
         None => base,
     }
+}
+
+/// `href` with `key=value` added to its query.
+fn with_param(href: String, key: &str, value: &str) -> String {
+    let sep = if href.contains('?') { '&' } else { '?' };
+    format!("{href}{sep}{key}={}", percent_encode(value))
 }
 
 /// `href` (a list address) keeping the Execute panel open as the URL has it (`execute`,
 /// `from`): searching, filtering or paging while filling in a run form must not close it
 /// and lose what was typed.
 pub(super) fn keeping_panel(href: String, param: impl Fn(&str) -> Option<String>) -> String {
-    let mut href = href;
-    for key in ["execute", "from"] {
-        if let Some(value) = param(key).filter(|v| !v.is_empty()) {
-            let sep = if href.contains('?') { '&' } else { '?' };
-            href = format!("{href}{sep}{key}={}", percent_encode(&value));
-        }
-    }
-    href
+    ["execute", "from"].into_iter().fold(href, |href, key| match param(key).filter(|v| !v.is_empty()) {
+        Some(value) => with_param(href, key, &value),
+        None => href,
+    })
 }
 
 /// The page's own address for a search, a state filter and a page number.
