@@ -181,7 +181,27 @@ test('Remove asks for confirmation, then the agent is gone', async () => {
   await row.getByRole('button', { name: 'Cancel' }).click();
   await expect(row).toBeVisible();
 
+  // One row asks at a time: asking on another closes the first's question.
   await row.getByRole('button', { name: 'Remove' }).click();
+  const other = page.locator('tr[data-agent-id="test-agent"]');
+  await other.getByRole('button', { name: 'Remove' }).click();
+  await expect(other).toContainText('Remove this agent?');
+  await expect(row).not.toContainText('Remove this agent?');
+  await other.getByRole('button', { name: 'Cancel' }).click();
+
+  // A removal the network loses says so on its row, and the agent stays.
+  await page.route('**/api/remove_agent*', (route) => route.abort('connectionrefused'));
+  await row.getByRole('button', { name: 'Remove' }).click();
+  await row.getByRole('button', { name: 'Confirm remove' }).click();
+  await expect(row.locator('.field-error')).not.toBeEmpty();
+  await expect(row.getByRole('button', { name: 'Remove' })).toBeVisible();
+  await expect(other.locator('.field-error')).toHaveCount(0);
+  await page.unroute('**/api/remove_agent*');
+  errors.splice(0, errors.length, ...errors.filter((e) => !e.includes('ERR_CONNECTION_REFUSED')));
+
+  // Asking again clears it; confirmed, the agent goes.
+  await row.getByRole('button', { name: 'Remove' }).click();
+  await expect(row.locator('.field-error')).toHaveCount(0);
   await row.getByRole('button', { name: 'Confirm remove' }).click();
   await expect(row).toHaveCount(0);
   expect((await page.request.get('/api/v1/agents/nobody')).status()).toBe(404);

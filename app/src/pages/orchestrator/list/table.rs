@@ -13,6 +13,7 @@ use crate::error::ErrorCode;
 use crate::model::{percent_encode, AgentState, Expiry, HealthState, ListedAgent};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
 
 /// The table, or the empty state; rendered once the first view is in the store.
 #[component]
@@ -25,6 +26,7 @@ pub(super) fn AgentTable(
     page: Memo<u64>,
 ) -> impl IntoView {
     let params = use_query_map();
+    let removal = Removal::new(store);
     view! {
         <Show when=move || store.rows().with(Vec::is_empty) && store.refresh_error().is_none()>
             <Show when=move || !filtered.get() && store.summary.with(|s| s.total()) == 0 && page.get() == 1 fallback=move || {
@@ -70,7 +72,7 @@ pub(super) fn AgentTable(
                 </thead>
                 <tbody>
                     <For each=move || store.rows().get() key=|row| row.id.get_value() let:row>
-                        <AgentRowView row store selection/>
+                        <AgentRowView row store selection removal params/>
                     </For>
                 </tbody>
             </table>
@@ -80,7 +82,13 @@ pub(super) fn AgentTable(
 }
 
 #[component]
-fn AgentRowView(row: AgentRow, store: AgentStore, selection: Selection) -> impl IntoView {
+fn AgentRowView(
+    row: AgentRow,
+    store: AgentStore,
+    selection: Selection,
+    removal: Removal,
+    params: Memo<ParamsMap>,
+) -> impl IntoView {
     let data = row.data;
     let agent_id = row.id.get_value();
     let state = Memo::new(move |_| data.with(|d| d.health.state));
@@ -131,7 +139,7 @@ fn AgentRowView(row: AgentRow, store: AgentStore, selection: Selection) -> impl 
                     </div>
                 })}
             </td>
-            <RowActions agent_id=agent_id.clone() store/>
+            <RowActions agent_id=agent_id.clone() removal params/>
         </tr>
     }
 }
@@ -167,51 +175,74 @@ fn HealthCell(data: RwSignal<ListedAgent>, expiry: Memo<Option<Expiry>>, state: 
     }
 }
 
-/// Execute, and Remove asked once on the row.
-#[component]
-fn RowActions(agent_id: String, store: AgentStore) -> impl IntoView {
-    let confirming = RwSignal::new(false);
-    let row_error = RwSignal::new(None::<String>);
+/// Removing one agent from its row, for the whole table: one action, the row asking to
+/// confirm (one at a time) and the last failure with its row. Each row had its own action,
+/// two signals and an effect: 50 rows a page, each built on the server and hydrated.
+#[derive(Clone, Copy)]
+struct Removal {
+    asking: RwSignal<Option<String>>,
+    failed: RwSignal<Option<(String, String)>>,
+    action: Action<String, ()>,
+}
 
-    let remove = Action::new(move |id: &String| {
-        let id = id.clone();
-        async move { (id.clone(), remove_agent(id).await) }
-    });
-    Effect::new(move |_| {
-        if let Some((id, result)) = remove.value().get() {
-            match result {
-                Ok(()) => store.remove(&id),
-                Err(e) if e.code == ErrorCode::NotFound => store.remove(&id),
-                Err(e) => {
-                    confirming.set(false);
-                    row_error.set(Some(e.message));
+impl Removal {
+    fn new(store: AgentStore) -> Self {
+        let asking = RwSignal::new(None::<String>);
+        let failed = RwSignal::new(None::<(String, String)>);
+        // The outcome is applied by the action itself: two rows removed at once each get
+        // theirs (an action's `value` keeps only the last).
+        let action = Action::new(move |id: &String| {
+            let id = id.clone();
+            async move {
+                match remove_agent(id.clone()).await {
+                    // Gone already (removed elsewhere meanwhile): gone all the same.
+                    Ok(()) => store.remove(&id),
+                    Err(e) if e.code == ErrorCode::NotFound => store.remove(&id),
+                    Err(e) => {
+                        if asking.get_untracked().as_deref() == Some(id.as_str()) {
+                            asking.set(None);
+                        }
+                        failed.set(Some((id, e.message)));
+                    }
                 }
             }
-        }
-    });
+        });
+        Self { asking, failed, action }
+    }
+}
 
-    let params = use_query_map();
+/// Execute, and Remove asked once on the row.
+#[component]
+fn RowActions(agent_id: String, removal: Removal, params: Memo<ParamsMap>) -> impl IntoView {
     let execute_href = {
         let id = agent_id.clone();
         move || params.with(|p| href_keeping_list(|k| p.get(k), Some(&id)))
     };
+    let id = StoredValue::new(agent_id.clone());
+    let asking = move || removal.asking.with(|a| id.with_value(|id| a.as_ref() == Some(id)));
+    let error = move || {
+        removal.failed.with(|f| f.as_ref().filter(|(of, _)| id.with_value(|id| of == id)).map(|(_, e)| e.clone()))
+    };
     view! {
         <td class="row-actions">
             <a class="button small primary" href=execute_href aria-label=format!("Execute {agent_id}")>"Execute"</a>
-            <Show when=move || confirming.get() fallback=move || view! {
-                <button type="button" class="small" on:click=move |_| { row_error.set(None); confirming.set(true) }>"Remove"</button>
+            <Show when=asking fallback=move || view! {
+                <button type="button" class="small" on:click=move |_| {
+                    if removal.failed.with_untracked(|f| f.as_ref().is_some_and(|(of, _)| id.with_value(|id| of == id))) {
+                        removal.failed.set(None);
+                    }
+                    removal.asking.set(Some(id.get_value()));
+                }>"Remove"</button>
             }>
                 <span class="confirm">
                     "Remove this agent? "
-                    <button type="button" class="small danger" disabled=move || remove.pending().get()
-                        on:click={
-                            let id = agent_id.clone();
-                            move |_| { remove.dispatch(id.clone()); }
-                        }>"Confirm remove"</button>
-                    <button type="button" class="small" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                    <button type="button" class="small danger"
+                        disabled=move || removal.action.input().with(|i| id.with_value(|id| i.as_ref() == Some(id)))
+                        on:click=move |_| { removal.action.dispatch(id.get_value()); }>"Confirm remove"</button>
+                    <button type="button" class="small" on:click=move |_| removal.asking.set(None)>"Cancel"</button>
                 </span>
             </Show>
-            {move || row_error.get().map(|e| view! { <div class="field-error">{e}</div> })}
+            {move || error().map(|e| view! { <div class="field-error">{e}</div> })}
         </td>
     }
 }
