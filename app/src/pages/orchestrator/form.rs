@@ -15,106 +15,136 @@ enum Outcome {
     Refused(ApiError),
 }
 
+/// What the form holds and what it last said: the fields, the errors by field, the
+/// outcome, and whether the person confirmed replacing the agent that has this ID (kept
+/// for "Register anyway" after it; forgotten when the ID changes).
+#[derive(Clone, Copy)]
+struct Draft {
+    agent_id: RwSignal<String>,
+    agent_name: RwSignal<String>,
+    agent_url: RwSignal<String>,
+    metadata: RwSignal<String>,
+    field_errors: RwSignal<Vec<FieldError>>,
+    outcome: RwSignal<Option<Outcome>>,
+    replace: RwSignal<bool>,
+}
+
+impl Draft {
+    fn new() -> Self {
+        Self {
+            agent_id: RwSignal::new(String::new()),
+            agent_name: RwSignal::new(String::new()),
+            agent_url: RwSignal::new(String::new()),
+            metadata: RwSignal::new(String::new()),
+            field_errors: RwSignal::new(Vec::new()),
+            outcome: RwSignal::new(None),
+            replace: RwSignal::new(false),
+        }
+    }
+
+    fn reset(&self) {
+        for field in [self.agent_id, self.agent_name, self.agent_url, self.metadata] {
+            field.set(String::new());
+        }
+        self.field_errors.set(Vec::new());
+        self.outcome.set(None);
+        self.replace.set(false);
+    }
+
+    /// The request the fields make now, checked with the server's own rules; `None`
+    /// (and the errors shown by field) when they refuse it.
+    fn request(&self, force: bool) -> Option<RegisterAgent> {
+        let input = RegisterAgent {
+            // The API keeps an ID exactly as sent (old agents heartbeat with theirs); a
+            // person's stray space at either end is not part of it.
+            agent_id: self.agent_id.get_untracked().trim().to_owned(),
+            agent_name: self.agent_name.get_untracked(),
+            agent_url: self.agent_url.get_untracked(),
+            metadata: serde_json::Value::String(self.metadata.get_untracked()),
+            force,
+            replace: self.replace.get_untracked(),
+            health_interval: None,
+            outbound_headers: None,
+        };
+        self.outcome.set(None);
+        match validate_registration(&input) {
+            Ok(_) => {
+                self.field_errors.set(Vec::new());
+                Some(input)
+            }
+            Err(errors) => {
+                self.field_errors.set(errors);
+                None
+            }
+        }
+    }
+
+    /// The server's answer: the agent listed and the form emptied, or why not.
+    fn answered(&self, result: Result<Registration, ApiError>, store: AgentStore) {
+        match result {
+            Ok(Registration { agent, created }) => {
+                let message = saved_message(&agent, created, self.replace.get_untracked());
+                store.upsert(&agent);
+                self.reset();
+                self.outcome.set(Some(Outcome::Saved { message }));
+            }
+            Err(error) => {
+                self.field_errors.set(error.fields.clone());
+                self.outcome.set(Some(Outcome::Refused(error)));
+            }
+        }
+    }
+
+    fn error_for(&self, field: &'static str) -> Signal<Option<String>> {
+        let errors = self.field_errors;
+        Signal::derive(move || errors.with(|errs| errs.iter().find(|e| e.field == field).map(|e| e.message.clone())))
+    }
+}
+
 #[component]
 pub fn RegisterForm(store: AgentStore) -> impl IntoView {
-    let agent_id = RwSignal::new(String::new());
-    let agent_name = RwSignal::new(String::new());
-    let agent_url = RwSignal::new(String::new());
-    let metadata = RwSignal::new(String::new());
-    let field_errors = RwSignal::new(Vec::<FieldError>::new());
-    let outcome = RwSignal::new(None::<Outcome>);
-    // The person confirmed replacing the agent that has this ID (kept for "Register
-    // anyway" after it; forgotten when the ID changes).
-    let replace = RwSignal::new(false);
+    let draft = Draft::new();
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
 
     let submit = Action::new(move |input: &RegisterAgent| register_agent(input.clone()));
-
-    let reset = move || {
-        for field in [agent_id, agent_name, agent_url, metadata] {
-            field.set(String::new());
-        }
-        field_errors.set(Vec::new());
-        outcome.set(None);
-        replace.set(false);
-    };
-
     // Apply each answer once it arrives.
     Effect::new(move |_| {
-        let Some(result) = submit.value().get() else { return };
-        match result {
-            Ok(Registration { agent, created }) => {
-                let message = saved_message(&agent, created, replace.get_untracked());
-                store.upsert(&agent);
-                reset();
-                outcome.set(Some(Outcome::Saved { message }));
-            }
-            Err(error) => {
-                field_errors.set(error.fields.clone());
-                outcome.set(Some(Outcome::Refused(error)));
-            }
+        if let Some(result) = submit.value().get() {
+            draft.answered(result, store);
         }
     });
-
-    let send = move |force: bool| {
-        let input = RegisterAgent {
-            // The API keeps an ID exactly as sent (old agents heartbeat with theirs); a
-            // person's stray space at either end is not part of it.
-            agent_id: agent_id.get_untracked().trim().to_owned(),
-            agent_name: agent_name.get_untracked(),
-            agent_url: agent_url.get_untracked(),
-            metadata: serde_json::Value::String(metadata.get_untracked()),
-            force,
-            replace: replace.get_untracked(),
-            health_interval: None,
-            outbound_headers: None,
-        };
-        if let Err(errors) = validate_registration(&input) {
-            field_errors.set(errors);
-            outcome.set(None);
-            return;
-        }
-        field_errors.set(Vec::new());
-        outcome.set(None);
-        submit.dispatch(input);
-    };
-
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        send(false);
-    };
     // "Register anyway" and "Replace" send what the fields hold now, so an edit after
     // the refusal is not lost.
-    let clear = move |_| reset();
-
-    let error_for = move |field: &'static str| {
-        move || field_errors.with(|errs| errs.iter().find(|e| e.field == field).map(|e| e.message.clone()))
+    let send = move |force: bool| {
+        if let Some(input) = draft.request(force) {
+            submit.dispatch(input);
+        }
     };
     let pending = submit.pending();
 
     view! {
         <section class="card register" aria-labelledby="register-title">
             <h2 id="register-title">"Register an agent"</h2>
-            <form on:submit=on_submit data-testid="register-form">
-                <Field label="Agent ID" name="agent_id" value=agent_id error=Signal::derive(error_for("agent_id")) on_change=Callback::new(move |()| replace.set(false))
+            <form on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); send(false) } data-testid="register-form">
+                <Field label="Agent ID" name="agent_id" value=draft.agent_id error=draft.error_for("agent_id") on_change=Callback::new(move |()| draft.replace.set(false))
                     placeholder="test-agent" hint="Up to 255 characters, without / ? # or %"
                     pattern=Some(r"[^\/?#%\x00-\x1F\x7F]{1,255}") required=true input_type="text"/>
-                <Field label="Agent Name" name="agent_name" value=agent_name error=Signal::derive(error_for("agent_name"))
+                <Field label="Agent Name" name="agent_name" value=draft.agent_name error=draft.error_for("agent_name")
                     placeholder="Test Agent" hint="" pattern=None required=true input_type="text"/>
-                <Field label="Agent URL" name="agent_url" value=agent_url error=Signal::derive(error_for("agent_url"))
+                <Field label="Agent URL" name="agent_url" value=draft.agent_url error=draft.error_for("agent_url")
                     placeholder="http://127.0.0.1:8002" hint="The whole base URL: http(s), host, port and any path"
                     pattern=Some(r"https?://.+") required=true input_type="url"/>
-                <MetadataField metadata error=Signal::derive(error_for("metadata"))/>
+                <MetadataField metadata=draft.metadata error=draft.error_for("metadata")/>
                 <div class="actions">
                     <button type="submit" class="primary" disabled=move || !hydrated.get() || pending.get()>
                         {move || if pending.get() { "Checking health…" } else { "Register" }}
                     </button>
-                    <button type="button" on:click=clear disabled=move || !hydrated.get()>"Clear"</button>
+                    <button type="button" on:click=move |_| draft.reset() disabled=move || !hydrated.get()>"Clear"</button>
                 </div>
             </form>
-            <RegisterOutcome outcome pending agent_id on_force=Callback::new(move |()| send(true)) on_replace=Callback::new(move |()| {
-                replace.set(true);
+            <RegisterOutcome outcome=draft.outcome pending agent_id=draft.agent_id on_force=Callback::new(move |()| send(true)) on_replace=Callback::new(move |()| {
+                draft.replace.set(true);
                 send(false);
             })/>
         </section>
