@@ -122,86 +122,15 @@ fn RunForm(
     earlier: Option<RunView>,
     health: Option<HealthView>,
 ) -> impl IntoView {
-    let model = Arc::new(schema.schema.clone());
-    let build = Build { ids: RowIds::new(), schema: model.clone() };
-    let ctx = FormContext {
-        errors: RwSignal::new(Vec::new()),
-        build: StoredValue::new(build.clone()),
-        dom_ids: StoredValue::new(0),
-    };
-    // An earlier run's inputs, its withheld secrets cleared: they must be entered again.
-    let initial = earlier.as_ref().map(|run| {
-        let mut inputs = run.inputs.clone();
-        secrets::replace_at(&mut inputs, &run.withheld, &Value::Null);
-        inputs
-    });
-    let root = RwSignal::new(Node::object(&model.fields, &model.additional, initial.as_ref(), &build));
-    // Inputs of an earlier run that no longer fit a changed schema are marked at once.
-    if let (Some(run), Some(inputs)) = (&earlier, &initial) {
-        if run.schema_hash.as_deref() != Some(schema.schema_hash.as_str()) {
-            if let Err(errs) = validate_inputs(&model, inputs) {
-                ctx.errors.set(errs.into_iter().filter(|e| !run.withheld.contains(&e.field)).collect());
-            }
-        }
-    }
-    let editor = Editor::new(root, model, ctx);
-    let failure = RwSignal::new(None::<ApiError>);
-    // Starting the run, with the inputs to remember (secrets left out) once it starts.
-    let start = Action::new(|(request, kept): &(CreateRun, Value)| {
-        let (request, kept) = (request.clone(), kept.clone());
-        async move { (kept, create_run(request).await) }
-    });
-    let pending = start.pending();
-    // One key per request: a double submit, or a retry after a lost answer, cannot start
-    // the run twice.
-    let key = StoredValue::new(new_key());
-    let navigate = use_navigate();
-    let rerun_of = earlier.as_ref().map(|r| r.run_id.clone());
+    let (editor, root, ctx) = opened_editor(&schema, earlier.as_ref());
     let storage_key = last_inputs_key(&agent_id);
     let last = if earlier.is_none() { crate::storage::get(&storage_key) } else { None };
-
+    let starter = Starter::new(editor, storage_key);
+    let rerun_of = earlier.as_ref().map(|r| r.run_id.clone());
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if pending.get_untracked() {
-            return;
-        }
-        failure.set(None);
-        let Some(inputs) = editor.inputs_to_send() else {
-            // To the first field in error, once the page shows it marked.
-            set_timeout(focus_first_invalid, std::time::Duration::ZERO);
-            return;
-        };
-        let kept = editor.model.with_value(|m| without_secrets(m, &inputs));
-        let request = CreateRun {
-            agent_id: agent_id.clone(),
-            inputs,
-            idempotency_key: Some(key.get_value()),
-            rerun_of: rerun_of.clone(),
-        };
-        start.dispatch((request, kept));
+        starter.start(&agent_id, rerun_of.clone());
     };
-    Effect::new(move |_| {
-        let Some((kept, result)) = start.value().get() else { return };
-        match result {
-            Ok(created) => {
-                let saved = serde_json::json!({"saved_at": crate::time::now_ms() as u64, "inputs": kept});
-                crate::storage::set(&storage_key, &saved.to_string());
-                navigate(&format!("/workflows/{}", created.run_id), Default::default())
-            }
-            Err(e) => {
-                if e.code == ErrorCode::Validation {
-                    editor.show_errors(&e.fields);
-                }
-                // A refused request (4xx) may be sent again, changed: it needs a new key.
-                // After a lost answer or a server fault the same key is kept, so
-                // sending again cannot start the run twice.
-                if e.http_status() < 500 {
-                    key.set_value(new_key());
-                }
-                failure.set(Some(e));
-            }
-        }
-    });
 
     let unhealthy = health.as_ref().is_some_and(|h| h.state == HealthState::Unhealthy);
     // Opening the panel moves focus into it, to its first field.
@@ -215,6 +144,7 @@ fn RunForm(
     });
     let takes_nothing = schema.schema.fields.is_empty() && schema.schema.additional.is_any();
     let raw = editor.raw;
+    let pending = starter.action.pending();
     view! {
         <form class="run-form" on:submit=submit novalidate data-testid="run-form"
             on:focusout=move |ev| editor.left(ev) on:input=move |_| later(move || editor.revalidate())
@@ -232,22 +162,119 @@ fn RunForm(
                 }.into_any(),
             }}
             {move || editor.raw_problem.get().map(|p| view! { <p class="notice error" role="alert" data-testid="raw-problem">{p}</p> })}
-            {move || {
-                // Fields, not messages: a field with two errors is one field to fix.
-                let n = ctx.errors.with(|e| e.iter().map(|e| e.field.as_str()).collect::<std::collections::HashSet<_>>().len());
-                (n > 0 && failure.with(Option::is_none)).then(|| view! {
-                    <p class="notice error" role="alert" data-testid="run-form-errors">
-                        {format!("{n} field{} need{} attention.", if n == 1 { "" } else { "s" }, if n == 1 { "s" } else { "" })}
-                    </p>
-                })
-            }}
-            {move || failure.get().map(|e| view! { <p class="notice error" role="alert" data-testid="run-form-errors">{e.message}</p> })}
+            <FormErrors ctx failure=starter.failure/>
             <div class="actions">
                 <button type="submit" class="primary" disabled=move || pending.get()>
                     {move || if pending.get() { "Starting…" } else if unhealthy { "Run anyway" } else { "Run" }}
                 </button>
             </div>
         </form>
+    }
+}
+
+/// The form's editor as it opens: empty, or an earlier run's inputs with its withheld
+/// secrets cleared (they must be entered again), marked at once where they no longer fit
+/// a changed schema.
+fn opened_editor(schema: &SchemaView, earlier: Option<&RunView>) -> (Editor, RwSignal<Node>, FormContext) {
+    let model = Arc::new(schema.schema.clone());
+    let build = Build { ids: RowIds::new(), schema: model.clone() };
+    let ctx = FormContext {
+        errors: RwSignal::new(Vec::new()),
+        build: StoredValue::new(build.clone()),
+        dom_ids: StoredValue::new(0),
+    };
+    let initial = earlier.map(|run| {
+        let mut inputs = run.inputs.clone();
+        secrets::replace_at(&mut inputs, &run.withheld, &Value::Null);
+        inputs
+    });
+    let root = RwSignal::new(Node::object(&model.fields, &model.additional, initial.as_ref(), &build));
+    if let (Some(run), Some(inputs)) = (earlier, &initial) {
+        if run.schema_hash.as_deref() != Some(schema.schema_hash.as_str()) {
+            if let Err(errs) = validate_inputs(&model, inputs) {
+                ctx.errors.set(errs.into_iter().filter(|e| !run.withheld.contains(&e.field)).collect());
+            }
+        }
+    }
+    (Editor::new(root, model, ctx), root, ctx)
+}
+
+/// Starting the run: one request at a time, under one key per request (a double submit,
+/// or a retry after a lost answer, cannot start the run twice); once started, the inputs
+/// are kept in the browser (secrets left out) and the run's page opens.
+#[derive(Clone, Copy)]
+struct Starter {
+    editor: Editor,
+    action: Action<(CreateRun, Value), (Value, Result<crate::model::RunCreated, ApiError>)>,
+    key: StoredValue<String>,
+    failure: RwSignal<Option<ApiError>>,
+}
+
+impl Starter {
+    fn new(editor: Editor, storage_key: String) -> Self {
+        let action = Action::new(|(request, kept): &(CreateRun, Value)| {
+            let (request, kept) = (request.clone(), kept.clone());
+            async move { (kept, create_run(request).await) }
+        });
+        let key = StoredValue::new(new_key());
+        let failure = RwSignal::new(None::<ApiError>);
+        let navigate = use_navigate();
+        Effect::new(move |_| {
+            let Some((kept, result)) = action.value().get() else { return };
+            match result {
+                Ok(created) => {
+                    let saved = serde_json::json!({"saved_at": crate::time::now_ms() as u64, "inputs": kept});
+                    crate::storage::set(&storage_key, &saved.to_string());
+                    navigate(&format!("/workflows/{}", created.run_id), Default::default())
+                }
+                Err(e) => {
+                    if e.code == ErrorCode::Validation {
+                        editor.show_errors(&e.fields);
+                    }
+                    // A refused request (4xx) may be sent again, changed: it needs a new key.
+                    // After a lost answer or a server fault the same key is kept, so
+                    // sending again cannot start the run twice.
+                    if e.http_status() < 500 {
+                        key.set_value(new_key());
+                    }
+                    failure.set(Some(e));
+                }
+            }
+        });
+        Self { editor, action, key, failure }
+    }
+
+    fn start(&self, agent_id: &str, rerun_of: Option<String>) {
+        if self.action.pending().get_untracked() {
+            return;
+        }
+        self.failure.set(None);
+        let Some(inputs) = self.editor.inputs_to_send() else {
+            // To the first field in error, once the page shows it marked.
+            set_timeout(focus_first_invalid, std::time::Duration::ZERO);
+            return;
+        };
+        let kept = self.editor.model.with_value(|m| without_secrets(m, &inputs));
+        let request =
+            CreateRun { agent_id: agent_id.to_owned(), inputs, idempotency_key: Some(self.key.get_value()), rerun_of };
+        self.action.dispatch((request, kept));
+    }
+}
+
+/// How many fields need attention, or why the run did not start.
+#[component]
+fn FormErrors(ctx: FormContext, failure: RwSignal<Option<ApiError>>) -> impl IntoView {
+    view! {
+        {move || {
+            // Fields, not messages: a field with two errors is one field to fix.
+            let n = ctx.errors.with(|e| e.iter().map(|e| e.field.as_str()).collect::<std::collections::HashSet<_>>().len());
+            (n > 0 && failure.with(Option::is_none)).then(|| view! {
+                <p class="notice error" role="alert" data-testid="run-form-errors">
+                    {format!("{n} field{} need{} attention.", if n == 1 { "" } else { "s" }, if n == 1 { "s" } else { "" })}
+                </p>
+            })
+        }}
+        {move || failure.get().map(|e| view! { <p class="notice error" role="alert" data-testid="run-form-errors">{e.message}</p> })}
     }
 }
 
