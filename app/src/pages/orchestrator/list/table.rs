@@ -194,9 +194,14 @@ impl Removal {
         let action = Action::new(move |id: &String| {
             let id = id.clone();
             async move {
-                match remove_agent(id.clone()).await {
-                    // Gone already (removed elsewhere meanwhile): gone all the same.
+                let result = remove_agent(id.clone()).await;
+                // Left the page meanwhile: nothing is shown to update.
+                if asking.is_disposed() {
+                    return;
+                }
+                match result {
                     Ok(()) => store.remove(&id),
+                    // Gone already (removed elsewhere meanwhile): gone all the same.
                     Err(e) if e.code == ErrorCode::NotFound => store.remove(&id),
                     Err(e) => {
                         if asking.get_untracked().as_deref() == Some(id.as_str()) {
