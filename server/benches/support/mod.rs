@@ -110,6 +110,11 @@ impl Dashboard {
     pub fn start_on(port: u16, database: &str, args: &[&str], env: &[(&str, &str)]) -> Dashboard {
         let binary = std::env::var("BENCH_DASHBOARD_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_configurable-agents").to_owned());
+        Self::start_binary(&binary, port, database, args, env)
+    }
+
+    /// As `start_on`, with this build of the dashboard (a benchmark comparing two).
+    pub fn start_binary(binary: &str, port: u16, database: &str, args: &[&str], env: &[(&str, &str)]) -> Dashboard {
         let extra_env: Vec<(String, String)> = std::env::var("BENCH_DASHBOARD_ENV")
             .ok()
             .into_iter()
