@@ -214,6 +214,29 @@ impl Removal {
         });
         Self { asking, failed, action }
     }
+
+    /// Whether this row asks "Remove this agent?" (tracked).
+    fn is_asking(&self, id: &str) -> bool {
+        self.asking.with(|a| a.as_deref() == Some(id))
+    }
+
+    /// Why this row's last removal failed (tracked).
+    fn failure(&self, id: &str) -> Option<String> {
+        self.failed.with(|f| f.as_ref().filter(|(of, _)| of == id).map(|(_, e)| e.clone()))
+    }
+
+    /// This row asks to confirm, its last failure cleared.
+    fn ask(&self, id: &str) {
+        if self.failed.with_untracked(|f| f.as_ref().is_some_and(|(of, _)| of == id)) {
+            self.failed.set(None);
+        }
+        self.asking.set(Some(id.to_owned()));
+    }
+
+    /// Whether this row's removal is on its way (tracked).
+    fn in_flight(&self, id: &str) -> bool {
+        self.action.input().with(|i| i.as_deref() == Some(id))
+    }
 }
 
 /// Execute, and Remove asked once on the row.
@@ -224,30 +247,21 @@ fn RowActions(agent_id: String, removal: Removal, params: Memo<ParamsMap>) -> im
         move || params.with(|p| href_keeping_list(|k| p.get(k), Some(&id)))
     };
     let id = StoredValue::new(agent_id.clone());
-    let asking = move || removal.asking.with(|a| id.with_value(|id| a.as_ref() == Some(id)));
-    let error = move || {
-        removal.failed.with(|f| f.as_ref().filter(|(of, _)| id.with_value(|id| of == id)).map(|(_, e)| e.clone()))
-    };
     view! {
         <td class="row-actions">
             <a class="button small primary" href=execute_href aria-label=format!("Execute {agent_id}")>"Execute"</a>
-            <Show when=asking fallback=move || view! {
-                <button type="button" class="small" on:click=move |_| {
-                    if removal.failed.with_untracked(|f| f.as_ref().is_some_and(|(of, _)| id.with_value(|id| of == id))) {
-                        removal.failed.set(None);
-                    }
-                    removal.asking.set(Some(id.get_value()));
-                }>"Remove"</button>
+            <Show when=move || id.with_value(|id| removal.is_asking(id)) fallback=move || view! {
+                <button type="button" class="small" on:click=move |_| id.with_value(|id| removal.ask(id))>"Remove"</button>
             }>
                 <span class="confirm">
                     "Remove this agent? "
                     <button type="button" class="small danger"
-                        disabled=move || removal.action.input().with(|i| id.with_value(|id| i.as_ref() == Some(id)))
+                        disabled=move || id.with_value(|id| removal.in_flight(id))
                         on:click=move |_| { removal.action.dispatch(id.get_value()); }>"Confirm remove"</button>
                     <button type="button" class="small" on:click=move |_| removal.asking.set(None)>"Cancel"</button>
                 </span>
             </Show>
-            {move || error().map(|e| view! { <div class="field-error">{e}</div> })}
+            {move || id.with_value(|id| removal.failure(id)).map(|e| view! { <div class="field-error">{e}</div> })}
         </td>
     }
 }
