@@ -197,6 +197,27 @@ test('Remove asks for confirmation, then the agent is gone', async () => {
   await expect(row.getByRole('button', { name: 'Remove' })).toBeVisible();
   await expect(other.locator('.field-error')).toHaveCount(0);
   await page.unroute('**/api/remove_agent*');
+
+  // A removal answered after the page was left changes nothing, and ends nothing: the
+  // app still routes in the browser (no full load) and logged no error.
+  let answer!: () => void;
+  const held = new Promise<void>((resolve) => (answer = resolve));
+  await page.route('**/api/remove_agent*', async (route) => {
+    await held;
+    await route.abort('connectionrefused');
+  });
+  await row.getByRole('button', { name: 'Remove' }).click();
+  await row.getByRole('button', { name: 'Confirm remove' }).click();
+  await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
+  await nav(page, 'Workflows').click();
+  await expect(nav(page, 'Workflows')).toHaveAttribute('aria-current', 'page');
+  const failed = page.waitForEvent('requestfailed', (r) => r.url().includes('/api/remove_agent'));
+  answer();
+  await failed;
+  await nav(page, 'Orchestrator').click();
+  await expect(row.getByRole('button', { name: 'Remove' })).toBeVisible();
+  expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true);
+  await page.unroute('**/api/remove_agent*');
   errors.splice(0, errors.length, ...errors.filter((e) => !e.includes('ERR_CONNECTION_REFUSED')));
 
   // Asking again clears it; confirmed, the agent goes.
