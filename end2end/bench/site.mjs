@@ -1,4 +1,4 @@
-// The browser half of `./dev bench site` (server/benches/site.rs starts the dashboard and
+// The browser half of `./dev bench site` (server/benches/site/main.rs starts the dashboard and
 // runs this): for each page, a fresh Chromium context loads it as a new visitor would and
 // reports what crossed the wire (as served, compressed: CDP's encodedDataLength), by kind,
 // until the page is hydrated and the network idle; the time to hydration; and the long
