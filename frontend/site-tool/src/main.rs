@@ -78,10 +78,28 @@ fn split(input: &Path, pkg: &Path, main_out: &Path, name: &str) -> Result<(), St
         let bytes = std::fs::read(module).map_err(|e| format!("{}: {e}", module.display()))?;
         let stripped =
             without_custom_sections(&bytes).ok_or_else(|| format!("{}: not a WASM module", module.display()))?;
-        std::fs::write(module, &stripped).map_err(|e| e.to_string())?;
-        println!("{}: {} raw ({} before its names were removed)", module.display(), stripped.len(), bytes.len());
+        let compacted = reencoded(&stripped).map_err(|e| format!("{}: {e}", module.display()))?;
+        std::fs::write(module, &compacted).map_err(|e| e.to_string())?;
+        println!(
+            "{}: {} raw ({} before its names were removed, {} before it was re-encoded)",
+            module.display(),
+            compacted.len(),
+            bytes.len(),
+            stripped.len()
+        );
     }
     Ok(())
+}
+
+/// The module with each instruction encoded again. The splitter copies the parts' code as
+/// the linker emitted it for relocation: every function index and address a padded
+/// 5-byte number, which wasm-bindgen compacts in the main part but nothing did in the
+/// parts.
+fn reencoded(wasm: &[u8]) -> Result<Vec<u8>, String> {
+    use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+    let mut module = wasm_encoder::Module::new();
+    RoundtripReencoder.parse_core_module(&mut module, wasmparser::Parser::new(0), wasm).map_err(|e| e.to_string())?;
+    Ok(module.finish())
 }
 
 /// The module without its custom sections (function names, producers, target features):
