@@ -111,8 +111,9 @@ impl LazyParts {
 
 /// The response names the files of the page's part in a `Link` header, so the browser
 /// fetches them while it fetches the main part, not after it (one round trip less).
-/// Leptos's own way (`prefetch_lazy_fn_on_server`, `<link>` tags in the head) writes
-/// nothing in 0.8.23: it looks its manifest up outside any reactive owner.
+/// Leptos's own way (`prefetch_lazy_fn_on_server`, `<link>` tags in the head) wrote
+/// nothing here: leptos_integration_utils 0.8.9 looks its manifest up after rendering,
+/// outside the app's owner, where `HydrationScripts` provided it.
 #[cfg(feature = "ssr")]
 fn preload_part(split: &str) {
     use axum::http::{header, HeaderValue};
