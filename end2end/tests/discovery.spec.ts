@@ -10,8 +10,15 @@ test('Find agents: a scan streams candidates, nothing is added until asked, Add 
   const two = await startTestAgent(['--host', '127.0.0.61', '--agent-id', 'found-two']);
   try {
     const [low, high] = [one, two].map((a) => Number(new URL(a.url).port)).sort((a, b) => a - b);
+    const formPart: string[] = [];
+    page.on('request', (req) => { if (/\/pkg\/split_find_form\.wasm$/.test(req.url())) formPart.push(req.url()); });
     await open(page, '/orchestrator');
     const find = page.getByTestId('find-agents');
+    // The form is a part of its own, fetched when a person opens it (and not before).
+    expect(formPart).toEqual([]);
+    await find.getByRole('button', { name: 'Look for agents…' }).click();
+    await expect(find.getByLabel('Where')).toBeFocused();
+    expect(formPart.length).toBe(1);
     await find.getByLabel('Addresses and ports').fill(`127.0.0.61:${low}-${high}`);
     await find.getByRole('button', { name: 'Find', exact: true }).click();
 
@@ -55,4 +62,24 @@ test('Find agents: a scan streams candidates, nothing is added until asked, Add 
     for (const id of ['found-one', 'found-two']) await request.delete(`/api/v1/agents/${id}?purge=true`);
   }
   expect(errors, 'no console errors or uncaught exceptions').toEqual([]);
+});
+
+// The network fails while the form's part is fetched: the section says so, the page lives
+// on, and Try again fetches it afresh.
+test("Find agents: a form that does not arrive is said, and Try again fetches it", async ({ page }) => {
+  const errors = watchErrors(page);
+  await open(page, '/orchestrator');
+  await page.route('**/pkg/split_find_form.wasm', (route) => route.abort('internetdisconnected'));
+  const find = page.getByTestId('find-agents');
+  await find.getByRole('button', { name: 'Look for agents…' }).click();
+  await expect(find.getByRole('alert')).toContainText('Find agents could not be opened: this part of the page could not be fetched');
+  const again = find.getByRole('button', { name: 'Try again' });
+  await expect(again).toBeFocused();
+
+  await page.unroute('**/pkg/split_find_form.wasm');
+  await again.click();
+  await expect(find.getByLabel('Where')).toBeFocused();
+  await expect(find.getByRole('alert')).toHaveCount(0);
+  await expect(find.getByRole('button', { name: 'Find', exact: true })).toBeEnabled();
+  expect(errors.filter((e) => !/ERR_INTERNET_DISCONNECTED|Failed to fetch/.test(e))).toEqual([]);
 });

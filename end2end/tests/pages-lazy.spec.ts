@@ -21,7 +21,7 @@ function pageParts(page: import('@playwright/test').Page): string[] {
 /** The failed fetches a test provokes (Chromium's log line, the part loader's). */
 const provoked = /ERR_INTERNET_DISCONNECTED|Failed to fetch|Failed to load resource: net::ERR_FAILED/;
 
-test('a first load fetches its own page part, named in the HTML; another page fetches its part when the router goes there', async ({ page }) => {
+test('a first load fetches its own page part, named in the response; another page fetches its part when the router goes there', async ({ page }) => {
   const errors = watchErrors(page);
   const parts = pageParts(page);
   const answer = await page.request.get('/orchestrator');

@@ -1,6 +1,6 @@
-//! "Find agents": a scan or another registry's list, run by the dashboard when a person
-//! asks; candidates appear as they are found, and nothing is registered until the person
-//! adds them (one by one, or all at once).
+//! The form of "Find agents": a scan or another registry's list, run by the dashboard when
+//! a person asks; candidates appear as they are found, and nothing is registered until
+//! the person adds them (one by one, or all at once).
 
 use crate::api::{add_candidates, discover};
 use crate::model::{AddCandidates, AddOutcome, Added, Candidate, DeclaredAgent, DiscoverRequest, DiscoveryEvent};
@@ -129,13 +129,12 @@ impl Finding {
     }
 }
 
+/// Made in the browser only, when a person opens "Find agents" (`super::FindAgents`).
 #[component]
-pub fn FindAgents() -> impl IntoView {
+pub fn FindForm() -> impl IntoView {
     let finding = Finding::new();
     let scan = RwSignal::new(true);
     let target = RwSignal::new(String::new());
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
 
     let start = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -162,9 +161,6 @@ pub fn FindAgents() -> impl IntoView {
     on_cleanup(move || finding.stop());
 
     view! {
-        <section class="card find" aria-labelledby="find-title" data-testid="find-agents">
-            <h2 id="find-title">"Find agents"</h2>
-            <p class="hint">"Nothing is found or added by itself: look, then choose what to add."</p>
             <form on:submit=start>
                 <div class="field">
                     <label for="find-where">"Where"</label>
@@ -181,7 +177,7 @@ pub fn FindAgents() -> impl IntoView {
                     <p class="hint">{move || scan.get().then_some("An address, a network (10.0.0.0/28) or localhost, then ports: at most 65,536 probes")}</p>
                 </div>
                 <div class="actions">
-                    <button type="submit" class="primary" disabled=move || !hydrated.get() || finding.running.get()>
+                    <button type="submit" class="primary" disabled=move || finding.running.get()>
                         {move || if finding.running.get() { "Looking…" } else { "Find" }}
                     </button>
                     <button type="button" on:click=stop disabled=move || !finding.running.get()>"Stop"</button>
@@ -189,7 +185,6 @@ pub fn FindAgents() -> impl IntoView {
             </form>
             <Status finding/>
             <Candidates finding/>
-        </section>
     }
 }
 
