@@ -93,6 +93,15 @@ lazy_page!(RunRoute, page_run, run::RunPage);
 lazy_page!(SignInRoute, page_sign_in, sign_in::SignInPage);
 lazy_page!(TokensRoute, page_tokens, tokens::TokensPage);
 
+/// Fetches the run page's part ahead of need, in the browser (the run form leads there).
+/// A failure is not said here: going to the page fetches it again and says so there.
+pub(crate) fn prefetch_run_page() {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(async {
+        let _ = page_run::load().await;
+    });
+}
+
 /// The files each lazy part needs (`pkg/__wasm_split_manifest.json`, written by `./dev
 /// site`), read once when the dashboard starts.
 #[cfg(feature = "ssr")]
