@@ -15,20 +15,16 @@ mod storage;
 pub mod time;
 pub mod validation;
 
-#[cfg(feature = "ssr")]
-pub use pages::LazyParts;
-
 use components::header::Header;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::Lazy;
 use leptos_router::{
     components::{Redirect, Route, Router, Routes},
     path, SsrMode,
 };
 use pages::{
-    not_found::NotFound, AgentRoute, OrchestratorRoute, RunRoute, SignInRoute, StaticPageNotice, TokensRoute,
-    WorkflowsRoute,
+    agent::AgentPage, not_found::NotFound, orchestrator::OrchestratorPage, run::RunPage, sign_in::SignInPage,
+    tokens::TokensPage, workflows::WorkflowsPage,
 };
 
 /// The HTML document around the app, rendered by the server.
@@ -81,10 +77,13 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     components::clock::provide_clock();
     live::provide_live();
-    pages::provide_page_part_missing();
 
-    // `<body data-hydrated>`, set when the page has become interactive, is the entry
-    // point's (frontend/src/lib.rs): hydration waits for the page's part.
+    // Tests (and curious people) can tell when the page has become interactive.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/configurable_agents.css"/>
@@ -93,17 +92,15 @@ pub fn App() -> impl IntoView {
             <Header/>
             <components::shortcuts::Shortcuts/>
             <main class="page">
-                <StaticPageNotice/>
-                // Each page a part of the bundle of its own (pages/mod.rs).
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=|| view! { <Redirect path="/orchestrator"/> }/>
                     // Async: the page arrives complete, agents included (one quick query).
-                    <Route path=path!("/orchestrator") view={Lazy::<OrchestratorRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/agents/:agent_id") view={Lazy::<AgentRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/workflows") view={Lazy::<WorkflowsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/workflows/:run_id") view={Lazy::<RunRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/sign-in") view={Lazy::<SignInRoute>::new()}/>
-                    <Route path=path!("/tokens") view={Lazy::<TokensRoute>::new()}/>
+                    <Route path=path!("/orchestrator") view=OrchestratorPage ssr=SsrMode::Async/>
+                    <Route path=path!("/agents/:agent_id") view=AgentPage ssr=SsrMode::Async/>
+                    <Route path=path!("/workflows") view=WorkflowsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/workflows/:run_id") view=RunPage ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in") view=SignInPage/>
+                    <Route path=path!("/tokens") view=TokensPage/>
                 </Routes>
             </main>
         </Router>

@@ -343,16 +343,11 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 fn routes(options: LeptosOptions, state: AppState, access: Arc<http::access::AccessState>, max_body: usize) -> Router {
     let services = state.services();
     let trusted = state.trusted.clone();
+    let context = move || provide_context(services.clone());
     let leptos_routes = route_list();
     // The bundle as `./dev site` compressed it (brotli 11, gzip 9) when the browser takes
     // that: 20 % smaller than the compression layer's fast level; else compressed by it.
     let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-    // Each page names its part's files in its response (app::pages).
-    let parts = app::LazyParts::read(&pkg);
-    let context = move || {
-        provide_context(services.clone());
-        provide_context(parts.clone());
-    };
     let bundle = tower::ServiceBuilder::new()
         // The parts' names are not content-hashed: a browser asks again (a 304 when
         // unchanged), so a page never mixes a new main WASM with an old part.

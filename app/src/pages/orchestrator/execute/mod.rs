@@ -48,9 +48,6 @@ fn Panel(agent_id: String, from: Option<String>) -> impl IntoView {
             }
         }
     });
-    // Run leads to the run page: its part is fetched while the form is filled in, not
-    // after the click (on a slow network the run could end before its page showed).
-    crate::pages::prefetch_run_page();
     let title = format!("Run {agent_id}");
     let query = use_query_map();
     let navigate = use_navigate();
