@@ -1,7 +1,7 @@
 //! "Find agents": a scan or another registry's list, opened on request. Its form (the
 //! scan's fields, the stream reader, the candidates' table) is a part of the bundle of its
-//! own, fetched when a person opens it: 33 KB brotli off every first load of this page,
-//! and most visits never scan.
+//! own, fetched when a person opens it: 19 KB brotli off every first load (the main part
+//! 463.7 → 444.3 KB), and most visits never scan.
 
 mod form;
 
