@@ -34,8 +34,7 @@ test("the panel's part arrives only when a panel opens, late on a slow network, 
   });
   const parts: string[] = [];
   page.on('request', (req) => {
-    // The panel's own part (the parts of code it shares with the page come with the page).
-    if (/\/pkg\/split_panel_[^/]*\.wasm$/.test(req.url())) parts.push(new URL(req.url()).pathname);
+    if (/\/pkg\/(split|chunk)_[^/]*\.wasm$/.test(req.url())) parts.push(new URL(req.url()).pathname);
   });
 
   await open(page, '/orchestrator');

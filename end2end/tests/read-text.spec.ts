@@ -41,8 +41,7 @@ test('a text output reads as Markdown, safely and whole', async ({ page }) => {
   await expect.poll(async () => (await (await page.request.get(`/api/v1/runs/${runId}`)).json()).status).toBe('succeeded');
 
   const parts: string[] = [];
-  // The renderer's own part (what it shares with the run page comes with the page's part).
-  page.on('request', (req) => { if (/\/pkg\/split_rendered_/.test(req.url())) parts.push(req.url()); });
+  page.on('request', (req) => { if (/split_|chunk_/.test(req.url())) parts.push(req.url()); });
   await open(page, `/workflows/${runId}`);
   const outputs = page.getByTestId('run-outputs');
   await expect(outputs.getByText('more (Copy JSON or Download for all)')).toBeVisible();
