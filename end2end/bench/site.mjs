@@ -2,7 +2,9 @@
 // runs this): for each page, a fresh Chromium context loads it as a new visitor would and
 // reports what crossed the wire (as served, compressed: CDP's encodedDataLength), by kind,
 // until the page is hydrated and the network idle; the time to hydration; and the long
-// tasks (over 50 ms) the main thread ran. Then, on the first page, what each later step
+// tasks (over 50 ms) the main thread ran. A second load of the page, traced, says what the
+// longest of those tasks spent its time on (V8 compiling the WASM functions hydration calls
+// for the first time, running them, layout). Then, on the first page, what each later step
 // (another page by its link, the execute panel) fetches beyond what is already there.
 //
 //   node end2end/bench/site.mjs BASE_URL PATH...        prints one JSON object per line
@@ -117,8 +119,72 @@ async function firstLoad(path) {
   return { result, page, net, context };
 }
 
+// What a trace of the main thread says its longest task did. Tracing slows the page, so
+// the durations are not the untraced ones: the shares are what to read.
+const TRACED = [
+  'devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'v8.wasm',
+  'disabled-by-default-v8.compile',
+].join(',');
+
+// Event names, by what they are: V8 compiles a WASM function (Liftoff) on its first call,
+// on the thread that calls it; a module's streaming compile is mostly elsewhere.
+const COMPILE = new Set(['wasm.CompileLazy', 'wasm.CompileBaseline']);
+const LAYOUT = new Set(['Layout', 'UpdateLayoutTree', 'Paint', 'PrePaint', 'Commit', 'Layerize']);
+
+async function longestTask(path) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const net = await watchNetwork(page);
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Tracing.start', { categories: TRACED, transferMode: 'ReturnAsStream' });
+  await page.goto(base + path);
+  await page.waitForSelector('body[data-hydrated="true"]', { state: 'attached', timeout: 30_000 });
+  // As the untraced load: the tasks until the network is idle.
+  await net.idle();
+  const complete = new Promise((r) => cdp.once('Tracing.tracingComplete', r));
+  await cdp.send('Tracing.end');
+  const { stream } = await complete;
+  let text = '';
+  for (;;) {
+    const chunk = await cdp.send('IO.read', { handle: stream });
+    text += chunk.data;
+    if (chunk.eof) break;
+  }
+  await context.close();
+  const parsed = JSON.parse(text);
+  const events = Array.isArray(parsed) ? parsed : parsed.traceEvents;
+  // A renderer's main thread: the navigation may have moved the page to a new renderer.
+  const mains = new Set(
+    events.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}/${e.tid}`),
+  );
+  const onMain = events.filter((e) => e.ph === 'X' && mains.has(`${e.pid}/${e.tid}`));
+  const task = onMain.filter((e) => e.name === 'RunTask').sort((a, b) => b.dur - a.dur)[0];
+  if (!task) return null;
+  const inside = onMain.filter(
+    (e) => e !== task && e.pid === task.pid && e.tid === task.tid && e.ts >= task.ts && e.ts + (e.dur ?? 0) <= task.ts + task.dur,
+  );
+  // Outermost events of a kind only: a compile inside a compile is counted once.
+  const outermost = (names) => {
+    const picked = inside.filter((e) => names.has(e.name)).sort((a, b) => a.ts - b.ts);
+    let end = -Infinity;
+    let sum = 0;
+    for (const e of picked) {
+      if (e.ts >= end) {
+        sum += e.dur;
+        end = e.ts + e.dur;
+      }
+    }
+    return sum;
+  };
+  const ms = (us) => Math.round(us / 1000);
+  const compile = outermost(COMPILE);
+  const layout = outermost(LAYOUT);
+  return { task_ms: ms(task.dur), compile_ms: ms(compile), layout_ms: ms(layout), rest_ms: ms(task.dur - compile - layout) };
+}
+
 for (const path of paths) {
   const { result, page, net, context } = await firstLoad(path);
+  result.traced = await longestTask(path);
   console.log(JSON.stringify(result));
   if (path === paths[0]) {
     // Later steps from this page: each fetches only what it adds.

@@ -7,8 +7,9 @@
 //!    JSON (goal: within 3×) and its HTML (goal: ≤ 60 KB);
 //! 2. in Chromium (`end2end/bench/site.mjs`), on the large fleet: every page's first load,
 //!    all WASM + JS + CSS as served, compressed (goal: ≤ 250 KB), the time to hydration
-//!    and the long tasks over 50 ms; then what opening the execute panel and following
-//!    a link fetch beyond that.
+//!    and the long tasks over 50 ms (and, from a second, traced load, what the longest
+//!    spent its time on: V8 compiling WASM functions on their first call, layout, the
+//!    rest); then what opening the execute panel and following a link fetch beyond that.
 //!
 //! Needs the release site (`./dev site release`: `./dev bench site` builds it), Chromium
 //! and end2end's npm packages. Prints figures; asserts only that pages answered.
@@ -243,6 +244,20 @@ fn browser(base: &str, run: &str) {
             if long.is_empty() { "none".to_owned() } else { long.join(", ") },
             if errors > 0 { format!("  ({errors} console errors: {})", r["errors"]) } else { String::new() }
         );
+        // The longest task of a second, traced load: what it spent its time on.
+        if let Some(t) = r["traced"].as_object() {
+            let part = |k: &str| t.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+            let total = part("task_ms").max(1);
+            println!(
+                "    longest task, traced: {} ms: V8 compiling WASM on first call {} ms ({} %), layout and paint {} ms, \
+                 the rest (running) {} ms",
+                part("task_ms"),
+                part("compile_ms"),
+                part("compile_ms") * 100 / total,
+                part("layout_ms"),
+                part("rest_ms")
+            );
+        }
         if r["step"] != "first load" || r["path"] == PAGES[0] {
             for file in r["files"].as_array().into_iter().flatten() {
                 println!("    fetched {}", file.as_str().unwrap_or(""));
