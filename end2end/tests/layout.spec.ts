@@ -2,7 +2,7 @@
 // screen or than its card, the agent list keeps its width as states change, URLs break
 // between their parts, and on a phone every cell that is not self-evident is labelled.
 import { test, expect, Page, Browser } from '@playwright/test';
-import { open, watchErrors, startTestAgent, stop, refusedUrl, TestAgent } from './support';
+import { open, openRegister, watchErrors, startTestAgent, stop, refusedUrl, TestAgent } from './support';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -81,6 +81,13 @@ for (const width of [1400, 1024, 390]) {
       await assertNoOverflow(page, `${path} at ${width} px`);
       await page.screenshot({ path: `test-results/40-layout-${width}${path.replace(/[/?=]/g, '_')}.png`, fullPage: true });
     }
+    // The forms opened on request, laid out in columns where there is room.
+    await open(page, '/orchestrator');
+    await openRegister(page);
+    await page.getByTestId('find-agents').getByRole('button', { name: 'Look for agents…' }).click();
+    await expect(page.locator('#find-where')).toBeFocused();
+    await assertNoOverflow(page, `/orchestrator with its forms open at ${width} px`);
+    await page.screenshot({ path: `test-results/40-layout-${width}_orchestrator_forms.png`, fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
   });

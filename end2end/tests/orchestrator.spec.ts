@@ -1,6 +1,6 @@
 // The seed's manual test plan for the orchestrator page, automated.
 import type { Page } from '@playwright/test';
-import { test, expect, open, watchErrors, startTestAgent, stop, fillForm, refusedUrl, TestAgent, startEmpty } from './support';
+import { test, expect, open, watchErrors, startTestAgent, stop, fillForm, openRegister, refusedUrl, TestAgent, startEmpty } from './support';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -40,10 +40,20 @@ const registerCalls = (p: Page) => {
   return calls;
 };
 
-test('the page loads with its form, the empty state and the navigation', async () => {
+test('the page loads with the empty state, the navigation, and its form on request', async () => {
+  // The form's part of the bundle is fetched when it is opened, not with the page.
+  const parts: string[] = [];
+  page.on('request', (r) => {
+    if (/split_register_form/.test(r.url())) parts.push(r.url());
+  });
   await open(page, '/');
   await expect(page).toHaveURL(/\/orchestrator$/);
   await expect(page.getByRole('heading', { name: 'Orchestrator' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Register an agent' })).toBeVisible();
+  await expect(page.getByLabel('Agent ID')).toHaveCount(0);
+  expect(parts, 'the form is not fetched with the page').toEqual([]);
+  await openRegister(page);
+  expect(parts.length, 'opening it fetches its part').toBe(1);
   await expect(page.getByLabel('Agent ID')).toBeVisible();
   await expect(page.getByLabel('Agent Name')).toBeVisible();
   await expect(page.getByLabel('Agent URL')).toBeVisible();
@@ -58,6 +68,7 @@ test('an empty form and a bad URL are blocked in the browser', async () => {
   await open(page, '/orchestrator');
   const calls = registerCalls(page);
 
+  await openRegister(page);
   await page.getByRole('button', { name: 'Register', exact: true }).click();
   expect(await page.getByLabel('Agent ID').evaluate((e: HTMLInputElement) => e.validity.valueMissing)).toBe(true);
 
@@ -145,6 +156,7 @@ test('refreshes keep what is typed, and a stopped agent turns unhealthy', async 
   await expect(row).toHaveAttribute('data-health', 'healthy');
   const rowHandle = await row.elementHandle();
 
+  await openRegister(page);
   await page.getByLabel('Agent Name').fill('half-typed name');
   await stop(agent!.child);
   agent = undefined;

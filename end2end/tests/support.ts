@@ -128,7 +128,17 @@ export async function stop(child: ChildProcess) {
   await exited;
 }
 
+/** Opens Register an agent (its form is a part of the bundle fetched on request), once. */
+export async function openRegister(page: Page) {
+  const section = page.getByTestId('register-agent');
+  const form = section.getByTestId('register-form');
+  if (await form.isVisible()) return;
+  await section.getByRole('button', { name: 'Register an agent…' }).click();
+  await expect(page.getByLabel('Agent ID')).toBeFocused();
+}
+
 export async function fillForm(page: Page, id: string, name: string, url: string, metadata = '') {
+  await openRegister(page);
   await page.getByLabel('Agent ID').fill(id);
   await page.getByLabel('Agent Name').fill(name);
   await page.getByLabel('Agent URL').fill(url);

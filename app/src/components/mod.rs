@@ -6,6 +6,7 @@ pub mod header;
 pub mod json_tree;
 pub mod latency_chart;
 pub mod markdown;
+pub mod on_request;
 pub mod run_status;
 pub mod shortcuts;
 pub mod theme;

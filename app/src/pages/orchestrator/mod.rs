@@ -2,8 +2,8 @@
 
 mod execute;
 mod find;
-mod form;
 pub(crate) mod list;
+mod register;
 mod store;
 
 use leptos::prelude::*;
@@ -19,10 +19,11 @@ pub fn OrchestratorPage() -> impl IntoView {
     view! {
         <h1>"Orchestrator"</h1>
         <execute::ExecutePanel/>
-        <div class="orchestrator">
-            <form::RegisterForm store/>
-            <list::AgentList store/>
+        // Adding agents, each opened on request; the list below has the page's width.
+        <div class="orchestrator-tools">
+            <register::RegisterAgents store/>
+            <find::FindAgents/>
         </div>
-        <find::FindAgents/>
+        <list::AgentList store/>
     }
 }

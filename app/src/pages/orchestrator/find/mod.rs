@@ -5,59 +5,16 @@
 
 mod form;
 
-use crate::components::focus::{focus, later};
+use crate::components::on_request::OnRequest;
 use crate::error::ApiError;
 use leptos::prelude::*;
 
 #[component]
 pub fn FindAgents() -> impl IntoView {
-    let opened = RwSignal::new(false);
-    // Opens once the page is interactive (server-rendered, the button does nothing yet).
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-    // Try again after the part failed to arrive: asks for it afresh.
-    let attempt = RwSignal::new(0u32);
-    let body = move || {
-        if !opened.get() {
-            return view! {
-                <button type="button" disabled=move || !hydrated.get() on:click=move |_| opened.set(true)>
-                    "Look for agents…"
-                </button>
-            }
-            .into_any();
-        }
-        attempt.track();
-        view! {
-            <Suspense fallback=|| view! { <p class="muted" role="status">"Opening…"</p> }>
-                {Suspend::new(async move {
-                    match form().await {
-                        Ok(form) => {
-                            // The button that had the focus is gone: the form's first field takes it.
-                            later(|| focus("#find-where"));
-                            form
-                        }
-                        Err(e) => {
-                            later(|| focus("[data-testid=find-agents] .notice button"));
-                            view! {
-                                <div class="notice error" role="alert">
-                                    <p>{format!("Find agents could not be opened: {}.", e.message)}</p>
-                                    <button type="button" on:click=move |_| attempt.update(|n| *n += 1)>"Try again"</button>
-                                </div>
-                            }
-                            .into_any()
-                        }
-                    }
-                })}
-            </Suspense>
-        }
-        .into_any()
-    };
     view! {
-        <section class="card find" aria-labelledby="find-title" data-testid="find-agents">
-            <h2 id="find-title">"Find agents"</h2>
-            <p class="hint">"Nothing is found or added by itself: look, then choose what to add."</p>
-            {body}
-        </section>
+        <OnRequest title="Find agents" title_id="find-title" class="find" testid="find-agents"
+            hint="Nothing is found or added by itself: look, then choose what to add."
+            open_label="Look for agents…" first_field="#find-where" part=form/>
     }
 }
 

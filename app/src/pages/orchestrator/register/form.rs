@@ -1,7 +1,7 @@
 //! The registration form. The browser checks every field with the server's own rules
 //! before sending; the server checks again and names any field it refuses.
 
-use super::store::AgentStore;
+use super::super::store::AgentStore;
 use crate::api::register_agent;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::model::{RegisterAgent, Registration};
@@ -103,9 +103,8 @@ impl Draft {
 
 #[component]
 pub fn RegisterForm(store: AgentStore) -> impl IntoView {
+    // Built in the browser only, when the section is opened: interactive from the start.
     let draft = Draft::new();
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
 
     let submit = Action::new(move |input: &RegisterAgent| register_agent(input.clone()));
     // Apply each answer once it arrives.
@@ -124,30 +123,27 @@ pub fn RegisterForm(store: AgentStore) -> impl IntoView {
     let pending = submit.pending();
 
     view! {
-        <section class="card register" aria-labelledby="register-title">
-            <h2 id="register-title">"Register an agent"</h2>
-            <form on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); send(false) } data-testid="register-form">
-                <Field label="Agent ID" name="agent_id" value=draft.agent_id error=draft.error_for("agent_id") on_change=Callback::new(move |()| draft.replace.set(false))
-                    placeholder="test-agent" hint="Up to 255 characters, without / ? # or %"
-                    pattern=Some(r"[^\/?#%\x00-\x1F\x7F]{1,255}") required=true input_type="text"/>
-                <Field label="Agent Name" name="agent_name" value=draft.agent_name error=draft.error_for("agent_name")
-                    placeholder="Test Agent" hint="" pattern=None required=true input_type="text"/>
-                <Field label="Agent URL" name="agent_url" value=draft.agent_url error=draft.error_for("agent_url")
-                    placeholder="http://127.0.0.1:8002" hint="The whole base URL: http(s), host, port and any path"
-                    pattern=Some(r"https?://.+") required=true input_type="url"/>
-                <MetadataField metadata=draft.metadata error=draft.error_for("metadata")/>
-                <div class="actions">
-                    <button type="submit" class="primary" disabled=move || !hydrated.get() || pending.get()>
-                        {move || if pending.get() { "Checking health…" } else { "Register" }}
-                    </button>
-                    <button type="button" on:click=move |_| draft.reset() disabled=move || !hydrated.get()>"Clear"</button>
-                </div>
-            </form>
-            <RegisterOutcome outcome=draft.outcome pending agent_id=draft.agent_id on_force=Callback::new(move |()| send(true)) on_replace=Callback::new(move |()| {
-                draft.replace.set(true);
-                send(false);
-            })/>
-        </section>
+        <form on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); send(false) } data-testid="register-form">
+            <Field label="Agent ID" name="agent_id" value=draft.agent_id error=draft.error_for("agent_id") on_change=Callback::new(move |()| draft.replace.set(false))
+                placeholder="test-agent" hint="Up to 255 characters, without / ? # or %"
+                pattern=Some(r"[^\/?#%\x00-\x1F\x7F]{1,255}") required=true input_type="text"/>
+            <Field label="Agent Name" name="agent_name" value=draft.agent_name error=draft.error_for("agent_name")
+                placeholder="Test Agent" hint="" pattern=None required=true input_type="text"/>
+            <Field label="Agent URL" name="agent_url" value=draft.agent_url error=draft.error_for("agent_url")
+                placeholder="http://127.0.0.1:8002" hint="The whole base URL: http(s), host, port and any path"
+                pattern=Some(r"https?://.+") required=true input_type="url"/>
+            <MetadataField metadata=draft.metadata error=draft.error_for("metadata")/>
+            <div class="actions">
+                <button type="submit" class="primary" disabled=move || pending.get()>
+                    {move || if pending.get() { "Checking health…" } else { "Register" }}
+                </button>
+                <button type="button" on:click=move |_| draft.reset()>"Clear"</button>
+            </div>
+        </form>
+        <RegisterOutcome outcome=draft.outcome pending agent_id=draft.agent_id on_force=Callback::new(move |()| send(true)) on_replace=Callback::new(move |()| {
+            draft.replace.set(true);
+            send(false);
+        })/>
     }
     .into_any()
 }
