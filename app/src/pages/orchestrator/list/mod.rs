@@ -7,6 +7,7 @@
 //! the pager; `table` the rows.
 
 mod bulk;
+mod carried;
 mod controls;
 mod table;
 
@@ -45,7 +46,14 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
     // resync) come from `request`, which patches the same table instead of building a
     // new one.
     let selection = Selection::new(store);
-    let initial = Resource::new(|| (), move |_| agent_overview(query.get_untracked()));
+    // Carried to the browser compactly (`carried`): it sits in the page beside its rows.
+    let initial = Resource::new(
+        || (),
+        move |_| {
+            let asked = query.get_untracked();
+            async move { agent_overview(asked).await.map(carried::Carried) }
+        },
+    );
 
     let (request, reload) = list_requests(store, query);
     // Another page, search or filter in the URL.
@@ -73,7 +81,7 @@ pub fn AgentList(store: AgentStore) -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading agents…"</p> }>
                 {move || Suspend::new(async move {
                     match initial.await {
-                        Ok(overview) => {
+                        Ok(carried::Carried(overview)) => {
                             store.apply_overview(overview);
                             store.set_refresh_error(None);
                         }
