@@ -52,8 +52,22 @@ test('the page loads with the empty state, the navigation, and its form on reque
   await expect(page.getByRole('heading', { name: 'Register an agent' })).toBeVisible();
   await expect(page.getByLabel('Agent ID')).toHaveCount(0);
   expect(parts, 'the form is not fetched with the page').toEqual([]);
-  await openRegister(page);
+  // While the part arrives the section says so (held back until then, so that it cannot
+  // arrive first); then the form takes its place, with the focus in its first field.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route('**/pkg/split_register_form.wasm', async (route) => {
+    await held;
+    await route.continue();
+  });
+  const section = page.getByTestId('register-agent');
+  await section.getByRole('button', { name: 'Register an agent…' }).click();
+  await expect(section.getByRole('status')).toHaveText('Opening…');
+  release();
+  await expect(page.getByLabel('Agent ID')).toBeFocused();
+  await expect(section.getByRole('status')).toHaveCount(0);
   expect(parts.length, 'opening it fetches its part').toBe(1);
+  await page.unroute('**/pkg/split_register_form.wasm');
   await expect(page.getByLabel('Agent ID')).toBeVisible();
   await expect(page.getByLabel('Agent Name')).toBeVisible();
   await expect(page.getByLabel('Agent URL')).toBeVisible();
