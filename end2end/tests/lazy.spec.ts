@@ -3,7 +3,7 @@
 // a panel, fetched when one opens. On a slow network it arrives late and the panel says
 // so meanwhile; then the form works as ever, under the page's CSP.
 import { test, expect } from '@playwright/test';
-import { open, watchErrors, startTestAgent, stop, TestAgent } from './support';
+import { open, watchErrors, startTestAgent, stop, holdBack, TestAgent } from './support';
 
 let agent: TestAgent;
 
@@ -43,12 +43,7 @@ test("the panel's part arrives only when a panel opens, late on a slow network, 
 
   // While it arrives the panel says so, and Escape leaves it as it would the panel. The
   // part is held back until then, so that it cannot arrive first.
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  await page.route('**/pkg/split_panel_*.wasm', async (route) => {
-    await held;
-    await route.continue();
-  });
+  const release = await holdBack(page, '**/pkg/split_panel_*.wasm');
   const execute = page.getByRole('link', { name: 'Execute lazy-writer' });
   await execute.click();
   const opening = page.getByTestId('execute-opening');

@@ -1,6 +1,6 @@
 // The seed's manual test plan for the orchestrator page, automated.
 import type { Page } from '@playwright/test';
-import { test, expect, open, watchErrors, startTestAgent, stop, fillForm, openRegister, refusedUrl, TestAgent, startEmpty } from './support';
+import { test, expect, open, watchErrors, startTestAgent, stop, fillForm, openRegister, holdBack, refusedUrl, TestAgent, startEmpty } from './support';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -54,12 +54,7 @@ test('the page loads with the empty state, the navigation, and its form on reque
   expect(parts, 'the form is not fetched with the page').toEqual([]);
   // While the part arrives the section says so (held back until then, so that it cannot
   // arrive first); then the form takes its place, with the focus in its first field.
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  await page.route('**/pkg/split_register_form.wasm', async (route) => {
-    await held;
-    await route.continue();
-  });
+  const release = await holdBack(page, '**/pkg/split_register_form.wasm');
   const section = page.getByTestId('register-agent');
   await section.getByRole('button', { name: 'Register an agent…' }).click();
   await expect(section.getByRole('status')).toHaveText('Opening…');

@@ -128,6 +128,20 @@ export async function stop(child: ChildProcess) {
   await exited;
 }
 
+/**
+ * Holds back the responses to `pattern` (a lazy part, say) until the returned function is
+ * called, so that a test can see what the page shows while they are on their way.
+ */
+export async function holdBack(page: Page, pattern: string): Promise<() => void> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route(pattern, async (route) => {
+    await held;
+    await route.continue();
+  });
+  return release;
+}
+
 /** Opens Register an agent (its form is a part of the bundle fetched on request), once. */
 export async function openRegister(page: Page) {
   const section = page.getByTestId('register-agent');
