@@ -5,7 +5,8 @@
 // tasks (over 50 ms) the main thread ran. A second load of the page, traced, says what the
 // longest of those tasks spent its time on (V8 compiling the WASM functions hydration calls
 // for the first time, running them, layout). Then, on the first page, what each later step
-// (another page by its link, the execute panel) fetches beyond what is already there.
+// (the forms opened on request, the execute panel, another page by its link) fetches
+// beyond what is already there.
 //
 //   node end2end/bench/site.mjs BASE_URL PATH...        prints one JSON object per line
 import { chromium } from '@playwright/test';
@@ -188,7 +189,14 @@ for (const path of paths) {
   console.log(JSON.stringify(result));
   if (path === paths[0]) {
     // Later steps from this page: each fetches only what it adds.
+    const opens = (section, button, field) => async () => {
+      await page.getByTestId(section).getByRole('button', { name: button }).click();
+      await page.waitForSelector(`${field}:focus`, { timeout: 30_000 });
+      return true;
+    };
     const steps = [
+      ['register form', opens('register-agent', 'Register an agent…', '#agent_id')],
+      ['find form', opens('find-agents', 'Look for agents…', '#find-where')],
       ['execute panel', async () => {
         const button = page.locator('a[aria-label^="Execute "]').first();
         if ((await button.count()) === 0) return false;
