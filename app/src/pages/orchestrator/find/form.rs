@@ -161,30 +161,30 @@ pub fn FindForm() -> impl IntoView {
     on_cleanup(move || finding.stop());
 
     view! {
-            <form on:submit=start>
-                <div class="field">
-                    <label for="find-where">"Where"</label>
-                    <select id="find-where" on:change=move |ev| scan.set(event_target_value(&ev) == "scan")>
-                        <option value="scan" selected=true>"Ports on addresses (scan)"</option>
-                        <option value="registry">"Another registry (the old tool's, or another dashboard's …/api/v1)"</option>
-                    </select>
-                </div>
-                <div class="field">
-                    <label for="find-target">{move || if scan.get() { "Addresses and ports" } else { "Registry URL" }}</label>
-                    <input id="find-target" type="text" autocomplete="off" spellcheck="false"
-                        placeholder=move || if scan.get() { "127.0.0.1:8000-8100" } else { "http://127.0.0.1:8000" }
-                        prop:value=move || target.get() on:input=move |ev| target.set(event_target_value(&ev))/>
-                    <p class="hint">{move || scan.get().then_some("An address, a network (10.0.0.0/28) or localhost, then ports: at most 65,536 probes")}</p>
-                </div>
-                <div class="actions">
-                    <button type="submit" class="primary" disabled=move || finding.running.get()>
-                        {move || if finding.running.get() { "Looking…" } else { "Find" }}
-                    </button>
-                    <button type="button" on:click=stop disabled=move || !finding.running.get()>"Stop"</button>
-                </div>
-            </form>
-            <Status finding/>
-            <Candidates finding/>
+        <form on:submit=start>
+            <div class="field">
+                <label for="find-where">"Where"</label>
+                <select id="find-where" on:change=move |ev| scan.set(event_target_value(&ev) == "scan")>
+                    <option value="scan" selected=true>"Ports on addresses (scan)"</option>
+                    <option value="registry">"Another registry (the old tool's, or another dashboard's …/api/v1)"</option>
+                </select>
+            </div>
+            <div class="field">
+                <label for="find-target">{move || if scan.get() { "Addresses and ports" } else { "Registry URL" }}</label>
+                <input id="find-target" type="text" autocomplete="off" spellcheck="false"
+                    placeholder=move || if scan.get() { "127.0.0.1:8000-8100" } else { "http://127.0.0.1:8000" }
+                    prop:value=move || target.get() on:input=move |ev| target.set(event_target_value(&ev))/>
+                <p class="hint">{move || scan.get().then_some("An address, a network (10.0.0.0/28) or localhost, then ports: at most 65,536 probes")}</p>
+            </div>
+            <div class="actions">
+                <button type="submit" class="primary" disabled=move || finding.running.get()>
+                    {move || if finding.running.get() { "Looking…" } else { "Find" }}
+                </button>
+                <button type="button" on:click=stop disabled=move || !finding.running.get()>"Stop"</button>
+            </div>
+        </form>
+        <Status finding/>
+        <Candidates finding/>
     }
 }
 
